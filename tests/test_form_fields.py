@@ -310,7 +310,7 @@ def test_partial_skips_required_checks_but_not_type_checks():
     ("date", {"min": "2026-01-01", "max": "2026-01-01"}, "2026-01-01", None),
 ])
 def test_bounds(kind, bounds, raw, error):
-    clean, errors = check(spec(kind, **bounds), raw)
+    _, errors = check(spec(kind, **bounds), raw)
     assert errors == ({} if error is None else {"f": error})
 
 
