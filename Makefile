@@ -1,0 +1,95 @@
+# make install | run | test | lint | clean   (see README.md)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV   := .venv
+FLASK  := $(VENV)/bin/flask --app app
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+VENDOR := app/static/vendor
+NM     := node_modules
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Stamps: a second `make install` does nothing unless the inputs changed.
+PY_STAMP     := $(VENV)/.install-stamp
+VENDOR_STAMP := $(VENDOR)/.install-stamp
+
+.PHONY: help install system-deps python-deps vendor run test lint clean distclean
+
+help:
+	@echo "make install  venv + pip install -e '.[dev]', postgresql + chromium (apt, if missing), npm assets"
+	@echo "make run      install, init-db, deploy, demo, then serve http://$(HOST):$(PORT) with the timer worker"
+	@echo "make test     install, then scripts/test.sh (private PostgreSQL, ruff, pytest; ARGS='...' for pytest)"
+	@echo "make lint     ruff check app tests bench"
+	@echo "make clean    remove node_modules, vendored assets and caches (keeps .venv and instance/)"
+
+install: system-deps python-deps vendor
+
+# System packages, only when missing: no apt at all when both are there.
+system-deps:
+	@missing=""; \
+	bin=$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1); \
+	if ! { [ -n "$$bin" ] && [ -x "$$bin/initdb" ]; } \
+	   && ! { command -v pg_config >/dev/null && [ -x "$$(pg_config --bindir)/initdb" ]; }; then \
+	    missing="$$missing postgresql"; fi; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	    echo "Installing system packages:$$missing"; \
+	    $(SUDO) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q$$missing; \
+	fi
+
+python-deps: $(PY_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(PY_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+vendor: $(VENDOR_STAMP)
+
+# Distribution files copied as they are: no bundler. node_modules/ and $(VENDOR)/ are ignored by git.
+$(VENDOR_STAMP): package.json package-lock.json Makefile
+	npm ci --no-audit --no-fund
+	rm -rf $(VENDOR)
+	mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/bpmn-js-properties-panel $(VENDOR)/camunda-bpmn-moddle $(VENDOR)/chart.js
+	cp $(NM)/bpmn-js/dist/bpmn-modeler.production.min.js \
+	   $(NM)/bpmn-js/dist/bpmn-viewer.production.min.js \
+	   $(NM)/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(VENDOR)/bpmn-js/
+	cp -r $(NM)/bpmn-js/dist/assets $(VENDOR)/bpmn-js/assets
+	cp $(NM)/bpmn-js-properties-panel/dist/bpmn-js-properties-panel.umd.js $(VENDOR)/bpmn-js-properties-panel/
+	cp $(NM)/@bpmn-io/properties-panel/dist/assets/properties-panel.css $(VENDOR)/bpmn-js-properties-panel/
+	cp $(NM)/camunda-bpmn-moddle/resources/camunda.json $(VENDOR)/camunda-bpmn-moddle/
+	cp $(NM)/chart.js/dist/chart.umd.js $(VENDOR)/chart.js/
+	for p in bpmn-js bpmn-js-properties-panel camunda-bpmn-moddle chart.js; do \
+	    cp $(NM)/$$p/LICENSE* $(VENDOR)/$$p/ 2>/dev/null || true; done
+	for p in bpmn-js bpmn-js-properties-panel @bpmn-io/properties-panel camunda-bpmn-moddle chart.js; do \
+	    echo "$$p $$(node -p "require('./$(NM)/$$p/package.json').version")"; done > $(VENDOR)/VERSIONS.txt
+	touch $@
+
+run: install
+	$(FLASK) init-db
+	$(FLASK) deploy
+	$(FLASK) demo
+	@$(FLASK) timers run & timers=$$!; \
+	trap 'kill $$timers 2>/dev/null; wait $$timers 2>/dev/null' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install
+	scripts/test.sh $(ARGS)
+
+lint: python-deps
+	$(VENV)/bin/ruff check $(wildcard app tests bench)
+
+clean:
+	rm -rf $(NM) $(VENDOR) .pytest_cache .ruff_cache .pgtest build dist *.egg-info
+	find app tests bench -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
+
+# Also removes the virtualenv (instance/, which holds data and the secret key, is never touched).
+distclean: clean
+	rm -rf $(VENV)
