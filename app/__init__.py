@@ -1,0 +1,62 @@
+"""Complaint and dispute management driven by BPMN: the Flask application factory."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from app.config import load_config
+from app.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the application."""
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(load_config(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Connectez-vous pour accéder à cette page."
+
+    from app import models  # noqa: F401  (register the tables)
+    from app.models import User
+    from app.services.audit import clear_pending
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    from sqlalchemy import event
+
+    with app.app_context():
+        event.listen(db.session, "after_commit", clear_pending)
+        event.listen(db.session, "after_rollback", clear_pending)
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    from app.api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)
+
+    from app.cli import register
+
+    register(app)
+    logging.getLogger("SpiffWorkflow").setLevel(logging.WARNING)
+    return app
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """Foreign keys on, WAL for concurrent readers, and wait for locks instead of failing at once."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()

@@ -1,0 +1,126 @@
+"""Command-line interface: flask --app app init-db | deploy | demo | users create | audit verify | timers run."""
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+
+from app.extensions import db
+
+
+def register(app) -> None:
+    """Attach the commands to the app."""
+    app.cli.add_command(init_db)
+    app.cli.add_command(deploy)
+    app.cli.add_command(demo)
+    app.cli.add_command(users)
+    app.cli.add_command(audit_group)
+    app.cli.add_command(timers)
+
+
+@click.command("init-db")
+def init_db():
+    """Create the database tables (idempotent)."""
+    db.create_all()
+    click.echo(f"Base prête : {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("deploy")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--actor", default="cli", help="Who deploys (recorded in the audit log).")
+def deploy(files, actor):
+    """Deploy BPMN files (default: every .bpmn in processes/); unchanged files make no new version."""
+    from app.services.definitions import deploy_files
+    from app.services.engine import DefinitionError
+
+    paths = list(files) or sorted(Path(current_app.config["PROCESSES_DIR"]).glob("*.bpmn"))
+    if not paths:
+        raise click.ClickException("Aucun fichier BPMN à déployer.")
+    try:
+        results = deploy_files(paths, actor)
+    except DefinitionError as exc:
+        for element, message in exc.problems:
+            click.echo(f"  {element or 'document'} : {message}", err=True)
+        raise click.ClickException("Déploiement refusé.") from None
+    for definition, created in results:
+        state = "nouvelle version" if created else "inchangé"
+        click.echo(f"{definition.key} v{definition.version} ({definition.sha256[:12]}) : {state}")
+
+
+@click.command("demo")
+@click.option("--cases", default=6, show_default=True, help="How many demo cases to start.")
+def demo(cases):
+    """Load the demo users (password 'demo') and a few demo cases."""
+    from app.services.demo import load_demo
+
+    users_created, references = load_demo(cases)
+    click.echo(f"Utilisateurs créés : {users_created}; dossiers créés : {len(references)}")
+    for reference in references:
+        click.echo(f"  {reference}")
+
+
+@click.group("users")
+def users():
+    """Manage users."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--groups", default="", help="Comma-separated groups, e.g. gestionnaire,qualite")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--full-name", default="")
+@click.option("--email", default=None)
+def users_create(name, groups, password, full_name, email):
+    """Create a user (asks for the password)."""
+    from app.services.errors import Invalid
+    from app.services.users import create_user
+
+    try:
+        user = create_user(name, password, groups.split(","), full_name=full_name, email=email)
+    except Invalid as exc:
+        raise click.ClickException("; ".join(exc.errors.values())) from None
+    click.echo(f"Utilisateur {user.username} créé, groupes : {', '.join(user.groups) or '-'}")
+
+
+@click.group("audit")
+def audit_group():
+    """Check the audit trail."""
+
+
+@audit_group.command("verify")
+@click.argument("reference", required=False)
+def audit_verify(reference):
+    """Check the hash chains (all, or one case's); exit non-zero naming the first bad event."""
+    from app.services.audit import verify
+
+    problems = verify(reference)
+    if problems:
+        first = problems[0]
+        click.echo(f"ÉCHEC : {first.reference or 'chaîne globale'} événement {first.seq} : {first.message}", err=True)
+        for p in problems[1:]:
+            click.echo(f"  aussi : {p.reference or 'chaîne globale'} événement {p.seq} : {p.message}", err=True)
+        sys.exit(1)
+    click.echo("Chaînes d'audit intègres.")
+
+
+@click.group("timers")
+def timers():
+    """Fire due timers."""
+
+
+@timers.command("run")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
+def timers_run(once, interval):
+    """Fire the timers that are due, in a loop (or once)."""
+    from app.services.cases import fire_due_timers
+
+    while True:
+        fired = fire_due_timers()
+        if fired or once:
+            click.echo(f"Minuteries déclenchées : {len(fired)} {' '.join(fired)}".rstrip())
+        if once:
+            return
+        time.sleep(interval)

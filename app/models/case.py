@@ -1,0 +1,91 @@
+"""Cases (complaints and disputes): business columns for lists and indicators, and the workflow state."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.types import JSONType, UTCDateTime
+
+# Data keys copied from the workflow data into indexed columns after every step (see docs/modelling.md).
+BUSINESS_FIELDS = (
+    "channel", "origin", "kind", "category", "department", "severity",
+    "customer_name", "customer_email", "customer_phone", "invoice_refs", "root_cause",
+    "amount", "blocked_amount", "credited_amount", "satisfaction_score",
+    "received_at", "due_at", "closed_at",
+)
+
+
+class Case(db.Model):
+    __tablename__ = "case_record"
+    __table_args__ = (
+        Index("ix_case_process_status", "process_key", "status"),
+        Index("ix_case_received", "received_at"),
+        Index("ix_case_customer", "customer_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    status: Mapped[str] = mapped_column(String(30), default="open")
+    stage: Mapped[str] = mapped_column(String(500), default="")
+    completed: Mapped[bool] = mapped_column(default=False)
+    incident: Mapped[str | None] = mapped_column(Text)
+
+    channel: Mapped[str | None] = mapped_column(String(40), index=True)
+    origin: Mapped[str | None] = mapped_column(String(40), index=True)
+    kind: Mapped[str | None] = mapped_column(String(40), index=True)
+    category: Mapped[str | None] = mapped_column(String(60), index=True)
+    department: Mapped[str | None] = mapped_column(String(60))
+    severity: Mapped[str | None] = mapped_column(String(20))
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    customer_email: Mapped[str | None] = mapped_column(String(200))
+    customer_phone: Mapped[str | None] = mapped_column(String(60))
+    invoice_refs: Mapped[str | None] = mapped_column(String(500))
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    blocked_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    credited_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    satisfaction_score: Mapped[int | None] = mapped_column(Integer)
+
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(80))
+
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"), index=True)
+    tracking_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # The next time a timer of this case is due: the timer worker polls this indexed column.
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    definition = relationship("ProcessDefinition", lazy="joined")
+    parent = relationship("Case", remote_side=[id], lazy="select")
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class WorkflowState(db.Model):
+    """The SpiffWorkflow serialization of one case, without the spec (the definition row holds the XML)."""
+
+    __tablename__ = "workflow_state"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"), primary_key=True)
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SequenceCounter(db.Model):
+    """Per prefix and year counters for case references (REC-2026-000123)."""
+
+    __tablename__ = "sequence_counter"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,52 @@
+"""Staff users; their groups match the BPMN lanes."""
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models.types import UTCDateTime
+
+ADMIN_GROUP = "admin"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    groups_csv: Mapped[str] = mapped_column(String(500), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def groups(self) -> list[str]:
+        return [g for g in self.groups_csv.split(",") if g]
+
+    @groups.setter
+    def groups(self, values) -> None:
+        self.groups_csv = ",".join(sorted({v.strip() for v in values if v.strip()}))
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_GROUP in self.groups
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def in_any(self, *groups: str) -> bool:
+        """Tell whether the user belongs to one of the groups (admin belongs everywhere)."""
+        return self.is_admin or any(g in self.groups for g in groups)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)

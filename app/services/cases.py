@@ -1,0 +1,360 @@
+"""Case use cases: start, complete a task, fire timers, deliver messages. Each owns one transaction.
+
+After every engine step `_apply` writes, in the same transaction: the serialized workflow, the business
+columns, the task rows, the audit events and the outbox messages.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timezone
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app import clock
+from app.extensions import db
+from app.forms.fields import validate_submission
+from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
+from app.services import audit, definitions, messages
+from app.services.engine import SERIALIZER_VERSION, CaseWorkflow, StepContext, StepResult
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.handlers import HANDLERS, parse_moment
+
+SEVERITY_PRIORITY = {"critical": 3, "high": 2, "medium": 1, "low": 0}
+DATE_FIELDS = {"received_at", "due_at", "closed_at"}
+MONEY_FIELDS = {"amount", "blocked_amount", "credited_amount"}
+SYSTEM = "system"
+
+
+# --- references ---------------------------------------------------------------------------------------
+
+def allocate_reference(prefix: str) -> str:
+    """Next reference like REC-2026-000123, from a per prefix and year counter row (atomic on every backend)."""
+    year = clock.now().year
+    name = f"{prefix}-{year}"
+    stmt = (update(SequenceCounter).where(SequenceCounter.name == name)
+            .values(value=SequenceCounter.value + 1).returning(SequenceCounter.value))
+    value = db.session.execute(stmt).scalar()
+    if value is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(SequenceCounter(name=name, value=0))
+        except IntegrityError:
+            pass  # another transaction created it first
+        value = db.session.execute(stmt).scalar()
+    return f"{name}-{value:06d}"
+
+
+# --- the step context given to service-task handlers --------------------------------------------------
+
+class CaseContext(StepContext):
+    """Collects what handlers ask for; effects are kept only for handlers that succeed."""
+
+    def __init__(self, case: Case, actor: str):
+        self.case = case
+        self.actor = actor
+        self.effects: list[tuple] = []
+        self._pending: list[tuple] = []
+
+    reference = property(lambda self: self.case.reference)
+    has_parent = property(lambda self: self.case.parent_id is not None)
+    utc = timezone.utc
+
+    def now(self):
+        return clock.now()
+
+    def call_handler(self, topic, properties, data, bpmn_id):
+        fn = HANDLERS.get(topic)
+        if fn is None:
+            raise LookupError(f"Aucun gestionnaire enregistré pour la tâche de service « {topic} »")
+        self._pending = []
+        updates = fn(self, properties, data)
+        self.effects.extend((*effect, bpmn_id) for effect in self._pending)
+        self._pending = []
+        return updates
+
+    def send_message(self, template: str, data: dict) -> None:
+        self._pending.append(("message", template, dict(data)))
+
+    def start_child_case(self, process: str, data: dict) -> str:
+        definition = definitions.active(process)
+        pspec = definitions.spec_for(definition)
+        reference = allocate_reference(pspec.properties.get("reference_prefix") or process[:3].upper())
+        self._pending.append(("child", process, data, reference))
+        return reference
+
+    def message_parent(self, name: str, payload: dict) -> None:
+        self._pending.append(("parent_message", name, payload))
+
+
+# --- use cases ------------------------------------------------------------------------------------------
+
+def start_case(user: User, process_key: str, raw_data: dict, *, html: bool = False) -> Case:
+    """Start a case of the active version of a process with its validated start form."""
+    definition = definitions.active(process_key)
+    pspec = definitions.spec_for(definition)
+    if pspec.start_lane and not user.in_any(pspec.start_lane):
+        raise Forbidden(f"Seul le groupe « {pspec.start_lane} » peut ouvrir un dossier « {process_key} ».")
+    clean, errors = validate_submission(pspec.start_form, raw_data or {}, html=html)
+    if errors:
+        raise Invalid(errors)
+    return _commit(lambda: create_case(user.username, process_key, clean))
+
+
+def create_case(actor: str, process_key: str, data: dict, *, parent: Case | None = None,
+                reference: str | None = None) -> Case:
+    """Create and run a case in the current transaction (no permission check: callers do it)."""
+    definition = definitions.active(process_key)
+    pspec = definitions.spec_for(definition)
+    now = clock.now()
+    data = {k: v for k, v in data.items() if v not in (None, "")}
+    data.setdefault("received_at", now.isoformat())
+    case = Case(
+        reference=reference or allocate_reference(pspec.properties.get("reference_prefix") or process_key[:3].upper()),
+        process_key=process_key, definition_id=definition.id, status="open", created_at=now, updated_at=now,
+        created_by=actor, tracking_token=secrets.token_urlsafe(24), parent_id=parent.id if parent else None,
+        data={},
+    )
+    db.session.add(case)
+    db.session.flush()
+    audit.record(case, actor, "case_started", data={
+        "process": process_key, "version": definition.version, "definition_sha256": definition.sha256,
+        "data": data, "parent": parent.reference if parent else None})
+    context = CaseContext(case, actor)
+    workflow, result = CaseWorkflow.start(pspec, data, context)
+    _apply(case, workflow, result, context, actor, event="engine_steps", event_data={})
+    return case
+
+
+def complete_task(user: User, task_id: str, raw_data: dict, *, html: bool = False) -> Case:
+    """Complete a ready task with form data: 422 invalid, 409 no longer ready, 403 not the user's lane."""
+    row = db.session.get(TaskRow, task_id)
+    if row is None:
+        raise NotFound("Tâche inconnue.")
+    if row.state != "ready":
+        raise Conflict("Cette tâche a déjà été traitée.", completed_by=row.completed_by)
+    if not user.in_any(row.lane or ""):
+        raise Forbidden(f"Cette tâche est réservée au groupe « {row.lane} ».")
+    if row.assignee and row.assignee != user.username and not user.is_admin:
+        raise Forbidden(f"Cette tâche est attribuée à {row.assignee}.")
+    case = db.session.get(Case, row.case_id)
+    context = CaseContext(case, user.username)
+    workflow = load_workflow(case, context)
+    ready = workflow.find_ready(task_id)
+    if ready is None:
+        raise Conflict("Cette tâche n'est plus à traiter.")
+    form = next((t.form for t in workflow.ready_tasks() if t.id == task_id), [])
+    clean, errors = validate_submission(form, raw_data or {}, html=html)
+    if errors:
+        raise Invalid(errors)
+
+    def work():
+        before = dict(case.data or {})
+        result = workflow.complete(task_id, clean)
+        now = clock.now()
+        row.state, row.completed_at, row.completed_by, row.draft = "completed", now, user.username, None
+        row.assignee = row.assignee or user.username
+        _apply(case, workflow, result, context, user.username, event="task_completed", task=row,
+               event_data={"submitted": clean}, before=before)
+        return case
+
+    return _commit(work)
+
+
+def fire_due_timers(limit: int = 100) -> list[str]:
+    """Fire every case timer due by the application clock, one transaction per case; return the references."""
+    fired, seen = [], set()
+    while len(seen) < limit:
+        query = (select(Case).where(Case.next_timer_at <= clock.now(), Case.completed.is_(False),
+                                    Case.incident.is_(None), Case.id.not_in(seen or [0]))
+                 .order_by(Case.next_timer_at).limit(1).with_for_update(skip_locked=True))
+        case = db.session.scalars(query).first()
+        if case is None:
+            db.session.rollback()
+            break
+        seen.add(case.id)
+        try:
+            _commit(lambda c=case: _fire(c))
+            fired.append(case.reference)
+        except Conflict:
+            continue  # someone else moved the case meanwhile: the next pass sees its new timer
+    return fired
+
+
+def _fire(case: Case) -> Case:
+    context = CaseContext(case, SYSTEM)
+    workflow = load_workflow(case, context)
+    before = dict(case.data or {})
+    result = workflow.fire_timers()
+    timers = [p for p in result.path if "Event" in p["type"]]
+    _apply(case, workflow, result, context, SYSTEM, event="timer_fired" if timers else "timer_checked",
+           event_data={"due": case.next_timer_at.isoformat() if case.next_timer_at else None}, before=before)
+    return case
+
+
+def deliver_message(case: Case, name: str, payload: dict, actor: str) -> bool:
+    """Deliver a BPMN message to a case in the current transaction; False when the case does not wait for it."""
+    context = CaseContext(case, actor)
+    workflow = load_workflow(case, context)
+    if not workflow.waits_for_message(name):
+        audit.record(case, actor, "message_ignored", data={"message": name, "payload": payload})
+        return False
+    before = dict(case.data or {})
+    result = workflow.deliver_message(name, payload)
+    _apply(case, workflow, result, context, actor, event="message_received",
+           event_data={"message": name, "payload": payload}, before=before)
+    return True
+
+
+def retry_incident(user: User, reference: str) -> Case:
+    """Run again the step that failed (after a fix) and clear the incident if it now passes."""
+    if not user.is_admin:
+        raise Forbidden("Réservé aux administrateurs.")
+    case = get_case(reference)
+    if not case.incident:
+        raise Conflict("Ce dossier n'est pas en incident.")
+    context = CaseContext(case, user.username)
+    workflow = load_workflow(case, context)
+
+    def work():
+        before = dict(case.data or {})
+        result = workflow.retry_errors()
+        _apply(case, workflow, result, context, user.username, event="incident_retried", event_data={},
+               before=before)
+        return case
+
+    return _commit(work)
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+def get_case(reference: str) -> Case:
+    case = db.session.scalars(select(Case).where(Case.reference == reference)).first()
+    if case is None:
+        raise NotFound("Dossier inconnu.")
+    return case
+
+
+def load_workflow(case: Case, context: StepContext) -> CaseWorkflow:
+    state = db.session.get(WorkflowState, case.id)
+    return CaseWorkflow.load(definitions.spec_for(case.definition), state.state, context)
+
+
+def _commit(work):
+    """Run work() and commit it as one transaction; a concurrent change to the same case gives 409."""
+    try:
+        result = work()
+        db.session.commit()
+        return result
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("Le dossier a été modifié entre-temps : rechargez et recommencez.") from None
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _column_value(name: str, value):
+    if value in (None, ""):
+        return None
+    if name in DATE_FIELDS:
+        try:
+            parsed = parse_moment(value)
+        except ValueError:
+            return None
+        return parsed[0].astimezone(timezone.utc) if parsed else None
+    if name in MONEY_FIELDS:
+        try:
+            return Decimal(str(value)).quantize(Decimal("0.01"))
+        except (InvalidOperation, ValueError):
+            return None
+    if name == "satisfaction_score":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+    return str(value)[:500]
+
+
+def _apply(case: Case, workflow: CaseWorkflow, result: StepResult, context: CaseContext, actor: str, *,
+           event: str, event_data: dict, task: TaskRow | None = None, before: dict | None = None) -> None:
+    """Write everything one engine step produced, in the current transaction."""
+    now = clock.now()
+    data = result.data
+    state = db.session.get(WorkflowState, case.id)
+    if state is None:
+        state = WorkflowState(case_id=case.id)
+        db.session.add(state)
+    state.state, state.serializer_version, state.updated_at = workflow.dump(), SERIALIZER_VERSION, now
+
+    old_status = case.status
+    for name in BUSINESS_FIELDS:
+        if name in data:
+            setattr(case, name, _column_value(name, data[name]))
+    case.status = str(data.get("status") or "open")
+    if result.completed and case.status not in ("closed", "resolved"):
+        case.status = "closed"
+    if case.status == "closed" and case.closed_at is None:
+        case.closed_at = now
+    case.completed = result.completed
+    case.stage = ", ".join(t.name for t in result.ready)[:500]
+    case.next_timer_at = result.next_timer_at
+    case.data = dict(data)
+    case.updated_at = now
+    case.incident = str(result.error)[:2000] if result.error else None
+
+    changes = {k: [(before or {}).get(k), v] for k, v in data.items() if (before or {}).get(k) != v} \
+        if before is not None else {}
+    audit.record(case, actor, event, task_id=task.id if task else None, bpmn_id=task.bpmn_id if task else None,
+                 data={**event_data, "path": result.path, "changes": changes})
+    if result.error:
+        audit.record(case, actor, "incident", bpmn_id=result.error.bpmn_id, data={"error": str(result.error)})
+    if old_status != case.status:
+        audit.record(case, actor, "status_changed", data={"from": old_status, "to": case.status})
+
+    _sync_tasks(case, result, now)
+    _run_effects(case, context, actor)
+
+
+def _sync_tasks(case: Case, result: StepResult, now) -> None:
+    """Make the task table match the workflow's ready human tasks."""
+    rows = {r.id: r for r in db.session.scalars(
+        select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready"))}
+    ready_ids = {t.id for t in result.ready}
+    for task_id, row in rows.items():
+        if task_id not in ready_ids:
+            row.state, row.completed_at = "cancelled", now
+    for t in result.ready:
+        row = rows.get(t.id)
+        if row is None:
+            db.session.add(TaskRow(
+                id=t.id, case_id=case.id, case_reference=case.reference, process_key=case.process_key,
+                bpmn_id=t.bpmn_id, name=t.name[:300], lane=t.lane, state="ready", due_at=case.due_at,
+                priority=SEVERITY_PRIORITY.get(case.severity or "", 0), customer_name=case.customer_name,
+                channel=case.channel, created_at=now))
+        else:
+            row.due_at, row.customer_name = case.due_at, case.customer_name
+            row.priority = SEVERITY_PRIORITY.get(case.severity or "", 0)
+
+
+def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
+    """Carry out what the step's handlers asked for: messages, linked cases, messages to the parent case."""
+    effects, context.effects = context.effects, []
+    for effect in effects:
+        kind, bpmn_id = effect[0], effect[-1]
+        if kind == "message":
+            message = messages.queue(case, effect[1], effect[2])
+            db.session.flush()
+            audit.record(case, actor, "message_sent", bpmn_id=bpmn_id, data={
+                "template": message.template, "channel": message.channel, "recipient": message.recipient,
+                "subject": message.subject, "outbox_id": message.id})
+        elif kind == "child":
+            child = create_case(actor, effect[1], effect[2], parent=case, reference=effect[3])
+            audit.record(case, actor, "dispute_opened", bpmn_id=bpmn_id,
+                         data={"reference": child.reference, "process": effect[1]})
+        elif kind == "parent_message" and case.parent_id:
+            parent = db.session.get(Case, case.parent_id)
+            deliver_message(parent, effect[1], {**effect[2], "from": case.reference}, actor)

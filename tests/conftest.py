@@ -1,0 +1,124 @@
+"""Fixtures: an app on a fresh SQLite file and, when TEST_DATABASE_URL is set, the same on PostgreSQL."""
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from app import clock, create_app
+from app.config import normalize_db_url
+from app.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCESSES = ROOT / "processes"
+TEST_BPMN = Path(__file__).resolve().parent / "bpmn"
+GROUPS = ("accueil", "gestionnaire", "service", "qualite", "responsable", "finance", "commercial", "direction",
+          "auditeur", "proprietaire", "admin")
+START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+def _reset_postgres() -> None:
+    db.create_all()
+    names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def app(backend, tmp_path):
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+    else:
+        url = normalize_db_url(os.environ["TEST_DATABASE_URL"])
+    app = create_app({
+        "TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
+        "PROCESSES_DIR": str(PROCESSES), "RATELIMIT_ENABLED": False,
+    })
+    with app.app_context():
+        if backend == "sqlite":
+            db.create_all()
+        else:
+            _reset_postgres()
+    clock.set_now(START)
+    yield app
+    clock.set_now(None)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def make_users(groups=GROUPS) -> None:
+    """One user per group, named after it, password 'demo'."""
+    from app.services.users import create_user
+
+    for group in groups:
+        create_user(group, "demo", [group], commit=False)
+    db.session.commit()
+
+
+@pytest.fixture
+def users(ctx):
+    make_users()
+
+
+@pytest.fixture
+def deployed(users):
+    from app.services.definitions import deploy_files
+
+    deploy_files(sorted(PROCESSES.glob("*.bpmn")), "test")
+
+
+class Api:
+    """A JSON client that logs in as a named user once and sends its bearer token."""
+
+    def __init__(self, client):
+        self.client = client
+        self.tokens = {}
+
+    def token(self, username: str) -> str:
+        if username not in self.tokens:
+            resp = self.client.post("/api/login", json={"username": username, "password": "demo"})
+            assert resp.status_code == 200, resp.get_json()
+            self.tokens[username] = resp.get_json()["token"]
+        return self.tokens[username]
+
+    def call(self, method: str, user: str | None, url: str, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if user:
+            headers["Authorization"] = f"Bearer {self.token(user)}"
+        return self.client.open(url, method=method, headers=headers, **kwargs)
+
+    def get(self, user, url, **kw):
+        return self.call("GET", user, url, **kw)
+
+    def post(self, user, url, **kw):
+        return self.call("POST", user, url, **kw)
+
+
+@pytest.fixture
+def api(client, users):
+    return Api(client)
