@@ -42,15 +42,43 @@ def create_app(test_config: dict | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
     from app.api import bp as api_bp
+    from app.auth import bp as auth_bp
 
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
+    app.register_blueprint(auth_bp)
+    app.jinja_env.globals["nav_links"] = _nav_links
 
     from app.cli import register
 
     register(app)
     logging.getLogger("SpiffWorkflow").setLevel(logging.WARNING)
     return app
+
+
+NAV = [  # (endpoint, French label, groups allowed or None for all staff); links to missing pages are skipped
+    ("tasks.index", "Tâches", None),
+    ("cases.search", "Dossiers", None),
+    ("reports.dashboard", "Indicateurs", ("qualite", "responsable", "direction")),
+    ("audit.index", "Audit", ("auditeur",)),
+    ("processes.index", "Processus", None),
+    ("admin.incidents", "Incidents", ()),
+]
+
+
+def _nav_links():
+    """The navigation links the signed-in user may follow."""
+    from flask import current_app
+    from flask_login import current_user
+
+    links = []
+    for endpoint, label, groups in NAV:
+        if endpoint not in current_app.view_functions:
+            continue
+        if groups is not None and not current_user.in_any(*groups):
+            continue
+        links.append((endpoint, label))
+    return links
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

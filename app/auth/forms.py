@@ -1,0 +1,11 @@
+"""Static forms of the sign-in page."""
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Identifiant", validators=[DataRequired(message="Identifiant obligatoire."),
+                                                      Length(max=80)])
+    password = PasswordField("Mot de passe", validators=[DataRequired(message="Mot de passe obligatoire.")])

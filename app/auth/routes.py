@@ -1,0 +1,60 @@
+"""Login and logout pages."""
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from app.auth import bp
+from app.auth.forms import LoginForm
+from app.services import users
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths: no open redirect through ?next=."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/", methods=["GET"])
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for(bp_home()))
+    return redirect(url_for("auth.login"))
+
+
+def bp_home() -> str:
+    """The staff home page: the task list once it exists."""
+    from flask import current_app
+
+    return "tasks.index" if "tasks.index" in current_app.view_functions else "auth.whoami"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = users.authenticate(form.username.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")) or url_for(bp_home()))
+        flash("Identifiant ou mot de passe incorrect.", "error")
+    return render_template("auth/login.html", form=form), 200 if request.method == "GET" or form.errors else 401
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash("Vous êtes déconnecté.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/me")
+def whoami():
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return render_template("auth/me.html")
