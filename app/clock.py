@@ -1,13 +1,13 @@
 """The application clock: every 'now' goes through here so tests can move time instead of sleeping."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _frozen: datetime | None = None
 
 
 def now() -> datetime:
     """Return the current aware UTC datetime (or the time set by tests)."""
-    return _frozen if _frozen is not None else datetime.now(timezone.utc)
+    return _frozen if _frozen is not None else datetime.now(UTC)
 
 
 def set_now(value: datetime | None) -> None:
@@ -15,7 +15,7 @@ def set_now(value: datetime | None) -> None:
     global _frozen
     if value is not None and value.tzinfo is None:
         raise ValueError("the clock needs an aware datetime")
-    _frozen = value.astimezone(timezone.utc) if value is not None else None
+    _frozen = value.astimezone(UTC) if value is not None else None
 
 
 def advance(**delta) -> datetime:

@@ -1,7 +1,7 @@
 """Fixtures: an app on a fresh SQLite file and, when TEST_DATABASE_URL is set, the same on PostgreSQL."""
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ PROCESSES = ROOT / "processes"
 TEST_BPMN = Path(__file__).resolve().parent / "bpmn"
 GROUPS = ("accueil", "gestionnaire", "service", "qualite", "responsable", "finance", "commercial", "direction",
           "auditeur", "proprietaire", "admin")
-START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 

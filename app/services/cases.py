@@ -7,7 +7,7 @@ columns, the task rows, the audit events and the outbox messages.
 from __future__ import annotations
 
 import secrets
-from datetime import timezone
+from datetime import UTC
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select, update
@@ -61,7 +61,7 @@ class CaseContext(StepContext):
 
     reference = property(lambda self: self.case.reference)
     has_parent = property(lambda self: self.case.parent_id is not None)
-    utc = timezone.utc
+    utc = UTC
 
     def now(self):
         return clock.now()
@@ -265,7 +265,7 @@ def _column_value(name: str, value):
             parsed = parse_moment(value)
         except ValueError:
             return None
-        return parsed[0].astimezone(timezone.utc) if parsed else None
+        return parsed[0].astimezone(UTC) if parsed else None
     if name in MONEY_FIELDS:
         try:
             return Decimal(str(value)).quantize(Decimal("0.01"))

@@ -9,7 +9,14 @@ from app import clock
 from app.extensions import db
 from app.models import ProcessDefinition
 from app.services import audit
-from app.services.engine import SPECS, DefinitionError, ProcessSpec, executable_process_ids, parse_definition, parse_xml
+from app.services.engine import (
+    SPECS,
+    DefinitionError,
+    ProcessSpec,
+    executable_process_ids,
+    parse_definition,
+    parse_xml,
+)
 from app.services.errors import NotFound
 
 

@@ -9,7 +9,7 @@ import functools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from lxml import etree
 from SpiffWorkflow import TaskState
@@ -134,7 +134,7 @@ def _checked(source: str, mode: str) -> tuple[str, ...]:
 class RestrictedScriptEngine(PythonScriptEngine):
     """Conditions and scripts run with a small set of builtins, after an AST check that refuses escapes."""
 
-    def __init__(self, context: "StepContext | None" = None):
+    def __init__(self, context: StepContext | None = None):
         super().__init__(environment=TaskDataEnvironment({"__builtins__": SAFE_BUILTINS}))
         self.context = context
 
@@ -153,7 +153,12 @@ class RestrictedScriptEngine(PythonScriptEngine):
     def call_handler(self, task, topic, properties):
         if self.context is None:
             raise EngineError(f"Aucun contexte pour la tâche de service « {topic} »", task.task_spec.name)
-        updates = self.context.call_handler(topic, properties, dict(task.data), task.task_spec.name)
+        try:
+            updates = self.context.call_handler(topic, properties, dict(task.data), task.task_spec.name)
+        except EngineError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the handler's failure is reported on its element
+            raise EngineError(f"{topic} : {type(exc).__name__}: {exc}", task.task_spec.name) from exc
         if updates:
             task.data.update(updates)
         return True
@@ -365,7 +370,7 @@ class CaseWorkflow:
         self.wf = workflow
 
     @classmethod
-    def start(cls, pspec: ProcessSpec, data: dict, context: StepContext) -> tuple["CaseWorkflow", StepResult]:
+    def start(cls, pspec: ProcessSpec, data: dict, context: StepContext) -> tuple[CaseWorkflow, StepResult]:
         engine = RestrictedScriptEngine(context)
         wf = BpmnWorkflow(pspec.spec, pspec.subprocess_specs, script_engine=engine)
         wf.task_tree.data.update(data)
@@ -373,7 +378,7 @@ class CaseWorkflow:
         return case, case._steps()
 
     @classmethod
-    def load(cls, pspec: ProcessSpec, state: str, context: StepContext) -> "CaseWorkflow":
+    def load(cls, pspec: ProcessSpec, state: str, context: StepContext) -> CaseWorkflow:
         import json
 
         dct = json.loads(state)
@@ -402,7 +407,7 @@ class CaseWorkflow:
 
         try:
             task = self.wf.get_task_from_id(UUID(task_id))
-        except (ValueError, TypeError, Exception):
+        except (ValueError, TypeError, KeyError, SpiffWorkflowException):
             return None
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             return None
@@ -451,7 +456,7 @@ class CaseWorkflow:
         except SpiffWorkflowException as exc:
             bpmn_id = getattr(getattr(exc, "task_spec", None), "name", None)
             result.error = EngineError(str(exc).splitlines()[0], bpmn_id)
-        except Exception as exc:  # a handler's own failure: becomes an incident, never a half step
+        except Exception as exc:  # noqa: BLE001 - any failure becomes an incident, never a half step
             result.error = EngineError(f"{type(exc).__name__}: {exc}")
         result.ready = self.ready_tasks()
         result.data = dict(self.wf.data) | self._latest_data()
@@ -477,7 +482,7 @@ class CaseWorkflow:
                     at = datetime.fromisoformat(value)
                 except ValueError:
                     continue
-                at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+                at = at if at.tzinfo else at.replace(tzinfo=UTC)
                 next_at = at if next_at is None or at < next_at else next_at
         return waiting, next_at
 

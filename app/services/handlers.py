@@ -4,8 +4,8 @@ A handler gets the step context, the task's camunda:properties and a copy of its
 updates to merge. Process-specific choices (which letter, how many days) live in the BPMN properties.
 """
 
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.services.calendar import add_days
@@ -58,7 +58,7 @@ def set_deadline(ctx, props: dict, data: dict) -> dict:
     due = add_days(start.astimezone(PARIS), days, working=working)
     if date_only:  # a deadline counted in days ends at the end of that day, Paris time
         due = datetime.combine(due.astimezone(PARIS).date(), time(23, 59, 59), PARIS)
-    return {variable: due.astimezone(timezone.utc).isoformat()}
+    return {variable: due.astimezone(UTC).isoformat()}
 
 
 @handler("set_status")
