@@ -15,11 +15,14 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PY_STAMP     := $(VENV)/.install-stamp
 VENDOR_STAMP := $(VENDOR)/.install-stamp
 
-.PHONY: help install system-deps python-deps vendor run test lint clean distclean
+.PHONY: help install system-deps python-deps vendor run serve-prod baseline bench test lint clean distclean
 
 help:
 	@echo "make install  venv + pip install -e '.[dev]', postgresql + chromium (apt, if missing), npm assets"
 	@echo "make run      install, init-db, deploy, demo, then serve http://$(HOST):$(PORT) with the timer worker"
+	@echo "make serve-prod  db upgrade, then gunicorn (gunicorn.conf.py) and a timer worker (see README, Production)"
+	@echo "make baseline regenerate the single baseline migration from the models"
+	@echo "make bench    run the benchmark (bench/run.py) and print its table"
 	@echo "make test     install, then scripts/test.sh (private PostgreSQL, ruff, pytest; ARGS='...' for pytest)"
 	@echo "make lint     ruff check app tests bench"
 	@echo "make clean    remove node_modules, vendored assets and caches (keeps .venv and instance/)"
@@ -79,6 +82,21 @@ run: install
 	trap 'kill $$timers 2>/dev/null; wait $$timers 2>/dev/null' EXIT; \
 	trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# Production-like: the schema by migrations, several gunicorn workers, one timer worker beside them.
+serve-prod: install
+	$(FLASK) db upgrade
+	$(FLASK) deploy
+	@$(FLASK) timers run & timers=$$!; \
+	trap 'kill $$timers 2>/dev/null; wait $$timers 2>/dev/null' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py 'app:create_app()'
+
+baseline: python-deps
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/python scripts/baseline.py
+
+bench: python-deps
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/python bench/run.py $(ARGS)
 
 test: install
 	scripts/test.sh $(ARGS)

@@ -47,6 +47,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(auth_bp)
+    from app import ops
+
+    ops.init_app(app)
     app.jinja_env.globals["nav_links"] = _nav_links
 
     from app.cli import register

@@ -22,8 +22,19 @@ def register(app) -> None:
 
 @click.command("init-db")
 def init_db():
-    """Create the database tables (idempotent)."""
-    db.create_all()
+    """Create the tables of an empty database and stamp it at the latest migration (idempotent).
+
+    A database already under migrations is upgraded instead. Production uses `flask db upgrade`;
+    tests/test_migrations.py keeps the models and the migrations identical, so both give the same schema.
+    """
+    from flask_migrate import stamp, upgrade
+    from sqlalchemy import inspect
+
+    if inspect(db.engine).has_table("alembic_version"):
+        upgrade()
+    else:
+        db.create_all()
+        stamp()
     click.echo(f"Base prête : {db.engine.url.render_as_string(hide_password=True)}")
 
 

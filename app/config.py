@@ -25,6 +25,10 @@ def normalize_db_url(url: str) -> str:
     return url
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
 def load_config(instance_path: str) -> dict:
     """Build the Flask config mapping from the environment."""
     path = Path(instance_path)
@@ -39,5 +43,11 @@ def load_config(instance_path: str) -> dict:
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Production behind HTTPS: SESSION_COOKIE_SECURE=1 and TRUSTED_PROXIES=1 (hops of X-Forwarded-*).
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE"),
+        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE"),
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", 0)),
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),  # json | text
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "PROCESSES_DIR": os.environ.get("PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes")),
     }

@@ -1,0 +1,18 @@
+"""Production plumbing: health endpoint, request logs in JSON with trace ids, error pages, security headers."""
+
+from flask import Blueprint
+
+bp = Blueprint("ops", __name__)
+
+
+def init_app(app) -> None:
+    """Attach logging, error handling, security headers and the health endpoint to the app."""
+    from app.ops import errors, logs, security
+
+    logs.init_app(app)
+    errors.init_app(app)
+    security.init_app(app)
+    app.register_blueprint(bp)
+
+
+from app.ops import routes  # noqa: E402,F401
