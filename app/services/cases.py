@@ -170,7 +170,7 @@ def fire_due_timers(limit: int = 100) -> list[str]:
     while len(seen) < limit:
         query = (select(Case).where(Case.next_timer_at <= clock.now(), Case.completed.is_(False),
                                     Case.incident.is_(None), Case.id.not_in(seen or [0]))
-                 .order_by(Case.next_timer_at).limit(1).with_for_update(skip_locked=True))
+                 .order_by(Case.next_timer_at).limit(1).with_for_update(skip_locked=True, of=Case))
         case = db.session.scalars(query).first()
         if case is None:
             db.session.rollback()

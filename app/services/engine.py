@@ -431,11 +431,20 @@ class CaseWorkflow:
 
     def deliver_message(self, name: str, payload: dict) -> StepResult:
         """Deliver a BPMN message (e.g. litige_clos) to this workflow and run the engine."""
-        self.wf.catch(BpmnEvent(MessageEventDefinition(name), payload))
+        waiting = self._message_catchers(name)
+        result_var = getattr(waiting[0].task_spec.event_definition, "result_var", None) if waiting else None
+        # The Camunda message definition expects {"payload", "result_var"}; the catch stores it in task data.
+        self.wf.catch(BpmnEvent(MessageEventDefinition(name), {"payload": payload,
+                                                              "result_var": result_var or f"{name}_payload"}))
         return self._steps()
 
     def waits_for_message(self, name: str) -> bool:
-        return any(ev.name == name and ev.event_type == "MessageEventDefinition" for ev in self.wf.waiting_events())
+        return bool(self._message_catchers(name))
+
+    def _message_catchers(self, name: str) -> list:
+        return [t for t in self.wf.event_manager.tasks.values()
+                if getattr(t.task_spec.event_definition, "name", None) == name
+                and isinstance(t.task_spec.event_definition, MessageEventDefinition)]
 
     def _steps(self, first: dict | None = None) -> StepResult:
         result = StepResult()
