@@ -1,4 +1,4 @@
-"""Command-line interface: flask --app app init-db | deploy | demo | users create | audit verify | timers run."""
+"""Command-line interface: init-db | deploy | demo | users create | audit verify/replay | timers run."""
 
 import sys
 import time
@@ -114,6 +114,30 @@ def audit_verify(reference):
             click.echo(f"  aussi : {p.reference or 'chaîne globale'} événement {p.seq} : {p.message}", err=True)
         sys.exit(1)
     click.echo("Chaînes d'audit intègres.")
+
+
+@audit_group.command("replay")
+@click.argument("reference", required=False)
+@click.option("--all", "all_cases", is_flag=True, help="Every case.")
+def audit_replay(reference, all_cases):
+    """Replay cases from their audit log and compare with the stored state; exit non-zero on any difference."""
+    from app.services.verification import verify_and_record
+
+    if not reference and not all_cases:
+        raise click.UsageError("Donnez une référence ou --all.")
+    results = verify_and_record(None if all_cases else [reference], "cli")
+    if not results:
+        raise click.ClickException(f"Dossier inconnu : {reference}")
+    failed = 0
+    for ref, diffs in results:
+        if diffs:
+            failed += 1
+            click.echo(f"ÉCART {ref} : {len(diffs)} différence(s)", err=True)
+            for diff in diffs:
+                click.echo(f"  {diff}", err=True)
+    click.echo(f"Dossiers rejoués : {len(results)}, conformes : {len(results) - failed}, écarts : {failed}")
+    if failed:
+        sys.exit(1)
 
 
 @click.group("timers")

@@ -1,12 +1,19 @@
 """The application clock: every 'now' goes through here so tests can move time instead of sleeping."""
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 _frozen: datetime | None = None
+# A per-thread (per-context) pin: one transaction sees one instant, and a replay sees the recorded one.
+_pinned: ContextVar[datetime | None] = ContextVar("clock_pinned", default=None)
 
 
 def now() -> datetime:
     """Return the current aware UTC datetime (or the time set by tests)."""
+    pinned_value = _pinned.get()
+    if pinned_value is not None:
+        return pinned_value
     return _frozen if _frozen is not None else datetime.now(UTC)
 
 
@@ -24,3 +31,16 @@ def advance(**delta) -> datetime:
 
     set_now(now() + timedelta(**delta))
     return now()
+
+
+@contextmanager
+def pinned(value: datetime | None = None):
+    """Make now() return one instant in this thread only (default: now), e.g. for one transaction or a replay."""
+    value = value if value is not None else now()
+    if value.tzinfo is None:
+        raise ValueError("the clock needs an aware datetime")
+    token = _pinned.set(value.astimezone(UTC))
+    try:
+        yield value
+    finally:
+        _pinned.reset(token)

@@ -6,8 +6,10 @@ from app.models.definition import ProcessDefinition
 from app.models.outbox import OutboxMessage
 from app.models.task import TaskRow
 from app.models.user import ADMIN_GROUP, User
+from app.models.verification import CaseVerification
 
 __all__ = [
     "ADMIN_GROUP", "AuditEvent", "BUSINESS_FIELDS", "Case", "OutboxMessage", "ProcessDefinition",
     "SequenceCounter", "TaskRow", "User", "WorkflowState",
+    "CaseVerification",
 ]

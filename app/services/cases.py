@@ -246,7 +246,10 @@ def load_workflow(case: Case, context: StepContext) -> CaseWorkflow:
 def _commit(work):
     """Run work() and commit it as one transaction; a concurrent change to the same case gives 409."""
     try:
-        result = work()
+        # One instant per transaction: handlers, timers and audit events agree, so a replay at the
+        # recorded event time reproduces the step exactly.
+        with clock.pinned():
+            result = work()
         db.session.commit()
         return result
     except StaleDataError:

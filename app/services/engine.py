@@ -500,3 +500,36 @@ class CaseWorkflow:
         for task in self.wf.get_tasks(state=TaskState.ERROR):
             task._set_state(TaskState.READY)
         return self._steps()
+
+    # --- read-only views for the audit (replay and verification) ------------------------------------
+
+    def snapshot(self) -> StepResult:
+        """The workflow's current state as a StepResult, without running anything."""
+        result = StepResult(ready=self.ready_tasks(), data=dict(self.wf.data) | self._latest_data(),
+                            completed=self.wf.is_completed())
+        result.waiting, result.next_timer_at = self._waiting()
+        return result
+
+    def active_elements(self) -> list[str]:
+        """BPMN ids holding a token now: ready tasks, waiting events, running subprocesses."""
+        found = []
+        for task in self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            bpmn_id = task.task_spec.bpmn_id
+            if bpmn_id is not None and bpmn_id not in found:
+                found.append(bpmn_id)
+        return found
+
+    def migrate(self, pspec: ProcessSpec) -> StepResult:
+        """Move the workflow to another version of its process (SpiffWorkflow's migration), then run it."""
+        from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+
+        top, subs = diff_workflow(_registry, self.wf, pspec.spec, pspec.subprocess_specs)
+        for sp_id, sp_diff in subs.items():
+            sub = self.wf.subprocesses[sp_id]
+            if sp_diff is None:
+                raise EngineError(f"Sous-processus « {sub.spec.name} » absent de la nouvelle version.")
+            migrate_workflow(sp_diff, sub, pspec.subprocess_specs[sub.spec.name])
+        migrate_workflow(top, self.wf, pspec.spec)
+        self.wf.subprocess_specs = pspec.subprocess_specs
+        self.pspec = pspec
+        return self._steps()
