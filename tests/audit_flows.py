@@ -4,8 +4,9 @@ Every step captures what the case looked like then (through the API), so that re
 against the past as it really was.
 """
 
-from app.services.cases import fire_due_timers
 from flows import advance_days, case, complaint_data, do, ready, start
+
+from app.services.cases import fire_due_timers
 
 
 def last_seq(api, reference) -> int:

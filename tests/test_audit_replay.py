@@ -3,15 +3,15 @@
 import json
 
 import pytest
+from audit_flows import run_dispute_path
+from flows import complaint_data, do, start
 from sqlalchemy import text
 
 from app.extensions import db
 from app.services.cases import get_case
-from app.services.replay import state_at
-from app.services.verification import verify_and_record, verify_case
-from audit_flows import run_dispute_path
 from app.services.errors import Invalid
-from flows import complaint_data, do, start
+from app.services.replay import state_at
+from app.services.verification import last_verification, verify_and_record, verify_case
 
 
 def _state(reference, seq):
@@ -125,7 +125,10 @@ def test_tampered_case_data_is_detected(deployed, api, runner):
     assert diffs["case.customer_name"].expected == "Martine Lefèvre"
     assert audit_chain_ok(ref)  # the chain is intact: only replay sees it
     results = verify_and_record([ref], "test")
-    assert results[0][1] and not get_case(ref).id is None
+    assert results[0][0] == ref and results[0][1]
+    stored = last_verification(case_id)
+    assert stored.ok is False and stored.checked_by == "test"
+    assert {d["field"] for d in stored.differences} >= {"case.data.decision", "case.customer_name"}
     result = runner.invoke(args=["audit", "replay", "--all"])
     assert result.exit_code == 1 and "case.data.decision" in result.output
 

@@ -9,9 +9,9 @@ their effects: no outbox message, no child case, no message to a parent case.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from app import clock
 from app.extensions import db
@@ -42,7 +42,7 @@ def replays(*types: str):
 class ReplayContext(StepContext):
     """The handlers' view of a case during a replay: same answers, effects discarded."""
 
-    utc = timezone.utc
+    utc = UTC
 
     def __init__(self, reference: str, has_parent: bool, disputes: list[str]):
         self.reference = reference
@@ -293,7 +293,7 @@ def parse_at(events: list[AuditEvent], at: str | int | None) -> int:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise Invalid({"at": "Numéro d'événement ou date ISO 8601 attendu."}) from None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     before = [e.seq for e in events if e.at <= moment]
     if not before:
         raise Invalid({"at": "Le dossier n'existait pas encore à cette date."})
