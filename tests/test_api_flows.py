@@ -183,3 +183,20 @@ def test_survey_times_out_after_30_days(api, deployed):
     assert ref2 in fire_due_timers()
     final = case(api, ref2)
     assert final["completed"] is True and final["tasks"] == []
+
+
+def test_escalation_branch_does_not_bring_back_stale_data(api, deployed):
+    """The escalation path carries a copy of the data from when the timer fired; completing it later must not
+    erase what the main path recorded meanwhile."""
+    ref = start(api, **complaint_data())["reference"]
+    do(api, ref, "ut_qualify", "gestionnaire", QUALIFY_OK)
+    clock.advance(days=16)
+    assert fire_due_timers() == [ref]
+    do(api, ref, "ut_analyse", "service", ANALYSE)
+    do(api, ref, "ut_overdue", "responsable", {"overdue_action": "remind", "overdue_comment": "Relance du service."})
+    data = case(api, ref)["data"]
+    assert data["facts"] == ANALYSE["facts"] and data["overdue_action"] == "remind"
+    do(api, ref, "ut_decide", "gestionnaire", DECIDE)
+    data = case(api, ref)["data"]
+    assert data["response_text"] == DECIDE["response_text"] and data["facts"] == ANALYSE["facts"]
+    assert case(api, ref)["status"] == "answered"

@@ -240,7 +240,7 @@ def get_case(reference: str) -> Case:
 
 def load_workflow(case: Case, context: StepContext) -> CaseWorkflow:
     state = db.session.get(WorkflowState, case.id)
-    return CaseWorkflow.load(definitions.spec_for(case.definition), state.state, context)
+    return CaseWorkflow.load(definitions.spec_for(case.definition), state.state, context, data=case.data or {})
 
 
 def _commit(work):

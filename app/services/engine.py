@@ -365,27 +365,31 @@ class StepResult:
 class CaseWorkflow:
     """A loaded workflow plus its parsed spec; every mutation returns a StepResult."""
 
-    def __init__(self, pspec: ProcessSpec, workflow: BpmnWorkflow):
+    def __init__(self, pspec: ProcessSpec, workflow: BpmnWorkflow, data: dict | None = None):
         self.pspec = pspec
         self.wf = workflow
+        # The case's business data: each step merges into it what its completed tasks changed. Parallel
+        # branches each carry their own copy of the data in SpiffWorkflow, so "the data of the latest task"
+        # could bring back stale values from a branch that started earlier (e.g. an escalation path).
+        self.data = dict(data) if data is not None else None
 
     @classmethod
     def start(cls, pspec: ProcessSpec, data: dict, context: StepContext) -> tuple[CaseWorkflow, StepResult]:
         engine = RestrictedScriptEngine(context)
         wf = BpmnWorkflow(pspec.spec, pspec.subprocess_specs, script_engine=engine)
         wf.task_tree.data.update(data)
-        case = cls(pspec, wf)
+        case = cls(pspec, wf, data)
         return case, case._steps()
 
     @classmethod
-    def load(cls, pspec: ProcessSpec, state: str, context: StepContext) -> CaseWorkflow:
+    def load(cls, pspec: ProcessSpec, state: str, context: StepContext, data: dict | None = None) -> CaseWorkflow:
         import json
 
         dct = json.loads(state)
         dct.pop(SERIALIZER.VERSION_KEY, None)
         wf = SERIALIZER.from_dict(dct, spec=pspec.spec, subprocess_specs=pspec.subprocess_specs)
         wf.script_engine = RestrictedScriptEngine(context)
-        return cls(pspec, wf)
+        return cls(pspec, wf, data)
 
     def dump(self) -> str:
         return SERIALIZER.serialize_json(self.wf)
@@ -420,9 +424,8 @@ class CaseWorkflow:
             raise LookupError(task_id)
         task.set_data(**values)
         task.run()
-        result = self._steps(first={"bpmn_id": task.task_spec.name, "type": "userTask",
-                                    "name": task.task_spec.bpmn_name})
-        return result
+        return self._steps(first={"bpmn_id": task.task_spec.name, "type": "userTask",
+                                  "name": task.task_spec.bpmn_name}, updates=dict(values))
 
     def fire_timers(self) -> StepResult:
         """Wake the timers whose time has come (by the application clock) and run the engine."""
@@ -446,13 +449,16 @@ class CaseWorkflow:
                 if getattr(t.task_spec.event_definition, "name", None) == name
                 and isinstance(t.task_spec.event_definition, MessageEventDefinition)]
 
-    def _steps(self, first: dict | None = None) -> StepResult:
+    def _steps(self, first: dict | None = None, updates: dict | None = None) -> StepResult:
         result = StepResult()
         if first:
             result.path.append(first)
+        updates = dict(updates or {})
 
         def did_complete(task):
             ts = task.task_spec
+            parent = task.parent.data if task.parent is not None else {}
+            updates.update({k: v for k, v in task.data.items() if k not in parent or parent[k] != v})
             if ts.bpmn_id is None:  # internal Spiff tasks (Root, Start, End joins of subprocesses)
                 return
             entry = {"bpmn_id": ts.bpmn_id, "type": type(ts).__name__, "name": ts.bpmn_name}
@@ -468,7 +474,11 @@ class CaseWorkflow:
         except Exception as exc:  # noqa: BLE001 - any failure becomes an incident, never a half step
             result.error = EngineError(f"{type(exc).__name__}: {exc}")
         result.ready = self.ready_tasks()
-        result.data = dict(self.wf.data) | self._latest_data()
+        if self.data is None:
+            result.data = dict(self.wf.data) | self._latest_data()
+        else:
+            self.data.update(updates)
+            result.data = dict(self.data)
         result.completed = self.wf.is_completed()
         result.waiting, result.next_timer_at = self._waiting()
         return result
