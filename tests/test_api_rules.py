@@ -179,7 +179,8 @@ def test_history_is_hash_chained(api, deployed):
         assert current["prev_hash"] == previous["hash"]
     completed = [e for e in events if e["type"] == "task_completed"][0]
     assert completed["actor"] == "gestionnaire" and completed["data"]["submitted"]["admissible"] is False
-    assert "gw_admissible" in [p["bpmn_id"] for p in completed["data"]["path"]]
+    gateway = [p for p in completed["data"]["path"] if p["bpmn_id"] == "gw_admissible"][0]
+    assert gateway["taken"] == ["st_rejection"]
 
 
 def test_audit_rows_cannot_be_updated_or_deleted(api, deployed):

@@ -462,6 +462,9 @@ class CaseWorkflow:
             if ts.bpmn_id is None:  # internal Spiff tasks (Root, Start, End joins of subprocesses)
                 return
             entry = {"bpmn_id": ts.bpmn_id, "type": type(ts).__name__, "name": ts.bpmn_name}
+            if "Gateway" in entry["type"] and len(ts.outputs) > 1:  # the branch(es) taken, for the audit trail
+                entry["taken"] = [c.task_spec.bpmn_id for c in task.children
+                                  if c.has_state(TaskState.DEFINITE_MASK | TaskState.FINISHED_MASK)]
             result.path.append(entry)
 
         try:
