@@ -518,8 +518,8 @@ class CaseWorkflow:
 
     def snapshot(self) -> StepResult:
         """The workflow's current state as a StepResult, without running anything."""
-        result = StepResult(ready=self.ready_tasks(), data=dict(self.wf.data) | self._latest_data(),
-                            completed=self.wf.is_completed())
+        data = dict(self.data) if self.data is not None else dict(self.wf.data) | self._latest_data()
+        result = StepResult(ready=self.ready_tasks(), data=data, completed=self.wf.is_completed())
         result.waiting, result.next_timer_at = self._waiting()
         return result
 
