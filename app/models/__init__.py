@@ -1,5 +1,6 @@
 """The models; no SpiffWorkflow import here."""
 
+from app.models.archive import WorkflowStateArchive
 from app.models.audit import AuditEvent
 from app.models.case import BUSINESS_FIELDS, Case, SequenceCounter, WorkflowState
 from app.models.definition import ProcessDefinition
@@ -10,6 +11,6 @@ from app.models.verification import CaseVerification
 
 __all__ = [
     "ADMIN_GROUP", "AuditEvent", "BUSINESS_FIELDS", "Case", "OutboxMessage", "ProcessDefinition",
-    "SequenceCounter", "TaskRow", "User", "WorkflowState",
+    "SequenceCounter", "TaskRow", "User", "WorkflowState", "WorkflowStateArchive",
     "CaseVerification",
 ]

@@ -1,0 +1,71 @@
+"""API routes for process definitions: upload a draft, deploy, list versions, compare, migrate."""
+
+import re
+
+from flask import Response, g, jsonify, request
+
+from app.api import bp, token_required
+from app.services import process_admin
+from app.services.errors import NotFound, ServiceError
+
+XML_TYPES = ("application/xml", "text/xml", "application/bpmn+xml")
+_REF = re.compile(r"(?:(\d+)|draft-(\d+))", re.ASCII)
+
+
+def definition_json(d, running: int | None = None, active: bool | None = None) -> dict:
+    iso = lambda v: v.isoformat() if v is not None else None  # noqa: E731
+    out = {"id": d.id, "key": d.key, "name": d.name, "version": d.version, "status": d.status, "sha256": d.sha256,
+           "filename": d.filename, "created_by": d.created_by, "created_at": iso(d.created_at),
+           "deployed_by": d.deployed_by, "deployed_at": iso(d.deployed_at), "based_on_id": d.based_on_id,
+           "ref": str(d.version) if d.version is not None else f"draft-{d.id}"}
+    if running is not None:
+        out["running_cases"] = running
+    if active is not None:
+        out["active"] = active
+    return out
+
+
+def resolve(key: str, ref: str):
+    """A definition row from a URL reference: a version number, or draft-<id> for a draft."""
+    match = _REF.fullmatch(ref or "")
+    if not match:
+        raise NotFound("Version inconnue (un numéro de version ou draft-<id>).")
+    if match.group(1):
+        return process_admin.get_version(key, int(match.group(1)))
+    definition = process_admin.get(int(match.group(2)))
+    if definition.key != key or definition.status != "draft":
+        raise NotFound("Brouillon inconnu pour ce processus.")
+    return definition
+
+
+@bp.post("/process-definitions")
+@token_required
+def upload_definition():
+    if request.mimetype not in XML_TYPES:
+        raise ServiceError("Corps XML BPMN attendu (Content-Type application/xml ou text/xml).")
+    xml = request.get_data(cache=False, as_text=True)
+    draft, _ = process_admin.save_draft(g.user, xml, key=request.args.get("key") or None,
+                                        filename=request.args.get("filename") or None)
+    return jsonify(definition_json(draft)), 201
+
+
+@bp.post("/process-definitions/<key>/<ref>/deploy")
+@token_required
+def deploy_definition(key, ref):
+    definition = process_admin.deploy(g.user, resolve(key, ref).id)
+    return jsonify(definition_json(definition)), 201
+
+
+@bp.get("/process-definitions/<key>/versions")
+@token_required
+def definition_versions(key):
+    return jsonify(key=key, versions=[definition_json(v.definition, v.running, v.active)
+                                      for v in process_admin.versions(key)])
+
+
+@bp.get("/process-definitions/<key>/<ref>/bpmn")
+@token_required
+def definition_xml(key, ref):
+    definition = resolve(key, ref)
+    return Response(definition.xml, mimetype="application/xml", headers={
+        "Content-Disposition": f'attachment; filename="{definition.key}-{ref}.bpmn"'})

@@ -1,0 +1,141 @@
+"""Validation before deploy: each rule names its element; hostile XML is refused; the MIWG corpus never crashes."""
+
+from pathlib import Path
+
+import pytest
+
+from app.services.process_validation import validate
+
+ROOT = Path(__file__).resolve().parent.parent
+RECLAMATION = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
+LITIGE = (ROOT / "processes" / "litige.bpmn").read_text(encoding="utf-8")
+MIWG = sorted(Path("/work/shared/conformance/miwg").glob("*.bpmn")) or sorted(
+    (ROOT / "tests" / "miwg").glob("*.bpmn"))
+
+
+def problems_of(xml, key=None):
+    _, problems = validate(xml, key)
+    return problems
+
+
+def by_element(problems, element):
+    return [p.message for p in problems if p.element == element]
+
+
+def test_shipped_processes_are_valid():
+    assert problems_of(RECLAMATION) == []
+    assert problems_of(LITIGE) == []
+
+
+def test_user_task_outside_any_lane():
+    xml = RECLAMATION.replace("<bpmn:flowNodeRef>ut_qualify</bpmn:flowNodeRef>", "")
+    found = by_element(problems_of(xml), "ut_qualify")
+    assert any("hors couloir" in m for m in found), found
+    assert [p.label for p in problems_of(xml) if p.element == "ut_qualify"][0] == "Qualifier la réclamation"
+
+
+def test_lane_with_unknown_group():
+    xml = RECLAMATION.replace('<bpmn:lane id="Lane_reclamation_qualite" name="qualite">',
+                              '<bpmn:lane id="Lane_reclamation_qualite" name="Qualité totale">')
+    found = by_element(problems_of(xml), "ut_capa")
+    assert any("Qualité totale" in m and "aucun groupe" in m for m in found), found
+
+
+def test_unsupported_form_field_type():
+    xml = RECLAMATION.replace('id="root_cause" label="Cause racine" type="text"',
+                              'id="root_cause" label="Cause racine" type="colour"', 1)
+    assert 'type="colour"' in xml
+    found = [p for p in problems_of(xml) if "colour" in p.message]
+    assert found and found[0].element == "ut_analyse", found
+
+
+def test_condition_that_does_not_compile_and_refused_name():
+    xml = RECLAMATION.replace("written == True</bpmn:conditionExpression>", "written ==</bpmn:conditionExpression>")
+    assert any("syntaxe" in m for m in by_element(problems_of(xml), "f_written_yes"))
+    xml = RECLAMATION.replace("written == True</bpmn:conditionExpression>",
+                              "__import__('os').system('id') == 0</bpmn:conditionExpression>")
+    found = by_element(problems_of(xml), "f_written_yes")
+    assert any("interdit" in m for m in found), found
+
+
+def test_exclusive_gateway_without_default_flow():
+    xml = RECLAMATION.replace('<bpmn:exclusiveGateway id="gw_written" name="Réclamation écrite ?" '
+                              'default="f_written_no">',
+                              '<bpmn:exclusiveGateway id="gw_written" name="Réclamation écrite ?">')
+    found = by_element(problems_of(xml), "gw_written")
+    assert found and "sans flux par défaut" in found[0] and "1 condition" in found[0], found
+
+
+def test_timer_with_invalid_duration_and_unquoted_duration():
+    xml = RECLAMATION.replace('"P30D"</bpmn:timeDuration>', '"PT30D"</bpmn:timeDuration>')
+    found = [p for p in problems_of(xml) if "PT30D" in p.message]
+    assert found and "ISO 8601" in found[0].message and found[0].element == "bt_survey_timeout"
+    xml = RECLAMATION.replace('"P30D"</bpmn:timeDuration>', 'P30D</bpmn:timeDuration>')
+    found = by_element(problems_of(xml), "bt_survey_timeout")
+    assert found and "guillemets" in found[0]
+
+
+def test_timer_variable_must_be_written_somewhere():
+    # due_at is written by the set_deadline service tasks: valid as shipped (checked above).
+    xml = RECLAMATION.replace(">due_at</bpmn:timeDate>", ">due_date</bpmn:timeDate>")
+    found = [p for p in problems_of(xml) if "due_date" in p.message]
+    assert found and found[0].element == "bt_overdue", found
+
+
+def test_service_task_without_registered_handler():
+    xml = RECLAMATION.replace('camunda:topic="set_status"', 'camunda:topic="fax_customer"', 1)
+    found = [p for p in problems_of(xml) if "fax_customer" in p.message]
+    assert found and found[0].element == "st_feedback_closed" and "aucun gestionnaire" in found[0].message
+
+
+def test_script_refused():
+    xml = RECLAMATION.replace(
+        '<bpmn:serviceTask id="st_in_progress" name="Passer en cours de traitement" camunda:type="external" '
+        'camunda:topic="set_status">',
+        '<bpmn:scriptTask id="st_in_progress" name="Passer en cours de traitement"><bpmn:script>import os'
+        '</bpmn:script>').replace(
+        '</bpmn:serviceTask>\n    <bpmn:subProcess id="sp_traitement"', '</bpmn:scriptTask>\n    '
+        '<bpmn:subProcess id="sp_traitement"')
+    found = by_element(problems_of(xml), "st_in_progress")
+    assert any("import interdit" in m for m in found), found
+
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+<bpmn:process id="p" name="&lol3;" isExecutable="true"/></bpmn:definitions>"""
+XXE = """<?xml version="1.0"?>
+<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+<bpmn:process id="p" name="&xxe;" isExecutable="true"/></bpmn:definitions>"""
+
+
+@pytest.mark.parametrize("xml, expected", [
+    (BILLION_LAUGHS, "DOCTYPE"),
+    (XXE, "DOCTYPE"),
+    (RECLAMATION.replace("</bpmn:definitions>", "<!--" + "x" * (3 * 1024 * 1024) + "--></bpmn:definitions>"),
+     "volumineux"),
+    ("<bpmn:definitions", "mal formé"),
+    ("<html><body>hello</body></html>", "BPMN"),
+])
+def test_hostile_or_broken_xml_is_refused(xml, expected):
+    key, problems = validate(xml)
+    assert key is None
+    assert len(problems) == 1 and expected in problems[0].message
+    assert "root:" not in problems[0].message  # /etc/passwd never read into a message
+
+
+def test_miwg_corpus_present():
+    assert len(MIWG) == 21
+
+
+@pytest.mark.parametrize("path", MIWG, ids=lambda p: p.name)
+def test_miwg_diagram_validates_without_crash_and_names_elements(path):
+    """Each reference diagram either passes or gets messages that name existing elements."""
+    xml = path.read_text(encoding="utf-8")
+    _, problems = validate(xml)
+    for p in problems:
+        assert p.element, p
+        assert f'id="{p.element}"' in xml, p
+        assert "KeyError" not in p.message and "Traceback" not in p.message
