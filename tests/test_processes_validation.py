@@ -9,8 +9,7 @@ from app.services.process_validation import validate
 ROOT = Path(__file__).resolve().parent.parent
 RECLAMATION = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
 LITIGE = (ROOT / "processes" / "litige.bpmn").read_text(encoding="utf-8")
-MIWG = sorted(Path("/work/shared/conformance/miwg").glob("*.bpmn")) or sorted(
-    (ROOT / "tests" / "miwg").glob("*.bpmn"))
+MIWG = sorted((ROOT / "tests" / "miwg").glob("*.bpmn"))
 
 
 def problems_of(xml, key=None):
