@@ -3,7 +3,7 @@
 import hashlib
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app import clock
 from app.extensions import db
@@ -61,6 +61,7 @@ def deploy_xml(xml: str, actor: str, filename: str | None = None) -> list[tuple[
         raise DefinitionError([(None, "Aucun processus exécutable (isExecutable=\"true\").")])
     digest = sha256(xml)
     parsed = [parse_definition(xml, key, filename or "process.bpmn") for key in keys]
+    _serialize_deployments()
     results = []
     for pspec in parsed:
         try:
@@ -85,6 +86,16 @@ def deploy_xml(xml: str, actor: str, filename: str | None = None) -> list[tuple[
                            "filename": filename, "definition_id": definition.id})
         results.append((definition, True))
     return results
+
+
+DEPLOY_LOCK = 0x5245_4344  # any constant shared by every deployment
+
+
+def _serialize_deployments() -> None:
+    """One deployment at a time (PostgreSQL advisory lock until commit): two concurrent deploys of a
+    process would otherwise both take version n+1, and the global audit chain would fork."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DEPLOY_LOCK})
 
 
 def deploy_files(paths: list[Path], actor: str) -> list[tuple[ProcessDefinition, bool]]:
