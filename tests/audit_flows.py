@@ -4,9 +4,8 @@ Every step captures what the case looked like then (through the API), so that re
 against the past as it really was.
 """
 
-from flows import advance_days, case, complaint_data, do, ready, start
-
 from app.services.cases import fire_due_timers
+from tests.flows import advance_days, case, complaint_data, do, ready, start
 
 
 def last_seq(api, reference) -> int:

@@ -3,8 +3,6 @@
 import json
 
 import pytest
-from audit_flows import run_dispute_path
-from flows import complaint_data, do, start
 from sqlalchemy import text
 
 from app.extensions import db
@@ -12,6 +10,8 @@ from app.services.cases import get_case
 from app.services.errors import Invalid
 from app.services.replay import state_at
 from app.services.verification import last_verification, verify_and_record, verify_case
+from tests.audit_flows import run_dispute_path
+from tests.flows import complaint_data, do, start
 
 
 def _state(reference, seq):

@@ -21,6 +21,10 @@ def token_required(view):
         if user is None:
             return jsonify(error="Authentification requise."), 401, {"WWW-Authenticate": "Bearer"}
         g.user = user
+        from app.auth.access import refuses_write
+
+        if refuses_write(user):  # auditors read everything and change nothing, on every API route
+            return jsonify(error="Les auditeurs ne modifient rien."), 403
         return view(*args, **kwargs)
     return wrapped
 

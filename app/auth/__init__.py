@@ -5,3 +5,6 @@ from flask import Blueprint
 bp = Blueprint("auth", __name__)
 
 from app.auth import routes  # noqa: E402,F401
+from app.auth.access import refuse_read_only_writes  # noqa: E402
+
+bp.before_app_request(refuse_read_only_writes)

@@ -2,12 +2,16 @@
 
 from functools import wraps
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user, login_required
 
 STAFF_GROUPS = ("accueil", "gestionnaire", "service", "qualite", "responsable", "finance", "commercial",
                 "direction", "auditeur", "proprietaire", "admin")
 READ_ONLY_GROUPS = ("auditeur",)
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The only write routes a read-only user may call: signing in and out changes no case. Add an endpoint
+# here only if it changes nothing but the caller's own session (tests/test_audit_access.py reads this).
+READ_ONLY_ALLOWED = frozenset({"auth.login", "auth.logout", "api.login"})
 
 
 def groups_required(*groups: str, write: bool = False):
@@ -36,3 +40,15 @@ def is_read_only(user) -> bool:
 def staff_required(view):
     """Any signed-in staff member."""
     return groups_required(*STAFF_GROUPS)(view)
+
+
+def refuses_write(user) -> bool:
+    """Tell whether this request is a write a read-only user (auditor) may not make, whatever the route."""
+    return (request.method in WRITE_METHODS and request.endpoint not in READ_ONLY_ALLOWED
+            and user is not None and user.is_authenticated and is_read_only(user))
+
+
+def refuse_read_only_writes():
+    """Before every page request: auditors get 403 on any write, so no route can forget the check."""
+    if refuses_write(current_user):
+        abort(403)
