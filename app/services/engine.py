@@ -371,7 +371,16 @@ class CaseWorkflow:
         # The case's business data: each step merges into it what its completed tasks changed. Parallel
         # branches each carry their own copy of the data in SpiffWorkflow, so "the data of the latest task"
         # could bring back stale values from a branch that started earlier (e.g. an escalation path).
-        self.data = dict(data) if data is not None else None
+        # It is kept in the serialized workflow itself (workflow-level data, not visible to scripts), so the
+        # stored state alone says what the case's data is; case.data is a denormalized copy for lists.
+        stored = workflow.data.get("case_data")
+        if stored is not None:
+            self.data = stored
+        elif data is not None:
+            self.data = dict(data)
+            workflow.data["case_data"] = self.data
+        else:
+            self.data = None
 
     @classmethod
     def start(cls, pspec: ProcessSpec, data: dict, context: StepContext) -> tuple[CaseWorkflow, StepResult]:
