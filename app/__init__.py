@@ -48,6 +48,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(api_bp)
     app.register_blueprint(auth_bp)
     from app import ops
+    from app.admin import bp as admin_bp
+
+    app.register_blueprint(admin_bp)
 
     ops.init_app(app)
     app.jinja_env.globals["nav_links"] = _nav_links
