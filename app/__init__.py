@@ -53,6 +53,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
 
     ops.init_app(app)
+    from app.actions import bp as actions_bp
+    from app.reports import bp as reports_bp
+
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(actions_bp)
     app.jinja_env.globals["nav_links"] = _nav_links
 
     from app.cli import register
@@ -65,7 +70,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 NAV = [  # (endpoint, French label, groups allowed or None for all staff); links to missing pages are skipped
     ("tasks.index", "Tâches", None),
     ("cases.search", "Dossiers", None),
-    ("reports.dashboard", "Indicateurs", ("qualite", "responsable", "direction")),
+    ("reports.dashboard", "Indicateurs", ("qualite", "responsable", "direction", "auditeur")),
+    ("actions.index", "Actions", ("qualite", "responsable", "direction", "auditeur")),
     ("audit.index", "Audit", ("auditeur",)),
     ("processes.index", "Processus", None),
     ("admin.incidents", "Incidents", ()),

@@ -123,3 +123,16 @@ def complete(task_id):
 def retry(reference):
     case = cases.retry_incident(g.user, reference)
     return jsonify(case_json(case, tasks.ready_for_case(case.id)))
+
+
+REPORT_GROUPS = ("qualite", "responsable", "direction", "auditeur")
+
+
+@bp.get("/indicators")
+@token_required
+def indicators():
+    from app.services import indicators as service
+
+    if not g.user.in_any(*REPORT_GROUPS):
+        raise Forbidden("Les indicateurs sont réservés à la qualité, aux responsables et à la direction.")
+    return jsonify(service.compute(service.parse_filters(request.args)))

@@ -2,6 +2,7 @@
 
 from app.models.archive import WorkflowStateArchive
 from app.models.audit import AuditEvent
+from app.models.capa import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase
 from app.models.case import BUSINESS_FIELDS, Case, SequenceCounter, WorkflowState
 from app.models.definition import ProcessDefinition
 from app.models.outbox import OutboxMessage
@@ -10,7 +11,7 @@ from app.models.user import ADMIN_GROUP, User
 from app.models.verification import CaseVerification
 
 __all__ = [
-    "ADMIN_GROUP", "AuditEvent", "BUSINESS_FIELDS", "Case", "OutboxMessage", "ProcessDefinition",
-    "SequenceCounter", "TaskRow", "User", "WorkflowState", "WorkflowStateArchive",
-    "CaseVerification",
+    "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "Action", "ActionCase", "AuditEvent", "BUSINESS_FIELDS", "Case",
+    "CaseVerification", "OutboxMessage", "ProcessDefinition", "SequenceCounter", "TaskRow", "User", "WorkflowState",
+    "WorkflowStateArchive",
 ]

@@ -89,6 +89,9 @@ class CaseContext(StepContext):
     def message_parent(self, name: str, payload: dict) -> None:
         self._pending.append(("parent_message", name, payload))
 
+    def record_actions(self, specs: list[dict]) -> None:
+        self._pending.append(("actions", specs))
+
 
 # --- use cases ------------------------------------------------------------------------------------------
 
@@ -358,6 +361,10 @@ def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
             child = create_case(actor, effect[1], effect[2], parent=case, reference=effect[3])
             audit.record(case, actor, "dispute_opened", bpmn_id=bpmn_id,
                          data={"reference": child.reference, "process": effect[1]})
+        elif kind == "actions":
+            from app.services.capa import create_from_process
+
+            create_from_process(case, effect[1], actor, bpmn_id)
         elif kind == "parent_message" and case.parent_id:
             parent = db.session.get(Case, case.parent_id)
             deliver_message(parent, effect[1], {**effect[2], "from": case.reference}, actor)

@@ -107,6 +107,26 @@ def notify_origin(ctx, props: dict, data: dict) -> dict:
     return {}
 
 
+@handler("create_actions")
+def create_actions(ctx, props: dict, data: dict) -> dict:
+    """Register in the CAPA register the corrective and preventive actions a quality step defined."""
+    owner = str(data.get("action_owner") or "").strip()
+    parsed = parse_moment(data.get("action_due"))
+    due = parsed[0].astimezone(PARIS).date() if parsed else None
+    specs = []
+    for kind, field in (("corrective", "corrective_action"), ("preventive", "preventive_action")):
+        text = str(data.get(field) or "").strip()
+        if text:
+            title = text.splitlines()[0].strip()
+            specs.append({"kind": kind, "title": title[:197] + "…" if len(title) > 200 else title,
+                          "description": text, "owner": owner, "due_on": due})
+    if specs and not owner:
+        raise HandlerError("Responsable des actions manquant (action_owner).")
+    if specs:
+        ctx.record_actions(specs)
+    return {}
+
+
 def known(name: str | None) -> bool:
     """Tell whether a service-task name has a registered handler."""
     return name in HANDLERS

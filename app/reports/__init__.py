@@ -1,0 +1,7 @@
+"""Dashboard pages and exports: indicators for qualite, responsable and direction (auditors read them too)."""
+
+from flask import Blueprint
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+from app.reports import routes  # noqa: E402,F401

@@ -1,0 +1,104 @@
+"""Breach forecast: an estimated closure date for open cases, from past durations of similar closed cases.
+
+For a case waiting at step S, the estimate is the time S was entered plus the median time, in closed cases of the
+same process, kind and category, from entering S to closure. With fewer than MIN_SAMPLES such cases the estimate
+falls back to the same process and kind, then to the process alone. A case is at risk when the estimate is later
+than its answer deadline while the deadline is still ahead.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from app import clock
+from app.extensions import db
+from app.models import Case, TaskRow
+from app.services.sql_stats import percentiles, seconds_between
+
+MIN_SAMPLES = 5
+HISTORY_DAYS = 365  # closed cases older than this no longer describe how the process runs
+LEVELS = (("process", "kind", "category", "bpmn_id"), ("process", "kind", "bpmn_id"), ("process", "bpmn_id"))
+ANSWERED = ("answered", "resolved", "closed")
+
+
+@dataclass
+class Forecast:
+    case_id: int
+    reference: str
+    due_at: datetime | None
+    estimated_at: datetime | None
+    step: str | None
+    samples: int
+    at_risk: bool
+    overdue: bool
+
+    def as_json(self) -> dict:
+        return {"reference": self.reference, "due_at": _iso(self.due_at), "estimated_at": _iso(self.estimated_at),
+                "step": self.step, "samples": self.samples, "at_risk": self.at_risk, "overdue": self.overdue}
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def _medians(now: datetime, level: tuple[str, ...], steps: set[str]) -> dict[tuple, tuple[float, int]]:
+    """{key: (median seconds from entering the step to closure, samples)} over recently closed cases."""
+    columns = {"process": Case.process_key.label("process"), "kind": Case.kind.label("kind"),
+               "category": Case.category.label("category"), "bpmn_id": TaskRow.bpmn_id.label("bpmn_id")}
+    base = (select(*[columns[k] for k in level], seconds_between(TaskRow.created_at, Case.closed_at).label("v"))
+            .join(Case, Case.id == TaskRow.case_id)
+            .where(Case.closed_at >= now - timedelta(days=HISTORY_DAYS), Case.closed_at.is_not(None),
+                   TaskRow.created_at <= Case.closed_at, TaskRow.bpmn_id.in_(steps)))
+    stats = percentiles(base, list(level), ps=(0.5,))
+    return {key: (s[0.5], s["count"]) for key, s in stats.items() if s[0.5] is not None}
+
+
+def _estimate(rows, now: datetime) -> dict[int, Forecast]:
+    """Forecasts for rows of (case, ready task) pairs; several ready tasks keep the latest estimate."""
+    rows = list(rows)
+    steps = {r.bpmn_id for r in rows}
+    tables = [_medians(now, level, steps) for level in LEVELS] if rows else []
+    result: dict[int, Forecast] = {}
+    for r in rows:
+        values = {"process": r.process_key, "kind": r.kind, "category": r.category, "bpmn_id": r.bpmn_id}
+        estimate, samples = None, 0
+        for level, table in zip(LEVELS, tables, strict=True):
+            found = table.get(tuple(values[k] for k in level))
+            if found and found[1] >= MIN_SAMPLES:
+                estimate = max(now, r.created_at + timedelta(seconds=found[0]))
+                samples = found[1]
+                break
+        overdue = bool(r.due_at and r.due_at < now and r.status not in ANSWERED)
+        at_risk = bool(estimate and r.due_at and r.due_at >= now and estimate > r.due_at
+                       and r.status not in ANSWERED)
+        current = result.get(r.case_id)
+        if current is None or (estimate and (current.estimated_at is None or estimate > current.estimated_at)):
+            result[r.case_id] = Forecast(r.case_id, r.reference, r.due_at, estimate, r.bpmn_id if estimate else None,
+                                         samples, at_risk, overdue)
+    return result
+
+
+def _open_rows(*conditions):
+    return db.session.execute(
+        select(Case.id.label("case_id"), Case.reference, Case.process_key, Case.kind, Case.category, Case.due_at,
+               Case.status, TaskRow.bpmn_id, TaskRow.created_at)
+        .join(TaskRow, TaskRow.case_id == Case.id)
+        .where(Case.closed_at.is_(None), TaskRow.state == "ready", *conditions))
+
+
+def forecast_for_cases(case_ids) -> dict[int, Forecast]:
+    """Forecasts of the given open cases, by case id (closed or unknown ids are left out)."""
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    return _estimate(_open_rows(Case.id.in_(ids)), clock.now())
+
+
+def at_risk(conditions: list, now: datetime | None = None, limit: int = 50) -> dict:
+    """Open cases matching the conditions whose estimate passes their deadline: count and the nearest deadlines."""
+    now = now or clock.now()
+    forecasts = _estimate(_open_rows(*conditions, Case.due_at >= now, Case.status.not_in(ANSWERED)), now)
+    flagged = sorted((f for f in forecasts.values() if f.at_risk), key=lambda f: (f.due_at, f.reference))
+    return {"count": len(flagged), "cases": [f.as_json() for f in flagged[:limit]],
+            "min_samples": MIN_SAMPLES, "history_days": HISTORY_DAYS}
