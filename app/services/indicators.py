@@ -307,7 +307,7 @@ def satisfaction_by_path(filters: Filters, cat: dict) -> list[dict]:
         # SQLite 3.40 has no ORDER BY inside aggregates: concatenate an ordered correlated subquery instead.
         inner = (select(TaskRow.bpmn_id).where(TaskRow.case_id == Case.id, TaskRow.state == "completed",
                                                TaskRow.created_at < Case.closed_at)
-                 .order_by(TaskRow.created_at, TaskRow.completed_at, TaskRow.bpmn_id).subquery())
+                 .order_by(TaskRow.created_at, TaskRow.completed_at, TaskRow.bpmn_id).correlate(Case).subquery())
         path = select(func.group_concat(inner.c.bpmn_id, ">")).scalar_subquery()
         per_case = (select(Case.process_key.label("process"), Case.satisfaction_score.label("score"),
                            path.label("path")).where(*conds).subquery())
