@@ -24,6 +24,9 @@ class Case(db.Model):
         Index("ix_case_process_status", "process_key", "status"),
         Index("ix_case_received", "received_at"),
         Index("ix_case_customer", "customer_name"),
+        # Indicators: cases closed in a period, and the per-process figures of a period.
+        Index("ix_case_closed", "closed_at"),
+        Index("ix_case_process_received", "process_key", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,6 +15,7 @@ class TaskRow(db.Model):
         Index("ix_task_state_lane_due", "state", "lane", "due_at"),
         Index("ix_task_state_assignee_due", "state", "assignee", "due_at"),
         Index("ix_task_case_state", "case_id", "state"),
+        Index("ix_task_state_completed", "state", "completed_at"),  # indicators: step durations of a period
     )
 
     # The SpiffWorkflow task id (a UUID), stable while the task is ready.
