@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from app.config import load_config
-from app.extensions import csrf, db, login_manager, migrate
+from app.extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -20,6 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Connectez-vous pour accéder à cette page."
@@ -58,6 +59,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(reports_bp)
     app.register_blueprint(actions_bp)
+    from app.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    csrf.exempt(public_bp)  # its forms check their CSRF token themselves, to re-render with what was typed
     app.jinja_env.globals["nav_links"] = _nav_links
 
     from app.cli import register

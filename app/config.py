@@ -49,5 +49,12 @@ def load_config(instance_path: str) -> dict:
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", 0)),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),  # json | text
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # Public pages: the address complainants reach (links in messages), rate limits per client address.
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() not in ("0", "false", "no"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "PUBLIC_RATELIMIT": os.environ.get("PUBLIC_RATELIMIT", "120 per minute"),
+        "PUBLIC_SUBMIT_RATELIMIT": os.environ.get("PUBLIC_SUBMIT_RATELIMIT", "10 per hour;30 per day"),
         "PROCESSES_DIR": os.environ.get("PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes")),
     }

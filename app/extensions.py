@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised in the app factory."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -15,3 +17,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Per client address; no default limits: public pages declare theirs (app/public). Storage, on/off and
+# strategy come from the config (RATELIMIT_STORAGE_URI, RATELIMIT_ENABLED), read by init_app.
+limiter = Limiter(key_func=get_remote_address)

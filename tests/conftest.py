@@ -33,14 +33,21 @@ def backend(request):
 
 
 @pytest.fixture
-def app(backend, tmp_path):
+def app_config():
+    """Extra config for the `app` fixture: a test module or class overrides this fixture to change it."""
+    return {}
+
+
+@pytest.fixture
+def app(backend, tmp_path, app_config):
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'test.db'}"
     else:
         url = normalize_db_url(os.environ["TEST_DATABASE_URL"])
     app = create_app({
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
-        "PROCESSES_DIR": str(PROCESSES), "RATELIMIT_ENABLED": False,
+        "PROCESSES_DIR": str(PROCESSES), "RATELIMIT_ENABLED": False, "ATTACHMENT_DIR": str(tmp_path / "files"),
+        **app_config,
     })
     with app.app_context():
         if backend == "sqlite":

@@ -143,8 +143,16 @@ def complete_task(user: User, task_id: str, raw_data: dict, *, html: bool = Fals
         raise Forbidden(f"Cette tâche est réservée au groupe « {row.lane} ».")
     if row.assignee and row.assignee != user.username and not user.is_admin:
         raise Forbidden(f"Cette tâche est attribuée à {row.assignee}.")
+    return complete_row(row, user.username, raw_data, html=html)
+
+
+def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False) -> Case:
+    """Complete a ready task row as `actor` with no lane or holder check: callers check (public survey page)."""
+    if row.state != "ready":
+        raise Conflict("Cette tâche a déjà été traitée.", completed_by=row.completed_by)
+    task_id = row.id
     case = db.session.get(Case, row.case_id)
-    context = CaseContext(case, user.username)
+    context = CaseContext(case, actor)
     workflow = load_workflow(case, context)
     ready = workflow.find_ready(task_id)
     if ready is None:
@@ -158,9 +166,9 @@ def complete_task(user: User, task_id: str, raw_data: dict, *, html: bool = Fals
         before = dict(case.data or {})
         result = workflow.complete(task_id, clean)
         now = clock.now()
-        row.state, row.completed_at, row.completed_by, row.draft = "completed", now, user.username, None
-        row.assignee = row.assignee or user.username
-        _apply(case, workflow, result, context, user.username, event="task_completed", task=row,
+        row.state, row.completed_at, row.completed_by, row.draft = "completed", now, actor, None
+        row.assignee = row.assignee or actor
+        _apply(case, workflow, result, context, actor, event="task_completed", task=row,
                event_data={"submitted": clean}, before=before)
         return case
 

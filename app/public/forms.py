@@ -1,0 +1,21 @@
+"""Static parts of the public forms: the honeypot and the tracking page's addition form."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import StringField, TextAreaField
+
+MAX_MESSAGE = 5000
+
+
+class HoneypotForm(FlaskForm):
+    """Base of the public forms: `website` is hidden from people (CSS and aria-hidden), bots fill it in."""
+
+    website = StringField("Site web (laisser vide)", render_kw={"autocomplete": "off", "tabindex": "-1"})
+
+    def is_spam(self) -> bool:
+        return bool((self.website.data or "").strip())
+
+
+class AddInformationForm(HoneypotForm):
+    text = TextAreaField("Votre message", render_kw={"rows": 5, "maxlength": MAX_MESSAGE})
+    attachment = FileField("Pièce jointe (facultative)")
