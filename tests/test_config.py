@@ -38,4 +38,5 @@ def test_database_url_as_given_reaches_postgresql(monkeypatch):
     with app.app_context():
         assert db.engine.dialect.name == "postgresql" and db.engine.dialect.driver == "psycopg"
         assert db.session.execute(db.text("select 1")).scalar() == 1
+        db.session.remove()
         db.engine.dispose()
