@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import clock
 from app.extensions import db
@@ -20,8 +20,9 @@ class Builder:
     """Insert cases with their tasks and message events at chosen moments (the clock is restored after)."""
 
     def __init__(self):
-        self.defs = {d.key: d for d in db.session.scalars(select(ProcessDefinition))}
-        self.count = 0
+        self.defs = {d.key: d for d in db.session.scalars(
+            select(ProcessDefinition).order_by(ProcessDefinition.version.desc()))}  # version 1 of each process
+        self.count = db.session.scalar(select(func.count()).select_from(Case)) or 0
 
     def definition_v2(self, key: str = "reclamation") -> ProcessDefinition:
         v1 = self.defs[key]
