@@ -225,3 +225,41 @@ class TestMessageLinks:
         assert adapter.match(survey.removeprefix("https://reclamations.example.org"))[0] == "public.survey"
         ack = client.get(f"/suivi/{token}").get_data(as_text=True)
         assert tracking in ack  # the acknowledgment shown on the page carries the link
+
+
+# --- lost tracking link -------------------------------------------------------------------------------------
+
+def outbox(case: Case) -> list:
+    from app.models import OutboxMessage
+
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id)
+                                   .order_by(OutboxMessage.id)))
+
+
+def test_lost_link_is_sent_again_to_the_email_on_file(client, filed):
+    ref, token = filed
+    resp = client.post("/suivi", data={"reference": ref.lower(), "email": "Martine@Example.fr"})
+    assert resp.status_code == 200 and "vient d'y être envoyé" in resp.get_data(as_text=True)
+    last = outbox(get_case(ref))[-1]
+    assert last.template == "tracking_link" and last.recipient == "martine@example.fr"
+    assert f"/suivi/{token}" in last.body
+    assert token not in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("data", [
+    {"reference": "REC-2026-000001", "email": "intrus@example.fr"},  # someone else's reference
+    {"reference": "REC-2026-999999", "email": "martine@example.fr"},  # no such case
+])
+def test_lost_link_answers_the_same_without_sending(client, filed, data):
+    ref, _token = filed
+    before = len(outbox(get_case(ref)))
+    resp = client.post("/suivi", data=data)
+    assert resp.status_code == 200 and "vient d'y être envoyé" in resp.get_data(as_text=True)
+    assert len(outbox(get_case(ref))) == before
+
+
+def test_lost_link_input_errors(client, filed):
+    resp = client.post("/suivi", data={"reference": "n'importe quoi", "email": "pas-un-email"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "Référence attendue" in html and "Adresse e-mail attendue." in html

@@ -19,3 +19,10 @@ class HoneypotForm(FlaskForm):
 class AddInformationForm(HoneypotForm):
     text = TextAreaField("Votre message", render_kw={"rows": 5, "maxlength": MAX_MESSAGE})
     attachment = FileField("Pièce jointe (facultative)")
+
+
+class LostLinkForm(HoneypotForm):
+    reference = StringField("Référence du dossier", render_kw={"required": True, "maxlength": 40,
+                                                                "autocomplete": "off"})
+    email = StringField("Votre adresse e-mail", render_kw={"required": True, "maxlength": 254, "type": "email",
+                                                            "autocomplete": "email"})

@@ -9,7 +9,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from app.extensions import limiter
 from app.forms.builder import apply_errors, build_form, submitted
 from app.public import bp
-from app.public.forms import AddInformationForm, HoneypotForm
+from app.public.forms import AddInformationForm, HoneypotForm, LostLinkForm
 from app.services import public
 from app.services.errors import Conflict, Invalid, NotFound
 
@@ -144,3 +144,21 @@ def survey(token):
                 return redirect(url_for("public.track", token=token), 303)
     return render_template("public/survey.html", reference=case.reference, token=token, closed=None,
                            form=form), status
+
+
+@bp.route("/suivi", methods=["GET", "POST"])
+@submit_limit
+def lost_link():
+    form = LostLinkForm()
+    status = 200
+    if request.method == "POST":
+        status = _checked(form)
+        if status is None:
+            try:
+                public.resend_link(form.reference.data, form.email.data)
+            except Invalid as exc:
+                apply_errors(form, exc.errors)
+                status = 422
+            else:
+                return render_template("public/lost_link.html", form=form, sent=True)
+    return render_template("public/lost_link.html", form=form, sent=False), status

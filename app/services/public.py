@@ -286,3 +286,31 @@ def add_information(token: str, text: str | None, filename: str | None, stream) 
             attachments.remove(stored["stored_name"])
         raise
     return case
+
+
+# --- lost tracking link ------------------------------------------------------------------------------------
+
+def resend_link(reference: str | None, email: str | None) -> None:
+    """Send the tracking link again to the e-mail on file when reference and e-mail match; silent otherwise,
+    so the answer never tells whether a reference exists or whose it is."""
+    reference, email = (reference or "").strip().upper(), (email or "").strip().lower()
+    errors = {}
+    if not re.fullmatch(r"[A-Z]{2,10}-\d{4}-\d{1,9}", reference):
+        errors["reference"] = "Référence attendue, par exemple REC-2026-000123."
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or len(email) > 254:
+        errors["email"] = "Adresse e-mail attendue."
+    if errors:
+        raise Invalid(errors)
+    case = db.session.scalars(select(Case).where(Case.reference == reference)).first()
+    if case is None or (case.customer_email or "").strip().lower() != email:
+        return
+    try:
+        message = messages.queue(case, "tracking_link", dict(case.data or {}))
+        db.session.flush()
+        audit.record(case, PUBLIC_ACTOR, "message_sent", data={
+            "template": message.template, "channel": message.channel, "recipient": message.recipient,
+            "subject": message.subject, "outbox_id": message.id, "requested": "tracking_link"})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
