@@ -1,0 +1,151 @@
+"""Every route of app.url_map against every role: anonymous and one user per group.
+
+EXPECTED declares, for each endpoint, who may use it. A route that is not in the table fails the build:
+add it with the groups that may use it. The check per request:
+  * allowed: neither 401 nor 403 nor a redirect to the login page (404, 409, 422 are fine: the role passed);
+  * anonymous on a protected route: 401 (API) or a redirect to /login (pages);
+  * a signed-in user outside the groups: 403.
+Admin may use every staff route; auditors may read what staff read and get 403 on every write
+(app/auth/access.py READ_ONLY_ALLOWED lists the exceptions: signing in and out).
+"""
+
+import pytest
+from flask import g
+
+from app.auth.access import READ_ONLY_ALLOWED, WRITE_METHODS
+from tests.conftest import GROUPS, PROCESSES
+from tests.flows import complaint_data, ready, start
+
+PUBLIC = "public"  # anyone, signed in or not
+STAFF = "staff"    # any signed-in staff member (page session or API token)
+
+# endpoint -> PUBLIC, STAFF, or the groups allowed (admin is always allowed on staff routes).
+EXPECTED = {
+    "static": PUBLIC,
+    "ops.health_check": PUBLIC,
+    "auth.index": STAFF,  # the home page: anonymous users are sent to the login page
+    "auth.login": PUBLIC,
+    "auth.logout": PUBLIC,
+    "auth.whoami": STAFF,
+    "admin.incidents": ("admin",),
+    "admin.retry": ("admin",),
+    "api.openapi": PUBLIC,
+    "api.login": PUBLIC,
+    "api.processes": STAFF,
+    "api.process": STAFF,
+    "api.create_case": ("accueil",),  # the start event's lane of reclamation
+    "api.get_case": STAFF,
+    "api.case_history": STAFF,
+    "api.list_tasks": STAFF,
+    "api.get_task": ("gestionnaire", "responsable", "auditeur"),  # the task's lane, managers, auditors
+    "api.claim": ("gestionnaire",),
+    "api.unclaim": ("gestionnaire", "responsable"),  # the holder (gestionnaire claimed it above) or a manager
+    "api.complete": ("gestionnaire",),
+    "api.retry": ("admin",),
+    "api.upload_definition": ("proprietaire",),
+    "api.deploy_definition": ("proprietaire",),
+    "api.definition_versions": STAFF,
+    "api.definition_xml": STAFF,
+    "actions.index": ("qualite", "responsable", "direction", "auditeur"),
+    "actions.show": ("qualite", "responsable", "direction", "auditeur"),
+    "actions.create": ("qualite", "responsable"),
+    "actions.edit": ("qualite", "responsable"),
+    "actions.change_status": ("qualite", "responsable"),
+    "actions.link": ("qualite", "responsable"),
+    "actions.unlink": ("qualite", "responsable"),
+    "reports.dashboard": ("qualite", "responsable", "direction", "auditeur"),
+    "api.indicators": ("qualite", "responsable", "direction", "auditeur"),
+    "reports.cases_csv": ("qualite", "responsable", "direction", "auditeur"),
+    "reports.indicators_csv": ("qualite", "responsable", "direction", "auditeur"),
+}
+ROLES = (None, *GROUPS)
+XML = (PROCESSES / "reclamation.bpmn").read_text(encoding="utf-8")
+# Request bodies that pass validation up to the role check (the default for API writes is {}).
+BODIES = {
+    "api.login": {"json": {"username": "accueil", "password": "demo"}},
+    "api.create_case": {"json": {"process": "reclamation", "data": {}}},
+    "api.upload_definition": {"data": XML, "content_type": "application/xml"},
+}
+
+
+@pytest.fixture
+def backend():
+    return "sqlite"  # access rules do not depend on the database
+
+
+def allowed(endpoint: str, method: str, role: str | None) -> bool:
+    spec = EXPECTED[endpoint]
+    if spec == PUBLIC:
+        return True
+    if role is None:
+        return False
+    if method in WRITE_METHODS and role == "auditeur" and endpoint not in READ_ONLY_ALLOWED:
+        return False
+    return spec == STAFF or role == "admin" or role in spec
+
+
+def fill(rule, values: dict) -> str:
+    args = {}
+    for name in rule.arguments:
+        if name in values:
+            args[name] = values[name]
+        elif type(rule._converters[name]).__name__ == "IntegerConverter":
+            args[name] = 1
+        else:
+            args[name] = "1"
+    return rule.build(args, append_unknown=False)[1]
+
+
+def test_every_endpoint_is_declared(app):
+    missing = sorted({r.endpoint for r in app.url_map.iter_rules()} - set(EXPECTED))
+    assert not missing, (
+        "Routes without a declared access rule: " + ", ".join(missing) + ". Add each to EXPECTED in "
+        "tests/test_access_matrix.py with the groups allowed (and make the route check them).")
+
+
+def test_every_route_against_every_role(app, client, deployed, api):
+    reference = start(api, **complaint_data())["reference"]
+    values = {"reference": reference, "task_id": ready(api, reference, "ut_qualify")["id"], "key": "reclamation",
+              "ref": "1", "filename": "app.css", "process": "reclamation"}
+    sessions = {}
+    for role in GROUPS:  # sign in once per role and keep the session cookie (logout would drop it)
+        resp = client.post("/login", data={"username": role, "password": "demo"})
+        assert resp.status_code == 302
+        sessions[role] = client.get_cookie("session").value
+        client.delete_cookie("session")
+    tokens = {role: api.token(role) for role in GROUPS}
+
+    wrong = []
+    rules = sorted(app.url_map.iter_rules(), key=lambda r: r.rule)
+    for rule in rules:
+        if rule.endpoint not in EXPECTED:
+            continue  # reported by test_every_endpoint_is_declared
+        url = fill(rule, values)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            # Refused roles first: an allowed write may change the object (e.g. complete the task).
+            # Admin last: it may act on a task another role holds.
+            for role in sorted(ROLES, key=lambda r: (allowed(rule.endpoint, method, r), r == "admin", r or "")):
+                # The fixtures' app context outlives requests: drop Flask-Login's cached user from g.
+                g.pop("_login_user", None)
+                g.pop("user", None)
+                client.delete_cookie("session")
+                headers = {}
+                if role and url.startswith("/api/"):
+                    headers["Authorization"] = f"Bearer {tokens[role]}"
+                elif role:
+                    client.set_cookie("session", sessions[role])
+                kwargs = {"json": {}} if url.startswith("/api/") and method in WRITE_METHODS else {}
+                kwargs = BODIES.get(rule.endpoint, kwargs)
+                resp = client.open(url, method=method, headers=headers, **kwargs)
+                status, location = resp.status_code, resp.headers.get("Location", "")
+                resp.close()  # file responses (static) hold their file open until closed
+                to_login = status in (301, 302, 303) and "/login" in location and rule.endpoint != "auth.logout"
+                ok = allowed(rule.endpoint, method, role)
+                if ok and (status in (401, 403) or to_login):
+                    who = role or 'anonymous'
+                    wrong.append(f"{method} {url} ({rule.endpoint}) as {who}: {status}, expected access")
+                elif not ok and role is None and not (status == 401 or to_login):
+                    wrong.append(f"{method} {url} ({rule.endpoint}) anonymous: {status}, expected 401 or login")
+                elif not ok and role is not None and status != 403:
+                    wrong.append(f"{method} {url} ({rule.endpoint}) as {role}: {status}, expected 403")
+    assert not wrong, "Access matrix violations:\n" + "\n".join(wrong)
