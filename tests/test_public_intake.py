@@ -102,6 +102,7 @@ def test_invalid_input_rerenders_with_the_error_and_keeps_the_input(client, depl
     error = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', html)
     assert error and error.group(1).replace("&#39;", "'") == message
     assert f'aria-describedby="{field}-error"' in html
+    assert "Le formulaire contient une erreur" in html and f'<li><a href="#{field}' in html  # the summary
     assert 'value="Abonnement fibre"' in html  # what was typed is kept
 
 
