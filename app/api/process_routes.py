@@ -69,3 +69,37 @@ def definition_xml(key, ref):
     definition = resolve(key, ref)
     return Response(definition.xml, mimetype="application/xml", headers={
         "Content-Disposition": f'attachment; filename="{definition.key}-{ref}.bpmn"'})
+
+
+@bp.get("/process-definitions/<key>/<ref>/compare")
+@token_required
+def compare_definition(key, ref):
+    from app.services import definitions, process_compare
+
+    other = resolve(key, ref)
+    base = resolve(key, request.args["base"]) if request.args.get("base") else definitions.active(key)
+    result = process_compare.compare(base, other)
+    return jsonify(base=definition_json(base), other=definition_json(other), impacted_cases=result.impacted,
+                   changes=[c.to_json() for c in result.changes])
+
+
+@bp.get("/process-definitions/<key>/migrations")
+@token_required
+def migration_candidates(key):
+    from app.services import migration
+
+    target = resolve(key, request.args["to"]).id if request.args.get("to") else None
+    target, found = migration.candidates(key, target)
+    return jsonify(target=definition_json(target), cases=[c.to_json() for c in found])
+
+
+@bp.post("/process-definitions/<key>/migrations")
+@token_required
+def migrate_cases(key):
+    from app.api import json_body
+    from app.services import migration
+
+    body = json_body()
+    target = resolve(key, str(body["to"])).id if body.get("to") is not None else None
+    outcomes = migration.migrate_cases(g.user, key, body.get("cases"), target)
+    return jsonify(results=[o.to_json() for o in outcomes])

@@ -351,6 +351,7 @@ def _sync_tasks(case: Case, result: StepResult, now) -> None:
                 channel=case.channel, created_at=now))
         else:
             row.due_at, row.customer_name = case.due_at, case.customer_name
+            row.name, row.lane = t.name[:300], t.lane  # a migration may rename the step or move its lane
             row.priority = SEVERITY_PRIORITY.get(case.severity or "", 0)
 
 
