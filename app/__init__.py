@@ -48,6 +48,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(auth_bp)
+    from app.processes import bp as processes_bp
+
+    app.register_blueprint(processes_bp)
     from app import ops
     from app.admin import bp as admin_bp
 
