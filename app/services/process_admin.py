@@ -209,6 +209,7 @@ def deploy(user: User, definition_id: int) -> ProcessDefinition:
     from_draft = source.status == "draft"
 
     def work():
+        definitions._serialize_deployments()  # same lock as file deployments: one version number each
         now = clock.now()
         last = db.session.scalar(select(func.max(ProcessDefinition.version))
                                  .where(ProcessDefinition.key == source.key)) or 0
