@@ -61,6 +61,7 @@ EXPECTED = {
     "public.track": PUBLIC,
     "public.add_information": PUBLIC,
     "public.survey": PUBLIC,
+    "public.lost_link": PUBLIC,
     "reports.dashboard": ("qualite", "responsable", "direction", "auditeur"),
     "api.indicators": ("qualite", "responsable", "direction", "auditeur"),
     "reports.cases_csv": ("qualite", "responsable", "direction", "auditeur"),
