@@ -263,3 +263,13 @@ def test_lost_link_input_errors(client, filed):
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
     assert "Référence attendue" in html and "Adresse e-mail attendue." in html
+
+
+def test_answered_case_shows_the_response_and_no_more_due_date(client, api, filed):
+    ref, token = filed
+    do(api, ref, "ut_analyse", "service", ANALYSE)
+    do(api, ref, "ut_decide", "gestionnaire", DECIDE)
+    html = client.get(f"/suivi/{token}").get_data(as_text=True)
+    assert "Réponse envoyée" in html and "Nous vous remboursons les frais." in html
+    assert "Réponse prévue" not in html
+    assert "FAITS-INTERNES" not in html and "Erreur de paramétrage" not in html  # analysis stays internal
