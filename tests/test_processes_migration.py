@@ -44,7 +44,7 @@ def test_compare_lists_each_kind_of_change_with_waiting_cases(api, deployed):
     assert kinds[("ut_qualify", "form")]["message"].startswith("Champ ajouté")
     flow = [c for c in body["changes"] if c["kind"] == "condition"]
     assert [c["element"] for c in flow] == ["f_systemic_yes"] and "critical" in flow[0]["message"]
-    assert body["impacted_cases"] >= 1 and body["base"]["version"] == 1 and body["other"]["status"] == "draft"
+    assert body["impacted_cases"] == 1 and body["base"]["version"] == 1 and body["other"]["status"] == "draft"
     assert not any(c["kind"] in ("added", "removed") for c in body["changes"])
 
 
@@ -56,6 +56,13 @@ def test_compare_removed_and_added_elements(api, deployed):
     body = api.get("proprietaire", f"/api/process-definitions/reclamation/{draft['ref']}/compare").get_json()
     kinds = {(c["element"], c["kind"]) for c in body["changes"]}
     assert ("bt_survey_timeout", "removed") in kinds and ("bt_survey_late", "added") in kinds
+
+
+def test_compare_timer_change(api, deployed):
+    draft = upload(api, "proprietaire", RECLAMATION.replace('"P30D"</bpmn:timeDuration>', '"P20D"</bpmn:timeDuration>'))
+    body = api.get("gestionnaire", f"/api/process-definitions/reclamation/{draft['ref']}/compare").get_json()
+    assert [(c["element"], c["kind"], c["message"]) for c in body["changes"]] == [
+        ("bt_survey_timeout", "timer", 'Minuteur : « "P30D" » → « "P20D" ».')]
 
 
 def test_migrate_a_case_then_finish_it_on_the_new_version(api, deployed):
@@ -92,6 +99,9 @@ def test_migrate_a_case_then_finish_it_on_the_new_version(api, deployed):
     archive = db.session.scalars(select(WorkflowStateArchive)).one()
     assert archive.to_definition_id == v2["id"] and archive.definition_id == event.data["from_definition_id"]
     assert archive.archived_by == "proprietaire" and "ut_qualify" in archive.state
+    archived = api.get("auditeur", f"/api/cases/{case['reference']}/workflow-archives").get_json()["archives"]
+    assert [(a["definition_id"], a["to_definition_id"]) for a in archived] == [(v1_id, v2["id"])]
+    assert isinstance(archived[0]["state"]["tasks"], dict)
 
     # the new form field exists on the migrated task, and the case runs to its next steps on version 2
     task = api.get("gestionnaire", f"/api/tasks/{old_task_id}").get_json()
@@ -119,3 +129,19 @@ def test_case_past_a_changed_condition_cannot_move(api, deployed):
     assert flows.case(api, case["reference"])["version"] == 1
     assert db.session.scalars(select(WorkflowStateArchive)).first() is None
     assert "case_migrated" not in flows.history_types(api, case["reference"])
+
+
+def test_case_in_incident_is_not_migrated(api, deployed):
+    from app.models import Case
+
+    case = flows.start(api, **flows.complaint_data())
+    row = db.session.scalars(select(Case).where(Case.reference == case["reference"])).one()
+    row.incident = "Gestionnaire en erreur"
+    db.session.commit()
+    draft = upload(api, "proprietaire", RECLAMATION.replace('name="Qualifier la réclamation"', 'name="Qualifier"'))
+    deploy(api, "proprietaire", "reclamation", draft["ref"])
+    entry = api.get("proprietaire", "/api/process-definitions/reclamation/migrations").get_json()["cases"][0]
+    assert entry["ok"] is False and "incident" in entry["reasons"][0]
+    result = api.post("proprietaire", "/api/process-definitions/reclamation/migrations",
+                      json={"cases": [case["reference"]]}).get_json()["results"][0]
+    assert result["migrated"] is False and "incident" in result["message"]

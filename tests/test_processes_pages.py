@@ -124,3 +124,13 @@ def test_migration_page(client, deployed, api):
     done = client.post("/processus/reclamation/migration", data={"cases": [case["reference"]], "to": target})
     assert done.status_code == 200 and "Migré vers la version 2" in done.get_data(as_text=True)
     assert flows.case(api, case["reference"])["version"] == 2
+
+
+def test_owner_deletes_a_draft_but_never_a_deployed_version(client, deployed):
+    login(client, "proprietaire")
+    body = client.post("/processus/reclamation/brouillon", data=RENAMED.encode(),
+                       content_type="application/xml").get_json()
+    assert client.post(f"/processus/versions/{body['id']}/supprimer").status_code == 302
+    assert db.session.get(ProcessDefinition, body["id"]) is None
+    assert client.post(f"/processus/versions/{active_id()}/supprimer").status_code == 409
+    assert db.session.get(ProcessDefinition, active_id()) is not None

@@ -103,3 +103,19 @@ def migrate_cases(key):
     target = resolve(key, str(body["to"])).id if body.get("to") is not None else None
     outcomes = migration.migrate_cases(g.user, key, body.get("cases"), target)
     return jsonify(results=[o.to_json() for o in outcomes])
+
+
+@bp.get("/cases/<reference>/workflow-archives")
+@token_required
+def workflow_archives(reference):
+    """The serialized states a case left behind when it was migrated (for inspection)."""
+    import json
+
+    from app.services import cases, migration
+
+    iso = lambda v: v.isoformat() if v is not None else None  # noqa: E731
+    case = cases.get_case(reference)
+    return jsonify(reference=case.reference, archives=[{
+        "id": a.id, "definition_id": a.definition_id, "to_definition_id": a.to_definition_id, "reason": a.reason,
+        "archived_at": iso(a.archived_at), "archived_by": a.archived_by, "serializer_version": a.serializer_version,
+        "state": json.loads(a.state)} for a in migration.archives(case)])

@@ -39,7 +39,10 @@ class Comparison:
 
     @property
     def impacted(self) -> int:
-        return sum(c.waiting for c in self.changes if c.kind in ("removed", "renamed", "moved", "type", "form"))
+        # several changes on one step count its cases once
+        steps = {c.element: c.waiting for c in self.changes
+                 if c.kind in ("removed", "renamed", "moved", "type", "form")}
+        return sum(steps.values())
 
     def markers(self) -> dict[str, str]:
         """Element id -> marker kind for the diagram overlays (added, removed, changed)."""
