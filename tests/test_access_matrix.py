@@ -52,6 +52,7 @@ EXPECTED = {
     "api.compare_definition": STAFF,
     "api.migration_candidates": STAFF,
     "api.migrate_cases": ("proprietaire",),
+    "api.workflow_archives": STAFF,
     "processes.index": STAFF,
     "processes.history": STAFF,
     "processes.compare": STAFF,
