@@ -8,12 +8,14 @@ Migration resets READY and WAITING tasks and predicts again: a boundary timer re
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
-from SpiffWorkflow.bpmn.util.diff import SpecDiff, diff_workflow, migrate_workflow
+from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 
 from app.services.engine import CaseWorkflow, HandlerTask, ProcessSpec, StepContext, StepResult
@@ -54,8 +56,32 @@ def _label(task) -> str:
     return f"« {ts.bpmn_name or ts.name} » ({ts.name})" if ts.bpmn_id else ts.name
 
 
+_SPEC_DIFFS: OrderedDict = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def _spec_diff(old_spec, new_spec) -> SpecDiff:
+    """SpecDiff of two parsed specs, computed once per pair: checking many cases pays it once."""
+    key = (id(old_spec), id(new_spec))
+    with _LOCK:
+        hit = _SPEC_DIFFS.get(key)
+        if hit is not None and hit[0] is old_spec and hit[1] is new_spec:
+            return hit[2]
+    diff = SpecDiff(_registry, old_spec, new_spec)
+    with _LOCK:
+        _SPEC_DIFFS[key] = (old_spec, new_spec, diff)
+        while len(_SPEC_DIFFS) > 32:
+            _SPEC_DIFFS.popitem(last=False)
+    return diff
+
+
 def _diffs(wf, new: ProcessSpec):
-    top, subs = diff_workflow(_registry, wf, new.spec, new.subprocess_specs)
+    """What SpiffWorkflow's diff_workflow returns, with the spec diffs cached."""
+    top = WorkflowDiff(wf, _spec_diff(wf.spec, new.spec))
+    subs = {}
+    for sp_id, sp in wf.subprocesses.items():
+        new_spec = new.subprocess_specs.get(sp.spec.name)
+        subs[sp_id] = WorkflowDiff(sp, _spec_diff(sp.spec, new_spec)) if new_spec is not None else None
     return top, subs
 
 
@@ -84,15 +110,14 @@ def check(old: ProcessSpec, new: ProcessSpec, state: str) -> MigrationCheck:
 
 def _check(wf, old: ProcessSpec, new: ProcessSpec) -> MigrationCheck:
     top, subs = _diffs(wf, new)
-    reasons = _problems(wf, top, SpecDiff(_registry, wf.spec, new.spec).changed)
+    reasons = _problems(wf, top, _spec_diff(wf.spec, new.spec).changed)
     for sp_id, sp_diff in subs.items():
         sp = wf.subprocesses[sp_id]
         if sp_diff is None:
             if any(t.has_state(FROZEN | WAITING) for t in sp.get_tasks()):
                 reasons.append(f"Le sous-processus « {sp.spec.name} » n'existe plus dans la nouvelle version.")
             continue
-        reasons.extend(_problems(sp, sp_diff, SpecDiff(_registry, sp.spec, new.subprocess_specs[sp.spec.name])
-                                 .changed))
+        reasons.extend(_problems(sp, sp_diff, _spec_diff(sp.spec, new.subprocess_specs[sp.spec.name]).changed))
     steps = []
     for task in wf.get_tasks(state=TaskState.READY, manual=True):
         ts = task.task_spec
