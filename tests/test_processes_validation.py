@@ -81,6 +81,13 @@ def test_timer_variable_must_be_written_somewhere():
     assert found and found[0].element == "bt_overdue", found
 
 
+def test_timer_variable_written_only_after_the_timer():
+    # satisfaction_score is written by the survey, long after the response deadline timer starts
+    xml = RECLAMATION.replace(">due_at</bpmn:timeDate>", ">satisfaction_score</bpmn:timeDate>")
+    found = by_element(problems_of(xml), "bt_overdue")
+    assert found and "seulement après" in found[0] and "satisfaction_score" in found[0], found
+
+
 def test_service_task_without_registered_handler():
     xml = RECLAMATION.replace('camunda:topic="set_status"', 'camunda:topic="fax_customer"', 1)
     found = [p for p in problems_of(xml) if "fax_customer" in p.message]

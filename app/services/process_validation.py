@@ -123,7 +123,7 @@ def _element_problems(elements: dict[str, Element]) -> list[Problem]:
         if el.type == "exclusiveGateway":
             problems.extend(_gateway_problems(el, elements))
         if el.timer is not None:
-            message = _timer_problem(el.timer, written)
+            message = _timer_problem(el.timer, written, _written_variables(elements, _before(el, elements)))
             if message:
                 add(message)
         if el.type == "serviceTask":
@@ -157,10 +157,12 @@ def _gateway_problems(gw: Element, elements: dict[str, Element]) -> list[Problem
     return problems
 
 
-def _written_variables(elements: dict[str, Element]) -> set[str]:
-    """Data variables some element writes: form fields and set_deadline targets."""
+def _written_variables(elements: dict[str, Element], only: set[str] | None = None) -> set[str]:
+    """Data variables the elements (or only those ids) write: form fields, set_deadline targets, scripts."""
     written = set()
     for el in elements.values():
+        if only is not None and el.id not in only:
+            continue
         written.update(f.id for f in el.form if f.id)
         if el.topic == DEADLINE_HANDLER:
             written.add(el.properties.get("variable") or "due_at")
@@ -173,7 +175,43 @@ def _written_variables(elements: dict[str, Element]) -> set[str]:
     return written
 
 
-def _timer_problem(timer: tuple[str, str], written: set[str]) -> str | None:
+def _before(el: Element, elements: dict[str, Element]) -> set[str]:
+    """Ids of the elements that can run before el: backwards along flows, out of subprocesses, into them."""
+    incoming: dict[str, list[str]] = {}
+    for f in elements.values():
+        if f.type == "sequenceFlow" and f.target:
+            incoming.setdefault(f.target, []).append(f.source)
+    seen: set[str] = set()
+    # a boundary timer starts with its activity: what the activity itself writes comes later
+    stack = [el.attached_to or el.id]
+    while stack:
+        node = elements.get(stack.pop())
+        if node is None:
+            continue
+        preds = list(incoming.get(node.id, []))
+        if not preds and node.parent:
+            preds.append(node.parent)  # the first element of a subprocess runs after what precedes it
+        if node.attached_to:
+            preds.append(node.attached_to)
+        for pred in preds:
+            if pred not in seen:
+                seen.add(pred)
+                stack.append(pred)
+    # a whole subprocess that ran before: its inner elements ran too
+    inner = {e.id for e in elements.values() if _inside(e, seen, elements)}
+    return seen | inner
+
+
+def _inside(el: Element, containers: set[str], elements: dict[str, Element]) -> bool:
+    parent = el.parent
+    while parent:
+        if parent in containers:
+            return True
+        parent = elements[parent].parent if parent in elements else None
+    return False
+
+
+def _timer_problem(timer: tuple[str, str], written: set[str], before: set[str] | None = None) -> str | None:
     kind, expression = timer
     if not kind or not expression:
         return "Minuteur sans expression (date, durée ou cycle)."
@@ -185,6 +223,10 @@ def _timer_problem(timer: tuple[str, str], written: set[str]) -> str | None:
         return _iso_problem(kind, tree.value)
     missing = sorted(names_used(expression) - written)
     if not missing:
+        late = sorted(names_used(expression) - before) if before is not None else []
+        if late:
+            return (f"Minuteur « {expression} » : variable(s) écrite(s) seulement après ce minuteur : "
+                    f"{', '.join(late)} ; le dossier s'arrêterait en incident en l'atteignant.")
         return None
     if _iso_problem(kind, expression) is None:
         return (f"Minuteur « {expression} » : une valeur fixe s'écrit entre guillemets, \"{expression}\" ; "
