@@ -7,8 +7,10 @@ from flask import g, jsonify, request
 
 from app.api import bp, json_body, token_required
 from app.api.serializers import case_json, event_json, form_json, task_json
+from app.extensions import limiter
 from app.services import audit, cases, definitions, tasks, users
 from app.services.errors import Forbidden, Invalid
+from app.services.users import login_limit
 
 OPENAPI = Path(__file__).with_name("openapi.json")
 
@@ -19,6 +21,7 @@ def openapi():
 
 
 @bp.post("/login")
+@limiter.limit(login_limit, error_message="Trop de tentatives de connexion : patientez.")
 def login():
     body = json_body()
     user = users.authenticate(str(body.get("username", "")), str(body.get("password", "")))

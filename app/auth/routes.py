@@ -7,7 +7,9 @@ from flask_login import current_user, login_user, logout_user
 
 from app.auth import bp
 from app.auth.forms import LoginForm
+from app.extensions import limiter
 from app.services import users
+from app.services.users import login_limit
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -35,6 +37,7 @@ def bp_home() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_limit, methods=["POST"], error_message="Trop de tentatives de connexion : patientez.")
 def login():
     form = LoginForm()
     if form.validate_on_submit():

@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase, Case, User
 from app.services import audit
 from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.search import contains_pattern
 
 WRITE_GROUPS = ("qualite", "responsable")
 READ_GROUPS = ("qualite", "responsable", "direction", "auditeur")
@@ -50,7 +51,7 @@ def list_actions(user: User, *, status: str | None = None, kind: str | None = No
     if overdue:
         query = query.where(Action.status.in_(("open", "in_progress")), Action.due_on < clock.now().date())
     if q:
-        query = query.where(Action.title.ilike(f"%{q.strip()[:100]}%"))
+        query = query.where(Action.title.ilike(contains_pattern(q), escape="\\"))  # % and _ taken literally
     query = query.order_by(Action.status.in_(("done", "cancelled")), Action.due_on.is_(None), Action.due_on,
                            Action.id).limit(LIST_LIMIT)
     return [(a, n) for a, n in db.session.execute(query)]

@@ -35,6 +35,11 @@ def create_user(username: str, password: str, groups: list[str], full_name: str 
     return user
 
 
+def login_limit() -> str:
+    """Sign-in attempts allowed per client address (pages and API alike), e.g. "10 per minute"."""
+    return current_app.config.get("LOGIN_RATELIMIT", "10 per minute;100 per hour")
+
+
 def by_username(username: str) -> User | None:
     return db.session.scalars(select(User).where(User.username == username)).first()
 
