@@ -55,9 +55,14 @@ def run_dispute_path(api) -> tuple[str, str, dict, dict]:
     capture(api, child, child_cap)
     do(api, child, "ut_credit_note", "finance", {"credit_note_number": "AV-001", "credited_amount": 42.5})
     capture(api, child, child_cap)
-    # Stops before the payment release: delivering litige_clos to the parent is the engine issue's
-    # (KeyError 'payload' at the time of writing); the replay of message_received is covered elsewhere.
     task = ready(api, child, "ut_release")
     assert api.post("finance", f"/api/tasks/{task['id']}/claim").status_code == 200
     capture(api, child, child_cap)
+    do(api, child, "ut_release", "finance", {"payment_released": True, "released_amount": 42.5})
+    capture(api, child, child_cap)
+    capture(api, ref, cap)  # the complaint received litige_clos from the dispute
+    do(api, child, "ut_close", "gestionnaire", {"closing_comment": "Avoir émis."})
+    capture(api, child, child_cap)
+    do(api, ref, "ut_survey", "gestionnaire", {"satisfaction_score": 4})
+    capture(api, ref, cap)
     return ref, child, cap, child_cap

@@ -22,7 +22,7 @@ def _state(reference, seq):
 
 def test_state_at_every_captured_event_equals_the_past(deployed, api):
     ref, child, captures, child_captures = run_dispute_path(api)
-    assert len(captures) == 8 and len(child_captures) == 4
+    assert len(captures) == 10 and len(child_captures) == 6
     for reference, caps in ((ref, captures), (child, child_captures)):
         for seq, expected in caps.items():
             db.session.expire_all()
@@ -30,7 +30,8 @@ def test_state_at_every_captured_event_equals_the_past(deployed, api):
     # the path really went through the timer, the holding letter and the dispute
     final = state_at(ref)
     assert final.visits["bt_overdue"] == 1 and final.visits["st_open_dispute"] == 1
-    assert "catch_dispute_closed" in final.active
+    assert final.visits["catch_dispute_closed"] == 1 and final.visits["ut_survey"] == 1
+    assert final.completed and final.status == "closed" and final.ready == []
     assert final.data["dispute_reference"] == child
     assert final.visits["st_holding_letter"] == 1
     assert verify_case(get_case(ref)) == [] and verify_case(get_case(child)) == []
@@ -134,18 +135,20 @@ def test_tampered_case_data_is_detected(deployed, api, runner):
 
 
 def test_tampered_workflow_state_is_detected(deployed, api):
-    ref, _, _, _ = run_dispute_path(api)
+    ref = start(api, **complaint_data())["reference"]
+    do(api, ref, "ut_qualify", "gestionnaire",
+       {"admissible": True, "category": "billing", "severity": "high", "department": "billing"})
     case_id = get_case(ref).id
     state = db.session.execute(text("SELECT state FROM workflow_state WHERE case_id = :i"), {"i": case_id}).scalar()
-    assert state.count('"decision": "rejected"') >= 1
+    assert '"category": "billing"' in state
     db.session.execute(text("UPDATE workflow_state SET state = :s WHERE case_id = :i"),
-                       {"s": state.replace('"decision": "rejected"', '"decision": "accepted"'), "i": case_id})
+                       {"s": state.replace('"category": "billing"', '"category": "product"'), "i": case_id})
     db.session.commit()
     db.session.expire_all()
     diffs = {d.field: d for d in verify_case(get_case(ref))}
-    assert diffs["workflow.data.decision"].expected == "rejected"
-    assert diffs["workflow.data.decision"].found == "accepted"
-    assert "case.data.decision" not in diffs
+    tampered = diffs["workflow.task[ut_analyse].data.category"]
+    assert (tampered.expected, tampered.found) == ("billing", "product")
+    assert "case.data.category" not in diffs
 
 
 def test_tampered_task_holder_is_detected(deployed, api):

@@ -555,3 +555,9 @@ class CaseWorkflow:
         self.wf.subprocess_specs = pspec.subprocess_specs
         self.pspec = pspec
         return self._steps()
+
+    def active_task_data(self) -> list[tuple[str, dict]]:
+        """(bpmn id, data) of each ready or waiting task, by bpmn id: what the next steps will run on."""
+        tasks = self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING)
+        found = [(t.task_spec.bpmn_id, dict(t.data)) for t in tasks if t.task_spec.bpmn_id is not None]
+        return sorted(found, key=lambda item: item[0])

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import BUSINESS_FIELDS, Case, CaseVerification, WorkflowState
 from app.services import audit, definitions, tasks
 from app.services.engine import CaseWorkflow, EngineError
-from app.services.replay import CaseState, ReplayError, replay_case
+from app.services.replay import CaseState, Replay, ReplayError
 
 _MISSING = "<absent>"
 
@@ -82,8 +82,8 @@ def _compare_columns(case: Case, data: dict) -> list[Difference]:
     return diffs
 
 
-def compare(case: Case, state: CaseState) -> list[Difference]:
-    """Every difference between a replayed state and the case's stored rows and workflow."""
+def compare(case: Case, state: CaseState, replayed: CaseWorkflow) -> list[Difference]:
+    """Every difference between a replayed state (and workflow) and the case's stored rows and workflow."""
     diffs = _compare_data("case.data", state.data, case.data or {})
     for name, expected, found in (("case.status", state.status, case.status),
                                   ("case.completed", state.completed, case.completed),
@@ -101,10 +101,14 @@ def compare(case: Case, state: CaseState) -> list[Difference]:
     if stored is None:
         return diffs + [Difference("workflow", "état enregistré", _MISSING)]
     try:
-        snap = CaseWorkflow.load(definitions.spec_for(case.definition), stored.state, None).snapshot()
+        loaded = CaseWorkflow.load(definitions.spec_for(case.definition), stored.state, None, data=case.data or {})
+        snap = loaded.snapshot()
     except (EngineError, ValueError, KeyError, TypeError) as exc:
         return diffs + [Difference("workflow", "état lisible", f"{type(exc).__name__}: {exc}")]
-    diffs += _compare_data("workflow.data", state.data, snap.data)
+    expected_data, found_data = replayed.active_task_data(), loaded.active_task_data()
+    if [b for b, _ in expected_data] == [b for b, _ in found_data]:
+        for (bpmn_id, left), (_, right) in zip(expected_data, found_data, strict=True):
+            diffs += _compare_data(f"workflow.task[{bpmn_id}].data", left, right)
     diffs += _compare_tasks("workflow.ready", sorted((t.bpmn_id, t.lane) for t in state.ready),
                             sorted((t.bpmn_id, t.lane) for t in snap.ready))
     if snap.completed != state.completed:
@@ -120,12 +124,13 @@ def verify_case(case: Case) -> list[Difference]:
              for p in audit.verify(case.reference)]
     events = audit.history(case.id)
     try:
-        state = replay_case(case, events)
+        replay = Replay(case, events)
+        state = replay.run()
     except (ReplayError, EngineError, LookupError) as exc:
         return diffs + [Difference("replay", "rejeu complet", str(exc))]
     for item in state.not_replayed:
         diffs.append(Difference(f"audit[{item['seq']}]", "événement rejouable", f"type inconnu {item['type']}"))
-    return diffs + compare(case, state)
+    return diffs + compare(case, state, replay.workflow)
 
 
 def record_result(case: Case, diffs: list[Difference], actor: str) -> CaseVerification:
