@@ -51,6 +51,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.processes import bp as processes_bp
 
     app.register_blueprint(processes_bp)
+    from app.audit import bp as audit_bp
+
+    app.register_blueprint(audit_bp)
     from app import ops
     from app.admin import bp as admin_bp
 

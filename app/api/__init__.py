@@ -58,4 +58,4 @@ def too_large(_exc):
     return jsonify(error="Requête trop volumineuse."), 413
 
 
-from app.api import process_routes, routes  # noqa: E402,F401
+from app.api import audit_routes, process_routes, routes  # noqa: E402,F401

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models import AuditEvent, Case, ProcessDefinition
 from app.services import audit, definitions
 from app.services.engine import TIMER_TYPES, CaseWorkflow, StepContext, StepResult
-from app.services.errors import Invalid, NotFound
+from app.services.errors import Invalid, NotFound, ServiceError
 from app.services.handlers import HANDLERS
 
 INPUTS: dict[str, Callable[[Replay, AuditEvent], StepResult | None]] = {}
@@ -26,8 +26,10 @@ INPUTS: dict[str, Callable[[Replay, AuditEvent], StepResult | None]] = {}
 OUTPUTS = {"engine_steps", "status_changed", "message_sent", "dispute_opened", "incident", "message_ignored"}
 
 
-class ReplayError(Exception):
+class ReplayError(ServiceError):
     """The recorded inputs cannot be replayed (missing start, unknown definition, lost task)."""
+
+    status = 409
 
 
 def replays(*types: str):

@@ -1,0 +1,105 @@
+"""Audit routes: thin, read-only (GET), each calls one service function."""
+
+import json
+
+from flask import Response, render_template, request
+
+from app.audit import READERS, bp
+from app.auth.access import groups_required
+from app.services import audit_trail, replay, verification
+from app.services.errors import Invalid, ServiceError
+
+FILTERS = ("actor", "type", "from", "to", "process", "version", "reference")
+
+
+@bp.errorhandler(ServiceError)
+def service_error(exc: ServiceError):
+    return render_template("audit/error.html", error=exc), exc.status
+
+
+@bp.get("/")
+@groups_required(*READERS)
+def index():
+    args = {k: (request.args.get(k) or "").strip() for k in FILTERS}
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() else 1
+    error = None
+    try:
+        events, total = audit_trail.search_events(
+            actor=args["actor"], type_=args["type"], date_from=args["from"], date_to=args["to"],
+            process=args["process"], version=args["version"], reference=args["reference"], page=page)
+    except Invalid as exc:
+        events, total, error = [], 0, exc
+    return render_template("audit/index.html", args=args, events=events, total=total, page=page,
+                           per_page=audit_trail.PAGE_SIZE, error=error,
+                           touched=audit_trail.cases_touched_by(args["actor"]))
+
+
+@bp.get("/late-responses")
+@groups_required(*READERS)
+def late_responses():
+    return render_template("audit/late.html", rows=audit_trail.late_messages("response"))
+
+
+@bp.get("/cases/<reference>")
+@groups_required(*READERS)
+def case(reference):
+    types = [t for t in request.args.getlist("type") if t]
+    actor = (request.args.get("actor") or "").strip() or None
+    trail = audit_trail.timeline(reference, types=types, actor=actor)
+    return render_template("audit/case.html", trail=trail, selected_types=types, actor=actor,
+                           steps=audit_trail.steps(trail.case, trail.events))
+
+
+@bp.get("/cases/<reference>/diagram.bpmn")
+@groups_required(*READERS)
+def diagram(reference):
+    xml = audit_trail.definition_xml(replay.case_by_reference(reference))
+    return Response(xml, mimetype="application/xml")
+
+
+@bp.get("/cases/<reference>/state")
+@groups_required(*READERS)
+def state(reference):
+    trail = audit_trail.timeline(reference)
+    at = (request.args.get("at") or "").strip()
+    try:
+        result = replay.state_at(reference, at or None)
+        error = None
+    except Invalid as exc:
+        result, error = None, exc
+    except replay.ReplayError as exc:
+        result, error = None, exc
+    return render_template("audit/state.html", trail=trail, at=at, state=result, error=error)
+
+
+@bp.get("/cases/<reference>/verify")
+@groups_required(*READERS)
+def verify(reference):
+    case = replay.case_by_reference(reference)
+    return render_template("audit/verify.html", case=case, differences=verification.verify_case(case),
+                           last=verification.last_verification(case.id))
+
+
+@bp.get("/cases/<reference>/export.json")
+@groups_required(*READERS)
+def export_json(reference):
+    body = json.dumps(audit_trail.export_trail(reference), ensure_ascii=False, indent=1)
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="audit-{reference}.json"'})
+
+
+@bp.get("/cases/<reference>/export.csv")
+@groups_required(*READERS)
+def export_csv(reference):
+    return Response(audit_trail.export_csv(reference), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="audit-{reference}.csv"'})
+
+
+@bp.get("/cases/<reference>/print")
+@groups_required(*READERS)
+def print_trail(reference):
+    trail = audit_trail.timeline(reference)
+    document = audit_trail.export_trail(reference)
+    return render_template("audit/print.html", trail=trail, document=document,
+                           problems=audit_trail.verify_export(document))
