@@ -62,10 +62,21 @@ def deploy(files, actor):
 
 @click.command("demo")
 @click.option("--cases", default=6, show_default=True, help="How many demo cases to start.")
-def demo(cases):
-    """Load the demo users (password 'demo') and a few demo cases."""
-    from app.services.demo import load_demo
+@click.option("--bulk/--engine", default=None,
+              help="Insert cases directly (fast, for volume tests) or run them through the engine. "
+                   "Default: bulk above 500 cases.")
+def demo(cases, bulk):
+    """Load the demo users (password 'demo') and a few demo cases (or many, in bulk)."""
+    from app.services.demo import ensure_users, load_demo
 
+    if bulk or (bulk is None and cases > 500):
+        from app.services.demo_bulk import generate
+
+        ensure_users()
+        started = time.perf_counter()
+        created = generate(cases)
+        click.echo(f"Dossiers insérés en masse : {created} en {time.perf_counter() - started:.1f} s")
+        return
     users_created, references = load_demo(cases)
     click.echo(f"Utilisateurs créés : {users_created}; dossiers créés : {len(references)}")
     for reference in references:

@@ -190,11 +190,11 @@ def processing_time(filters: Filters, cat: dict) -> dict:
 def answered_within_deadline(filters: Filters) -> dict:
     """Share of cases answered by their deadline: the latest answer letter sent vs the case's due_at.
 
-    Counts cases whose latest answer (response or rejection letter) was sent in the period and that are no longer
+    Counts cases whose latest answer of the period (response or rejection letter) was sent in it and that are no longer
     waiting for an answer (a re-examined case counts again once answered again); sent at the due moment is on time.
     """
     answers = (select(AuditEvent.case_id.label("case_id"), func.max(AuditEvent.at).label("answered_at"))
-               .where(AuditEvent.type == "message_sent",
+               .where(AuditEvent.type == "message_sent", _in_period(AuditEvent.at, filters),
                       AuditEvent.data["template"].as_string().in_(ANSWER_TEMPLATES))
                .group_by(AuditEvent.case_id).subquery())
     on_time = case((answers.c.answered_at <= Case.due_at, 1), else_=0)
@@ -243,8 +243,8 @@ def overdue(filters: Filters, now: datetime, limit: int = 20) -> dict:
     return {"count": count, "cases": cases}
 
 
-def _messages(template: str):
-    return (select(AuditEvent.case_id).where(AuditEvent.type == "message_sent",
+def _messages(template: str, since):
+    return (select(AuditEvent.case_id).where(AuditEvent.type == "message_sent", AuditEvent.at >= since,
                                              AuditEvent.data["template"].as_string() == template))
 
 
@@ -252,7 +252,7 @@ def satisfaction(filters: Filters) -> dict:
     """For cases closed in the period: surveys sent, answered, response rate and average score (1 to 5)."""
     closed = [_in_period(Case.closed_at, filters), *case_conditions(filters)]
     sent = db.session.scalar(select(func.count()).select_from(Case).where(
-        *closed, Case.id.in_(_messages("survey")))) or 0
+        *closed, Case.id.in_(_messages("survey", filters.start_at)))) or 0
     answered, average = db.session.execute(select(func.count(Case.satisfaction_score),
                                                   func.avg(Case.satisfaction_score)).where(*closed)).one()
     return {"surveys_sent": sent, "answered": int(answered or 0), "response_rate": _share(int(answered or 0), sent),
