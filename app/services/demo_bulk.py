@@ -85,8 +85,9 @@ def _plan(rng: random.Random, process: str, kind: str, received: datetime, now: 
             sequence.append("ut_capa")
     tasks, letters, moment, closed = [], [], received + timedelta(minutes=rng.randint(5, 240)), None
     letters.append(("acknowledgment", received))
+    slow = 4.0 if rng.random() < 0.08 else 1.0  # a few cases get stuck: they make the overdue and at-risk lists
     for bpmn_id in sequence:
-        done = moment + _duration(rng, steps[bpmn_id][2])
+        done = moment + _duration(rng, steps[bpmn_id][2]) * slow
         if done > now:
             tasks.append((bpmn_id, moment, None))
             return tasks, letters, None
@@ -200,16 +201,14 @@ def _actions(rng: random.Random, count: int, now: datetime) -> None:
     """CAPA actions on frequent causes, most of them done months ago, each linked to a few complaints."""
     for _ in range(count):
         category = _pick(rng, CATEGORIES)
-        created = now - timedelta(days=rng.uniform(10, 300))
+        cause = rng.choice(CAUSES[category])
         status = rng.choices(("open", "in_progress", "done", "cancelled"), (20, 20, 55, 5))[0]
+        created = now - timedelta(days=rng.uniform(60, 300) if status == "done" else rng.uniform(5, 120))
         action = Action(kind=rng.choice(("corrective", "preventive", "curative")),
-                        title=f"Traiter la cause « {rng.choice(CAUSES[category])} »", description="", owner="qualite",
+                        title=f"Traiter la cause « {cause} »", description="", owner="qualite",
                         due_on=(created + timedelta(days=30)).date(), status=status, category=category,
-                        root_cause=rng.choice(CAUSES[category]), created_at=created, updated_at=created,
-                        created_by="demo",
-                        completed_at=created + timedelta(days=rng.uniform(5, 40)) if status == "done" else None)
-        if action.completed_at and action.completed_at > now:
-            action.completed_at = now
+                        root_cause=cause, created_at=created, updated_at=created, created_by="demo",
+                        completed_at=created + timedelta(days=rng.uniform(5, 50)) if status == "done" else None)
         db.session.add(action)
         db.session.flush()
         sample = db.session.scalars(select(Case.id).where(Case.category == category, Case.received_at < created)
