@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from app import clock
 from app.extensions import db
@@ -178,6 +178,9 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> 
         db.session.execute(AuditEvent.__table__.insert(), chains.rows)
         db.session.commit()
         done += size
+    if db.session.get_bind().dialect.name == "postgresql":  # ids were given explicitly: move the sequence past them
+        db.session.execute(text("SELECT setval(pg_get_serial_sequence('case_record', 'id'), "
+                                "(SELECT max(id) FROM case_record))"))
     _save_counters(counters)
     _actions(rng, actions, now)
     db.session.commit()
