@@ -1,0 +1,84 @@
+"""The benchmark: one report with the machine, the method and every figure (Markdown, for the README).
+
+    python bench/run.py            # full run (a few minutes); PostgreSQL from BENCH_DATABASE_URL/TEST_DATABASE_URL
+    python bench/run.py --smoke    # tiny sizes: checks that every part still runs (tests/test_bench.py)
+
+(1) bench/overhead.py: per step, SpiffWorkflow in memory vs our service with persistence, SQLite and PostgreSQL.
+(2) bench/step_cost.py (long cases): per-step cost at step 5 vs step 200 of a looping case.
+(3) bench/task_list.py and bench/dashboard.py: task list and dashboard latency with 100,000 cases.
+(4) bench/throughput.py: full lifecycles per second through HTTP, gunicorn 1, 2 and 4 workers, PostgreSQL.
+(5) bench/replay.py (audit): replay time of a 100-event case.
+Scripts written by others are called as they are (with --smoke when they support it); a missing one is
+reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from common import ROOT, machine, table
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+
+def external(name: str, smoke: bool, title: str) -> str:
+    """Run another engineer's bench script and keep its printed table."""
+    path = BENCH / name
+    if not path.exists():
+        return f"### {title}\n\nNot measured: `bench/{name}` is not in this tree.\n"
+    args = [sys.executable, str(path)]
+    if smoke:
+        usage = subprocess.run([*args, "--help"], capture_output=True, text=True, cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120).stdout
+        if "--smoke" not in usage:
+            return f"### {title}\n\nSkipped in the smoke run: `bench/{name}` has no --smoke option.\n"
+        args.append("--smoke")
+    t0 = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench/{name} failed:\n{done.stdout}\n{done.stderr}")
+    return f"### {title} (`bench/{name}`, {time.perf_counter() - t0:.0f} s)\n\n{done.stdout.strip()}\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check that everything runs")
+    parser.add_argument("--output", type=Path, help="also write the report to this file")
+    args = parser.parse_args()
+    has_pg = bool(os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"))
+    backends = ["sqlite", "postgresql"] if has_pg else ["sqlite"]
+
+    import overhead
+    import throughput
+
+    m = machine()
+    note = " (smoke run: sizes too small to mean anything)" if args.smoke else ""
+    parts = [
+        f"## Benchmark, {datetime.now(UTC).date().isoformat()}{note}\n",
+        table("Machine", ["nproc", "CPU", "RAM", "Python", "PostgreSQL"],
+              [[m["nproc"], m["cpu"], m["ram"], m["python"], m["postgresql"]]]),
+        overhead.run(1 if args.smoke else 30, backends),
+        external("step_cost.py", args.smoke, "(2) Per-step cost of a looping case"),
+        external("task_list.py", args.smoke, "(3a) Task list latency with 100,000 cases"),
+        external("dashboard.py", args.smoke, "(3b) Dashboard latency with 100,000 cases"),
+        throughput.run(2 if args.smoke else 60, [1] if args.smoke else [1, 2, 4],
+                       "postgresql" if has_pg else "sqlite"),
+        external("replay.py", args.smoke, "(5) Replay of a 100-event case"),
+    ]
+    report = "\n".join(parts)
+    print(report)
+    if args.output:
+        args.output.write_text(report, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
