@@ -216,3 +216,34 @@ def test_a_closed_case_is_not_a_duplicate(client, deployed):
     db.session.commit()
     client.post("/reclamation", data=form_data())
     assert case_count() == 2
+
+
+def test_simultaneous_identical_submissions_give_one_case(app, deployed, backend):
+    """Two requests with the same complaint at the same moment (double click): one case, one merged intake."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serializes writers itself; the per-e-mail lock is PostgreSQL's")
+    import threading
+
+    from app.services import public
+
+    barrier, results, errors = threading.Barrier(2), [], []
+    raw = {k: v for k, v in form_data().items() if k != "website"}
+
+    def submit():
+        with app.app_context():
+            try:
+                barrier.wait()
+                results.append(public.file_intake(dict(raw)).merged)
+            except Exception as exc:  # noqa: BLE001  (reported below)
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert sorted(results) == [False, True]
+    assert case_count() == 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from app.extensions import db
 from app.forms.fields import FieldSpec, validate_submission
@@ -81,6 +82,7 @@ def file_intake(raw: dict) -> IntakeResult:
     if errors:
         raise Invalid(errors)
     try:
+        _serialize_per_email(clean.get("customer_email"))
         existing = find_strong_duplicate(form.process_key, clean)
         if existing is not None:
             _merge_intake(existing, clean)
@@ -92,6 +94,14 @@ def file_intake(raw: dict) -> IntakeResult:
         db.session.rollback()
         raise
     return result
+
+
+def _serialize_per_email(email: str | None) -> None:
+    """On PostgreSQL, one intake at a time per e-mail (transaction lock): a double click or two tabs sending
+    the same complaint at once give one case and one merged intake, not two cases."""
+    if email and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sql("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                           {"key": "public-intake:" + email.strip().lower()})
 
 
 def _refs(text: str | None) -> set[str]:
