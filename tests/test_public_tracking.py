@@ -273,3 +273,17 @@ def test_answered_case_shows_the_response_and_no_more_due_date(client, api, file
     assert "Réponse envoyée" in html and "Nous vous remboursons les frais." in html
     assert "Réponse prévue" not in html
     assert "FAITS-INTERNES" not in html and "Erreur de paramétrage" not in html  # analysis stays internal
+
+
+class TestRequestTooLarge:
+    @pytest.fixture
+    def app_config(self):
+        return {"MAX_CONTENT_LENGTH": 2000}
+
+    def test_oversized_request_gets_a_french_page(self, client, filed):
+        ref, token = filed
+        data = {"text": "", "attachment": (io.BytesIO(PDF + b"x" * 5000), "gros.pdf")}
+        resp = client.post(f"/suivi/{token}/ajout", data=data, content_type="multipart/form-data")
+        assert resp.status_code == 413
+        assert "Envoi trop volumineux" in resp.get_data(as_text=True)
+        assert events(get_case(ref), "complainant_attachment") == []
