@@ -4,6 +4,11 @@ Every step captures what the case looked like then (through the API), so that re
 against the past as it really was.
 """
 
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import User
+from app.services import tasks
 from app.services.cases import fire_due_timers
 from tests.flows import advance_days, case, complaint_data, do, ready, start
 
@@ -39,6 +44,13 @@ def run_dispute_path(api) -> tuple[str, str, dict, dict]:
     do(api, ref, "ut_overdue", "responsable", {"overdue_action": "holding_letter", "expected_answer_on": "2026-12-20"})
     capture(api, ref, cap)
     advance_days(1)
+    task = ready(api, ref, "ut_analyse")
+    assert api.post("service", f"/api/tasks/{task['id']}/claim").status_code == 200
+    capture(api, ref, cap)
+    assert api.post("service", f"/api/tasks/{task['id']}/unclaim").status_code == 200
+    capture(api, ref, cap)
+    tasks.reassign(db.session.scalars(select(User).where(User.username == "responsable")).one(), task["id"], "service")
+    capture(api, ref, cap)
     do(api, ref, "ut_analyse", "service", {"facts": "Double facturation confirmée.", "systemic": False})
     capture(api, ref, cap)
     do(api, ref, "ut_decide", "gestionnaire",

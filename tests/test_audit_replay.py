@@ -22,7 +22,7 @@ def _state(reference, seq):
 
 def test_state_at_every_captured_event_equals_the_past(deployed, api):
     ref, child, captures, child_captures = run_dispute_path(api)
-    assert len(captures) == 10 and len(child_captures) == 6
+    assert len(captures) == 13 and len(child_captures) == 6
     for reference, caps in ((ref, captures), (child, child_captures)):
         for seq, expected in caps.items():
             db.session.expire_all()

@@ -66,6 +66,9 @@ class ReplayContext(StepContext):
     def message_parent(self, name: str, payload: dict) -> None:
         return None  # the parent's own log records the delivery
 
+    def record_actions(self, specs: list[dict]) -> None:
+        return None  # the CAPA register already holds them (capa_actions_created)
+
     def start_child_case(self, process: str, data: dict) -> str:
         """The reference the original step obtained: the case's recorded dispute_opened events, in order."""
         if not self._disputes:
@@ -165,6 +168,7 @@ class Replay:
         self.incident: str | None = None
         self.event: AuditEvent | None = None
         self.not_replayed: list[dict] = []
+        self.ready = None
 
     @staticmethod
     def _definition(definition_id: int | None, sha256: str | None) -> ProcessDefinition:
@@ -186,6 +190,8 @@ class Replay:
         with clock.pinned(event.at):
             result = fn(self, event)
         if result is not None:
+            # Claims between steps reuse the step's ready list: walking a long task tree again costs.
+            self.ready = result.ready
             self.path.extend(p["bpmn_id"] for p in result.path)
             self.incident = str(result.error)[:2000] if result.error else None
 
@@ -201,7 +207,7 @@ class Replay:
         """The replayed task an event names: by recorded id once known, else the first unmatched ready task
         at the same element (Spiff gives new ids on replay)."""
         known = self.ids.get(event.task_id or "")
-        ready = self.workflow.ready_tasks()
+        ready = self.ready if self.ready is not None else self.workflow.ready_tasks()
         if known and any(t.id == known for t in ready):
             return known
         taken = set(self.ids.values())
@@ -272,9 +278,16 @@ def _released(replay: Replay, event: AuditEvent):
 
 @replays("case_migrated")
 def _migrated(replay: Replay, event: AuditEvent):
-    target = replay._definition(event.data.get("to"), event.data.get("to_sha256"))
+    data = event.data or {}
+    target = replay._definition(data.get("to_definition_id") or data.get("to"), data.get("to_sha256"))
     pspec = definitions.spec_for(target)
-    result = replay.workflow.migrate(pspec)
+    try:  # the process owners' migration, when present: replay runs the very code the migration ran
+        from app.services import engine_migration
+    except ImportError:
+        result = replay.workflow.migrate(pspec)
+    else:
+        replay.workflow, result = engine_migration.migrate(replay.pspec, pspec, replay.workflow.dump(), replay.context,
+                                                           data=replay.workflow.data)
     replay.definition, replay.pspec = target, pspec
     return result
 
@@ -326,8 +339,10 @@ def replay_case(case: Case, events: list[AuditEvent] | None = None) -> CaseState
 def tokens_by_event(case: Case, events: list[AuditEvent]) -> dict[int, list[str]]:
     """The active elements after each event, from one replay pass (for stepping through the diagram)."""
     replay = Replay(case, events)
-    found = {}
+    found, active, last_ready = {}, [], None
     for event in events:
         replay.apply(event)
-        found[event.seq] = replay.workflow.active_elements() if replay.workflow else []
+        if replay.ready is not last_ready:  # only an engine step moves tokens
+            active, last_ready = replay.workflow.active_elements(), replay.ready
+        found[event.seq] = active
     return found
