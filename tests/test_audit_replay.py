@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app.extensions import db
 from app.services.cases import get_case
@@ -164,3 +164,29 @@ def audit_chain_ok(reference) -> bool:
     from app.services.audit import verify
 
     return verify(reference) == []
+
+
+def test_replay_follows_a_migration_to_the_new_version(deployed, api):
+    from app.models import User
+    from app.services.definitions import deploy_xml
+    from app.services.migration import migrate_cases
+    from tests.conftest import PROCESSES
+
+    ref = start(api, **complaint_data())["reference"]
+    task = api.get("admin", f"/api/cases/{ref}").get_json()["tasks"][0]
+    assert api.post("gestionnaire", f"/api/tasks/{task['id']}/claim").status_code == 200
+    xml = (PROCESSES / "reclamation.bpmn").read_text(encoding="utf-8")
+    deploy_xml(xml.replace('name="Qualifier la réclamation"', 'name="Qualifier et classer la réclamation"'), "test")
+    db.session.commit()
+    owner = db.session.scalars(select(User).where(User.username == "proprietaire")).one()
+    assert migrate_cases(owner, "reclamation", [ref])[0].migrated
+    migrated_at = api.get("auditeur", f"/api/cases/{ref}/history").get_json()["events"][-1]["seq"]
+    do(api, ref, "ut_qualify", "gestionnaire",
+       {"admissible": True, "category": "billing", "severity": "high", "department": "billing"})
+    before = state_at(ref, migrated_at - 1)
+    after = state_at(ref, migrated_at)
+    assert (before.version, after.version) == (1, 2)
+    assert [(t.name, t.holder) for t in before.ready] == [("Qualifier la réclamation", "gestionnaire")]
+    assert [(t.name, t.holder) for t in after.ready] == [("Qualifier et classer la réclamation", "gestionnaire")]
+    assert state_at(ref).version == 2 and [t.bpmn_id for t in state_at(ref).ready] == ["ut_analyse"]
+    assert verify_case(get_case(ref)) == []

@@ -541,21 +541,6 @@ class CaseWorkflow:
                 found.append(bpmn_id)
         return found
 
-    def migrate(self, pspec: ProcessSpec) -> StepResult:
-        """Move the workflow to another version of its process (SpiffWorkflow's migration), then run it."""
-        from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
-
-        top, subs = diff_workflow(_registry, self.wf, pspec.spec, pspec.subprocess_specs)
-        for sp_id, sp_diff in subs.items():
-            sub = self.wf.subprocesses[sp_id]
-            if sp_diff is None:
-                raise EngineError(f"Sous-processus « {sub.spec.name} » absent de la nouvelle version.")
-            migrate_workflow(sp_diff, sub, pspec.subprocess_specs[sub.spec.name])
-        migrate_workflow(top, self.wf, pspec.spec)
-        self.wf.subprocess_specs = pspec.subprocess_specs
-        self.pspec = pspec
-        return self._steps()
-
     def active_task_data(self) -> list[tuple[str, dict]]:
         """(bpmn id, data) of each ready or waiting task, by bpmn id: what the next steps will run on."""
         tasks = self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING)

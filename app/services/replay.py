@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from app import clock
 from app.extensions import db
 from app.models import AuditEvent, Case, ProcessDefinition
-from app.services import audit, definitions
+from app.services import audit, definitions, engine_migration
 from app.services.engine import TIMER_TYPES, CaseWorkflow, StepContext, StepResult
 from app.services.errors import Invalid, NotFound, ServiceError
 from app.services.handlers import HANDLERS
@@ -281,13 +281,9 @@ def _migrated(replay: Replay, event: AuditEvent):
     data = event.data or {}
     target = replay._definition(data.get("to_definition_id") or data.get("to"), data.get("to_sha256"))
     pspec = definitions.spec_for(target)
-    try:  # the process owners' migration, when present: replay runs the very code the migration ran
-        from app.services import engine_migration
-    except ImportError:
-        result = replay.workflow.migrate(pspec)
-    else:
-        replay.workflow, result = engine_migration.migrate(replay.pspec, pspec, replay.workflow.dump(), replay.context,
-                                                           data=replay.workflow.data)
+    # The process owners' migration itself: the replay runs the very code the migration ran.
+    replay.workflow, result = engine_migration.migrate(replay.pspec, pspec, replay.workflow.dump(), replay.context,
+                                                       data=replay.workflow.data)
     replay.definition, replay.pspec = target, pspec
     return result
 
