@@ -4,6 +4,7 @@ from app.models.archive import WorkflowStateArchive
 from app.models.audit import AuditEvent
 from app.models.capa import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase
 from app.models.case import BUSINESS_FIELDS, Case, SequenceCounter, WorkflowState
+from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
 from app.models.outbox import OutboxMessage
 from app.models.task import TaskRow
@@ -12,6 +13,6 @@ from app.models.verification import CaseVerification
 
 __all__ = [
     "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "Action", "ActionCase", "AuditEvent", "BUSINESS_FIELDS", "Case",
-    "CaseVerification", "OutboxMessage", "ProcessDefinition", "SequenceCounter", "TaskRow", "User", "WorkflowState",
-    "WorkflowStateArchive",
+    "CaseClock", "CaseVerification", "Notification", "OutboxMessage", "ProcessDefinition", "SequenceCounter",
+    "TaskRow", "User", "WorkflowState", "WorkflowStateArchive",
 ]

@@ -18,7 +18,7 @@ from app import clock
 from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
-from app.services import audit, definitions, messages
+from app.services import audit, clocks, definitions, messages
 from app.services.engine import SERIALIZER_VERSION, CaseWorkflow, StepContext, StepResult
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.handlers import HANDLERS, parse_moment
@@ -92,6 +92,14 @@ class CaseContext(StepContext):
     def record_actions(self, specs: list[dict]) -> None:
         self._pending.append(("actions", specs))
 
+    def clock(self, action: str, **values) -> None:
+        """Start or stop a deadline clock (applied by clocks.after_step)."""
+        self._pending.append(("clock", action, values))
+
+    def notify(self, props: dict) -> None:
+        """Notify staff (applied by clocks.after_step)."""
+        self._pending.append(("notify", props))
+
 
 # --- use cases ------------------------------------------------------------------------------------------
 
@@ -161,6 +169,9 @@ def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False
     clean, errors = validate_submission(form, raw_data or {}, html=html)
     if errors:
         raise Invalid(errors)
+    for spec in form:  # an optional boolean left out is an unticked box, as in the HTML form: a gateway can read it
+        if spec.type == "boolean" and not spec.required and not spec.readonly and spec.name not in clean:
+            clean[spec.name] = spec.default == "true"
 
     def work():
         before = dict(case.data or {})
@@ -296,6 +307,7 @@ def _column_value(name: str, value):
 def _apply(case: Case, workflow: CaseWorkflow, result: StepResult, context: CaseContext, actor: str, *,
            event: str, event_data: dict, task: TaskRow | None = None, before: dict | None = None) -> None:
     """Write everything one engine step produced, in the current transaction."""
+    clocks.after_step(case, workflow, result, context, actor)  # may hold or shift timers: before the dump
     now = clock.now()
     data = result.data
     state = db.session.get(WorkflowState, case.id)

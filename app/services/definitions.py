@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from app import clock
 from app.extensions import db
 from app.models import ProcessDefinition
-from app.services import audit
+from app.services import audit, clocks
 from app.services.engine import (
     SPECS,
     DefinitionError,
@@ -61,6 +61,9 @@ def deploy_xml(xml: str, actor: str, filename: str | None = None) -> list[tuple[
         raise DefinitionError([(None, "Aucun processus exécutable (isExecutable=\"true\").")])
     digest = sha256(xml)
     parsed = [parse_definition(xml, key, filename or "process.bpmn") for key in keys]
+    problems = [p for pspec in parsed for p in clocks.check_definition(pspec)]
+    if problems:
+        raise DefinitionError(problems)
     _serialize_deployments()
     results = []
     for pspec in parsed:

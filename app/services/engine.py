@@ -35,6 +35,7 @@ from app.services.script_safety import SAFE_BUILTINS, check_source
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 TIMER_TYPES = ("TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition")
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+TIMER_HELD = "9999-12-31T23:59:59+00:00"  # the fire time of a timer held by a paused clock: never reached
 
 
 class DefinitionError(ValueError):
@@ -508,7 +509,7 @@ class CaseWorkflow:
         for ev in self.wf.waiting_events():
             waiting.append({"name": ev.name, "type": ev.event_type, "value": ev.value})
             value = ev.value.get("next") if isinstance(ev.value, dict) else ev.value
-            if ev.event_type in TIMER_TYPES and isinstance(value, str):
+            if ev.event_type in TIMER_TYPES and isinstance(value, str) and value != TIMER_HELD:
                 try:
                     at = datetime.fromisoformat(value)
                 except ValueError:
@@ -516,6 +517,58 @@ class CaseWorkflow:
                 at = at if at.tzinfo else at.replace(tzinfo=UTC)
                 next_at = at if next_at is None or at < next_at else next_at
         return waiting, next_at
+
+    # --- paused deadline clocks: hold and shift the timers that read a clock's date variables -------------
+
+    def _timers_reading(self, variables: set[str]) -> list:
+        import ast
+
+        found = []
+        for task in self.wf.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(definition, spiff_timer.TimerEventDefinition) or not definition.expression:
+                continue
+            expression = definition.expression
+            names = {n.id for n in ast.walk(ast.parse(expression, mode="eval")) if isinstance(n, ast.Name)}
+            if names & variables:
+                found.append(task)
+        return found
+
+    def hold_timers(self, variables: set[str]) -> list[str]:
+        """Stop the waiting timers computed from these data variables from firing (a paused clock)."""
+        held = []
+        for task in self._timers_reading(variables):
+            if "held_event_value" in task.internal_data:
+                continue
+            # Spiff fixes a timer's fire time in internal_data['event_value'] when the timer is reached.
+            task.internal_data["held_event_value"] = task.internal_data.get("event_value")
+            task.internal_data["event_value"] = TIMER_HELD
+            held.append(task.task_spec.name)
+        return held
+
+    def release_timers(self, variables: set[str], delta) -> list[str]:
+        """Let held timers run again, their fire time moved later by delta (the time the clock was paused)."""
+        released = []
+        for task in self._timers_reading(variables):
+            if "held_event_value" not in task.internal_data:
+                continue
+            value = task.internal_data.pop("held_event_value")
+            if value is None:  # never evaluated: it will read the shifted data variable
+                task.internal_data.pop("event_value", None)
+            else:
+                at = spiff_timer.TimerEventDefinition.get_datetime(value)
+                task.internal_data["event_value"] = (at + delta).isoformat()
+            released.append(task.task_spec.name)
+        return released
+
+    def update_data(self, updates: dict) -> None:
+        """Change data variables on every pending task (ready, waiting, started), e.g. a shifted due date."""
+        for task in self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            task.data.update(updates)
+
+    def next_timer_at(self) -> datetime | None:
+        """The earliest pending timer (held ones excluded)."""
+        return self._waiting()[1]
 
     def retry_errors(self) -> StepResult:
         """Put tasks left in ERROR back to READY and run the engine again (after a fix)."""

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from app.services.calendar import add_days
-
 PARIS = ZoneInfo("Europe/Paris")
 HANDLERS: dict[str, Callable] = {}
 
@@ -44,21 +42,56 @@ def parse_moment(value) -> tuple[datetime, bool] | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=PARIS)), False
 
 
+def _clock_rule(props: dict, data: dict):
+    from app.services import clocks
+
+    try:
+        return clocks.rule_from(props, data)
+    except ValueError as exc:
+        raise HandlerError(str(exc)) from None
+
+
+def _start_clock(ctx, props: dict, data: dict, *, stopped: bool = False) -> dict:
+    """Compute a rule's due date from its start variable and ask the context to record the clock."""
+    from app.services import clocks
+
+    rule = _clock_rule(props, data)
+    parsed = parse_moment(data.get(rule.start_variable))
+    start, date_only = parsed if parsed else (ctx.now(), False)
+    due, remind = clocks.due_from(rule, start, date_only)
+    updates = {} if stopped else {rule.variable: due.isoformat()}
+    if remind is not None and not stopped:
+        updates[rule.remind_variable] = remind.isoformat()
+    ctx.clock("start", name=rule.name, variable=None if stopped else rule.variable, days=rule.days,
+              calendar=rule.calendar, started_at=start.astimezone(UTC), due_at=due,
+              remind_variable=rule.remind_variable if remind is not None and not stopped else None,
+              stopped=stopped)
+    return updates
+
+
 @handler("set_deadline")
 def set_deadline(ctx, props: dict, data: dict) -> dict:
-    """Set `variable` to `from` (default received_at, else now) plus `days` calendar or working days."""
-    variable = props.get("variable") or "due_at"
-    try:
-        days = int(props.get("days", "15"))
-    except ValueError:
-        raise HandlerError(f"Nombre de jours invalide : {props.get('days')}") from None
-    working = (props.get("calendar") or "calendar") == "working"
-    parsed = parse_moment(data.get(props.get("from") or "received_at"))
-    start, date_only = parsed if parsed else (ctx.now(), False)
-    due = add_days(start.astimezone(PARIS), days, working=working)
-    if date_only:  # a deadline counted in days ends at the end of that day, Paris time
-        due = datetime.combine(due.astimezone(PARIS).date(), time(23, 59, 59), PARIS)
-    return {variable: due.astimezone(UTC).isoformat()}
+    """Start the clock `clock`: `variable` = `from` (default received_at, else now) + days (see modelling.md)."""
+    return _start_clock(ctx, props, data)
+
+
+@handler("stop_clock")
+def stop_clock(ctx, props: dict, data: dict) -> dict:
+    """Stop the named running clocks (comma-separated `clock`): met if before their due date, else breached."""
+    names = [n.strip() for n in (props.get("clock") or "").split(",") if n.strip()]
+    if not names:
+        raise HandlerError("Propriété « clock » manquante.")
+    ctx.clock("stop", names=names)
+    return {}
+
+
+@handler("notify")
+def notify(ctx, props: dict, data: dict) -> dict:
+    """Notify staff: the holders of the case's open tasks (default) or the group named by `to`."""
+    if not props.get("text"):
+        raise HandlerError("Propriété « text » manquante.")
+    ctx.notify(dict(props))
+    return {}
 
 
 @handler("set_status")
@@ -80,6 +113,11 @@ def send_message(ctx, props: dict, data: dict) -> dict:
     if not template:
         raise HandlerError("Propriété « template » manquante.")
     ctx.send_message(template, data)
+    if props.get("clock"):  # a clock measuring the time to this message: started at `from`, stopped now
+        _start_clock(ctx, props, data, stopped=True)
+    stops = [n.strip() for n in (props.get("stops_clock") or "").split(",") if n.strip()]
+    if stops:
+        ctx.clock("stop", names=stops)
     sent = list(data.get("messages_sent") or [])
     sent.append(template)
     return {"messages_sent": sent}
