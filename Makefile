@@ -78,17 +78,17 @@ run: install
 	$(FLASK) init-db
 	$(FLASK) deploy
 	$(FLASK) demo
-	@$(FLASK) timers run & timers=$$!; \
-	trap 'kill $$timers 2>/dev/null; wait $$timers 2>/dev/null' EXIT; \
+	@$(FLASK) timers run & timers=$$!; $(FLASK) outbox send & outbox=$$!; \
+	trap 'kill $$timers $$outbox 2>/dev/null; wait $$timers $$outbox 2>/dev/null' EXIT; \
 	trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-# Production-like: the schema by migrations, several gunicorn workers, one timer worker beside them.
+# Production-like: the schema by migrations, several gunicorn workers, one timer and one outbox worker beside them.
 serve-prod: install
 	$(FLASK) db upgrade
 	$(FLASK) deploy
-	@$(FLASK) timers run & timers=$$!; \
-	trap 'kill $$timers 2>/dev/null; wait $$timers 2>/dev/null' EXIT; \
+	@$(FLASK) timers run & timers=$$!; $(FLASK) outbox send & outbox=$$!; \
+	trap 'kill $$timers $$outbox 2>/dev/null; wait $$timers $$outbox 2>/dev/null' EXIT; \
 	trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py 'app:create_app()'
 

@@ -1,4 +1,4 @@
-"""Command-line interface: init-db | deploy | demo | users create | audit verify/replay | timers run."""
+"""Command-line interface: init-db | deploy | demo | users create | audit verify/replay | timers run | outbox send."""
 
 import sys
 import time
@@ -18,6 +18,7 @@ def register(app) -> None:
     app.cli.add_command(users)
     app.cli.add_command(audit_group)
     app.cli.add_command(timers)
+    app.cli.add_command(outbox_group)
 
 
 @click.command("init-db")
@@ -159,14 +160,54 @@ def timers():
 @timers.command("run")
 @click.option("--once", is_flag=True, help="One pass, then exit.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
-def timers_run(once, interval):
+@click.option("--batch", default=100, show_default=True, help="Cases handled per pass.")
+def timers_run(once, interval, batch):
     """Fire the timers that are due, in a loop (or once)."""
     from app.services.cases import fire_due_timers
 
     while True:
-        fired = fire_due_timers()
+        try:
+            fired = fire_due_timers(limit=batch)
+        except Exception as exc:  # noqa: BLE001 - a lost database must not stop the worker: retry next pass
+            if once:
+                raise
+            current_app.logger.exception("timer pass failed")
+            click.echo(f"Passe interrompue ({type(exc).__name__}) : nouvelle tentative dans {interval:g} s", err=True)
+            fired = []
         if fired or once:
             click.echo(f"Minuteries déclenchées : {len(fired)} {' '.join(fired)}".rstrip())
+        if once:
+            return
+        if len(fired) < batch:  # a full batch means more are due: go on at once
+            time.sleep(interval)
+
+
+@click.group("outbox")
+def outbox_group():
+    """Send the messages to complainants."""
+
+
+@outbox_group.command("send")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+@click.option("--interval", default=10.0, show_default=True, help="Seconds between passes.")
+def outbox_send(once, interval):
+    """Send pending e-mails by SMTP (SMTP_URL), mark letters to print; retry failures with backoff."""
+    from app.services.outbox import send_pending
+
+    if not current_app.config.get("SMTP_URL"):
+        click.echo("SMTP_URL non configuré : les e-mails restent en attente, les courriers passent à imprimer.")
+    while True:
+        try:
+            report = send_pending()
+        except Exception as exc:  # noqa: BLE001 - same as the timer worker: keep running
+            if once:
+                raise
+            current_app.logger.exception("outbox pass failed")
+            click.echo(f"Passe interrompue ({type(exc).__name__})", err=True)
+            report = None
+        if report is not None and (once or report.sent or report.failed or report.to_print):
+            click.echo(f"Envoyés : {len(report.sent)}, échecs : {len(report.failed)}, "
+                       f"à imprimer : {len(report.to_print)}, notifications : {report.notifications}")
         if once:
             return
         time.sleep(interval)

@@ -20,9 +20,12 @@ class OutboxMessage(db.Model):
     recipient: Mapped[str | None] = mapped_column(String(300))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed
+    # pending | sending (claimed by a sender) | sent | failed (gave up) | to_print (a letter, until posted)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when a sender took it (status sending)
+    sent_by: Mapped[str | None] = mapped_column(String(80))  # who posted a letter; "system" for e-mail

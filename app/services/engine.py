@@ -565,6 +565,8 @@ class CaseWorkflow:
         """Change data variables on every pending task (ready, waiting, started), e.g. a shifted due date."""
         for task in self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
             task.data.update(updates)
+        if self.data is not None:
+            self.data.update(updates)
 
     def next_timer_at(self) -> datetime | None:
         """The earliest pending timer (held ones excluded)."""
