@@ -54,6 +54,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.audit import bp as audit_bp
 
     app.register_blueprint(audit_bp)
+    from app.letters import bp as letters_bp
+    from app.notifications import bp as notifications_bp
+
+    app.register_blueprint(notifications_bp)
+    app.register_blueprint(letters_bp)
     from app import ops
     from app.admin import bp as admin_bp
 
@@ -86,6 +91,7 @@ NAV = [  # (endpoint, French label, groups allowed or None for all staff); links
     ("audit.index", "Audit", ("auditeur",)),
     ("processes.index", "Processus", None),
     ("admin.incidents", "Incidents", ()),
+    ("letters.index", "Courriers", ("accueil", "gestionnaire", "auditeur")),
 ]
 
 

@@ -189,3 +189,15 @@ def test_completing_a_case_stops_its_running_clocks(deployed, api):
     analysis = clocks_of(ref)[0]
     assert analysis.outcome == "met" and analysis.stopped_at == clock.now()
     assert analysis.stopped_at - analysis.started_at == timedelta(days=3)
+
+
+def test_validator_names_the_element_with_a_bad_deadline_property():
+    from app.services.process_validation import validate
+
+    xml = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
+    assert validate(xml)[1] == []  # remind_at is written by set_deadline (remind_before)
+    bad = xml.replace('<camunda:property name="remind_before" value="3" />',
+                      '<camunda:property name="remind_before" value="trois" />', 1)
+    problems = validate(bad)[1]
+    assert [(p.element, p.message) for p in problems] == [
+        ("st_deadline_written", "Propriétés de « set_deadline » : remind_before : nombre de jours invalide « trois »")]

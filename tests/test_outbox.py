@@ -3,7 +3,7 @@
 import socket
 import threading
 from datetime import timedelta
-from email import message_from_bytes
+from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -27,7 +27,7 @@ class Sink:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         with self.lock:
-            self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+            self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
         return "250 Message accepted"
 
 

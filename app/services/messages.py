@@ -11,10 +11,11 @@ KIND_LABELS = {"complaint": "réclamation", "compliment": "message", "suggestion
 
 
 def _fmt_date(value) -> str:
-    from app.services.handlers import parse_moment
+    from app.services.handlers import PARIS, parse_moment
 
     parsed = parse_moment(value)
-    return parsed[0].astimezone(clock.now().tzinfo).strftime("%d/%m/%Y") if parsed else ""
+    # Paris dates: a date-only value is midnight in Paris, which is the day before in UTC.
+    return parsed[0].astimezone(PARIS).strftime("%d/%m/%Y") if parsed else ""
 
 
 def tracking_url(case: Case) -> str:
@@ -27,6 +28,7 @@ def render(template: str, case: Case, data: dict) -> tuple[str, str]:
     text = render_template(
         f"messages/{template}.txt", case=case, data=data, kind_label=KIND_LABELS.get(data.get("kind"), "dossier"),
         received=_fmt_date(data.get("received_at")), due=_fmt_date(data.get("due_at")),
+        expected=_fmt_date(data.get("expected_answer_on")),
         tracking_url=tracking_url(case), survey_url=tracking_url(case) + "/enquete",
     )
     subject, _, body = text.partition("\n")

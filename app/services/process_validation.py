@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from app.forms.fields import FormDefinitionError, from_camunda
-from app.services import bpmn_xml, handlers
+from app.services import bpmn_xml, clocks, handlers
 from app.services.bpmn_xml import TYPE_LABELS, Element
 from app.services.engine import DefinitionError, executable_process_ids, parse_definition, parse_xml
 from app.services.script_safety import check_source, names_used
@@ -132,6 +132,9 @@ def _element_problems(elements: dict[str, Element]) -> list[Problem]:
             elif not handlers.known(el.topic):
                 add(f"Tâche de service « {el.topic} » : aucun gestionnaire enregistré sous ce nom "
                     f"({', '.join(sorted(handlers.HANDLERS))}).")
+            else:
+                problems.extend(Problem(el.id, el.label, f"Propriétés de « {el.topic} » : {m}")
+                                for m in clocks.check_properties(el.topic, el.properties))
     return problems
 
 
@@ -166,6 +169,8 @@ def _written_variables(elements: dict[str, Element], only: set[str] | None = Non
         written.update(f.id for f in el.form if f.id)
         if el.topic == DEADLINE_HANDLER:
             written.add(el.properties.get("variable") or "due_at")
+            if el.properties.get("remind_before"):
+                written.add(el.properties.get("remind_variable") or "remind_at")
         if el.script:
             try:
                 tree = ast.parse(el.script)

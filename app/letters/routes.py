@@ -1,0 +1,40 @@
+"""Letters to print: thin views over app.services.outbox."""
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from app.auth.access import groups_required
+from app.letters import bp
+from app.services import outbox
+from app.services.errors import Conflict, Forbidden, NotFound
+
+READERS = (*outbox.LETTER_GROUPS, "auditeur")
+
+
+@bp.get("/")
+@groups_required(*READERS)
+def index():
+    return render_template("letters/index.html", letters=outbox.letters_to_print())
+
+
+@bp.get("/<int:outbox_id>")
+@groups_required(*READERS)
+def show(outbox_id: int):
+    try:
+        letter = outbox.get_letter(current_user, outbox_id)
+    except (NotFound, Forbidden) as exc:
+        abort(404 if isinstance(exc, NotFound) else 403)
+    return render_template("letters/print.html", letter=letter)
+
+
+@bp.post("/<int:outbox_id>/poste")
+@groups_required(*outbox.LETTER_GROUPS, write=True)
+def posted(outbox_id: int):
+    try:
+        outbox.mark_posted(current_user, outbox_id)
+        flash("Courrier enregistré comme posté.", "info")
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("letters.index"))

@@ -1,0 +1,44 @@
+"""Notification pages: thin views over app.services.notifications."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app import clock
+from app.auth.access import staff_required
+from app.notifications import bp
+from app.services import notifications
+from app.services.errors import NotFound
+
+
+@bp.app_context_processor
+def unread_counter():
+    """`unread_notifications()` for the top bar (0 for anonymous visitors)."""
+    def unread_notifications() -> int:
+        return notifications.unread_count(current_user) if current_user.is_authenticated else 0
+    return {"unread_notifications": unread_notifications}
+
+
+@bp.get("/")
+@staff_required
+def index():
+    unread_only = request.args.get("non_lues") == "1"
+    rows = notifications.list_for(current_user, unread_only=unread_only)
+    return render_template("notifications/index.html", rows=rows, unread_only=unread_only, now=clock.now())
+
+
+@bp.post("/<int:notification_id>/lue")
+@staff_required
+def mark_read(notification_id: int):
+    try:
+        notifications.mark_read(current_user, notification_id)
+    except NotFound:
+        abort(404)
+    return redirect(url_for("notifications.index"))
+
+
+@bp.post("/toutes-lues")
+@staff_required
+def mark_all_read():
+    changed = notifications.mark_read(current_user)
+    flash(f"{changed} notification(s) marquée(s) comme lue(s).", "info")
+    return redirect(url_for("notifications.index"))
