@@ -83,6 +83,12 @@ EXPECTED = {
     "api.indicators": ("qualite", "responsable", "direction", "auditeur"),
     "reports.cases_csv": ("qualite", "responsable", "direction", "auditeur"),
     "reports.indicators_csv": ("qualite", "responsable", "direction", "auditeur"),
+    "notifications.index": STAFF,  # each user sees their own and their groups' notifications
+    "notifications.mark_read": STAFF,
+    "notifications.mark_all_read": STAFF,
+    "letters.index": ("accueil", "gestionnaire", "auditeur"),
+    "letters.show": ("accueil", "gestionnaire", "auditeur"),
+    "letters.posted": ("accueil", "gestionnaire"),
 }
 ROLES = (None, *GROUPS)
 XML = (PROCESSES / "reclamation.bpmn").read_text(encoding="utf-8")
