@@ -126,3 +126,19 @@ def test_letters_page_lists_and_records_posting(deployed, api, client, app):
     db.session.expire_all()
     assert letter.status == "sent" and letter.sent_by == "accueil"
     assert ref not in client.get("/courriers/").get_data(as_text=True)
+
+
+def test_complainant_answer_on_the_tracking_page_notifies_the_holder(deployed, api, client):
+    ref = start(api, **complaint_data())["reference"]
+    do(api, ref, "ut_qualify", "gestionnaire", QUALIFY)
+    do(api, ref, "ut_analyse", "service", {"facts": "x", "systemic": False, "needs_information": True,
+                                           "information_request": "Copie de la facture"})
+    task = ready(api, ref, "ut_await_info")
+    assert api.post("service", f"/api/tasks/{task['id']}/claim").status_code == 200
+    from app.models import Case
+
+    token = db.session.scalar(select(Case.tracking_token).where(Case.reference == ref))
+    assert client.post(f"/suivi/{token}/ajout", data={"text": "Voici la facture."}).status_code == 303
+    [note] = db.session.scalars(select(Notification)).all()
+    assert (note.username, note.kind) == ("service", "info")
+    assert note.text.startswith(f"Le réclamant a ajouté une information au dossier {ref}")

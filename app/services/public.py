@@ -19,7 +19,7 @@ from app.extensions import db
 from app.forms.fields import FieldSpec, validate_submission
 from app.models import AuditEvent, Case, OutboxMessage, TaskRow
 from app.services import attachments_public as attachments
-from app.services import audit, cases, definitions, messages
+from app.services import audit, cases, definitions, messages, notifications
 from app.services.errors import Conflict, Invalid, NotFound
 
 PUBLIC_ACTOR = "public"
@@ -290,6 +290,9 @@ def add_information(token: str, text: str | None, filename: str | None, stream) 
             audit.record(case, COMPLAINANT, "complainant_attachment", data={**stored, "text": body})
         else:
             audit.record(case, COMPLAINANT, "complainant_message", data={"text": body})
+        # Whoever holds the case hears of it (e.g. a task waiting for the complainant, its clock paused).
+        notifications.for_case_holders(case, {"text": "Le réclamant a ajouté une information au dossier {reference}",
+                                              "kind": "info"}, None)
         db.session.commit()
     except Exception:
         db.session.rollback()
