@@ -127,3 +127,26 @@ def test_new_version_for_new_cases_while_old_case_finishes_on_old(api, deployed)
              {"admissible": False, "severity": "low", "category": "billing", "qualification_comment": "Hors délai."})
     after = flows.case(api, old["reference"])
     assert after["version"] == 1
+
+
+def test_deploy_is_seen_at_once_by_another_server_process(app, api, deployed):
+    """A second application (its own engine and sessions, same database) starts cases on the new version."""
+    from app import create_app
+    from tests.conftest import Api
+
+    other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                        "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+    try:
+        with other.app_context():
+            other_api = Api(other.test_client())
+            assert flows.start(other_api, **flows.complaint_data())["version"] == 1  # v1 parsed and cached there
+        draft = upload(api, "proprietaire", RENAMED)
+        deploy(api, "proprietaire", "reclamation", draft["ref"])
+        with other.app_context():
+            case = flows.start(other_api, **flows.complaint_data())
+            assert case["version"] == 2
+            assert [t["name"] for t in case["tasks"]] == ["Qualifier et classer la réclamation"]
+    finally:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
