@@ -117,7 +117,8 @@ def test_migration_page(client, deployed, api):
     login(client, "proprietaire")
     body = client.post("/processus/reclamation/brouillon", data=RENAMED.encode(),
                        content_type="application/xml").get_json()
-    client.post(body["deploy_url"])
+    deployed_page = client.post(body["deploy_url"], follow_redirects=True).get_data(as_text=True)
+    assert "1 dossier(s) en cours restent sur leur version" in deployed_page
     page = client.get("/processus/reclamation/migration").get_data(as_text=True)
     assert case["reference"] in page and "Qualifier et classer la réclamation" in page
     target = db.session.scalars(select(ProcessDefinition.id).where(ProcessDefinition.version == 2)).one()

@@ -112,6 +112,10 @@ def deploy(definition_id):
                                definition=process_admin.get(definition_id)), 422
     flash(f"Version {definition.version} de « {definition.name} » déployée : les nouveaux dossiers l'utilisent.",
           "info")
+    older = sum(n for did, n in process_admin.running_counts(definition.key).items() if did != definition.id)
+    if older:
+        flash(f"{older} dossier(s) en cours restent sur leur version : voir « Dossiers sur d'anciennes versions » "
+              "pour les migrer.", "info")
     return redirect(url_for("processes.history", key=definition.key))
 
 
