@@ -30,6 +30,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from app import clock
 from app.forms.fields import FieldSpec, FormDefinitionError, from_camunda
+from app.services import engine_compaction
 from app.services.script_safety import SAFE_BUILTINS, check_source
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
@@ -364,7 +365,15 @@ class StepResult:
 
 
 class CaseWorkflow:
-    """A loaded workflow plus its parsed spec; every mutation returns a StepResult."""
+    """A loaded workflow plus its parsed spec; every mutation returns a StepResult.
+
+    Long-lived cases: after each step that ends at a wait state, the finished tasks that nothing active needs
+    are dropped from the live tree (engine_compaction.compact; the audit log keeps the history), so a step
+    costs the same at pass 1000 of a loop as at pass 5, and a guard turns the library's silent stall at
+    depth 1000 into an incident. `compaction` is switched off only to measure the library's raw cost.
+    """
+
+    compaction = True
 
     def __init__(self, pspec: ProcessSpec, workflow: BpmnWorkflow, data: dict | None = None):
         self.pspec = pspec
@@ -486,23 +495,26 @@ class CaseWorkflow:
             result.error = EngineError(str(exc).splitlines()[0], bpmn_id)
         except Exception as exc:  # noqa: BLE001 - any failure becomes an incident, never a half step
             result.error = EngineError(f"{type(exc).__name__}: {exc}")
+        if result.error is None and self.compaction:
+            engine_compaction.compact(self.wf)
+        too_deep = engine_compaction.depth_problem(self.wf)
+        if too_deep and result.error is None:
+            result.error = EngineError(*too_deep)
         result.ready = self.ready_tasks()
         if self.data is None:
             result.data = dict(self.wf.data) | self._latest_data()
         else:
             self.data.update(updates)
             result.data = dict(self.data)
-        result.completed = self.wf.is_completed()
+        # Past the iterators' depth limit is_completed() cannot see the active tasks: never trust it then.
+        result.completed = self.wf.is_completed() and not too_deep
         result.waiting, result.next_timer_at = self._waiting()
         return result
 
     def _latest_data(self) -> dict:
         """The data of the most recently changed task: the case's current business data."""
-        tasks = self.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.COMPLETED | TaskState.ERROR)
-        if not tasks:
-            return dict(self.wf.task_tree.data)
-        latest = max(tasks, key=lambda t: t.last_state_change)
-        return dict(latest.data)
+        latest = engine_compaction.latest_task(self.wf)
+        return dict(latest.data if latest is not None else self.wf.task_tree.data)
 
     def _waiting(self) -> tuple[list[dict], datetime | None]:
         waiting, next_at = [], None

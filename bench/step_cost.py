@@ -1,0 +1,236 @@
+"""Cost of one step of a long-lived case, through the service, as the case loops (issue 9).
+
+Run: PYTHONPATH=. python bench/step_cost.py [--db sqlite|postgresql://...] [--passes 1000]
+
+Method: a fresh database (a temporary SQLite file, or a database created for the run on the given
+PostgreSQL server and dropped after it) gets the test process `boucle` (tests/bpmn/loop.bpmn: one user task
+in a loop). One case is driven through `cases.complete_task` for every pass, each step in a new session
+like a request: load the state, complete the task, run the engine, compact, save the state, the case
+columns, the task rows and the audit events, commit. The figure at pass p is the median of the steps in a
+window around p (`--window`, default 9). The same loop is then run with compaction switched off (the raw
+SpiffWorkflow behaviour) up to `--raw-passes`, and the engine alone (deserialize, complete and run,
+serialize; no database) with and without compaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+LOOP = ROOT / "tests" / "bpmn" / "loop.bpmn"
+CHECKPOINTS = (5, 200, 500, 1000)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPU(s) (nproc), {cpu}, Python {platform.python_version()}, {platform.system()}"
+
+
+def checkpoints(passes: int) -> list[int]:
+    return sorted({p for p in CHECKPOINTS if p <= passes} | {passes})
+
+
+def window(samples: dict[int, float], at: int, width: int) -> float | None:
+    half = width // 2
+    values = [samples[p] for p in range(at - half, at + half + 1) if p in samples]
+    return statistics.median(values) if values else None
+
+
+class Database:
+    """A scratch database for the run: a temporary SQLite file or a new PostgreSQL database."""
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        self.admin_url = None
+        if spec == "sqlite":
+            self.tmp = tempfile.TemporaryDirectory()
+            self.url = f"sqlite:///{Path(self.tmp.name) / 'bench.db'}"
+            self.label = f"SQLite {sqlite3.sqlite_version}"
+            return
+        from app.config import normalize_db_url
+
+        base = make_url(normalize_db_url(spec))
+        self.name = f"bench_{uuid.uuid4().hex[:10]}"
+        self.admin_url = base
+        with self._admin() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+            version = conn.execute(text("SHOW server_version")).scalar()
+        self.url = base.set(database=self.name).render_as_string(hide_password=False)
+        self.label = f"PostgreSQL {version}"
+
+    def _admin(self):
+        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        return engine.connect()
+
+    def close(self) -> None:
+        if self.admin_url is None:
+            self.tmp.cleanup()
+            return
+        with self._admin() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+
+
+def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, float], dict[int, int], str | None]:
+    """Drive one `boucle` case through the service; return step times (s) and state sizes by pass."""
+    from app import create_app
+    from app.extensions import db
+    from app.models import WorkflowState
+    from app.services import cases, definitions
+    from app.services.engine import CaseWorkflow
+    from app.services.tasks import ready_for_case
+    from app.services.users import by_username, create_user
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False,
+                      "RATELIMIT_ENABLED": False})
+    CaseWorkflow.compaction = compaction
+    times, sizes, stopped = {}, {}, None
+    try:
+        with app.app_context():
+            db.create_all()
+            if by_username("gestionnaire") is None:
+                create_user("gestionnaire", "bench-password", ["gestionnaire"], commit=False)
+                db.session.commit()
+            definitions.deploy_files([LOOP], "bench")
+            case = cases.start_case(by_username("gestionnaire"), "boucle", {"customer_name": "Banc d'essai"})
+            case_id = case.id
+            for n in range(1, passes + 1):
+                db.session.remove()  # each step starts from the database, like a request
+                user = by_username("gestionnaire")
+                ready = ready_for_case(case_id)
+                if not ready:
+                    stopped = f"no ready task at pass {n}"
+                    break
+                start = time.perf_counter()
+                case = cases.complete_task(user, ready[0].id, {"again": n < passes, "note": f"passe {n}"})
+                times[n] = time.perf_counter() - start
+                sizes[n] = len(db.session.get(WorkflowState, case_id).state)
+                if case.incident:
+                    stopped = f"incident at pass {n}: {case.incident[:60]}…"
+                    break
+            db.session.remove()
+            db.drop_all()
+    finally:
+        CaseWorkflow.compaction = True
+        with app.app_context():
+            db.engine.dispose()
+    return times, sizes, stopped
+
+
+def engine_run(passes: int, compaction: bool) -> dict[int, dict[str, float]]:
+    """The engine alone, per pass: deserialize, complete + engine steps, serialize (s), and state size."""
+    from app.services.engine import CaseWorkflow, StepContext, parse_definition
+
+    pspec = parse_definition(LOOP.read_text(encoding="utf-8"))
+    CaseWorkflow.compaction = compaction
+    figures = {}
+    try:
+        workflow, _ = CaseWorkflow.start(pspec, {"customer_name": "x"}, StepContext())
+        state = workflow.dump()
+        for n in range(1, passes + 1):
+            t0 = time.perf_counter()
+            workflow = CaseWorkflow.load(pspec, state, StepContext())
+            t1 = time.perf_counter()
+            ready = workflow.ready_tasks()
+            if not ready:
+                break
+            result = workflow.complete(ready[0].id, {"again": n < passes, "note": f"passe {n}"})
+            t2 = time.perf_counter()
+            state = workflow.dump()
+            t3 = time.perf_counter()
+            figures[n] = {"load": t1 - t0, "step": t2 - t1, "save": t3 - t2, "size": len(state)}
+            if result.error:
+                break
+    finally:
+        CaseWorkflow.compaction = True
+    return figures
+
+
+def ms(value: float | None) -> str:
+    return "—" if value is None else f"{value * 1000:.2f}"
+
+
+def print_service(label: str, times: dict, sizes: dict, points: list[int], width: int, stopped: str | None) -> None:
+    cells = [ms(window(times, p, width)) for p in points]
+    base, at500 = window(times, 5, width), window(times, 500, width)
+    last = window(times, points[-1], width)
+    ratio = (at500 or last) / base if base and (at500 or last) else None
+    size = " / ".join(f"{sizes[p] // 1024 if sizes[p] >= 10240 else sizes[p]}{' KiB' if sizes[p] >= 10240 else ' B'}"
+                      if p in sizes else "—" for p in points)
+    print(f"| {label} | " + " | ".join(cells) + f" | {'—' if ratio is None else f'{ratio:.2f}'} | {size} |"
+          + (f" {stopped}" if stopped else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default="sqlite", help="sqlite (a temporary file) or a postgresql:// server URL")
+    parser.add_argument("--passes", type=int, default=1000)
+    parser.add_argument("--raw-passes", type=int, default=300,
+                        help="passes without compaction (SpiffWorkflow stalls near 333)")
+    parser.add_argument("--window", type=int, default=9, help="steps per median")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+
+    database = Database(args.db)
+    try:
+        points = checkpoints(args.passes)
+        raw_points = [p for p in points if p <= args.raw_passes] or [args.raw_passes]
+        if args.raw_passes not in raw_points and args.raw_passes < args.passes:
+            raw_points.append(args.raw_passes)
+        print(f"Machine: {machine()}; database: {database.label}")
+        print("Method: one `boucle` case (tests/bpmn/loop.bpmn) driven pass after pass through "
+              "cases.complete_task, a new session per step; median of the "
+              f"{args.window} steps around each pass; time in ms; state = stored workflow JSON.\n")
+        print(f"Per-step service cost, {database.label} (ms; ratio = pass 500 / pass 5, or last / 5):\n")
+        print("| mode | " + " | ".join(f"pass {p}" for p in points) + " | ratio | state size at those passes |")
+        print("|---" * (len(points) + 3) + "|")
+        times, sizes, stopped = service_run(database.url, args.passes, compaction=True)
+        print_service("service, compacted", times, sizes, points, args.window, stopped)
+        raw_times, raw_sizes, raw_stopped = service_run(database.url, min(args.raw_passes, args.passes), False)
+        cells = {p: window(raw_times, p, args.window) for p in raw_points}
+        print("| service, raw SpiffWorkflow (no compaction) | " + " | ".join(
+            ms(cells.get(p)) for p in points) + " | — | " + " / ".join(
+            f"{raw_sizes[p] // 1024} KiB" if p in raw_sizes else "—" for p in points) + " |"
+            + (f" {raw_stopped}" if raw_stopped else ""))
+        if args.raw_passes not in points and args.raw_passes in raw_times:
+            print(f"\nRaw service cost at pass {args.raw_passes}: {ms(window(raw_times, args.raw_passes, args.window))}"
+                  f" ms, state {raw_sizes[args.raw_passes] // 1024} KiB.")
+
+        print("\nEngine alone, no database (ms: load = deserialize, step = complete + engine steps "
+              "(+ compaction), save = serialize):\n")
+        print("| mode | pass | load | step | save | state |")
+        print("|---|---|---|---|---|---|")
+        for label, compaction, limit in (("compacted", True, args.passes), ("raw", False, args.raw_passes)):
+            figures = engine_run(min(limit, args.passes), compaction)
+            for p in sorted({5, 200, 300, 500, 1000, min(limit, args.passes)}):
+                near = [figures[q] for q in range(p - args.window // 2, p + args.window // 2 + 1) if q in figures]
+                if p > min(limit, args.passes) or not near:
+                    continue
+                med = {k: statistics.median(f[k] for f in near) for k in ("load", "step", "save")}
+                print(f"| {label} | {p} | {ms(med['load'])} | {ms(med['step'])} | {ms(med['save'])} "
+                      f"| {figures[p]['size'] if p in figures else near[-1]['size']} B |")
+    finally:
+        database.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
