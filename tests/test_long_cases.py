@@ -3,9 +3,10 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from conftest import START, TEST_BPMN
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator
+from sqlalchemy import func, select
 
 from app import clock
 from app.extensions import db
@@ -15,7 +16,7 @@ from app.services.definitions import deploy_files
 from app.services.engine import CaseWorkflow
 from app.services.tasks import ready_for_case
 from app.services.users import by_username
-from conftest import TEST_BPMN
+from app.services.verification import verify_case
 
 PASSES = 1000
 DAY = timedelta(days=1)
@@ -78,6 +79,8 @@ def test_user_task_loop_runs_1000_passes_through_the_service(loops):
     assert all([p["bpmn_id"] for p in e.data["path"]] == ["ask", "count", "gw"] for e in completed[:-1])
     assert [p["bpmn_id"] for p in completed[-1].data["path"]] == ["ask", "count", "gw", "end"]
     assert audit.verify(case.reference) == []
+    # Replaying the 1,000 recorded inputs (compacted as they go) rebuilds exactly the stored case.
+    assert verify_case(case) == []
     # The live tree does not grow with the history: the stored state is as small at pass 999 as at pass 5.
     assert sizes[500] <= sizes[5] * 1.2 and sizes[PASSES - 1] <= sizes[5] * 1.2, sizes
 
@@ -91,7 +94,7 @@ def test_reminder_timer_loop_fires_1000_times(loops):
     for n in range(1, PASSES + 1):
         clock.advance(hours=23)
         assert cases.fire_due_timers() == [], n  # not due yet: nothing moves
-        clock.advance(hours=1)
+        clock.advance(hours=1, minutes=1)  # SpiffWorkflow fires strictly after the due time
         assert cases.fire_due_timers() == [reference], n
         case = db.session.get(Case, case.id)
         assert case.incident is None, (n, case.incident)
@@ -104,7 +107,7 @@ def test_reminder_timer_loop_fires_1000_times(loops):
     assert len(fired) == PASSES
     assert all([p["bpmn_id"] for p in e.data["path"]][:3] == ["wait_day", "remind", "gw_more"] for e in fired)
     assert events(case, "timer_checked") == []
-    assert audit.verify(reference) == []
+    assert verify_case(case) == []
 
 
 # --- a parallel join, compacted between every step -----------------------------------------------------------
@@ -129,12 +132,14 @@ def test_parallel_join_waits_for_both_branches_across_saves_and_rounds(loops):
         assert ready_ids(case) == [f"ut_{second}"], rnd
         case = complete(case, f"ut_{second}", second, {f"{second}_opinion": f"{second} {rnd}"})
         assert ready_ids(case) == ["ut_conclude"], rnd
-        if rnd == 1:  # both branches' data met at the join
+        if rnd == 1:  # both branches' data met at the join, and a replay rebuilds the compacted case exactly
             assert case.data["service_opinion"] == "service 1" and case.data["finance_opinion"] == "finance 1"
+            assert verify_case(case) == []
         case = complete(case, "ut_conclude", "gestionnaire", {"again": rnd < 30})
     assert case.completed and ready_ids(case) == []
     assert task_counts(case) == {"completed": 90}
     assert len(events(case, "task_completed")) == 90
+    assert case.data["finance_opinion"] == "finance 30" and case.data["service_opinion"] == "service 30"
     assert audit.verify(case.reference) == []
 
 
@@ -154,6 +159,7 @@ def run_loop_case(passes: int) -> tuple[list, dict, int]:
 def test_compaction_gives_the_same_trail_and_data_as_the_raw_library(loops, monkeypatch):
     compacted = run_loop_case(60)
     monkeypatch.setattr(CaseWorkflow, "compaction", False)
+    clock.set_now(START)
     raw = run_loop_case(60)
     assert compacted[0] == raw[0]
     assert compacted[1] == raw[1]
@@ -199,3 +205,69 @@ def test_compacted_case_never_nears_the_limit(loops, monkeypatch):
     case = loop_until_stuck(100)
     assert case.incident is None and case.data["passes"] == 100
     assert [r.bpmn_id for r in ready_for_case(case.id)] == ["ask"]
+
+
+# --- the real complaint process: a long re-examination loop with an overdue timer on every pass ---------------
+
+ANALYSE = {"facts": "Frais facturés deux fois.", "systemic": False}
+DECIDE = {"decision": "partly", "response_text": "Nous vous remboursons une partie des frais."}
+COMPLAINT = {"channel": "letter", "origin": "external_customer", "kind": "complaint", "customer_name": "Martine",
+             "customer_email": "martine@example.fr", "description": "Frais facturés deux fois.", "written": True}
+
+
+def reexamine(case: Case, passes: int, sizes: dict | None = None) -> Case:
+    """Each pass: the overdue timer on Traitement fires, the responsable chases, then a new answer is contested."""
+    for n in range(1, passes + 1):
+        clock.advance(days=16)
+        assert cases.fire_due_timers() == [case.reference], n
+        assert ready_ids(case) == ["ut_analyse", "ut_overdue"], n
+        case = complete(case, "ut_overdue", "responsable", {"overdue_action": "remind" if n % 2 else "holding_letter",
+                                                             "overdue_comment": f"passe {n}"})
+        case = complete(case, "ut_analyse", "service", {**ANALYSE, "facts": f"Analyse {n}"})
+        case = complete(case, "ut_decide", "gestionnaire", DECIDE)
+        assert case.status == "answered"
+        case = complete(case, "ut_reaction", "gestionnaire", {"reaction": "contests", "payment_blocked": False,
+                                                              "reaction_on": clock.now().date().isoformat()})
+        assert ready_ids(case) == ["ut_analyse"] and case.incident is None, n
+        if sizes is not None:
+            sizes[n] = state_size(case)
+    return case
+
+
+def run_complaint(passes: int, sizes: dict | None = None) -> Case:
+    case = cases.start_case(user("accueil"), "reclamation", dict(COMPLAINT))
+    case = complete(case, "ut_qualify", "gestionnaire", {"admissible": True, "category": "billing",
+                                                         "severity": "high"})
+    case = reexamine(case, passes, sizes)
+    case = complete(case, "ut_analyse", "service", ANALYSE)
+    case = complete(case, "ut_decide", "gestionnaire", DECIDE)
+    case = complete(case, "ut_reaction", "gestionnaire", {"reaction": "satisfied", "payment_blocked": False,
+                                                          "reaction_on": clock.now().date().isoformat()})
+    assert ready_ids(case) == ["ut_survey"] and case.status == "closed"
+    clock.advance(days=31)
+    assert cases.fire_due_timers() == [case.reference]
+    return db.session.get(Case, case.id)
+
+
+def test_complaint_reexamined_many_times_keeps_a_small_state(deployed):
+    sizes = {}
+    case = run_complaint(40, sizes)
+    assert case.completed and ready_for_case(case.id) == [] and case.incident is None
+    assert case.data["overdue_comment"] == "passe 40" and case.data["facts"] == ANALYSE["facts"]
+    assert len(events(case, "timer_fired")) == 41  # 40 overdue timers and the survey timeout
+    assert task_counts(case) == {"completed": 1 + 40 * 4 + 3, "cancelled": 1}  # the survey, interrupted
+    assert sizes[40] < sizes[5] * 1.5, sizes  # only the list of letters sent grows
+    assert verify_case(case) == []
+
+
+def test_complaint_loop_behaves_as_without_compaction(deployed, monkeypatch):
+    def trail(case):
+        return [(e.type, e.bpmn_id, [p["bpmn_id"] for p in e.data.get("path", [])], e.data.get("changes"))
+                for e in audit.history(case.id)]
+
+    compacted = run_complaint(4)
+    monkeypatch.setattr(CaseWorkflow, "compaction", False)
+    clock.set_now(START)  # the same inputs at the same moments
+    raw = run_complaint(4)
+    assert trail(compacted) == trail(raw)
+    assert compacted.data == raw.data

@@ -20,18 +20,22 @@ What is kept, per workflow (the top one and every subprocess), and why:
   children (the join inspects the attached activity and its boundary events);
 - the ancestors of all of these, with linear runs of finished ancestors spliced out: a kept task is
   re-attached to its nearest kept ancestor, so ancestor order is unchanged, only shorter.
-Subprocess workflows whose task is dropped are dropped with it. A dropped join arrival from an earlier
+Subprocess workflows whose task is dropped are dropped with it. The process end join's finished arrivals
+(a branch that ended while the case went on) only matter for the data it merges when the case ends: they
+are kept outside the tree and folded into one (_fold_arrivals). A dropped join arrival from an earlier
 round of a loop is no longer counted again (SpiffWorkflow would count it as a stale token).
 """
 
 from __future__ import annotations
 
 import inspect
+from copy import deepcopy
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.specs.Join import Join
+from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskIterator
 
 ACTIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
@@ -156,6 +160,7 @@ def _compact_one(top, wf, latest) -> int:
     for task_id in [t for t in loose if tasks[t]._parent in keep and isinstance(tasks[t].task_spec, _EndJoin)]:
         keep.add(task_id)
         loose.discard(task_id)
+    _fold_arrivals(tasks, loose)
     dropped = [t for t in tasks.values() if t.id not in keep and t.id not in loose]
     if not dropped:
         return 0
@@ -178,6 +183,24 @@ def _compact_one(top, wf, latest) -> int:
         if task.id in top.subprocesses:
             _drop_subprocess(top, task.id)
     return len(dropped)
+
+
+def _fold_arrivals(tasks, loose: set) -> None:
+    """Fold the detached end-join arrivals into the latest one, so a branch ending on every pass of a loop
+    keeps two tasks, not two per pass. The end join merges its arrivals' parent data in arrival order with
+    DeepMerge; the fold applies the same merges in the same order ahead of time (exact for scalar and dict
+    values; a list changed by several ended branches follows DeepMerge's list rule, which is not associative)."""
+    arrivals = sorted((tasks[t] for t in loose if isinstance(tasks[t].task_spec, _EndJoin)),
+                      key=lambda t: t.last_state_change)
+    if len(arrivals) < 2 or any(t._parent not in loose for t in arrivals):
+        return
+    folded = {}
+    for arrival in arrivals:
+        DeepMerge.merge(folded, deepcopy(tasks[arrival._parent].data))
+    tasks[arrivals[-1]._parent].data = folded
+    for arrival in arrivals[:-1]:
+        loose.discard(arrival.id)
+        loose.discard(arrival._parent)
 
 
 def _kept_children(tasks, task, keep, spliced) -> list:
