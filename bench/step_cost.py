@@ -186,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-passes", type=int, default=300,
                         help="passes without compaction (SpiffWorkflow stalls near 333)")
     parser.add_argument("--window", type=int, default=9, help="steps per median")
+    parser.add_argument("--smoke", action="store_true", help="a handful of passes, to check that it runs")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.passes, args.raw_passes, args.window = 8, 8, 3
     sys.path.insert(0, str(ROOT))
 
     database = Database(args.db)
