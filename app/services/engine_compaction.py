@@ -177,12 +177,33 @@ def _compact_one(top, wf, latest) -> int:
             ancestor_id = tasks[ancestor_id]._parent
         task._parent = ancestor_id
         task._children = _kept_children(tasks, task, keep, spliced)
+    _record_passed(top, wf, dropped)
     for task in dropped:
         del tasks[task.id]
         top.event_manager.remove_task(task)
         if task.id in top.subprocesses:
             _drop_subprocess(top, task.id)
     return len(dropped)
+
+
+PASSED = "passed_elements"
+
+
+def _record_passed(top, wf, dropped) -> None:
+    """Remember which elements the dropped tasks had passed (per process): a migration refuses to change an
+    element a case has already passed, and can no longer see it in the tree."""
+    names = {t.task_spec.name for t in dropped if t.state & (TaskState.COMPLETED | TaskState.STARTED)}
+    if not names:
+        return
+    passed = top.data.setdefault(PASSED, {})
+    known = set(passed.get(wf.spec.name, []))
+    if not names <= known:
+        passed[wf.spec.name] = sorted(known | names)
+
+
+def passed_elements(top) -> dict[str, list[str]]:
+    """Task spec names, by process (top or subprocess spec name), of passed tasks compaction dropped."""
+    return dict(top.data.get(PASSED) or {})
 
 
 def _fold_arrivals(tasks, loose: set) -> None:

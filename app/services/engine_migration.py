@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverte
 from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 
+from app.services import engine_compaction
 from app.services.engine import CaseWorkflow, HandlerTask, ProcessSpec, StepContext, StepResult
 
 FROZEN = TaskState.COMPLETED | TaskState.STARTED
@@ -102,6 +103,32 @@ def _problems(wf, diff, changed_specs) -> list[str]:
     return reasons
 
 
+def _passed_problems(wf, new: ProcessSpec) -> list[str]:
+    """The same rule for elements passed long ago, whose tasks the engine's compaction dropped."""
+    reasons = []
+    for process, names in engine_compaction.passed_elements(wf).items():
+        old_spec = wf.spec if process == wf.spec.name else wf.subprocess_specs.get(process)
+        new_spec = new.spec if process == new.spec.name else new.subprocess_specs.get(process)
+        if old_spec is None:
+            continue
+        if new_spec is None:
+            reasons.append(f"Le sous-processus « {process} », déjà passé, n'existe plus dans la nouvelle version.")
+            continue
+        diff = _spec_diff(old_spec, new_spec)
+        removed, changed = set(diff.removed), diff.changed
+        for name in names:
+            ts = old_spec.task_specs.get(name)
+            if ts is None or not ts.bpmn_id:
+                continue
+            label = f"« {ts.bpmn_name or ts.name} » ({ts.name})"
+            attrs = [a for a in changed.get(ts, []) if a not in _COSMETIC]
+            if ts in removed:
+                reasons.append(f"Étape {label} déjà passée : supprimée dans la nouvelle version.")
+            elif attrs:
+                reasons.append(f"Étape {label} déjà passée : modifiée dans la nouvelle version ({', '.join(attrs)}).")
+    return reasons
+
+
 def check(old: ProcessSpec, new: ProcessSpec, state: str) -> MigrationCheck:
     """Tell whether a serialized workflow of `old` can move to `new`, with the reasons when it cannot."""
     wf = CaseWorkflow.load(old, state, StepContext()).wf
@@ -111,6 +138,7 @@ def check(old: ProcessSpec, new: ProcessSpec, state: str) -> MigrationCheck:
 def _check(wf, old: ProcessSpec, new: ProcessSpec) -> MigrationCheck:
     top, subs = _diffs(wf, new)
     reasons = _problems(wf, top, _spec_diff(wf.spec, new.spec).changed)
+    reasons.extend(_passed_problems(wf, new))
     for sp_id, sp_diff in subs.items():
         sp = wf.subprocesses[sp_id]
         if sp_diff is None:
