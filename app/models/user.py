@@ -46,7 +46,11 @@ class User(UserMixin, db.Model):
         return self.is_admin or any(g in self.groups for g in groups)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        from flask import current_app
+
+        # scrypt by default; tests choose a cheap method through config, production never should.
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if current_app else "scrypt"
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
