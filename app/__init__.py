@@ -74,6 +74,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(public_bp)
     csrf.exempt(public_bp)  # its forms check their CSRF token themselves, to re-render with what was typed
+    from app.cases import bp as cases_bp
+    from app.tasks import bp as tasks_bp
+
+    app.register_blueprint(tasks_bp)
+    app.register_blueprint(cases_bp)
     app.jinja_env.globals["nav_links"] = _nav_links
 
     from app.cli import register

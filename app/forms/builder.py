@@ -18,6 +18,8 @@ from app.forms.fields import FieldSpec
 EMPTY_CHOICE = SelectChoice("", "— Choisir —")
 # Bounded integers with at most this many values may be rendered as radio buttons (e.g. a 1-5 score).
 MAX_RADIO_RANGE = 11
+# Choice lists this short are radio buttons (all options visible, one keystroke each) unless widget=select.
+MAX_RADIO_OPTIONS = 4
 
 
 def _prop(spec: FieldSpec, key: str) -> str | None:
@@ -50,9 +52,13 @@ def make_field(spec: FieldSpec, render_kw: Mapping | None = None, label_property
         kw["maxlength"] = spec.maxlength
     if spec.readonly:
         kw["readonly"] = True
+    if spec.type == "date":  # the date picker greys out days outside the BPMN bounds
+        kw.update({key: getattr(spec, key) for key in ("min", "max") if getattr(spec, key) is not None})
     kw.update(render_kw or {})
     label, default = (label_property and _prop(spec, label_property)) or spec.label, spec.default
     widget = _prop(spec, "widget")
+    if spec.type == "enum" and widget is None and len(spec.options) <= MAX_RADIO_OPTIONS:
+        widget = "radio"
     choices = _choices(spec)
     if spec.type == "boolean":
         return BooleanField(label, default=_bool_default(default), render_kw=kw)

@@ -6,13 +6,14 @@ from app.models.capa import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase
 from app.models.case import BUSINESS_FIELDS, Case, SequenceCounter, WorkflowState
 from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
+from app.models.notes import Attachment, Comment
 from app.models.outbox import OutboxMessage
 from app.models.task import TaskRow
 from app.models.user import ADMIN_GROUP, User
 from app.models.verification import CaseVerification
 
 __all__ = [
-    "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "Action", "ActionCase", "AuditEvent", "BUSINESS_FIELDS", "Case",
-    "CaseClock", "CaseVerification", "Notification", "OutboxMessage", "ProcessDefinition", "SequenceCounter",
-    "TaskRow", "User", "WorkflowState", "WorkflowStateArchive",
+    "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "Action", "ActionCase", "Attachment", "AuditEvent",
+    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseVerification", "Comment", "Notification", "OutboxMessage",
+    "ProcessDefinition", "SequenceCounter", "TaskRow", "User", "WorkflowState", "WorkflowStateArchive",
 ]

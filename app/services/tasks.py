@@ -1,12 +1,16 @@
 """Task list queries and claim / release / reassign: they read and write the task table only."""
 
-from sqlalchemy import func, select, update
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, or_, select, update
 
 from app import clock
 from app.extensions import db
+from app.forms.fields import validate_submission
 from app.models import Case, TaskRow, User
-from app.services import audit
-from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services import audit, definitions
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 
 SCOPES = ("mine", "group", "all")
 MANAGER_GROUPS = ("responsable",)
@@ -28,13 +32,89 @@ def visible_query(user: User, scope: str = "group"):
     return query
 
 
-def list_tasks(user: User, scope: str = "group", limit: int = 200, offset: int = 0) -> list[TaskRow]:
-    query = visible_query(user, scope).order_by(TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.created_at)
+@dataclass
+class TaskFilters:
+    """What the task list can be narrowed and ordered by; every field is optional."""
+
+    process: str | None = None
+    step: str | None = None  # bpmn_id
+    channel: str | None = None
+    overdue: bool = False
+    due_within: int | None = None  # days from now
+    q: str | None = None  # case reference prefix or part of the customer name
+    sort: str = "due"
+
+
+SORTS = ("due", "created", "priority")
+
+
+def like_escape(text: str) -> str:
+    """Escape LIKE wildcards so a search for '50%' or 'a_b' matches them literally (escape char: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filtered_query(user: User, scope: str, filters: TaskFilters | None = None):
+    """The scope's select narrowed by the filters (no ordering)."""
+    query = visible_query(user, scope)
+    f = filters or TaskFilters()
+    now = clock.now()
+    if f.process:
+        query = query.where(TaskRow.process_key == f.process)
+    if f.step:
+        query = query.where(TaskRow.bpmn_id == f.step)
+    if f.channel:
+        query = query.where(TaskRow.channel == f.channel)
+    if f.overdue:
+        query = query.where(TaskRow.due_at < now)
+    if f.due_within is not None:
+        query = query.where(TaskRow.due_at >= now, TaskRow.due_at < now + timedelta(days=f.due_within))
+    text = (f.q or "").strip()
+    if text:
+        pattern = like_escape(text[:100])
+        query = query.where(or_(TaskRow.case_reference.ilike(pattern + "%", escape="\\"),
+                                TaskRow.customer_name.ilike("%" + pattern + "%", escape="\\")))
+    return query
+
+
+def _ordered(query, sort: str):
+    if sort == "created":
+        return query.order_by(TaskRow.created_at.desc(), TaskRow.id)
+    if sort == "priority":
+        return query.order_by(TaskRow.priority.desc(), TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.id)
+    return query.order_by(TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.created_at, TaskRow.id)
+
+
+def list_tasks(user: User, scope: str = "group", limit: int = 200, offset: int = 0,
+               filters: TaskFilters | None = None) -> list[TaskRow]:
+    """One page of the tasks a user sees in a scope, filtered and sorted (default: due date first)."""
+    sort = (filters or TaskFilters()).sort
+    if sort not in SORTS:
+        raise Invalid({"sort": "Tri attendu : due, created ou priority."})
+    query = _ordered(filtered_query(user, scope, filters), sort)
     return list(db.session.scalars(query.limit(limit).offset(offset)))
 
 
-def count_tasks(user: User, scope: str) -> int:
-    return db.session.scalar(select(func.count()).select_from(visible_query(user, scope).subquery())) or 0
+def count_tasks(user: User, scope: str, filters: TaskFilters | None = None) -> int:
+    """How many tasks a scope holds under the filters."""
+    query = (filtered_query(user, scope, filters)
+             .with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
+    return db.session.scalar(query) or 0
+
+
+def available_scopes(user: User) -> list[str]:
+    """The tabs a user may open: everyone has mine and group; managers, auditors and admins also all."""
+    return ["mine", "group"] + (["all"] if user.in_any(*MANAGER_GROUPS, "auditeur") else [])
+
+
+def tab_counts(user: User, filters: TaskFilters | None = None) -> dict[str, int]:
+    """The count of each tab the user may open, under the same filters."""
+    return {scope: count_tasks(user, scope, filters) for scope in available_scopes(user)}
+
+
+def lane_members(lane: str | None) -> list[User]:
+    """Active users who may hold a task of the lane (its members and admins); every active user for None."""
+    people = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))
+    return [u for u in people if lane is None or u.in_any(lane)]
 
 
 def get_task(user: User, task_id: str) -> TaskRow:
@@ -127,3 +207,87 @@ def ready_for_case(case_id: int) -> list[TaskRow]:
     """A case's ready tasks, oldest first."""
     return list(db.session.scalars(select(TaskRow).where(TaskRow.case_id == case_id, TaskRow.state == "ready")
                                    .order_by(TaskRow.created_at)))
+
+
+def bulk(user: User, action: str, task_ids: list[str], assignee: str | None = None) -> list[tuple[str, bool, str]]:
+    """Claim or reassign several tasks, one transaction each; return (task id, done, French message) per task."""
+    if action not in ("claim", "reassign"):
+        raise Invalid({"action": "Action attendue : claim ou reassign."})
+    if action == "reassign" and not user.in_any(*MANAGER_GROUPS):
+        raise Forbidden("La réattribution est réservée aux responsables.")
+    if action == "reassign" and not assignee:
+        raise Invalid({"assignee": "Choisissez la personne à qui attribuer les tâches."})
+    outcomes = []
+    for task_id in dict.fromkeys(task_ids):  # keep order, drop repeats
+        row = db.session.get(TaskRow, task_id)
+        label = row.case_reference + " — " + row.name if row is not None else task_id
+        try:
+            if action == "claim":
+                claim(user, task_id)
+                outcomes.append((task_id, True, f"{label} : prise."))
+            else:
+                reassign(user, task_id, assignee)
+                outcomes.append((task_id, True, f"{label} : attribuée à {assignee}."))
+        except Invalid as exc:
+            db.session.rollback()
+            outcomes.append((task_id, False, f"{label} : {' '.join(exc.errors.values())}"))
+        except ServiceError as exc:
+            db.session.rollback()
+            outcomes.append((task_id, False, f"{label} : {exc.message}"))
+    return outcomes
+
+
+def form_fields(row: TaskRow) -> list:
+    """The task's form fields, from the pinned definition's parsed spec (no workflow is loaded)."""
+    case = db.session.get(Case, row.case_id)
+    pspec = definitions.spec_for(case.definition)
+    return list(pspec.user_tasks.get(row.bpmn_id, {}).get("form", []))
+
+
+def save_draft(user: User, task_id: str, raw_data: dict, *, html: bool = False) -> TaskRow:
+    """Keep what was typed in a ready task's form without completing it (partial validation)."""
+    row = db.session.get(TaskRow, task_id)
+    if row is None:
+        raise NotFound("Tâche inconnue.")
+    if row.state != "ready":
+        raise Conflict("Cette tâche a déjà été traitée.", completed_by=row.completed_by)
+    if not user.in_any(row.lane or ""):
+        raise Forbidden(f"Cette tâche est réservée au groupe « {row.lane} ».")
+    if row.assignee and row.assignee != user.username and not user.is_admin:
+        raise Forbidden(f"Cette tâche est attribuée à {row.assignee}.")
+    clean, errors = validate_submission(form_fields(row), raw_data or {}, partial=True, html=html)
+    if errors:
+        raise Invalid(errors)
+    clean = {k: v for k, v in clean.items() if v is not None}  # empty fields fall back to the BPMN defaults
+    result = db.session.execute(
+        update(TaskRow).where(TaskRow.id == row.id, TaskRow.state == "ready").values(draft=clean)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("Cette tâche a déjà été traitée.")
+    _record(row, user.username, "draft_saved", {"fields": sorted(clean)})
+    db.session.commit()
+    db.session.refresh(row)
+    return row
+
+
+def list_options() -> dict:
+    """Choices for the task list filters, from the deployed definitions (no task scan, no workflow)."""
+    processes, steps, channels = [], {}, {}
+    for definition in definitions.all_active():
+        pspec = definitions.spec_for(definition)
+        processes.append((definition.key, definition.name or definition.key))
+        for bpmn_id, info in pspec.user_tasks.items():
+            steps.setdefault(bpmn_id, f"{info['name']} ({definition.key})")
+        for spec in pspec.start_form:
+            if spec.name == "channel":
+                channels.update(dict(spec.options))
+    return {"processes": processes, "steps": sorted(steps.items(), key=lambda s: s[1]),
+            "channels": sorted(channels.items(), key=lambda c: c[1])}
+
+
+def refresh(row: TaskRow) -> TaskRow:
+    """Reload a row after another transaction changed it."""
+    db.session.rollback()
+    db.session.refresh(row)
+    return row

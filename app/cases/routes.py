@@ -1,0 +1,150 @@
+"""Case search, case page, attachments, comments, diagram data and staff registration: thin routes."""
+
+from flask import flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from app import clock
+from app.auth.access import STAFF_GROUPS, groups_required, is_read_only, staff_required
+from app.cases import bp
+from app.cases.forms import AttachmentForm, CommentForm, SearchForm
+from app.forms.builder import apply_errors, build_form, submitted
+from app.services import case_search, case_view, cases, intake, notes
+from app.services.errors import Invalid
+
+PER_PAGE = 50
+
+
+@bp.errorhandler(413)
+def too_large(_exc):
+    return render_template("errors/service.html", error=Invalid(
+        {}, "Fichier trop volumineux pour être envoyé.")), 413
+
+
+def _choices(everything: str, pairs) -> list[SelectChoice]:
+    return [SelectChoice("", everything)] + [SelectChoice(value, label) for value, label in pairs]
+
+
+@bp.get("/")
+@staff_required
+def search():
+    form = SearchForm(request.args)
+    known = case_search.known_values()
+    form.status.choices = _choices("Tous", [(v, case_view.STATUS_LABELS.get(v, v)) for v in known["status"]])
+    form.process_key.choices = _choices("Tous", [(v, v) for v in known["process"]])
+    form.channel.choices = _choices("Tous", [(v, v) for v in known["channel"]])
+    form.origin.choices = _choices("Toutes", [(v, v) for v in known["origin"]])
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    rows, total, problems = [], 0, {}
+    if form.validate():
+        try:
+            rows, total = case_search.search(form.filters(), limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+        except Invalid as exc:
+            problems = exc.errors
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("cases/search.html", form=form, rows=rows, total=total, page=page,
+                           pages=max(1, -(-total // PER_PAGE)), problems=problems, args=args)
+
+
+@bp.get("/<reference>")
+@staff_required
+def show(reference):
+    case = cases.get_case(reference)
+    return render_template(
+        "cases/show.html", case=case, data=case_view.labelled_data(case), tasks=case_view.current_tasks(case),
+        timeline=case_view.timeline(case), attachments=case_view.attachments(case),
+        comments=case_view.comments(case), complainant_files=case_view.complainant_files(case),
+        comment_form=CommentForm(), upload_form=AttachmentForm(),
+        read_only=is_read_only(current_user), max_mb=notes.max_bytes() // (1024 * 1024),
+        allowed=sorted(notes.ALLOWED_TYPES), now=clock.now())
+
+
+@bp.get("/<reference>/diagramme.json")
+@staff_required
+def diagram(reference):
+    return jsonify(case_view.diagram(cases.get_case(reference)))
+
+
+@bp.post("/<reference>/commentaires")
+@groups_required(*STAFF_GROUPS, write=True)
+def comment(reference):
+    form = CommentForm()
+    if not form.validate():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(url_for("cases.show", reference=reference) + "#commentaires")
+    notes.add_comment(current_user, reference, form.text.data)
+    flash("Commentaire ajouté.", "info")
+    return redirect(url_for("cases.show", reference=reference) + "#commentaires")
+
+
+@bp.post("/<reference>/pieces")
+@groups_required(*STAFF_GROUPS, write=True)
+def upload(reference):
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash("Choisissez un fichier.", "error")
+        return redirect(url_for("cases.show", reference=reference) + "#pieces")
+    content = upload.read(notes.max_bytes() + 1)
+    try:
+        attachment = notes.add_attachment(current_user, reference, upload.filename, content)
+    except Invalid as exc:
+        flash(exc.errors.get("file", exc.message), "error")
+        return redirect(url_for("cases.show", reference=reference) + "#pieces")
+    flash(f"Pièce jointe « {attachment.filename} » ajoutée.", "info")
+    return redirect(url_for("cases.show", reference=reference) + "#pieces")
+
+
+@bp.get("/<reference>/pieces/<int:attachment_id>")
+@staff_required
+def download(reference, attachment_id):
+    attachment, path = notes.attachment_file(reference, attachment_id)
+    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                         download_name=attachment.filename, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/<reference>/pieces-reclamant/<int:seq>")
+@staff_required
+def complainant_download(reference, seq):
+    info, path = notes.complainant_file(reference, seq)
+    response = send_file(path, mimetype=info["content_type"], as_attachment=True, download_name=info["filename"],
+                         max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/nouveau")
+@groups_required(*STAFF_GROUPS, write=True)
+def new():
+    return render_template("cases/new_choose.html", processes=intake.startable(current_user))
+
+
+@bp.route("/nouveau/<process_key>", methods=["GET", "POST"])
+@groups_required(*STAFF_GROUPS, write=True)
+def new_case(process_key):
+    form = build_form(intake.start_form(current_user, process_key))
+    if request.method == "GET":
+        return render_template("cases/new.html", form=form, process_key=process_key, duplicates=[])
+    values = submitted(form)
+    try:
+        result = intake.register(current_user, process_key, values, html=True,
+                                 confirm_new=request.form.get("confirm_new") == "1",
+                                 link_to=request.form.get("link_to") or None)
+    except Invalid as exc:
+        apply_errors(form, exc.errors)
+        flash("Le formulaire contient des erreurs : corrigez les champs signalés.", "error")
+        return render_template("cases/new.html", form=form, process_key=process_key, duplicates=[]), 422
+    if result.duplicates:
+        return render_template("cases/new.html", form=form, process_key=process_key,
+                               duplicates=result.duplicates)
+    if result.linked:
+        flash(f"Contact rattaché au dossier {result.case.reference} (aucun nouveau dossier ouvert).", "info")
+    else:
+        flash(f"Dossier {result.case.reference} enregistré.", "info")
+    return redirect(url_for("cases.show", reference=result.case.reference))

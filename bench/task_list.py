@@ -1,0 +1,192 @@
+"""Task list latency with many open cases, on SQLite and PostgreSQL.
+
+    PYTHONPATH=. .venv/bin/python bench/task_list.py [--rows 100000] [--repeat 30] [--pg URL]
+
+Generates N open cases and their ready task rows directly in the tables (bulk INSERT, no engine), then
+times what the task list page runs: the page query (50 rows) plus the tab counts, for each tab and some
+filters, through the service functions and through the full page (Flask test client, template included).
+PostgreSQL: --pg URL (or TEST_DATABASE_URL); a throw-away database is created on that server and dropped.
+Prints a table with the method, the machine and median / p95 in milliseconds.
+"""
+
+import argparse
+import os
+import platform
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+
+from app import clock, create_app  # noqa: E402
+from app.config import normalize_db_url  # noqa: E402
+from app.extensions import db  # noqa: E402
+
+LANES = [("gestionnaire", 45), ("service", 25), ("responsable", 10), ("qualite", 10), ("accueil", 5), ("finance", 5)]
+STEPS = {"gestionnaire": ("ut_qualify", "Qualifier la réclamation"),
+         "service": ("ut_analyse", "Analyser la réclamation"),
+         "responsable": ("ut_overdue", "Traiter le dépassement de délai"),
+         "qualite": ("ut_capa", "Définir les actions correctives et préventives"),
+         "accueil": ("ut_handle_feedback", "Traiter le retour"), "finance": ("ut_analyse", "Analyser le litige")}
+CHANNELS = ["web", "email", "phone", "letter", "registered_letter", "counter"]
+NAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
+         "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier"]
+SCENARIOS = [  # (label, user, query string)
+    ("Mes tâches", "gestionnaire", "onglet=mine"),
+    ("Mon équipe", "gestionnaire", "onglet=group"),
+    ("Toutes", "responsable", "onglet=all"),
+    ("Toutes, en retard", "responsable", "onglet=all&retard=1"),
+    ("Mon équipe, étape + canal", "gestionnaire", "onglet=group&etape=ut_qualify&canal=phone"),
+    ("Toutes, recherche client", "responsable", "onglet=all&q=lef"),
+    ("Toutes, recherche référence", "responsable", "onglet=all&q=REC-2026-0421"),
+    ("Toutes, tri priorité, page 40", "responsable", "onglet=all&tri=priority&page=40"),
+]
+
+
+def generate(rows: int, seed: int = 7) -> None:
+    """Insert `rows` open cases with one ready task each (20 % held by someone, 1 % by 'gestionnaire')."""
+    from app.models import Case, ProcessDefinition, TaskRow
+
+    rng = random.Random(seed)
+    definition = db.session.scalars(db.select(ProcessDefinition).where(ProcessDefinition.key == "reclamation")).one()
+    now = clock.now()
+    lanes = [lane for lane, weight in LANES for _ in range(weight)]
+    batch = 5000
+    for start in range(0, rows, batch):
+        case_rows, task_rows = [], []
+        for i in range(start, min(rows, start + batch)):
+            lane = rng.choice(lanes)
+            name = f"{rng.choice(NAMES)} {rng.choice(NAMES)} {i}"
+            channel = rng.choice(CHANNELS)
+            created = now - timedelta(minutes=rng.randint(0, 60 * 24 * 60))
+            due = created + timedelta(days=15)
+            reference = f"REC-2026-{i + 1:06d}"
+            case_rows.append(dict(
+                id=i + 1, reference=reference, process_key="reclamation", definition_id=definition.id, status="open",
+                stage=STEPS[lane][1], completed=False, channel=channel, origin="external_customer", kind="complaint",
+                customer_name=name, received_at=created, due_at=due, created_at=created, updated_at=created,
+                created_by="bench", tracking_token=secrets.token_urlsafe(24), data={}, lock_version=1))
+            roll = rng.random()
+            assignee = "gestionnaire" if lane == "gestionnaire" and roll < 0.02 else (
+                f"{lane}{rng.randint(2, 40)}" if roll < 0.2 else None)
+            task_rows.append(dict(
+                id=str(uuid.UUID(int=rng.getrandbits(128))), case_id=i + 1, case_reference=reference,
+                process_key="reclamation", bpmn_id=STEPS[lane][0], name=STEPS[lane][1], lane=lane, state="ready",
+                assignee=assignee, due_at=due, priority=rng.choice([0, 0, 1, 1, 2, 3]), customer_name=name,
+                channel=channel, created_at=created))
+        db.session.execute(insert(Case), case_rows)
+        db.session.execute(insert(TaskRow), task_rows)
+        db.session.commit()
+    db.session.execute(text("ANALYZE"))  # fresh statistics, as a live database would have
+    db.session.commit()
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    fn()  # warm-up (caches, first parse of templates)
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
+
+
+def run_backend(label: str, url: str, rows: int, repeat: int) -> list[tuple]:
+    from app.services import tasks
+    from app.services.definitions import deploy_files
+    from app.services.users import create_user
+    from app.tasks.forms import PER_PAGE, list_args
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
+                      "WTF_CSRF_ENABLED": False})
+    results = []
+    with app.app_context():
+        db.create_all()
+        for name in ("gestionnaire", "responsable"):
+            create_user(name, "demo", [name])
+        deploy_files(sorted((ROOT / "processes").glob("*.bpmn")), "bench")
+        t0 = time.perf_counter()
+        generate(rows)
+        print(f"{label}: {rows} cases + tasks generated in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        from app.models import User
+
+        people = {u.username: u for u in db.session.scalars(db.select(User))}
+        clients = {}
+        for name in people:
+            client = app.test_client()
+            client.post("/login", data={"username": name, "password": "demo"})
+            clients[name] = client
+        for scenario, username, query in SCENARIOS:
+            from werkzeug.datastructures import MultiDict
+
+            args = MultiDict([tuple(p.split("=", 1)) for p in query.split("&")])
+            scope, filters, page, _ = list_args(args, "mine")
+            user = people[username]
+
+            def service(user=user, scope=scope, filters=filters, page=page):
+                tasks.list_tasks(user, scope, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, filters=filters)
+                tasks.tab_counts(user, filters)
+                db.session.rollback()
+
+            def page_get(client=clients[username], query=query):
+                resp = client.get(f"/taches/?{query}")
+                assert resp.status_code == 200, resp.status_code
+
+            found = tasks.count_tasks(user, scope, filters)
+            s_med, s_p95 = timed(service, repeat)
+            p_med, p_p95 = timed(page_get, repeat)
+            results.append((label, scenario, found, s_med, s_p95, p_med, p_p95))
+        db.session.remove()
+        db.engine.dispose()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL"))
+    parser.add_argument("--no-sqlite", action="store_true")
+    args = parser.parse_args()
+    from datetime import UTC, datetime
+
+    clock.set_now(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    results = []
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            results += run_backend("SQLite", f"sqlite:///{tmp}/bench.db", args.rows, args.repeat)
+    if args.pg:
+        server = normalize_db_url(args.pg)
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            results += run_backend("PostgreSQL", server.rsplit("/", 1)[0] + "/" + name, args.rows, args.repeat)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            admin.dispose()
+    print(f"Task list with {args.rows} open cases (one ready task each); {args.repeat} runs after a warm-up; "
+          f"machine: {platform.machine()}, {os.cpu_count()} CPU, Python {platform.python_version()}, "
+          f"{platform.platform()}")
+    print("service = list_tasks (50 rows) + tab_counts; page = GET /taches/ through Flask (query + template)")
+    print()
+    print("| backend | view | matching | service median ms | service p95 ms | page median ms | page p95 ms |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for label, scenario, found, s_med, s_p95, p_med, p_p95 in results:
+        print(f"| {label} | {scenario} | {found} | {s_med:.1f} | {s_p95:.1f} | {p_med:.1f} | {p_p95:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

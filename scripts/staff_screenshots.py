@@ -1,0 +1,77 @@
+"""Screenshots of the staff workspace from the demo data: docs/screenshots/task-list.png and task-page.png.
+
+    PYTHONPATH=. .venv/bin/python scripts/staff_screenshots.py
+
+Builds a throw-away SQLite database with the demo users and cases, serves the app on a free loopback
+port, signs in as the handler (gestionnaire) in Debian's chromium and saves the two pages.
+"""
+
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from app import clock, create_app  # noqa: E402
+from app.extensions import db  # noqa: E402
+from tests.live import LiveServer, launch  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+
+
+def prepare(app) -> str:
+    """Demo users and cases; some tasks claimed, one draft, one overdue; return a task id to show."""
+    from sqlalchemy import select
+
+    from app.models import TaskRow, User
+    from app.services import tasks
+    from app.services.definitions import deploy_files
+    from app.services.demo import load_demo
+
+    with app.app_context():
+        db.create_all()
+        deploy_files(sorted((ROOT / "processes").glob("*.bpmn")), "demo")
+        clock.set_now(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+        load_demo(6)
+        clock.set_now(datetime(2026, 11, 16, 9, 0, tzinfo=UTC))
+        load_demo(6)
+        clock.set_now(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+        handler = db.session.scalars(select(User).where(User.username == "gestionnaire")).one()
+        rows = db.session.scalars(select(TaskRow).where(TaskRow.state == "ready", TaskRow.lane == "gestionnaire")
+                                  .order_by(TaskRow.case_reference)).all()
+        for row in rows[:2]:
+            tasks.claim(handler, row.id)
+        tasks.save_draft(handler, rows[0].id, {"category": "billing", "qualification_comment":
+                                               "Vérifier la facture FA-2026-1180 avec la comptabilité."})
+        return rows[0].id
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/demo.db", "SECRET_KEY": "screenshots",
+                          "ATTACHMENT_DIR": f"{tmp}/attachments"})
+        task_id = prepare(app)
+        with LiveServer(app) as server, sync_playwright() as p:
+            browser = launch(p)
+            page = browser.new_page(viewport={"width": 1366, "height": 860}, locale="fr-FR")
+            page.goto(f"{server.url}/login")
+            page.get_by_label("Identifiant").fill("gestionnaire")
+            page.get_by_label("Mot de passe").fill("demo")
+            page.get_by_role("button", name="Se connecter").click()
+            page.goto(f"{server.url}/taches/?onglet=group")
+            page.screenshot(path=str(OUT / "task-list.png"), full_page=True)
+            page.goto(f"{server.url}/taches/{task_id}")
+            page.screenshot(path=str(OUT / "task-page.png"), full_page=False)
+            browser.close()
+        with app.app_context():
+            db.engine.dispose()
+    print(f"wrote {OUT / 'task-list.png'} and {OUT / 'task-page.png'}")
+
+
+if __name__ == "__main__":
+    main()

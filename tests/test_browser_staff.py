@@ -1,0 +1,111 @@
+"""End to end in chromium: accueil registers a phone complaint, the handler qualifies it, the department
+analyses it; the case page shows the diagram with the path taken; the complainant follows it (public page)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.live import CHROMIUM, LiveServer, launch
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def live(app, deployed, backend):
+    if backend != "sqlite":
+        pytest.skip("the browser journey runs once, on SQLite")
+    app.config["WTF_CSRF_ENABLED"] = True  # the real forms, tokens included
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def page(live):
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="fr-FR")
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def sign_in(page, base, username):
+    page.goto(f"{base}/login")
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill("demo")
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(re.compile(r"/taches/"))
+
+
+def sign_out(page):
+    page.get_by_role("button", name="Se déconnecter").click()
+    page.wait_for_url(re.compile(r"/login"))
+
+
+def test_phone_complaint_through_three_groups(app, live, page):
+    base = live.url
+    # 1. Front office registers a phone complaint.
+    sign_in(page, base, "accueil")
+    page.get_by_role("link", name="Dossiers").click()
+    page.get_by_role("link", name="Nouveau dossier").click()
+    page.locator('main a[href$="/dossiers/nouveau/reclamation"]').click()
+    page.get_by_label("Canal de réception").select_option("phone")
+    page.get_by_label("Nom du réclamant").fill("Lucie Fontaine")
+    page.get_by_label("Téléphone du réclamant").fill("06 11 22 33 44")
+    page.get_by_label("Description de la réclamation").fill("Compteur relevé deux fois ce mois-ci.")
+    page.get_by_role("button", name="Enregistrer le dossier").click()
+    page.wait_for_url(re.compile(r"/dossiers/REC-"))
+    reference = re.search(r"REC-\d{4}-\d{6}", page.url).group(0)
+    assert "Dossier " + reference + " enregistré." in page.content()
+    sign_out(page)
+
+    # 2. The handler claims the qualification from the team tab and completes it.
+    sign_in(page, base, "gestionnaire")
+    page.get_by_role("link", name=re.compile("Mon équipe")).click()
+    row = page.locator("tr", has_text=reference)
+    row.get_by_role("button", name="Prendre").click()
+    assert "prise." in page.content()
+    page.get_by_role("link", name=re.compile("Mes tâches")).click()
+    page.locator("tr", has_text=reference).get_by_role("link", name="Ouvrir").click()
+    page.get_by_label("Réclamation recevable").check()
+    page.get_by_label("Catégorie").select_option("billing")
+    page.get_by_label("Élevée").check()
+    page.get_by_label("Service concerné").select_option("billing")
+    page.get_by_role("button", name="Terminer l'étape").click()
+    page.wait_for_url(re.compile(r"/taches/$"))
+    assert f"terminée pour le dossier {reference}" in page.content()
+    sign_out(page)
+
+    # 3. The department analyses it; the keyboard is enough to fill the form.
+    sign_in(page, base, "service")
+    page.get_by_role("link", name=re.compile("Mon équipe")).click()
+    page.locator("tr", has_text=reference).get_by_role("link", name="Ouvrir").click()
+    page.get_by_label("Faits constatés").focus()
+    page.keyboard.type("Double relevé confirmé par le technicien.")
+    page.get_by_label("Cause racine").fill("Erreur de saisie lors de la tournée.")
+    page.get_by_role("button", name="Terminer l'étape").click()
+    page.wait_for_url(re.compile(r"/taches/$"))
+
+    # 4. The case page shows the next step and highlights the diagram.
+    page.goto(f"{base}/dossiers/{reference}")
+    assert "Décider et répondre" in page.locator("#tasks-title + table").inner_text()
+    page.wait_for_selector("#diagram .djs-element.hl-current")
+    current = page.eval_on_selector_all("#diagram .hl-current", "els => els.map(e => e.dataset.elementId)")
+    assert current == ["ut_decide"]
+    done = page.eval_on_selector_all("#diagram .hl-done", "els => els.map(e => e.dataset.elementId)")
+    assert {"ut_qualify", "ut_analyse"} <= set(done)
+    timeline = page.locator("#tl-title + .timeline").inner_text()
+    assert "Analyser la réclamation" in timeline and "Qualifier la réclamation" in timeline
+
+    # 5. The complainant follows it on the public tracking page (once that page exists).
+    if any(rule.rule.startswith("/suivi/") for rule in app.url_map.iter_rules()):
+        from app.services.cases import get_case
+
+        sign_out(page)
+        page.goto(f"{base}/suivi/{get_case(reference).tracking_token}")
+        assert reference in page.content()
