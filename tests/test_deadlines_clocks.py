@@ -201,3 +201,19 @@ def test_validator_names_the_element_with_a_bad_deadline_property():
     problems = validate(bad)[1]
     assert [(p.element, p.message) for p in problems] == [
         ("st_deadline_written", "Propriétés de « set_deadline » : remind_before : nombre de jours invalide « trois »")]
+
+
+def test_replay_of_a_paused_clock_matches_the_stored_case(deployed, api):
+    from app.services.verification import verify_case
+
+    ref = start(api, **complaint_data())["reference"]
+    do(api, ref, "ut_qualify", "gestionnaire", QUALIFY)
+    clock.advance(days=2)
+    do(api, ref, "ut_analyse", "service", {**ANALYSE, "needs_information": True})
+    clock.advance(days=20)
+    assert fire_due_timers() == []
+    do(api, ref, "ut_await_info", "service", {"information_received": "Facture reçue"})
+    clock.set_now(datetime(2026, 12, 25, 9, 0, 1, tzinfo=UTC))
+    assert fire_due_timers() == [ref]
+    case_row = db.session.scalar(select(Case).where(Case.reference == ref))
+    assert verify_case(case_row) == []

@@ -217,7 +217,8 @@ def _variables(row: CaseClock) -> set[str]:
 def _pause(case: Case, row: CaseClock, at: datetime, actor: str, workflow, bpmn_id: str | None) -> None:
     row.paused_at = at
     held = workflow.hold_timers(_variables(row))
-    audit.record(case, actor, "clock_paused", bpmn_id=bpmn_id, data={"clock": row.name, "timers": held})
+    audit.record(case, actor, "clock_paused", bpmn_id=bpmn_id, data={
+        "clock": row.name, "timers": held, "variables": sorted(_variables(row))})
 
 
 def _resume(case: Case, row: CaseClock, at: datetime, actor: str, workflow, result) -> None:
@@ -241,7 +242,7 @@ def _resume(case: Case, row: CaseClock, at: datetime, actor: str, workflow, resu
     released = workflow.release_timers(_variables(row), delta)
     audit.record(case, actor, "clock_resumed", data={
         "clock": row.name, "paused_seconds": int(delta.total_seconds()), "due_at": row.due_at.isoformat(),
-        "timers": released})
+        "timers": released, "variables": sorted(_variables(row)), "updates": updates})
 
 
 # --- after every engine step -----------------------------------------------------------------------------
@@ -291,3 +292,25 @@ def after_step(case: Case, workflow, result, context, actor: str) -> None:
         elif not wanted and row.paused_at is not None:
             _resume(case, row, now, actor, workflow, result)
     result.next_timer_at = workflow.next_timer_at()
+
+
+# --- replay (app/services/replay.py): pauses change the workflow, so the audit log replays them ---------------
+
+def _replay_paused(replay, event) -> None:
+    replay.workflow.hold_timers(set(event.data.get("variables") or []))
+
+
+def _replay_resumed(replay, event) -> None:
+    variables = set(event.data.get("variables") or [])
+    if event.data.get("updates"):
+        replay.workflow.update_data(dict(event.data["updates"]))
+    replay.workflow.release_timers(variables, timedelta(seconds=int(event.data.get("paused_seconds") or 0)))
+
+
+def register_replay() -> None:
+    """Teach the audit replay the clock events that change a workflow (held and shifted timers)."""
+    from app.services import replay
+
+    replay.replays("clock_paused")(_replay_paused)
+    replay.replays("clock_resumed")(_replay_resumed)
+

@@ -342,3 +342,9 @@ def tokens_by_event(case: Case, events: list[AuditEvent]) -> dict[int, list[str]
             active, last_ready = replay.workflow.active_elements(), replay.ready
         found[event.seq] = active
     return found
+
+
+# Other modules' inputs: a paused deadline clock holds and shifts timers (app/services/clocks.py).
+from app.services import clocks as _clocks  # noqa: E402
+
+_clocks.register_replay()
