@@ -52,8 +52,8 @@ def test_state_at_a_moment_and_clocks(deployed, api):
     do(api, ref, "ut_qualify", "gestionnaire",
        {"admissible": True, "category": "billing", "severity": "high", "department": "billing"})
     clocks = state_at(ref).to_json()["clocks"]
-    assert clocks["next_timer_at"] == "2026-12-08T09:00:00+00:00"
-    assert [t["name"] for t in clocks["timers"]] == ["Délai de réponse dépassé"]
+    assert clocks["next_timer_at"] == "2026-12-05T09:00:00+00:00"  # the reminder, 3 days before due_at
+    assert sorted(t["name"] for t in clocks["timers"]) == ["Délai de réponse dépassé", "Échéance dans 3 jours"]
 
 
 def test_replay_does_not_repeat_side_effects(deployed, api):
