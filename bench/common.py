@@ -22,7 +22,7 @@ COMPLAINT = {"channel": "letter", "origin": "external_customer", "kind": "compla
 # The complaint's happy path after the start: (BPMN element, group that completes it, form data).
 LIFECYCLE = [
     ("ut_qualify", "gestionnaire", {"admissible": True, "category": "billing", "severity": "high"}),
-    ("ut_analyse", "service", {"facts": "Frais facturés deux fois.", "systemic": False}),
+    ("ut_analyse", "service", {"facts": "Frais facturés deux fois.", "systemic": False, "needs_information": False}),
     ("ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "Nous vous remboursons."}),
     ("ut_reaction", "gestionnaire", {"reaction": "satisfied", "reaction_on": "2026-11-25", "payment_blocked": False}),
     ("ut_survey", "gestionnaire", {"satisfaction_score": 4}),

@@ -33,6 +33,12 @@ class MemoryContext:
     def send_message(self, template, data):
         pass
 
+    def clock(self, action, **values):  # deadline clocks are rows of the database: dropped here
+        pass
+
+    def notify(self, props):
+        pass
+
 
 def raw_run(cases: int) -> dict[str, list[float]]:
     """Per step seconds for the in-memory run (no serialization, no database)."""
