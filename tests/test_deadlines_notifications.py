@@ -47,6 +47,7 @@ def test_reminder_to_the_holder_and_escalation_to_responsable(deployed, api, cli
     assert [(n.kind, n.username, n.group_name) for n in rows] == [
         ("reminder", "service", None), ("escalation", None, "responsable")]
     assert rows[0].text.startswith(f"Réponse attendue le 08/12/2026 pour le dossier {ref} (Martine Lefèvre)")
+    assert rows[0].link == f"/dossiers/{ref}"
     assert rows[1].text == f"Délai de réponse dépassé : dossier {ref} (Martine Lefèvre)"
     assert {t["bpmn_id"] for t in case(api, ref)["tasks"]} == {"ut_analyse", "ut_overdue"}
 

@@ -13,7 +13,7 @@ KINDS = ("info", "reminder", "escalation")
 
 
 def _link(case: Case) -> str:
-    return f"/cases/{case.reference}"
+    return f"/dossiers/{case.reference}"  # the case page (app/cases)
 
 
 def _text(template: str, case: Case, extra: dict | None = None) -> str:
