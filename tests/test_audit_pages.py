@@ -121,3 +121,12 @@ def test_api_state_and_events(api, ref):
     assert api.get("accueil", "/api/audit/events").status_code == 403
     spec = api.get(None, "/api/openapi.json").get_json()
     assert "/api/cases/{reference}/state" in spec["paths"] and "/api/audit/events" in spec["paths"]
+
+
+def test_verified_badge_shows_the_last_stored_check(client, runner, ref):
+    _login(client, "auditeur")
+    assert "non vérifié" in client.get(f"/audit/cases/{ref}").get_data(as_text=True)
+    result = runner.invoke(args=["audit", "replay", "--all"])
+    assert result.exit_code == 0 and "conformes : 1" in result.output
+    page = client.get(f"/audit/cases/{ref}").get_data(as_text=True)
+    assert "✔ vérifié le 23/11/2026 10:00:00" in page
