@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="sqlite", help="sqlite (a temporary file) or a postgresql:// server URL")
     parser.add_argument("--passes", type=int, default=1000)
-    parser.add_argument("--raw-passes", type=int, default=300,
+    parser.add_argument("--raw-passes", type=int, default=290,
                         help="passes without compaction (SpiffWorkflow stalls near 333)")
     parser.add_argument("--window", type=int, default=9, help="steps per median")
     parser.add_argument("--smoke", action="store_true", help="a handful of passes, to check that it runs")
