@@ -10,6 +10,7 @@ the table gives the median and the 95th percentile of wall-clock time.
 """
 
 import argparse
+import logging
 import os
 import platform
 import statistics
@@ -50,6 +51,7 @@ def main() -> None:
     from app.services.demo_bulk import generate
 
     url = normalize_db_url(url)
+    logging.getLogger("reclamations.access").setLevel(logging.WARNING)  # one log line per request otherwise
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False,
                       "RATELIMIT_ENABLED": False})
     clock.set_now(NOW)
