@@ -143,3 +143,17 @@ def test_complainant_answer_on_the_tracking_page_notifies_the_holder(deployed, a
     [note] = db.session.scalars(select(Notification)).all()
     assert (note.username, note.kind) == ("service", "info")
     assert note.text.startswith(f"Le réclamant a ajouté une information au dossier {ref}")
+
+
+def test_case_page_shows_the_clocks(deployed, api, client):
+    ref = start(api, **complaint_data())["reference"]
+    do(api, ref, "ut_qualify", "gestionnaire", QUALIFY)
+    do(api, ref, "ut_analyse", "service", {"facts": "x", "systemic": False, "needs_information": True})
+    login(client, "gestionnaire")
+    page = client.get(f"/dossiers/{ref}").get_data(as_text=True)
+    assert "Délais" in page and "Accusé de réception" in page and "2 jours ouvrés" in page
+    assert "15 jours calendaires" in page and "suspendu (attente du réclamant)" in page
+    clock.advance(days=3)
+    do(api, ref, "ut_await_info", "service", {"information_received": "Facture reçue"})
+    page = client.get(f"/dossiers/{ref}").get_data(as_text=True)
+    assert "(+3.0 j de suspension)" in page and "en cours" in page

@@ -6,7 +6,7 @@ from flask_login import current_user
 from app import clock
 from app.auth.access import staff_required
 from app.notifications import bp
-from app.services import notifications
+from app.services import clocks, notifications
 from app.services.errors import NotFound
 
 
@@ -16,6 +16,24 @@ def unread_counter():
     def unread_notifications() -> int:
         return notifications.unread_count(current_user) if current_user.is_authenticated else 0
     return {"unread_notifications": unread_notifications}
+
+
+CLOCK_LABELS = {"acknowledgment": "Accusé de réception", "answer": "Réponse", "holding_letter": "Lettre d’attente",
+                "analysis": "Analyse du litige"}
+STATE_LABELS = {"running": "en cours", "paused": "suspendu (attente du réclamant)", "overdue": "dépassé",
+                "met": "tenu", "breached": "non tenu"}
+
+
+@bp.app_context_processor
+def clock_rows():
+    """`case_clocks(case)` for the case page: each deadline clock with its French label and state."""
+    def case_clocks(case) -> list[dict]:
+        now = clock.now()
+        return [{"label": CLOCK_LABELS.get(c.name, c.name), "row": c, "state": c.state(now),
+                 "state_label": STATE_LABELS.get(c.state(now), c.state(now)),
+                 "calendar": "jours ouvrés" if c.calendar == "working" else "jours calendaires"}
+                for c in clocks.for_case(case.id)]
+    return {"case_clocks": case_clocks}
 
 
 @bp.get("/")
