@@ -9,7 +9,8 @@ from app.services import process_admin
 from app.services.errors import NotFound, ServiceError
 
 XML_TYPES = ("application/xml", "text/xml", "application/bpmn+xml")
-_REF = re.compile(r"(?:(\d+)|draft-(\d+))", re.ASCII)
+# Bounded digits: a 30-digit number would overflow the database integer (500 instead of 404).
+_REF = re.compile(r"(?:([0-9]{1,9})|draft-([0-9]{1,9}))", re.ASCII)
 
 
 def definition_json(d, running: int | None = None, active: bool | None = None) -> dict:

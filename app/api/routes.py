@@ -78,7 +78,7 @@ def list_tasks():
     scope = request.args.get("scope", "group")
     try:
         limit = min(max(int(request.args.get("limit", 100)), 1), 500)
-        offset = max(int(request.args.get("offset", 0)), 0)
+        offset = min(max(int(request.args.get("offset", 0)), 0), 1_000_000_000)  # no integer overflow in SQL
     except ValueError:
         raise Invalid({"limit": "Nombre entier attendu."}) from None
     rows = tasks.list_tasks(g.user, scope, limit=limit, offset=offset)
