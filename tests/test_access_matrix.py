@@ -19,6 +19,7 @@ from app.models import Case
 from tests.conftest import GROUPS, PROCESSES
 from tests.flows import complaint_data, ready, start
 
+AUDIT_READERS = ("auditeur", "responsable", "direction", "qualite")  # the audit trail and its exports
 PUBLIC = "public"  # anyone, signed in or not
 STAFF = "staff"    # any signed-in staff member (page session or API token)
 
@@ -79,6 +80,17 @@ EXPECTED = {
     "public.add_information": PUBLIC,
     "public.survey": PUBLIC,
     "public.lost_link": PUBLIC,
+    "api.audit_events": AUDIT_READERS,
+    "api.case_state": AUDIT_READERS,
+    "audit.index": AUDIT_READERS,
+    "audit.case": AUDIT_READERS,
+    "audit.diagram": AUDIT_READERS,
+    "audit.export_csv": AUDIT_READERS,
+    "audit.export_json": AUDIT_READERS,
+    "audit.late_responses": AUDIT_READERS,
+    "audit.print_trail": AUDIT_READERS,
+    "audit.state": AUDIT_READERS,
+    "audit.verify": AUDIT_READERS,
     "reports.dashboard": ("qualite", "responsable", "direction", "auditeur"),
     "api.indicators": ("qualite", "responsable", "direction", "auditeur"),
     "reports.cases_csv": ("qualite", "responsable", "direction", "auditeur"),

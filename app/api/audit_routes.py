@@ -27,7 +27,7 @@ def case_state(reference):
 def audit_events():
     _require_reader()
     try:
-        page = max(int(request.args.get("page", 1)), 1)
+        page = min(max(int(request.args.get("page", 1)), 1), 1_000_000)  # no integer overflow in SQL
         per_page = min(max(int(request.args.get("per_page", 100)), 1), MAX_PER_PAGE)
     except ValueError:
         raise Invalid({"page": "Nombre entier attendu."}) from None
