@@ -75,8 +75,10 @@ def test_export_round_trips_and_detects_edits(client, api, ref):
     assert verify_export(resp.get_data(as_text=True)) == []
     assert document["head"] == document["events"][-1]["hash"] and document["count"] == len(document["events"])
     edited = json.loads(json.dumps(document))
-    edited["events"][3]["data"]["submitted"]["category"] = "product"
-    assert verify_export(edited) == [f"événement {edited['events'][3]['seq']} : contenu modifié (empreinte invalide)"]
+    index = next(i for i, e in enumerate(edited["events"]) if e["type"] == "task_completed")
+    edited["events"][index]["data"]["submitted"]["category"] = "product"
+    seq = edited["events"][index]["seq"]
+    assert verify_export(edited) == [f"événement {seq} : contenu modifié (empreinte invalide)"]
     dropped = json.loads(json.dumps(document))
     del dropped["events"][1]
     assert any("séquence" in p for p in verify_export(dropped))
@@ -130,3 +132,11 @@ def test_verified_badge_shows_the_last_stored_check(client, runner, ref):
     assert result.exit_code == 0 and "conformes : 1" in result.output
     page = client.get(f"/audit/cases/{ref}").get_data(as_text=True)
     assert "✔ vérifié le 23/11/2026 10:00:00" in page
+
+
+def test_staff_case_page_shows_the_verified_mark(client, runner, ref):
+    _login(client, "auditeur")
+    page = client.get(f"/dossiers/{ref}").get_data(as_text=True)
+    assert "non vérifié" in page and f'href="/audit/cases/{ref}"' in page
+    assert runner.invoke(args=["audit", "replay", ref]).exit_code == 0
+    assert "✔ vérifié le" in client.get(f"/dossiers/{ref}").get_data(as_text=True)
