@@ -247,3 +247,20 @@ def test_simultaneous_identical_submissions_give_one_case(app, deployed, backend
     assert errors == []
     assert sorted(results) == [False, True]
     assert case_count() == 1
+
+
+def test_weak_resemblance_opens_a_case_flagged_for_staff(client, api, deployed):
+    client.post("/reclamation", data=form_data())
+    first = only_case()
+    client.post("/reclamation", data=form_data(customer_email="autre@example.fr", description="Autre chose."))
+    assert case_count() == 2
+    second = db.session.scalars(select(Case).where(Case.id != first.id)).one()
+    [flag] = db.session.scalars(select(AuditEvent).where(AuditEvent.case_id == second.id,
+                                                         AuditEvent.type == "possible_duplicates")).all()
+    [candidate] = flag.data["candidates"]
+    assert candidate["reference"] == first.reference
+    assert any("FA-2026-1182" in reason for reason in candidate["reasons"])
+    # Staff see it on the case page's timeline.
+    client.post("/login", data={"username": "gestionnaire", "password": "demo"})
+    page = client.get(f"/dossiers/{second.reference}").get_data(as_text=True)
+    assert "Doublons possibles" in page and first.reference in page

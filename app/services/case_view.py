@@ -21,7 +21,8 @@ EVENT_LABELS = {
     "incident_retried": "Incident relancé", "dispute_opened": "Litige ouvert", "comment_added": "Commentaire interne",
     "attachment_added": "Pièce jointe ajoutée", "intake_linked": "Nouveau contact rattaché",
     "complainant_message": "Message du réclamant", "complainant_attachment": "Pièce jointe du réclamant",
-    "public_intake_merged": "Nouveau contact web rattaché", "survey_answered": "Enquête de satisfaction",
+    "public_intake_merged": "Nouveau contact web rattaché",
+    "possible_duplicates": "Doublons possibles (dépôt web)", "survey_answered": "Enquête de satisfaction",
 }
 HIDDEN_EVENTS = {"timer_checked", "engine_steps"}
 # Data keys the process sets itself (not form fields): their French labels.
@@ -137,6 +138,9 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
         entry.detail = f"via {data.get('channel') or '—'}"
         entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1]))
                         for k, v in (data.get("data") or {}).items()]
+    elif event.type == "possible_duplicates":
+        entry.detail = "; ".join(f"{c.get('reference')} ({', '.join(c.get('reasons') or [])})"
+                                 for c in data.get("candidates") or [])
     elif event.type in ("incident", "dispute_opened"):
         entry.detail = str(data.get("error") or data.get("reference") or "")
     elif event.type in ("engine_steps", "timer_fired", "timer_checked"):

@@ -20,6 +20,7 @@ from app.forms.fields import FieldSpec, validate_submission
 from app.models import AuditEvent, Case, OutboxMessage, TaskRow
 from app.services import attachments_public as attachments
 from app.services import audit, cases, definitions, messages, notifications
+from app.services.duplicates import find_duplicates, invoice_refs
 from app.services.errors import Conflict, Invalid, NotFound
 
 PUBLIC_ACTOR = "public"
@@ -88,7 +89,9 @@ def file_intake(raw: dict) -> IntakeResult:
             _merge_intake(existing, clean)
             result = IntakeResult(existing, merged=True)
         else:
-            result = IntakeResult(cases.create_case(PUBLIC_ACTOR, form.process_key, clean))
+            case = cases.create_case(PUBLIC_ACTOR, form.process_key, clean)
+            _flag_possible_duplicates(case, clean)
+            result = IntakeResult(case)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -104,10 +107,6 @@ def _serialize_per_email(email: str | None) -> None:
                            {"key": "public-intake:" + email.strip().lower()})
 
 
-def _refs(text: str | None) -> set[str]:
-    return {r.upper() for r in re.split(r"[\s,;]+", text or "") if len(r) >= 3}
-
-
 def _words(text: str | None) -> str:
     return " ".join((text or "").lower().split())
 
@@ -120,14 +119,23 @@ def find_strong_duplicate(process_key: str, clean: dict) -> Case | None:
         return None
     query = (select(Case).where(Case.process_key == process_key, Case.completed.is_(False),
                                 func.lower(Case.customer_email) == email).order_by(Case.created_at))
-    refs, description = _refs(clean.get("invoice_refs")), _words(clean.get("description"))
+    refs, description = invoice_refs(clean.get("invoice_refs")), _words(clean.get("description"))
     for case in db.session.scalars(query.limit(50)):
         if (case.customer_email or "").strip().lower() != email:
             continue
-        if refs & _refs(case.invoice_refs) or (description and _words((case.data or {}).get("description"))
+        if refs & invoice_refs(case.invoice_refs) or (description and _words((case.data or {}).get("description"))
                                                == description):
             return case
     return None
+
+
+def _flag_possible_duplicates(case: Case, clean: dict) -> None:
+    """Weaker resemblances (same name, same invoice from another address, similar text) are not merged:
+    the new case records them so staff can link or close it from the case page."""
+    found = find_duplicates(clean, exclude_id=case.id)
+    if found:
+        audit.record(case, PUBLIC_ACTOR, "possible_duplicates", data={"candidates": [
+            {"reference": d.case.reference, "reasons": d.reasons} for d in found]})
 
 
 def _merge_intake(case: Case, clean: dict) -> None:
