@@ -20,7 +20,17 @@ START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
+_pg_schema_fresh = False
+
+
 def _reset_postgres() -> None:
+    """Empty every table; the first time in a run, rebuild the schema so that new columns exist."""
+    global _pg_schema_fresh
+    if not _pg_schema_fresh:
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        _pg_schema_fresh = True
     db.create_all()
     names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
     with db.engine.begin() as conn:

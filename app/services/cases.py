@@ -190,7 +190,8 @@ def fire_due_timers(limit: int = 100) -> list[str]:
     """Fire every case timer due by the application clock, one transaction per case; return the references."""
     fired, seen = [], set()
     while len(seen) < limit:
-        query = (select(Case).where(Case.next_timer_at <= clock.now(), Case.completed.is_(False),
+        # Strictly before now: SpiffWorkflow fires a timer only once its time has passed.
+        query = (select(Case).where(Case.next_timer_at < clock.now(), Case.completed.is_(False),
                                     Case.incident.is_(None), Case.id.not_in(seen or [0]))
                  .order_by(Case.next_timer_at).limit(1).with_for_update(skip_locked=True, of=Case))
         case = db.session.scalars(query).first()

@@ -118,9 +118,9 @@ def send_message(ctx, props: dict, data: dict) -> dict:
     stops = [n.strip() for n in (props.get("stops_clock") or "").split(",") if n.strip()]
     if stops:
         ctx.clock("stop", names=stops)
-    sent = list(data.get("messages_sent") or [])
-    sent.append(template)
-    return {"messages_sent": sent}
+    # The outbox and the audit log list every message; the data keeps only the last one, so that it does not
+    # grow with each pass of a long case.
+    return {"last_message": template}
 
 
 @handler("open_dispute")
