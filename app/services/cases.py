@@ -11,7 +11,7 @@ from datetime import UTC
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import clock
@@ -278,6 +278,12 @@ def _commit(work):
     except StaleDataError:
         db.session.rollback()
         raise Conflict("Le dossier a été modifié entre-temps : rechargez et recommencez.") from None
+    except OperationalError as exc:
+        db.session.rollback()
+        # PostgreSQL chose this transaction as a deadlock (or serialization) victim: the other one won.
+        if getattr(exc.orig, "sqlstate", None) in ("40P01", "40001"):
+            raise Conflict("Le dossier a été modifié entre-temps : rechargez et recommencez.") from None
+        raise
     except Exception:
         db.session.rollback()
         raise
