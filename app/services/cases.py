@@ -22,6 +22,7 @@ from app.services import audit, clocks, definitions, messages
 from app.services.engine import SERIALIZER_VERSION, CaseWorkflow, StepContext, StepResult
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.handlers import HANDLERS, parse_moment
+from app.services.tasks import actionable_row
 
 SEVERITY_PRIORITY = {"critical": 3, "high": 2, "medium": 1, "low": 0}
 DATE_FIELDS = {"received_at", "due_at", "closed_at"}
@@ -142,16 +143,7 @@ def create_case(actor: str, process_key: str, data: dict, *, parent: Case | None
 
 def complete_task(user: User, task_id: str, raw_data: dict, *, html: bool = False) -> Case:
     """Complete a ready task with form data: 422 invalid, 409 no longer ready, 403 not the user's lane."""
-    row = db.session.get(TaskRow, task_id)
-    if row is None:
-        raise NotFound("Tâche inconnue.")
-    if row.state != "ready":
-        raise Conflict("Cette tâche a déjà été traitée.", completed_by=row.completed_by)
-    if not user.in_any(row.lane or ""):
-        raise Forbidden(f"Cette tâche est réservée au groupe « {row.lane} ».")
-    if row.assignee and row.assignee != user.username and not user.is_admin:
-        raise Forbidden(f"Cette tâche est attribuée à {row.assignee}.")
-    return complete_row(row, user.username, raw_data, html=html)
+    return complete_row(actionable_row(user, task_id), user.username, raw_data, html=html)
 
 
 def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False) -> Case:

@@ -244,8 +244,8 @@ def form_fields(row: TaskRow) -> list:
     return list(pspec.user_tasks.get(row.bpmn_id, {}).get("form", []))
 
 
-def save_draft(user: User, task_id: str, raw_data: dict, *, html: bool = False) -> TaskRow:
-    """Keep what was typed in a ready task's form without completing it (partial validation)."""
+def actionable_row(user: User, task_id: str) -> TaskRow:
+    """A ready task row the user may work on: 404 unknown, 409 done, 403 other lane or held by someone else."""
     row = db.session.get(TaskRow, task_id)
     if row is None:
         raise NotFound("Tâche inconnue.")
@@ -255,6 +255,12 @@ def save_draft(user: User, task_id: str, raw_data: dict, *, html: bool = False) 
         raise Forbidden(f"Cette tâche est réservée au groupe « {row.lane} ».")
     if row.assignee and row.assignee != user.username and not user.is_admin:
         raise Forbidden(f"Cette tâche est attribuée à {row.assignee}.")
+    return row
+
+
+def save_draft(user: User, task_id: str, raw_data: dict, *, html: bool = False) -> TaskRow:
+    """Keep what was typed in a ready task's form without completing it (partial validation)."""
+    row = actionable_row(user, task_id)
     clean, errors = validate_submission(form_fields(row), raw_data or {}, partial=True, html=html)
     if errors:
         raise Invalid(errors)
