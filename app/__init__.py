@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import models  # noqa: F401  (register the tables)
     from app.models import User
+    from app.services import rollup
     from app.services.audit import clear_pending
 
     @login_manager.user_loader
@@ -39,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         event.listen(db.session, "after_commit", clear_pending)
         event.listen(db.session, "after_rollback", clear_pending)
+        rollup.install()
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 

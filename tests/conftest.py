@@ -140,3 +140,25 @@ class Api:
 @pytest.fixture
 def api(client, users):
     return Api(client)
+
+
+def assert_rollup_consistent() -> None:
+    """The indicator facts kept step by step equal a recomputation from the cases, task rows and audit log."""
+    from app.services import rollup
+    from tests.rollup_check import facts
+
+    db.session.commit()
+    kept = (rollup.stored(), facts())
+    rollup.rebuild()
+    db.session.flush()
+    rebuilt = (rollup.stored(), facts())
+    db.session.rollback()
+    assert kept[1] == rebuilt[1], "case and task facts differ from their recomputation"
+    assert kept[0] == rebuilt[0], "the rollup differs from its recomputation"
+
+
+@pytest.fixture
+def rollup_checked(ctx):
+    """Use in a module (pytestmark) whose tests drive real cases: after each, the rollup is checked."""
+    yield
+    assert_rollup_consistent()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.models import Case, ProcessDefinition, TaskRow
-from app.services import audit
+from app.services import audit, rollup
 
 
 def at(month: int, day: int, hour: int = 9) -> datetime:
@@ -54,6 +54,7 @@ class Builder:
         for template, moment in messages:
             clock.set_now(moment)
             audit.record(case, "system", "message_sent", bpmn_id=f"st_{template}", data={"template": template})
+            rollup.message_sent(case, template, moment)
         clock.set_now(saved)
         db.session.flush()
         return case

@@ -1,10 +1,14 @@
 """Every path of both processes end to end through the JSON API, on SQLite and PostgreSQL."""
 
+import pytest
+
 from app import clock
 from app.extensions import db
 from app.models import Case, OutboxMessage
 from app.services.cases import fire_due_timers
 from tests.flows import case, complaint_data, do, history_types, ready, start
+
+pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 
 QUALIFY_OK = {"admissible": True, "category": "billing", "severity": "high", "department": "billing",
               "qualification_comment": "Double facturation avérée."}

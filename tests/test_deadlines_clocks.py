@@ -15,6 +15,8 @@ from app.services.cases import fire_due_timers
 from app.services.engine import DefinitionError
 from tests.flows import case, complaint_data, do, history_types, start
 
+pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
+
 PARIS = ZoneInfo("Europe/Paris")
 ROOT = Path(__file__).resolve().parent.parent
 QUALIFY = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}

@@ -10,6 +10,8 @@ from app.extensions import db
 from app.models import AuditEvent, Case, Notification, TaskRow
 from app.services import audit, cases
 
+pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
+
 CASES = 8
 
 

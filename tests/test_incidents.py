@@ -10,6 +10,8 @@ from app.services.handlers import HANDLERS
 from app.services.users import by_username
 from tests.conftest import TEST_BPMN
 
+pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
+
 START = {"customer_name": "Jeanne Martin", "customer_email": "jeanne@example.fr", "divisor": 1}
 
 

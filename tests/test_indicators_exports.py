@@ -5,6 +5,7 @@ import io
 
 import pytest
 
+from app.extensions import db
 from tests.indicator_data import Builder, at, reference_set
 from tests.test_actions import login
 
@@ -129,6 +130,7 @@ def test_bad_input(api, deployed):
 def test_dashboard_shows_figures_escaped(api, deployed):
     reference_set()
     Builder().case(at(11, 21), channel="web", kind="complaint", category="other", root_cause="<script>x</script>")
+    db.session.commit()
     login(api.client, "responsable")
     html = api.client.get(f"/reports/?{QUERY}&process=reclamation").get_data(as_text=True)
     assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>x</script>" not in html

@@ -12,6 +12,8 @@ from app.models import AuditEvent, TaskRow
 from app.services import cases
 from tests.pages import login, ready_task, start_case, text, user
 
+pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
+
 QUALIFY = {"action": "complete", "admissible": "y", "category": "billing", "severity": "high",
            "department": "billing", "qualification_comment": "Double facturation confirmée."}
 

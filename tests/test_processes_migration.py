@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -9,6 +10,8 @@ from app.models import AuditEvent, TaskRow, WorkflowStateArchive
 from app.services import audit
 from tests import flows
 from tests.test_processes_api import deploy, upload
+
+pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 
 ROOT = Path(__file__).resolve().parent.parent
 RECLAMATION = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")

@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditEvent, Case, OutboxMessage
 
+pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
+
 KINDS = ("complaint", "compliment", "suggestion", "request")
 
 

@@ -8,12 +8,13 @@ from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
 from app.models.notes import Attachment, Comment
 from app.models.outbox import OutboxMessage
+from app.models.rollup import CaseRollup
 from app.models.task import TaskRow
 from app.models.user import ADMIN_GROUP, User
 from app.models.verification import CaseVerification
 
 __all__ = [
     "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "Action", "ActionCase", "Attachment", "AuditEvent",
-    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseVerification", "Comment", "Notification", "OutboxMessage",
-    "ProcessDefinition", "SequenceCounter", "TaskRow", "User", "WorkflowState", "WorkflowStateArchive",
+    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "Notification",
+    "OutboxMessage", "ProcessDefinition", "SequenceCounter", "TaskRow", "User", "WorkflowState", "WorkflowStateArchive",
 ]

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -15,7 +15,12 @@ class TaskRow(db.Model):
         Index("ix_task_state_lane_due", "state", "lane", "due_at"),
         Index("ix_task_state_assignee_due", "state", "assignee", "due_at"),
         Index("ix_task_case_state", "case_id", "state"),
-        Index("ix_task_state_completed", "state", "completed_at"),  # indicators: step durations of a period
+        # Indicators: tasks completed per step in a period (range count), and the percentiles of their durations
+        # (walk in duration order); the case's filter columns are copied here so both stay inside the index.
+        Index("ix_task_step_completed", "process_key", "bpmn_id", "state", "completed_at", "channel", "origin",
+              "kind", "category", "department"),
+        Index("ix_task_step_duration", "process_key", "bpmn_id", "state", "duration_seconds", "completed_at",
+              "channel", "origin", "kind", "category", "department"),
     )
 
     # The SpiffWorkflow task id (a UUID), stable while the task is ready.
@@ -32,6 +37,12 @@ class TaskRow(db.Model):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     customer_name: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(40))
+    # Copies of the case's filter columns (kept equal by app/services/rollup.py) and created -> completed in seconds.
+    origin: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str | None] = mapped_column(String(40))
+    category: Mapped[str | None] = mapped_column(String(60))
+    department: Mapped[str | None] = mapped_column(String(60))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

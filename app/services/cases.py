@@ -18,7 +18,7 @@ from app import clock
 from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
-from app.services import audit, clocks, definitions, messages
+from app.services import audit, clocks, definitions, messages, rollup
 from app.services.engine import SERIALIZER_VERSION, CaseWorkflow, StepContext, StepResult
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.handlers import HANDLERS, parse_moment
@@ -359,7 +359,8 @@ def _sync_tasks(case: Case, result: StepResult, now) -> None:
                 id=t.id, case_id=case.id, case_reference=case.reference, process_key=case.process_key,
                 bpmn_id=t.bpmn_id, name=t.name[:300], lane=t.lane, state="ready", due_at=case.due_at,
                 priority=SEVERITY_PRIORITY.get(case.severity or "", 0), customer_name=case.customer_name,
-                channel=case.channel, created_at=now))
+                channel=case.channel, origin=case.origin, kind=case.kind, category=case.category,
+                department=case.department, created_at=now))
         else:
             row.due_at, row.customer_name = case.due_at, case.customer_name
             row.name, row.lane = t.name[:300], t.lane  # a migration may rename the step or move its lane
@@ -373,6 +374,7 @@ def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
         kind, bpmn_id = effect[0], effect[-1]
         if kind == "message":
             message = messages.queue(case, effect[1], effect[2])
+            rollup.message_sent(case, message.template, clock.now())
             db.session.flush()
             audit.record(case, actor, "message_sent", bpmn_id=bpmn_id, data={
                 "template": message.template, "channel": message.channel, "recipient": message.recipient,

@@ -45,6 +45,22 @@ def all_active() -> list[ProcessDefinition]:
     ))
 
 
+_USER_TASKS: dict[tuple[str, str], tuple[str, ...]] = {}  # (sha256, process key) -> user task ids (immutable)
+
+
+def user_tasks_of_deployed() -> set[tuple[str, str]]:
+    """(process key, user task id) of every deployed version, old ones included (tasks completed on them count)."""
+    out = set()
+    for key, sha in db.session.execute(select(ProcessDefinition.key, ProcessDefinition.sha256)
+                                       .where(ProcessDefinition.status == "deployed")):
+        if (sha, key) not in _USER_TASKS:
+            definition = db.session.scalars(select(ProcessDefinition).where(
+                ProcessDefinition.sha256 == sha, ProcessDefinition.key == key).limit(1)).one()
+            _USER_TASKS[(sha, key)] = tuple(spec_for(definition).user_tasks)
+        out.update((key, bpmn_id) for bpmn_id in _USER_TASKS[(sha, key)])
+    return out
+
+
 def spec_for(definition: ProcessDefinition) -> ProcessSpec:
     """The parsed spec of a definition row (parsed once per version and process, then cached)."""
     return SPECS.get(definition.sha256, definition.key, definition.xml)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text, update
 from app import clock
 from app.extensions import db
 from app.models import Action, ActionCase, AuditEvent, Case, ProcessDefinition, SequenceCounter, TaskRow
-from app.services import definitions
+from app.services import definitions, rollup
 from app.services.audit import GENESIS, compute_hash
 
 BATCH = 2000
@@ -152,6 +152,10 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> 
                 "due_at": (received + timedelta(days=15 if written else 14)) if process == "reclamation" else None,
                 "created_by": "demo", "tracking_token": uuid.uuid4().hex + uuid.uuid4().hex[:8], "data": {},
                 "lock_version": 1,
+                # The indicator facts the engine's steps would have kept (app/services/rollup.py).
+                "answered_at": max((at for t, at in letters if t in rollup.ANSWER_TEMPLATES), default=None),
+                "survey_sent_at": max((at for t, at in letters if t == rollup.SURVEY_TEMPLATE), default=None),
+                "processing_seconds": (closed - received).total_seconds() if closed else None,
             }
             cases.append(case)
             seq, prev = 1, chains.add(case, 1, GENESIS, received, "case_started",
@@ -165,7 +169,9 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> 
                               "state": "completed" if completed else "ready", "assignee": "demo" if completed else None,
                               "due_at": case["due_at"], "priority": 0, "customer_name": case["customer_name"],
                               "channel": channel, "created_at": created, "completed_at": completed,
-                              "completed_by": "demo" if completed else None})
+                              "completed_by": "demo" if completed else None,
+                              **{d: case[d] for d in rollup.TASK_DIMS if d != "channel"},
+                              "duration_seconds": (completed - created).total_seconds() if completed else None})
                 if completed:
                     events.append((completed, "task_completed", {"path": []}, bpmn_id, task_id))
             for at, type_, data, bpmn_id, task_id in sorted(events, key=lambda e: e[0]):
@@ -183,6 +189,7 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> 
                                 "(SELECT max(id) FROM case_record))"))
     _save_counters(counters)
     _actions(rng, actions, now)
+    rollup.rebuild(facts=False)  # the rows were inserted past the ORM: compute their rollup once
     db.session.commit()
     return done
 

@@ -1,30 +1,34 @@
-"""Indicators over a period and filters, from SQL aggregation over indexed case columns, the task table and
-the audit log: never from deserialized workflows.
+"""Indicators over a period and filters, from SQL aggregation: never from deserialized workflows.
 
 Days are UTC days; the period is [from 00:00, to + 1 day 00:00). Populations:
 volume, breakdowns, top causes and disputes count cases *received* in the period; processing time per step
 counts tasks *completed* in it; overall processing time and satisfaction count cases *closed* in it; the
-deadline share counts cases whose latest answer was *sent* in it; backlog, overdue cases and the forecast are
-snapshots at the time of the request (the filters apply, the period does not).
+deadline share counts cases whose latest answer letter was *sent* in it; backlog, overdue cases and the
+forecast are snapshots at the time of the request (the filters apply, the period does not).
+
+Where figures come from: counts and sums from the daily rollup `case_rollup` (a few hundred rows a day,
+kept by every transaction, app/services/rollup.py); percentiles by walking an index in duration order to the
+wanted rank (`sql_stats.walk_percentiles`), so no query reads every task or case of the period; snapshots
+from the indexed open cases and ready tasks.
 """
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, select
 
 from app import clock
 from app.extensions import db
-from app.models import AuditEvent, Case, ProcessDefinition, TaskRow
-from app.services import labels
+from app.models import Case, CaseRollup, ProcessDefinition, TaskRow
+from app.services import definitions, labels
 from app.services.errors import Invalid
-from app.services.sql_stats import day_of, moment, percentiles, seconds_between
+from app.services.rollup import ANSWERED_STATUSES, PATH_SEPARATOR
+from app.services.sql_stats import moment, walk_percentiles
 
 FILTER_KEYS = ("process", "channel", "origin", "kind", "category", "department")
 BREAKDOWNS = ("origin", "kind", "channel", "category")
 AGE_BUCKETS = (("0-7", 7), ("8-15", 15), ("16-30", 30), ("31+", None))  # days since the case was received
-ANSWER_TEMPLATES = ("response", "rejection")  # a letter that answers the complainant (acceptance or refusal)
-OPEN_FOR_DEADLINE = ("answered", "resolved", "closed")  # statuses after which the answer deadline no longer runs
+OPEN_FOR_DEADLINE = ANSWERED_STATUSES  # statuses after which the answer deadline no longer runs
 MAX_DAYS = 3 * 366
 DAY = 86400.0
 
@@ -129,12 +133,27 @@ def _share(part: int, whole: int) -> float | None:
 
 # --- figures ------------------------------------------------------------------------------------------
 
+def _rollup(basis: str, filters: Filters, *columns, where=()):
+    """SELECT columns FROM case_rollup for one basis, the period's days and the filters."""
+    conds = [CaseRollup.basis == basis, CaseRollup.day >= filters.start, CaseRollup.day <= filters.end, *where]
+    if filters.process:
+        conds.append(CaseRollup.process_key == filters.process)
+    for key in FILTER_KEYS[1:]:
+        value = getattr(filters, key)
+        if value:
+            conds.append(getattr(CaseRollup, key) == value)
+    return select(*columns).where(*conds)
+
+
+def _sum(column):
+    return func.coalesce(func.sum(column), 0)
+
+
 def volume(filters: Filters) -> dict:
     """Cases received in the period, by day, week (starting Monday) or month."""
-    day = day_of(Case.received_at)
-    rows = db.session.execute(select(day, func.count()).where(
-        _in_period(Case.received_at, filters), *case_conditions(filters)).group_by(day))
-    per_day = {date.fromisoformat(d): n for d, n in rows}
+    rows = db.session.execute(_rollup("received", filters, CaseRollup.day, _sum(CaseRollup.cases))
+                              .group_by(CaseRollup.day))
+    per_day = {_as_date(d): int(n) for d, n in rows if n}
     unit = granularity(filters)
     buckets: dict[date, int] = {}
     current = filters.start
@@ -145,6 +164,10 @@ def volume(filters: Filters) -> dict:
         buckets[_bucket(d, unit)] += n
     series = [{"bucket": b.isoformat(), "count": n} for b, n in sorted(buckets.items())]
     return {"granularity": unit, "total": sum(per_day.values()), "series": series}
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def _bucket(d: date, unit: str) -> date:
@@ -159,52 +182,59 @@ def breakdowns(filters: Filters, cat: dict) -> dict:
     """Cases received in the period by origin, kind, channel and category."""
     out = {}
     for key in BREAKDOWNS:
-        column = getattr(Case, key)
-        rows = db.session.execute(select(column, func.count()).where(
-            _in_period(Case.received_at, filters), *case_conditions(filters)).group_by(column))
-        items = [{"key": k, "label": labels.option(cat, key, k), "count": n} for k, n in rows]
+        column = getattr(CaseRollup, key)
+        rows = db.session.execute(_rollup("received", filters, column, _sum(CaseRollup.cases)).group_by(column))
+        items = [{"key": k, "label": labels.option(cat, key, k), "count": int(n)} for k, n in rows if n]
         out[key] = sorted(items, key=lambda i: (-i["count"], i["key"] or ""))
     return out
 
 
+def _task_conditions(filters: Filters) -> list:
+    conds = []
+    for key in FILTER_KEYS[1:]:
+        value = getattr(filters, key)
+        if value:
+            conds.append(getattr(TaskRow, key) == value)
+    return conds
+
+
+def _steps(filters: Filters) -> list[tuple[str, str]]:
+    """(process, user task) pairs of every deployed version, the process filter applied."""
+    return sorted(s for s in definitions.user_tasks_of_deployed() if not filters.process or s[0] == filters.process)
+
+
 def processing_time(filters: Filters, cat: dict) -> dict:
     """Median and 90th percentile, in days: per step (task created → completed) and overall (received → closed)."""
-    step_base = (select(TaskRow.process_key.label("process"), TaskRow.bpmn_id.label("bpmn_id"),
-                        seconds_between(TaskRow.created_at, TaskRow.completed_at).label("v"))
-                 .join(Case, Case.id == TaskRow.case_id)
-                 .where(TaskRow.state == "completed", _in_period(TaskRow.completed_at, filters),
-                        *case_conditions(filters)))
     steps = []
-    for (process, bpmn_id), stats in percentiles(step_base, ["process", "bpmn_id"]).items():
+    for process, bpmn_id in _steps(filters):
+        conds = [TaskRow.process_key == process, TaskRow.bpmn_id == bpmn_id, TaskRow.state == "completed",
+                 _in_period(TaskRow.completed_at, filters), *_task_conditions(filters)]
+        n = db.session.scalar(select(func.count()).select_from(TaskRow).where(*conds)) or 0
+        if not n:
+            continue
+        stats = walk_percentiles(TaskRow.duration_seconds, conds, n)
         steps.append({"process": process, "bpmn_id": bpmn_id, "name": labels.task(cat, process, bpmn_id),
-                      "count": stats["count"], "median_days": _days(stats[0.5]), "p90_days": _days(stats[0.9])})
+                      "count": n, "median_days": _days(stats[0.5]), "p90_days": _days(stats[0.9])})
     steps.sort(key=lambda s: (s["process"], -(s["median_days"] or 0), s["bpmn_id"]))
-    overall_base = (select(seconds_between(Case.received_at, Case.closed_at).label("v"))
-                    .where(_in_period(Case.closed_at, filters), Case.received_at.is_not(None),
-                           *case_conditions(filters)))
-    stats = percentiles(overall_base, []).get((), {"count": 0, 0.5: None, 0.9: None})
-    overall = {"count": stats["count"], "median_days": _days(stats[0.5]), "p90_days": _days(stats[0.9])}
+    n = int(db.session.scalar(_rollup("closed", filters, _sum(CaseRollup.timed))) or 0)
+    overall = {"count": n, "median_days": None, "p90_days": None}
+    if n:
+        stats = walk_percentiles(Case.processing_seconds,
+                                 [_in_period(Case.closed_at, filters), *case_conditions(filters)], n)
+        overall.update(median_days=_days(stats[0.5]), p90_days=_days(stats[0.9]))
     return {"overall": overall, "steps": steps}
 
 
 def answered_within_deadline(filters: Filters) -> dict:
     """Share of cases answered by their deadline: the latest answer letter sent vs the case's due_at.
 
-    Counts cases whose latest answer of the period (response or rejection letter) was sent in it and that are no longer
+    Counts cases whose latest answer (response or rejection letter) was sent in the period and that are no longer
     waiting for an answer (a re-examined case counts again once answered again); sent at the due moment is on time.
     """
-    answers = (select(AuditEvent.case_id.label("case_id"), func.max(AuditEvent.at).label("answered_at"))
-               .where(AuditEvent.type == "message_sent", _in_period(AuditEvent.at, filters),
-                      AuditEvent.data["template"].as_string().in_(ANSWER_TEMPLATES))
-               .group_by(AuditEvent.case_id).subquery())
-    on_time = case((answers.c.answered_at <= Case.due_at, 1), else_=0)
-    total, met = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(on_time), 0))
-        .select_from(Case).join(answers, answers.c.case_id == Case.id)
-        .where(_in_period(answers.c.answered_at, filters), Case.due_at.is_not(None),
-               Case.status.in_(OPEN_FOR_DEADLINE), *case_conditions(filters))).one()
-    return {"answered": int(total), "on_time": int(met), "late": int(total) - int(met),
-            "share": _share(int(met), int(total))}
+    total, met = db.session.execute(_rollup("answered", filters, _sum(CaseRollup.cases),
+                                            _sum(CaseRollup.on_time))).one()
+    total, met = int(total), int(met)
+    return {"answered": total, "on_time": met, "late": total - met, "share": _share(met, total)}
 
 
 def _open_case():
@@ -243,45 +273,41 @@ def overdue(filters: Filters, now: datetime, limit: int = 20) -> dict:
     return {"count": count, "cases": cases}
 
 
-def _messages(template: str, since):
-    return (select(AuditEvent.case_id).where(AuditEvent.type == "message_sent", AuditEvent.at >= since,
-                                             AuditEvent.data["template"].as_string() == template))
-
-
 def satisfaction(filters: Filters) -> dict:
     """For cases closed in the period: surveys sent, answered, response rate and average score (1 to 5)."""
-    closed = [_in_period(Case.closed_at, filters), *case_conditions(filters)]
-    sent = db.session.scalar(select(func.count()).select_from(Case).where(
-        *closed, Case.id.in_(_messages("survey", filters.start_at)))) or 0
-    answered, average = db.session.execute(select(func.count(Case.satisfaction_score),
-                                                  func.avg(Case.satisfaction_score)).where(*closed)).one()
-    return {"surveys_sent": sent, "answered": int(answered or 0), "response_rate": _share(int(answered or 0), sent),
-            "average_score": None if average is None else round(float(average), 2)}
+    sent, answered, total = (int(v) for v in db.session.execute(_rollup(
+        "closed", filters, _sum(CaseRollup.surveys), _sum(CaseRollup.scored), _sum(CaseRollup.score_sum))).one())
+    return {"surveys_sent": sent, "answered": answered, "response_rate": _share(answered, sent),
+            "average_score": round(total / answered, 2) if answered else None}
 
 
 def disputes(filters: Filters, now: datetime) -> dict:
     """Disputes received in the period: number, amounts blocked and credited, average days blocked."""
-    days = seconds_between(Case.received_at, func.coalesce(Case.closed_at, moment(now)))
+    litige = [CaseRollup.process_key == "litige"]
+    count, closed, closed_seconds, open_received, blocked, credited = db.session.execute(_rollup(
+        "received", filters, *(_sum(getattr(CaseRollup, m)) for m in (
+            "cases", "closed", "closed_seconds", "open_received", "blocked", "credited")), where=litige)).one()
+    count = int(count)
+    average = None
+    if count:  # closed ones: received -> closed; open ones: received -> now
+        seconds = int(closed_seconds) + (count - int(closed)) * round(now.timestamp()) - int(open_received)
+        average = _days(seconds / count)
     conds = [Case.process_key == "litige", *case_conditions(filters)]
-    count, blocked, credited, avg_seconds = db.session.execute(
-        select(func.count(), func.sum(Case.blocked_amount), func.sum(Case.credited_amount), func.avg(days))
-        .where(_in_period(Case.received_at, filters), *conds)).one()
     open_count, open_blocked = db.session.execute(
         select(func.count(), func.sum(Case.blocked_amount)).where(_open_case(), *conds)).one()
     return {"count": count, "blocked_amount": _money(blocked), "credited_amount": _money(credited),
-            "average_days_blocked": _days(float(avg_seconds)) if avg_seconds is not None else None,
-            "open_count": open_count, "open_blocked_amount": _money(open_blocked)}
+            "average_days_blocked": average, "open_count": open_count, "open_blocked_amount": _money(open_blocked)}
 
 
 def top_causes(filters: Filters, cat: dict, limit: int = 10) -> dict:
     """Most frequent categories and root causes in the period, with the count in the previous period."""
     previous = filters.previous()
     out = {}
-    for key, column in (("categories", Case.category), ("root_causes", Case.root_cause)):
+    for key, column in (("categories", CaseRollup.category), ("root_causes", CaseRollup.root_cause)):
         def counts(f, column=column):
-            return dict(db.session.execute(select(column, func.count()).where(
-                _in_period(Case.received_at, f), column.is_not(None), column != "", *case_conditions(f))
-                .group_by(column)).all())
+            rows = db.session.execute(_rollup("received", f, column, _sum(CaseRollup.cases),
+                                              where=[column.is_not(None), column != ""]).group_by(column))
+            return {k: int(n) for k, n in rows if n}
         now_counts, before = counts(filters), counts(previous)
         ranked = sorted(now_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         out[key] = [{"key": k, "label": labels.option(cat, "category", k) if key == "categories" else k,
@@ -292,44 +318,30 @@ def top_causes(filters: Filters, cat: dict, limit: int = 10) -> dict:
 
 def satisfaction_by_path(filters: Filters, cat: dict) -> list[dict]:
     """Average survey score of cases closed in the period, by the sequence of user tasks done before closure."""
-    conds = [_in_period(Case.closed_at, filters), Case.satisfaction_score.is_not(None), *case_conditions(filters)]
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import aggregate_order_by
-
-        path = func.string_agg(TaskRow.bpmn_id, aggregate_order_by(
-            literal(">"), TaskRow.created_at, TaskRow.completed_at, TaskRow.bpmn_id))
-        per_case = (select(Case.process_key.label("process"), Case.satisfaction_score.label("score"),
-                           path.label("path"))
-                    .join(TaskRow, TaskRow.case_id == Case.id)
-                    .where(*conds, TaskRow.state == "completed", TaskRow.created_at < Case.closed_at)
-                    .group_by(Case.id, Case.process_key, Case.satisfaction_score).subquery())
-    else:
-        # SQLite 3.40 has no ORDER BY inside aggregates: concatenate an ordered correlated subquery instead.
-        inner = (select(TaskRow.bpmn_id).where(TaskRow.case_id == Case.id, TaskRow.state == "completed",
-                                               TaskRow.created_at < Case.closed_at)
-                 .order_by(TaskRow.created_at, TaskRow.completed_at, TaskRow.bpmn_id).correlate(Case).subquery())
-        path = select(func.group_concat(inner.c.bpmn_id, ">")).scalar_subquery()
-        per_case = (select(Case.process_key.label("process"), Case.satisfaction_score.label("score"),
-                           path.label("path")).where(*conds).subquery())
-    rows = db.session.execute(select(per_case.c.process, per_case.c.path, func.count(), func.avg(per_case.c.score))
-                              .where(per_case.c.path.is_not(None)).group_by(per_case.c.process, per_case.c.path))
+    rows = db.session.execute(_rollup("closed", filters, CaseRollup.process_key, CaseRollup.path,
+                                      _sum(CaseRollup.scored), _sum(CaseRollup.score_sum),
+                                      where=[CaseRollup.path.is_not(None)])
+                              .group_by(CaseRollup.process_key, CaseRollup.path))
     out = []
-    for process, text, n, avg in rows:
-        steps = text.split(">")
+    for process, text, n, total in rows:
+        if not n:
+            continue
+        steps = text.split(PATH_SEPARATOR)
         out.append({"process": process, "path": steps, "names": [labels.task(cat, process, s) for s in steps],
-                    "count": n, "average_score": round(float(avg), 2)})
+                    "count": int(n), "average_score": round(int(total) / int(n), 2)})
     return sorted(out, key=lambda p: (-p["count"], p["process"], p["path"]))
 
 
 def satisfaction_by_version(filters: Filters, cat: dict) -> list[dict]:
     """Average survey score of cases closed in the period, by process and version they ran on."""
     rows = db.session.execute(
-        select(ProcessDefinition.key, ProcessDefinition.version, func.count(), func.avg(Case.satisfaction_score))
-        .join(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
-        .where(_in_period(Case.closed_at, filters), Case.satisfaction_score.is_not(None), *case_conditions(filters))
+        _rollup("closed", filters, ProcessDefinition.key, ProcessDefinition.version, _sum(CaseRollup.scored),
+                _sum(CaseRollup.score_sum))
+        .join(ProcessDefinition, ProcessDefinition.id == CaseRollup.definition_id)
         .group_by(ProcessDefinition.key, ProcessDefinition.version))
-    return [{"process": key, "process_name": cat["processes"].get(key, key), "version": version, "count": n,
-             "average_score": round(float(avg), 2)} for key, version, n, avg in sorted(rows, key=lambda r: r[:2])]
+    return [{"process": key, "process_name": cat["processes"].get(key, key), "version": version, "count": int(n),
+             "average_score": round(int(total) / int(n), 2)} for key, version, n, total in sorted(rows)
+            if n]
 
 
 def compute(filters: Filters) -> dict:

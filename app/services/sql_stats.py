@@ -1,15 +1,15 @@
-"""Portable SQL building blocks for indicators: day buckets, durations and percentiles (SQLite and PostgreSQL).
+"""Portable SQL building blocks for indicators: moments, durations and percentiles (SQLite and PostgreSQL).
 
-Percentiles: both backends compute them with window functions (ROW_NUMBER and COUNT over the group, ordered
-by the value), and only the one or two rows around each wanted rank leave the database; the interpolation
-between them (PostgreSQL's percentile_cont definition) is done here. One method for both backends keeps the
-figures identical whatever the database, and SQLite has no percentile aggregate.
+Percentiles follow PostgreSQL's percentile_cont definition, computed the same way on both backends (SQLite has
+no percentile aggregate), so the figures are identical whatever the database. `walk_percentiles` reads, for
+each wanted rank, the two values around it with ORDER BY value LIMIT 2 OFFSET rank, which an index led by the
+equality columns and the value answers by stepping through index entries only.
 """
 
 import math
 from datetime import datetime
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, literal, select
 
 from app.extensions import db
 from app.models.types import UTCDateTime
@@ -31,43 +31,23 @@ def seconds_between(start, end):
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
-def day_of(column):
-    """SQL expression: the UTC day of a datetime column as 'YYYY-MM-DD'."""
-    if dialect() == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
-    return func.strftime("%Y-%m-%d", column)
+def walk_percentiles(value, conditions: list, count: int, ps=(0.5, 0.9)) -> dict[float, float | None]:
+    """percentile_cont(p) of column `value` over the rows matching `conditions`, of which there are `count`.
 
-
-def percentiles(base, keys: list[str], value: str = "v", ps=(0.5, 0.9)) -> dict[tuple, dict]:
-    """Per group of `keys`, the count and percentile_cont(p) of column `value` of the select `base`.
-
-    Returns {key tuple: {"count": n, 0.5: x, 0.9: y}}; rows whose value is NULL are ignored.
+    Two short queries per p (ORDER BY value LIMIT 2 OFFSET floor(p * (count - 1))); `count` comes from the
+    caller, who usually has it from a rollup or a range count.
     """
-    sub = base.subquery()
-    parts = [sub.c[k] for k in keys]
-    v = sub.c[value]
-    ranked = select(
-        *parts, v.label("v"),
-        func.row_number().over(partition_by=parts or None, order_by=v).label("rn"),
-        func.count().over(partition_by=parts or None).label("n"),
-    ).where(v.is_not(None)).subquery()
-    near = [func.abs(ranked.c.rn - 1 - p * (ranked.c.n - 1)) < 1 for p in ps]
-    rows = db.session.execute(
-        select(*[ranked.c[k] for k in keys], ranked.c.v, ranked.c.rn, ranked.c.n).where(or_(*near)))
-    groups: dict[tuple, dict] = {}
-    for row in rows:
-        key = tuple(row[:len(keys)])
-        entry = groups.setdefault(key, {"count": int(row.n), "values": {}})
-        entry["values"][int(row.rn) - 1] = float(row.v)
-    result = {}
-    for key, entry in groups.items():
-        n, values = entry["count"], entry["values"]
-        out = {"count": n}
-        for p in ps:
-            h = p * (n - 1)
-            lo, hi = math.floor(h), math.ceil(h)
-            low = values.get(lo, values.get(hi))
-            high = values.get(hi, low)
-            out[p] = None if low is None else low + (h - lo) * (high - low)
-        result[key] = out
-    return result
+    out: dict[float, float | None] = {}
+    if count <= 0:
+        return dict.fromkeys(ps)
+    base = select(value).where(value.is_not(None), *conditions).order_by(value)
+    for p in ps:
+        h = p * (count - 1)
+        lo = math.floor(h)
+        values = [float(v) for v in db.session.scalars(base.limit(2).offset(lo))]
+        if not values:
+            out[p] = None
+            continue
+        high = values[1] if len(values) > 1 else values[0]
+        out[p] = values[0] + (h - lo) * (high - values[0])
+    return out

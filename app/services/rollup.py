@@ -1,0 +1,279 @@
+"""Indicator facts kept by the transactions that change cases: the daily rollup, task copies, durations.
+
+Every commit of the application's session runs `before_commit` below, whatever code changed the cases (engine
+steps, public intake, migrations, hand-made test data): the cases touched in the transaction are read before
+their first change and again at commit, and the difference of what they contribute to `case_rollup` is added
+to it, in the same transaction. So the indicators never drift from the cases, and a rolled-back step changes
+nothing. Also kept here, on the same occasions:
+
+- `task.duration_seconds` (created -> completed) and `case_record.processing_seconds` (received -> closed);
+- the task rows' copies of their case's filter columns (channel, origin, kind, category, department), so that
+  step durations can be filtered inside one index.
+
+Counters are added in the order of their key hashes and last in the transaction: two transactions touching the
+same rows wait for each other, never deadlock. Bulk inserts that bypass the ORM (the volume demo) call
+`rebuild()`, which recomputes everything from the cases and their task rows and audit events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import bindparam, delete, event, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.extensions import db
+from app.models import AuditEvent, Case, CaseRollup, TaskRow
+
+DIMS = ("process_key", "channel", "origin", "kind", "category", "department")
+TASK_DIMS = DIMS[1:]
+KEY = ("basis", "day", *DIMS, "definition_id", "root_cause", "path")
+MEASURES = ("cases", "closed", "closed_seconds", "open_received", "blocked", "credited", "timed", "surveys",
+            "scored", "score_sum", "on_time")
+ANSWER_TEMPLATES = ("response", "rejection")  # letters that answer the complainant (acceptance or refusal)
+SURVEY_TEMPLATE = "survey"
+ANSWERED_STATUSES = ("answered", "resolved", "closed")  # after these the answer deadline no longer runs
+PATH_SEPARATOR = ">"
+
+_COLUMNS = (Case.id, Case.status, Case.definition_id, *(getattr(Case, d) for d in DIMS), Case.root_cause,
+            Case.received_at, Case.closed_at, Case.due_at, Case.answered_at, Case.survey_sent_at,
+            Case.blocked_amount, Case.credited_amount, Case.satisfaction_score)
+
+
+# --- what one case contributes ----------------------------------------------------------------------------
+
+def _day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _epoch(moment: datetime) -> int:
+    return round(moment.timestamp())
+
+
+def contribution(row, path: str | None) -> dict[tuple, dict]:
+    """The rollup rows a case adds to, {key: measures}, from its columns (any object with the _COLUMNS names)."""
+    dims = tuple(getattr(row, d) for d in DIMS)
+    out = {}
+    if row.received_at is not None:
+        closed = row.closed_at is not None
+        out[("received", _day(row.received_at), *dims, None, row.root_cause or None, None)] = {
+            "cases": 1, "closed": int(closed),
+            "closed_seconds": _epoch(row.closed_at) - _epoch(row.received_at) if closed else 0,
+            "open_received": 0 if closed else _epoch(row.received_at),
+            "blocked": row.blocked_amount or Decimal(0), "credited": row.credited_amount or Decimal(0)}
+    if row.closed_at is not None:
+        score = row.satisfaction_score
+        out[("closed", _day(row.closed_at), *dims, row.definition_id, None, path)] = {
+            "cases": 1, "timed": int(row.received_at is not None), "surveys": int(row.survey_sent_at is not None),
+            "scored": int(score is not None), "score_sum": score or 0}
+    if row.answered_at is not None and row.due_at is not None and row.status in ANSWERED_STATUSES:
+        out[("answered", _day(row.answered_at), *dims, None, None, None)] = {
+            "cases": 1, "on_time": int(row.answered_at <= row.due_at)}
+    return out
+
+
+def key_hash(key: tuple) -> str:
+    text = json.dumps([v.isoformat() if isinstance(v, date) else v for v in key], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _paths(session, rows) -> dict[int, str | None]:
+    """For closed cases: the user tasks completed before closure, in order, ">"-joined."""
+    closed = {r.id: r.closed_at for r in rows if r.closed_at is not None}
+    if not closed:
+        return {}
+    tasks = session.execute(
+        select(TaskRow.case_id, TaskRow.bpmn_id, TaskRow.created_at)
+        .where(TaskRow.case_id.in_(list(closed)), TaskRow.state == "completed")
+        .order_by(TaskRow.case_id, TaskRow.created_at, TaskRow.completed_at, TaskRow.bpmn_id))
+    steps: dict[int, list[str]] = defaultdict(list)
+    for case_id, bpmn_id, created_at in tasks:
+        if created_at < closed[case_id]:
+            steps[case_id].append(bpmn_id)
+    return {case_id: PATH_SEPARATOR.join(steps[case_id]) or None for case_id in closed}
+
+
+def _snapshots(session, ids) -> dict[int, tuple]:
+    """{case id: (column row, contribution)} read from the database now."""
+    ids = sorted(ids)
+    out = {}
+    for start in range(0, len(ids), 500):
+        rows = list(session.execute(select(*_COLUMNS).where(Case.id.in_(ids[start:start + 500]))))
+        paths = _paths(session, rows)
+        for r in rows:
+            out[r.id] = (r, contribution(r, paths.get(r.id)))
+    return out
+
+
+def message_sent(case: Case, template: str, at: datetime) -> None:
+    """Record on the case the facts a letter gives the indicators: answered (deadline share), survey sent."""
+    if template in ANSWER_TEMPLATES:
+        case.answered_at = at
+    elif template == SURVEY_TEMPLATE:
+        case.survey_sent_at = at
+
+
+# --- session hooks ----------------------------------------------------------------------------------------
+
+def _state(session) -> dict:
+    return session.info.setdefault("rollup", {"before": {}, "new": [], "tasks": set()})
+
+
+def before_flush(session, flush_context, instances) -> None:
+    """Durations on changed rows; for each case about to change, its contribution before the transaction."""
+    state = _state(session)
+    capture = set()
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, TaskRow):
+            obj.duration_seconds = ((obj.completed_at - obj.created_at).total_seconds()
+                                    if obj.completed_at and obj.created_at else None)
+            if obj.case_id is not None:
+                capture.add(obj.case_id)
+                state["tasks"].add(obj.case_id)
+        elif isinstance(obj, Case):
+            obj.processing_seconds = ((obj.closed_at - obj.received_at).total_seconds()
+                                      if obj.closed_at and obj.received_at else None)
+            if obj.id is None:
+                state["new"].append(obj)
+            else:
+                capture.add(obj.id)
+    for obj in session.deleted:
+        if isinstance(obj, Case | TaskRow):
+            capture.add(obj.id if isinstance(obj, Case) else obj.case_id)
+    capture -= set(state["before"]) | {obj.id for obj in state["new"]}  # cases created in it had nothing before
+    if capture:
+        with session.no_autoflush:
+            found = _snapshots(session, capture)
+        for case_id in capture:
+            state["before"][case_id] = found.get(case_id)
+
+
+def before_commit(session) -> None:
+    """Add the touched cases' change of contribution to the rollup, in the committing transaction."""
+    if session.in_nested_transaction() or "rollup" not in session.info:
+        return
+    session.flush()
+    state = session.info.pop("rollup", None)
+    ids = set(state["before"]) | {obj.id for obj in state["new"] if obj.id is not None}
+    if not ids:
+        return
+    after = _snapshots(session, ids)
+    deltas: dict[tuple, dict] = {}
+    for case_id in ids:
+        old, new = state["before"].get(case_id), after.get(case_id)
+        for sign, snap in ((-1, old), (1, new)):
+            for key, measures in (snap[1] if snap else {}).items():
+                total = deltas.setdefault(key, dict.fromkeys(MEASURES, 0))
+                for name, value in measures.items():
+                    total[name] += sign * value
+        if new is not None and (case_id in state["tasks"] or old is None or _dims(old[0]) != _dims(new[0])):
+            _sync_task_dims(session, new[0])
+    _add(session, deltas)
+
+
+def clear(session, *args) -> None:
+    session.info.pop("rollup", None)
+
+
+def install() -> None:
+    """Register the hooks on the application's session (idempotent)."""
+    for name, fn in (("before_flush", before_flush), ("before_commit", before_commit),
+                     ("after_rollback", clear)):
+        if not event.contains(db.session, name, fn):
+            event.listen(db.session, name, fn)
+
+
+def _dims(row) -> tuple:
+    return tuple(getattr(row, d) for d in TASK_DIMS)
+
+
+def _sync_task_dims(session, row) -> None:
+    values = {d: getattr(row, d) for d in TASK_DIMS}
+    session.execute(update(TaskRow).where(TaskRow.case_id == row.id, or_(
+        *(getattr(TaskRow, d).is_distinct_from(v) for d, v in values.items()))).values(**values)
+        .execution_options(synchronize_session=False))
+
+
+def _add(session, deltas: dict[tuple, dict]) -> None:
+    """Upsert the non-zero deltas, in key hash order."""
+    rows = []
+    for key, measures in deltas.items():
+        if any(measures.values()):
+            rows.append({"key_hash": key_hash(key), **dict(zip(KEY, key, strict=True)), **measures})
+    if not rows:
+        return
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    table = CaseRollup.__table__
+    for row in sorted(rows, key=lambda r: r["key_hash"]):
+        stmt = insert(table).values(**row)
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.key_hash], set_={
+            name: table.c[name] + stmt.excluded[name] for name in MEASURES})
+        session.execute(stmt)
+
+
+# --- rebuild ----------------------------------------------------------------------------------------------
+
+def rebuild(facts: bool = True) -> int:
+    """Recompute the rollup, in the current transaction; return its number of rows.
+
+    With `facts`, first the facts it is computed from: each case's latest answer letter and survey from the
+    audit log, durations and the task rows' filter columns from the cases and their task rows.
+    """
+    session = db.session
+    session.flush()
+    if facts:
+        _rebuild_facts(session)
+    totals: dict[tuple, dict] = {}
+    ids = list(session.scalars(select(Case.id).order_by(Case.id)))
+    for start in range(0, len(ids), 2000):
+        for _, contrib in _snapshots(session, ids[start:start + 2000]).values():
+            for key, measures in contrib.items():
+                total = totals.setdefault(key, dict.fromkeys(MEASURES, 0))
+                for name, value in measures.items():
+                    total[name] += value
+    session.execute(delete(CaseRollup))
+    rows = [{"key_hash": key_hash(k), **dict(zip(KEY, k, strict=True)), **m} for k, m in totals.items()]
+    for start in range(0, len(rows), 2000):
+        session.execute(CaseRollup.__table__.insert(), rows[start:start + 2000])
+    session.info.pop("rollup", None)  # what was just recomputed must not be added again at commit
+    return len(rows)
+
+
+def _rebuild_facts(session) -> None:
+    for column, templates in ((Case.answered_at, ANSWER_TEMPLATES), (Case.survey_sent_at, (SURVEY_TEMPLATE,))):
+        latest = (select(AuditEvent.at).where(AuditEvent.case_id == Case.id, AuditEvent.type == "message_sent",
+                                              AuditEvent.data["template"].as_string().in_(templates))
+                  .order_by(AuditEvent.seq.desc()).limit(1).scalar_subquery())
+        session.execute(update(Case).values({column: latest}).execution_options(synchronize_session=False))
+    cases = session.execute(select(Case.id, Case.received_at, Case.closed_at)).all()
+    _by_id(session, Case, "processing_seconds", [
+        (c.id, (c.closed_at - c.received_at).total_seconds() if c.closed_at and c.received_at else None)
+        for c in cases])
+    session.execute(update(TaskRow).values({d: select(getattr(Case, d)).where(Case.id == TaskRow.case_id)
+                                            .scalar_subquery() for d in TASK_DIMS})
+                    .execution_options(synchronize_session=False))
+    tasks = session.execute(select(TaskRow.id, TaskRow.created_at, TaskRow.completed_at)).all()
+    _by_id(session, TaskRow, "duration_seconds", [
+        (t.id, (t.completed_at - t.created_at).total_seconds() if t.completed_at else None) for t in tasks])
+
+
+def _by_id(session, model, column: str, values: list[tuple]) -> None:
+    """Set one column of many rows by primary key (executemany)."""
+    table = model.__table__
+    stmt = update(table).where(table.c.id == bindparam("row_id")).values({column: bindparam("row_value")})
+    for start in range(0, len(values), 5000):
+        session.execute(stmt, [{"row_id": i, "row_value": v} for i, v in values[start:start + 5000]])
+
+
+def stored() -> dict[tuple, dict]:
+    """The rollup as {key: measures}, zero rows left out (tests compare it with a rebuild)."""
+    out = {}
+    for row in db.session.scalars(select(CaseRollup)):
+        measures = {name: getattr(row, name) for name in MEASURES}
+        if any(measures.values()):
+            out[tuple(getattr(row, k) for k in KEY)] = measures
+    return out
