@@ -201,3 +201,39 @@ def test_pages_render_and_bad_input(client, deployed):
     assert resp.status_code == 422 and "Dossier inconnu" in resp.get_data(as_text=True)
     assert client.post(f"/actions/{action.id}/status", data={"status": "bogus"}).status_code == 422
     assert client.get("/actions/99999").status_code == 404
+
+
+def test_recurrence_counts_days_inside_and_edges(deployed):
+    """Recurrence reads the days strictly inside its windows from the rollup (month rows for whole months) and the
+    partial first and last days from the cases: the counts equal a plain count over every case."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.indicator_data import Builder
+
+    b = Builder()
+    done = datetime(2026, 8, 10, 14, 0, tzinfo=UTC)
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    moments = [done - timedelta(days=d, hours=h) for d in (1, 20, 40, 70, 104) for h in (0, 3)]
+    moments += [done + timedelta(hours=2), done - timedelta(hours=2), done + timedelta(days=1),
+                now - timedelta(hours=1), now.replace(hour=0), done + timedelta(days=30), done + timedelta(days=45)]
+    moments.append(done - (now - done) + timedelta(minutes=5))  # the first minutes of the "before" window
+    cases = [b.case(m, category="billing", root_cause=" Double facturation ") for m in moments]
+    cases += [b.case(done + timedelta(days=5), category="billing", root_cause="Autre chose"),
+              b.case(done + timedelta(days=6), category="delivery", root_cause="Double facturation")]
+    action = Action(kind="corrective", title="Contrôle", owner="qualite", status="done", category="billing",
+                    root_cause="double facturation", created_at=done, created_by="t", updated_at=done,
+                    completed_at=done)
+    db.session.add(action)
+    db.session.flush()
+    linked = [cases[3], cases[-5]]  # one before (a day inside the window), one after (a day inside)
+    for c in linked:
+        db.session.add(ActionCase(action_id=action.id, case_id=c.id, linked_at=done, linked_by="t"))
+    db.session.commit()
+
+    def plain(lo, hi):
+        return sum(1 for c in cases if c.category == "billing" and c.root_cause.strip() == "Double facturation"
+                   and lo < c.received_at <= hi and c not in linked)
+
+    result = capa.recurrence(action, now=now)
+    assert (result.after, result.before) == (plain(done, now), plain(done - (now - done), done))
+    assert result.after == 5 and result.before == 11  # hand count: the linked ones are left out

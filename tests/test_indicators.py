@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.services import indicators
+from app.services import indicators, sql_stats
 from app.services.errors import Invalid
 from tests.indicator_data import reference_set
 
@@ -143,3 +143,29 @@ def test_bad_filters(deployed, args, field):
 def test_default_period_is_last_30_days(deployed):
     f = indicators.parse_filters({})
     assert (f.start.isoformat(), f.end.isoformat()) == ("2026-10-25", "2026-11-23")
+
+
+def test_processing_time_by_index_walks(data, monkeypatch):
+    """Large populations are walked through the index instead of read whole: the same figures."""
+    read = figures()["processing_time"]
+    monkeypatch.setattr(sql_stats, "FETCH_LIMIT", 0)
+    walked = figures()["processing_time"]
+    assert walked == read and walked["overall"] == {"count": 6, "median_days": 10.0, "p90_days": 16.0}
+    assert figures(category="billing")["processing_time"]["overall"] == {"count": 1, "median_days": 10.0,
+                                                                        "p90_days": 10.0}
+
+
+@pytest.mark.parametrize("period", [("2026-10-15", "2026-11-30"), ("2026-10-01", "2026-11-15"),
+                                    ("2026-11-02", "2026-11-29"), ("2026-09-01", "2026-11-30"),
+                                    ("2026-01-01", "2026-12-31")])
+def test_month_rows_equal_their_days(data, monkeypatch, period):
+    """Whole months are read from the month rows of the rollup: the figures equal those read day by day."""
+    args = {"from": period[0], "to": period[1]}
+    mixed = indicators.compute(indicators.parse_filters(args))
+    original = indicators._rollup
+    monkeypatch.setattr(indicators, "_rollup", lambda *a, **kw: original(*a, **{**kw, "by_day": True}))
+    daily = indicators.compute(indicators.parse_filters(args))
+    assert {k: v for k, v in mixed.items() if k != "generated_at"} == \
+        {k: v for k, v in daily.items() if k != "generated_at"}
+    if period == ("2026-10-15", "2026-11-30"):
+        assert mixed["volume"]["total"] == 11  # H and D in October, the nine of November

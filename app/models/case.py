@@ -28,6 +28,7 @@ class Case(db.Model):
         Index("ix_case_closed", "closed_at"),
         Index("ix_case_process_received", "process_key", "received_at"),
         # Indicators: percentiles of the processing time are read by walking this index in duration order.
+        Index("ix_case_cause_received", "category", "root_cause_key", "received_at"),  # CAPA recurrence
         Index("ix_case_processing_walk", "processing_seconds", "closed_at", "process_key", "channel", "origin",
               "kind", "category", "department"),
     )
@@ -65,6 +66,8 @@ class Case(db.Model):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     survey_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     processing_seconds: Mapped[float | None] = mapped_column(Float)
+    # The root cause trimmed and lower-cased, hashed: "same cause" for recurrence, on every backend alike.
+    root_cause_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(80))

@@ -1,8 +1,11 @@
 """Daily indicator figures per combination of the filter columns, kept by the transactions that change cases.
 
-One row per (basis, day, process, channel, origin, kind, category, department, version, root cause, path); the
-columns that do not apply to a basis are NULL. Bases: `received` (cases received that day), `closed` (cases
-closed that day) and `answered` (cases whose latest answer letter went out that day). Maintained by
+One row per (basis, period, day, process, channel, origin, kind, category, department, version, root cause,
+path); the columns that do not apply to a basis are NULL. Bases: `received` (cases received that day), `closed`
+(cases closed that day), `answered` (cases whose latest answer letter went out that day) and `cause` (cases
+received that day by category and root cause key only, for CAPA recurrence). Every figure is in
+a `day` row and in a `month` row (day = the 1st of the month): whole months of a period are read from the few
+month rows, its partial months from day rows. Maintained by
 app/services/rollup.py; `flask --app app indicators rebuild` recomputes it from the cases.
 """
 
@@ -18,14 +21,15 @@ from app.extensions import db
 class CaseRollup(db.Model):
     __tablename__ = "case_rollup"
     __table_args__ = (
-        Index("ix_rollup_basis_day", "basis", "day"),
-        Index("ix_rollup_basis_category_day", "basis", "category", "day"),
+        Index("ix_rollup_basis_period_day", "basis", "period", "day"),
+        Index("ix_rollup_cause", "basis", "period", "category", "cause_key", "day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # SHA-256 of the key columns: the upsert target (root causes and paths are free-length text).
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     basis: Mapped[str] = mapped_column(String(10))
+    period: Mapped[str] = mapped_column(String(5))  # day | month
     day: Mapped[date] = mapped_column(Date)
     process_key: Mapped[str] = mapped_column(String(100))
     channel: Mapped[str | None] = mapped_column(String(40))
@@ -36,6 +40,7 @@ class CaseRollup(db.Model):
     definition_id: Mapped[int | None] = mapped_column(Integer)  # closed
     root_cause: Mapped[str | None] = mapped_column(Text)  # received
     path: Mapped[str | None] = mapped_column(Text)  # closed: user tasks completed before closure, ">"-joined
+    cause_key: Mapped[str | None] = mapped_column(String(64))  # cause: case_record.root_cause_key
 
     cases: Mapped[int] = mapped_column(Integer, default=0)
     # received: how many are closed, their received -> closed seconds, and the received times (epoch seconds) of

@@ -1,15 +1,16 @@
 """The CAPA register: create, edit, change status, link complaints, and measure recurrence after completion."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from app import clock
 from app.extensions import db
 from app.models import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase, Case, User
 from app.services import audit
 from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.rollup import cause_key
 from app.services.search import contains_pattern
 
 WRITE_GROUPS = ("qualite", "responsable")
@@ -232,36 +233,115 @@ class Recurrence:
 
 
 def _same_cause(action: Action):
-    return [Case.category == action.category,
-            func.lower(func.trim(Case.root_cause)) == action.root_cause.strip().lower()]
+    """Same category and the same root cause but for case and surrounding blanks."""
+    return [Case.category == action.category, Case.root_cause_key == cause_key(action.root_cause)]
 
 
-def recurrence(action: Action, now: datetime | None = None) -> Recurrence:
+def recurrence(action: Action, now: datetime | None = None, recent: bool = True) -> Recurrence:
     """Complaints with the action's category and root cause received since its completion, and in as many days
     before it (excluding the complaints it addresses): did the action work?"""
-    if action.status != "done" or not action.completed_at or not action.category or not action.root_cause:
-        return Recurrence(measurable=False)
+    return _recurrences([action], now, recent)[0]
+
+
+def _recurrences(actions: list[Action], now: datetime | None = None, recent: bool = False) -> list[Recurrence]:
     now = now or clock.now()
-    span = now - action.completed_at
-    linked = select(ActionCase.case_id).where(ActionCase.action_id == action.id)
-    base = [*_same_cause(action), Case.id.not_in(linked)]
-    after = db.session.scalar(select(func.count()).select_from(Case).where(
-        *base, Case.received_at > action.completed_at)) or 0
-    before = db.session.scalar(select(func.count()).select_from(Case).where(
-        *base, Case.received_at <= action.completed_at, Case.received_at > action.completed_at - span)) or 0
-    recent = list(db.session.scalars(select(Case).where(*base, Case.received_at > action.completed_at)
-                                     .order_by(Case.received_at.desc()).limit(20)))
-    return Recurrence(True, after, before, max(span // timedelta(days=1), 0), recent)
+    out, measured = [], []
+    for action in actions:
+        if action.status != "done" or not action.completed_at or not action.category or not action.root_cause:
+            out.append(Recurrence(measurable=False))
+            continue
+        done = action.completed_at
+        span = now - done
+        out.append(Recurrence(True, days=max(span // timedelta(days=1), 0)))
+        measured.append((len(out) - 1, action, [(done, max(now, done)), (done - span, done)]))
+    counts = _received_in([(action, windows) for _, action, windows in measured])
+    for (i, action, _), (after, before) in zip(measured, counts, strict=True):
+        out[i].after, out[i].before = after, before
+        if recent:
+            linked = select(ActionCase.case_id).where(ActionCase.action_id == action.id)
+            out[i].recent = list(db.session.scalars(
+                select(Case).where(*_same_cause(action), Case.id.not_in(linked), Case.received_at > action.completed_at)
+                .order_by(Case.received_at.desc()).limit(20)))
+    return out
+
+
+def _midnight(d: date) -> datetime:
+    return datetime.combine(d, time(), UTC)
+
+
+def _received_in(requests: list[tuple[Action, list[tuple[datetime, datetime]]]]) -> list[list[int]]:
+    """For each (action, windows) and each window (lo, hi]: complaints of the action's category and cause
+    received in it, not linked to the action.
+
+    Three queries whatever the number of actions: the partial first and last days of each window from the cases,
+    the days strictly inside from the rollup's `cause` rows (month rows for whole months), and the linked
+    complaints (the rollup counts them: they are taken out).
+    """
+    from app.models import CaseRollup
+    from app.services.indicators import period_ranges
+
+    counts = [[0] * len(windows) for _, windows in requests]
+    edges, inside = [], []  # (request, window, lo excluded, hi included); (request, window, period, day, stop)
+    for r, (_, windows) in enumerate(requests):
+        for w, (lo, hi) in enumerate(windows):
+            if hi <= lo:
+                continue
+            first, last = lo.astimezone(UTC).date(), hi.astimezone(UTC).date()
+            edges.append((r, w, lo, min(hi, _midnight(first + timedelta(days=1)))))
+            if last > first:
+                edges.append((r, w, _midnight(last) - timedelta(microseconds=1), hi))
+            if last - first > timedelta(days=1):
+                inside += [(r, w, *p) for p in period_ranges(first + timedelta(days=1), last - timedelta(days=1))]
+    if not edges:
+        return counts
+    keys = [(action.category, cause_key(action.root_cause)) for action, _ in requests]
+    action_ids = [action.id for action, _ in requests]
+    linked: dict[int, set[int]] = {}
+    for action_id, case_id in db.session.execute(select(ActionCase.action_id, ActionCase.case_id)
+                                                 .where(ActionCase.action_id.in_(action_ids))):
+        linked.setdefault(action_id, set()).add(case_id)
+    for case_id, category, key, received in db.session.execute(
+            select(Case.id, Case.category, Case.root_cause_key, Case.received_at).where(or_(*(
+                and_(Case.category == keys[r][0], Case.root_cause_key == keys[r][1], Case.received_at > lo,
+                     Case.received_at <= hi) for r, _, lo, hi in edges)))):
+        for r, w, lo, hi in edges:
+            if keys[r] == (category, key) and lo < received <= hi and case_id not in linked.get(action_ids[r], ()):
+                counts[r][w] += 1
+    if inside:
+        rows = db.session.execute(
+            select(CaseRollup.category, CaseRollup.cause_key, CaseRollup.period, CaseRollup.day,
+                   func.sum(CaseRollup.cases))
+            .where(or_(*(  # each branch an index range: basis, period, category, cause, days
+                and_(CaseRollup.basis == "cause", CaseRollup.period == period, CaseRollup.category == keys[r][0],
+                     CaseRollup.cause_key == keys[r][1], CaseRollup.day >= a, CaseRollup.day < b)
+                for r, _, period, a, b in inside)))
+            .group_by(CaseRollup.category, CaseRollup.cause_key, CaseRollup.period, CaseRollup.day))
+        by_key: dict[tuple, list] = {}
+        for r, w, p, a, b in inside:
+            by_key.setdefault((*keys[r], p), []).append((r, w, a, b))
+        for category, key, period, day, n in rows:
+            day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+            for r, w, a, b in by_key.get((category, key, period), ()):
+                if a <= day < b:
+                    counts[r][w] += int(n)
+        all_linked = sorted(set().union(*linked.values())) if linked else []
+        rows = db.session.execute(select(Case.id, Case.category, Case.root_cause_key, Case.received_at)
+                                  .where(Case.id.in_(all_linked))) if all_linked else []
+        for case_id, category, key, received in rows:
+            day = received.astimezone(UTC).date() if received else None
+            for r, w, _, a, b in inside:
+                if day and case_id in linked.get(action_ids[r], ()) and keys[r] == (category, key) and a <= day < b:
+                    counts[r][w] -= 1
+    return counts
 
 
 def recurrence_summary(limit: int = 20) -> list[dict]:
     """Recurrence for the most recently completed actions with a category and root cause (dashboard)."""
-    actions = db.session.scalars(select(Action).where(
+    actions = list(db.session.scalars(select(Action).where(
         Action.status == "done", Action.category.is_not(None), Action.root_cause.is_not(None))
-        .order_by(Action.completed_at.desc(), Action.id.desc()).limit(limit))
+        .order_by(Action.completed_at.desc(), Action.id.desc()).limit(limit)))
     out = []
-    for action in actions:
-        r = recurrence(action)
+    for action, r in zip(actions, _recurrences(actions), strict=True):
         out.append({"id": action.id, "title": action.title, "kind": action.kind, "category": action.category,
                     "root_cause": action.root_cause, "completed_at": action.completed_at.isoformat(),
                     "days": r.days, "before": r.before, "after": r.after})

@@ -157,6 +157,7 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> 
                 "survey_sent_at": max((at for t, at in letters if t == rollup.SURVEY_TEMPLATE), default=None),
                 "processing_seconds": (closed - received).total_seconds() if closed else None,
             }
+            case["root_cause_key"] = rollup.cause_key(case["root_cause"])
             cases.append(case)
             seq, prev = 1, chains.add(case, 1, GENESIS, received, "case_started",
                                       {"process": process, "version": definition.version, "bulk": True})

@@ -77,10 +77,10 @@ def _medians(now: datetime, steps: set[str]) -> list[dict[tuple, tuple[float, in
 
 
 def _cache_key(now: datetime, steps: set[str]) -> tuple:
-    """Changes whenever a case closes or is created, and every CACHE_SECONDS."""
-    count, last_closed, last_id = db.session.execute(
-        select(func.count(Case.closed_at), func.max(Case.closed_at), func.max(Case.id))).one()
-    return (str(db.session.get_bind().url), int(now.timestamp()) // CACHE_SECONDS, tuple(sorted(steps)), count,
+    """Changes whenever a case closes or is created, and every CACHE_SECONDS (two index lookups, no scan)."""
+    last_closed = db.session.scalar(select(func.max(Case.closed_at)))
+    last_id = db.session.scalar(select(func.max(Case.id)))
+    return (str(db.session.get_bind().url), int(now.timestamp()) // CACHE_SECONDS, tuple(sorted(steps)),
             last_closed, last_id)
 
 

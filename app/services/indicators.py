@@ -15,7 +15,7 @@ from the indexed open cases and ready tasks.
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from app import clock
 from app.extensions import db
@@ -23,7 +23,7 @@ from app.models import Case, CaseRollup, ProcessDefinition, TaskRow
 from app.services import definitions, labels
 from app.services.errors import Invalid
 from app.services.rollup import ANSWERED_STATUSES, PATH_SEPARATOR
-from app.services.sql_stats import moment, walk_percentiles
+from app.services.sql_stats import moment, percentiles_of
 
 FILTER_KEYS = ("process", "channel", "origin", "kind", "category", "department")
 BREAKDOWNS = ("origin", "kind", "channel", "category")
@@ -133,16 +133,37 @@ def _share(part: int, whole: int) -> float | None:
 
 # --- figures ------------------------------------------------------------------------------------------
 
-def _rollup(basis: str, filters: Filters, *columns, where=()):
-    """SELECT columns FROM case_rollup for one basis, the period's days and the filters."""
-    conds = [CaseRollup.basis == basis, CaseRollup.day >= filters.start, CaseRollup.day <= filters.end, *where]
+def _rollup(basis: str, filters: Filters, *columns, where=(), by_day: bool = False):
+    """SELECT columns FROM case_rollup for one basis, the period and the filters.
+
+    Each figure is read once: from the month rows for the period's whole months, from the day rows for the rest
+    (only day rows with `by_day`, for series by day or week).
+    """
+    row = CaseRollup
+    conds = [or_(*(and_(row.basis == basis, row.period == period, row.day >= lo, row.day < hi)
+                   for period, lo, hi in period_ranges(filters.start, filters.end, by_day))), *where]
     if filters.process:
-        conds.append(CaseRollup.process_key == filters.process)
+        conds.append(row.process_key == filters.process)
     for key in FILTER_KEYS[1:]:
         value = getattr(filters, key)
         if value:
-            conds.append(getattr(CaseRollup, key) == value)
+            conds.append(getattr(row, key) == value)
     return select(*columns).where(*conds)
+
+
+def period_ranges(start: date, end: date, by_day: bool = False) -> list[tuple[str, date, date]]:
+    """The rollup rows covering the days start..end once: [(period, first day, stop day excluded)]."""
+    first = start if start.day == 1 else _next_month(start)
+    stop = (end + timedelta(days=1)).replace(day=1)  # months before it end within the period
+    if by_day or first >= stop:
+        ranges = [("day", start, end + timedelta(days=1))]
+    else:
+        ranges = [("month", first, stop), ("day", start, first), ("day", stop, end + timedelta(days=1))]
+    return [r for r in ranges if r[1] < r[2]]
+
+
+def _next_month(d: date) -> date:
+    return (d.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def _sum(column):
@@ -151,10 +172,10 @@ def _sum(column):
 
 def volume(filters: Filters) -> dict:
     """Cases received in the period, by day, week (starting Monday) or month."""
-    rows = db.session.execute(_rollup("received", filters, CaseRollup.day, _sum(CaseRollup.cases))
-                              .group_by(CaseRollup.day))
-    per_day = {_as_date(d): int(n) for d, n in rows if n}
     unit = granularity(filters)
+    rows = db.session.execute(_rollup("received", filters, CaseRollup.day, _sum(CaseRollup.cases),
+                                      by_day=unit != "month").group_by(CaseRollup.day))
+    per_day = {_as_date(d): int(n) for d, n in rows if n}
     buckets: dict[date, int] = {}
     current = filters.start
     while current <= filters.end:
@@ -179,12 +200,16 @@ def _bucket(d: date, unit: str) -> date:
 
 
 def breakdowns(filters: Filters, cat: dict) -> dict:
-    """Cases received in the period by origin, kind, channel and category."""
+    """Cases received in the period by origin, kind, channel and category (one grouped read for the four)."""
+    columns = [getattr(CaseRollup, key) for key in BREAKDOWNS]
+    counts: dict[str, dict] = {key: {} for key in BREAKDOWNS}
+    for *values, n in db.session.execute(_rollup("received", filters, *columns, _sum(CaseRollup.cases))
+                                         .group_by(*columns)):
+        for key, value in zip(BREAKDOWNS, values, strict=True):
+            counts[key][value] = counts[key].get(value, 0) + int(n)
     out = {}
     for key in BREAKDOWNS:
-        column = getattr(CaseRollup, key)
-        rows = db.session.execute(_rollup("received", filters, column, _sum(CaseRollup.cases)).group_by(column))
-        items = [{"key": k, "label": labels.option(cat, key, k), "count": int(n)} for k, n in rows if n]
+        items = [{"key": k, "label": labels.option(cat, key, k), "count": n} for k, n in counts[key].items() if n]
         out[key] = sorted(items, key=lambda i: (-i["count"], i["key"] or ""))
     return out
 
@@ -208,19 +233,21 @@ def processing_time(filters: Filters, cat: dict) -> dict:
     steps = []
     for process, bpmn_id in _steps(filters):
         conds = [TaskRow.process_key == process, TaskRow.bpmn_id == bpmn_id, TaskRow.state == "completed",
-                 _in_period(TaskRow.completed_at, filters), *_task_conditions(filters)]
-        n = db.session.scalar(select(func.count()).select_from(TaskRow).where(*conds)) or 0
+                 *_task_conditions(filters)]
+        n = db.session.scalar(select(func.count()).select_from(TaskRow).where(
+            _in_period(TaskRow.completed_at, filters), *conds)) or 0
         if not n:
             continue
-        stats = walk_percentiles(TaskRow.duration_seconds, conds, n)
+        stats = percentiles_of(TaskRow.duration_seconds, conds, n,
+                               (TaskRow.completed_at, filters.start_at, filters.end_at))
         steps.append({"process": process, "bpmn_id": bpmn_id, "name": labels.task(cat, process, bpmn_id),
                       "count": n, "median_days": _days(stats[0.5]), "p90_days": _days(stats[0.9])})
     steps.sort(key=lambda s: (s["process"], -(s["median_days"] or 0), s["bpmn_id"]))
     n = int(db.session.scalar(_rollup("closed", filters, _sum(CaseRollup.timed))) or 0)
     overall = {"count": n, "median_days": None, "p90_days": None}
     if n:
-        stats = walk_percentiles(Case.processing_seconds,
-                                 [_in_period(Case.closed_at, filters), *case_conditions(filters)], n)
+        stats = percentiles_of(Case.processing_seconds, case_conditions(filters), n,
+                               (Case.closed_at, filters.start_at, filters.end_at))
         overall.update(median_days=_days(stats[0.5]), p90_days=_days(stats[0.9]))
     return {"overall": overall, "steps": steps}
 
@@ -302,13 +329,21 @@ def disputes(filters: Filters, now: datetime) -> dict:
 def top_causes(filters: Filters, cat: dict, limit: int = 10) -> dict:
     """Most frequent categories and root causes in the period, with the count in the previous period."""
     previous = filters.previous()
+
+    def counts(f: Filters) -> dict[str, dict]:  # one grouped read per period for both rankings
+        out = {"categories": {}, "root_causes": {}}
+        columns = (CaseRollup.category, CaseRollup.root_cause)
+        for category, cause, n in db.session.execute(_rollup("received", f, *columns, _sum(CaseRollup.cases))
+                                                     .group_by(*columns)):
+            for key, value in (("categories", category), ("root_causes", cause)):
+                if value not in (None, "") and n:
+                    out[key][value] = out[key].get(value, 0) + int(n)
+        return out
+
+    current, earlier = counts(filters), counts(previous)
     out = {}
-    for key, column in (("categories", CaseRollup.category), ("root_causes", CaseRollup.root_cause)):
-        def counts(f, column=column):
-            rows = db.session.execute(_rollup("received", f, column, _sum(CaseRollup.cases),
-                                              where=[column.is_not(None), column != ""]).group_by(column))
-            return {k: int(n) for k, n in rows if n}
-        now_counts, before = counts(filters), counts(previous)
+    for key in ("categories", "root_causes"):
+        now_counts, before = current[key], earlier[key]
         ranked = sorted(now_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         out[key] = [{"key": k, "label": labels.option(cat, "category", k) if key == "categories" else k,
                      "count": n, "previous": before.get(k, 0), "trend": n - before.get(k, 0)} for k, n in ranked]
@@ -334,14 +369,19 @@ def satisfaction_by_path(filters: Filters, cat: dict) -> list[dict]:
 
 def satisfaction_by_version(filters: Filters, cat: dict) -> list[dict]:
     """Average survey score of cases closed in the period, by process and version they ran on."""
-    rows = db.session.execute(
-        _rollup("closed", filters, ProcessDefinition.key, ProcessDefinition.version, _sum(CaseRollup.scored),
-                _sum(CaseRollup.score_sum))
-        .join(ProcessDefinition, ProcessDefinition.id == CaseRollup.definition_id)
-        .group_by(ProcessDefinition.key, ProcessDefinition.version))
-    return [{"process": key, "process_name": cat["processes"].get(key, key), "version": version, "count": int(n),
-             "average_score": round(int(total) / int(n), 2)} for key, version, n, total in sorted(rows)
-            if n]
+    per_definition = {d: (int(n), int(total)) for d, n, total in db.session.execute(
+        _rollup("closed", filters, CaseRollup.definition_id, _sum(CaseRollup.scored), _sum(CaseRollup.score_sum))
+        .group_by(CaseRollup.definition_id)) if n}
+    versions = dict(((d.id), (d.key, d.version)) for d in db.session.execute(
+        select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.version)
+        .where(ProcessDefinition.id.in_(list(per_definition)))))
+    merged: dict[tuple, list[int]] = {}
+    for definition_id, (n, total) in per_definition.items():
+        entry = merged.setdefault(versions[definition_id], [0, 0])
+        entry[0] += n
+        entry[1] += total
+    return [{"process": key, "process_name": cat["processes"].get(key, key), "version": version, "count": n,
+             "average_score": round(total / n, 2)} for (key, version), (n, total) in sorted(merged.items())]
 
 
 def compute(filters: Filters) -> dict:

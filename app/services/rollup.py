@@ -31,7 +31,7 @@ from app.models import AuditEvent, Case, CaseRollup, TaskRow
 
 DIMS = ("process_key", "channel", "origin", "kind", "category", "department")
 TASK_DIMS = DIMS[1:]
-KEY = ("basis", "day", *DIMS, "definition_id", "root_cause", "path")
+KEY = ("basis", "period", "day", *DIMS, "definition_id", "root_cause", "path", "cause_key")
 MEASURES = ("cases", "closed", "closed_seconds", "open_received", "blocked", "credited", "timed", "surveys",
             "scored", "score_sum", "on_time")
 ANSWER_TEMPLATES = ("response", "rejection")  # letters that answer the complainant (acceptance or refusal)
@@ -40,6 +40,7 @@ ANSWERED_STATUSES = ("answered", "resolved", "closed")  # after these the answer
 PATH_SEPARATOR = ">"
 
 _COLUMNS = (Case.id, Case.status, Case.definition_id, *(getattr(Case, d) for d in DIMS), Case.root_cause,
+            Case.root_cause_key,
             Case.received_at, Case.closed_at, Case.due_at, Case.answered_at, Case.survey_sent_at,
             Case.blocked_amount, Case.credited_amount, Case.satisfaction_score)
 
@@ -55,23 +56,44 @@ def _epoch(moment: datetime) -> int:
 
 
 def contribution(row, path: str | None) -> dict[tuple, dict]:
-    """The rollup rows a case adds to, {key: measures}, from its columns (any object with the _COLUMNS names)."""
+    """The rollup rows a case adds to, {key: measures}, from its columns (any object with the _COLUMNS names).
+
+    Each figure is counted twice: in its day's row and in its month's row (period "month", day = the 1st), so
+    that a long period reads whole months from a few month rows and only its partial months day by day.
+    """
+    out = {}
+    for (basis, day, *rest), measures in _by_day(row, path).items():
+        out[(basis, "day", day, *rest)] = measures
+        out[(basis, "month", day.replace(day=1), *rest)] = measures
+    return out
+
+
+def cause_key(root_cause: str | None) -> str | None:
+    """The same key for causes that differ only by case and surrounding blanks (Unicode-aware, any backend)."""
+    text = (root_cause or "").strip().lower()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None
+
+
+def _by_day(row, path: str | None) -> dict[tuple, dict]:
     dims = tuple(getattr(row, d) for d in DIMS)
     out = {}
+    if row.received_at is not None and row.root_cause_key:
+        out[("cause", _day(row.received_at), row.process_key, None, None, None, row.category, None, None, None, None,
+             row.root_cause_key)] = {"cases": 1}
     if row.received_at is not None:
         closed = row.closed_at is not None
-        out[("received", _day(row.received_at), *dims, None, row.root_cause or None, None)] = {
+        out[("received", _day(row.received_at), *dims, None, row.root_cause or None, None, None)] = {
             "cases": 1, "closed": int(closed),
             "closed_seconds": _epoch(row.closed_at) - _epoch(row.received_at) if closed else 0,
             "open_received": 0 if closed else _epoch(row.received_at),
             "blocked": row.blocked_amount or Decimal(0), "credited": row.credited_amount or Decimal(0)}
     if row.closed_at is not None:
         score = row.satisfaction_score
-        out[("closed", _day(row.closed_at), *dims, row.definition_id, None, path)] = {
+        out[("closed", _day(row.closed_at), *dims, row.definition_id, None, path, None)] = {
             "cases": 1, "timed": int(row.received_at is not None), "surveys": int(row.survey_sent_at is not None),
             "scored": int(score is not None), "score_sum": score or 0}
     if row.answered_at is not None and row.due_at is not None and row.status in ANSWERED_STATUSES:
-        out[("answered", _day(row.answered_at), *dims, None, None, None)] = {
+        out[("answered", _day(row.answered_at), *dims, None, None, None, None)] = {
             "cases": 1, "on_time": int(row.answered_at <= row.due_at)}
     return out
 
@@ -137,6 +159,7 @@ def before_flush(session, flush_context, instances) -> None:
         elif isinstance(obj, Case):
             obj.processing_seconds = ((obj.closed_at - obj.received_at).total_seconds()
                                       if obj.closed_at and obj.received_at else None)
+            obj.root_cause_key = cause_key(obj.root_cause)
             if obj.id is None:
                 state["new"].append(obj)
             else:
@@ -249,10 +272,11 @@ def _rebuild_facts(session) -> None:
                                               AuditEvent.data["template"].as_string().in_(templates))
                   .order_by(AuditEvent.seq.desc()).limit(1).scalar_subquery())
         session.execute(update(Case).values({column: latest}).execution_options(synchronize_session=False))
-    cases = session.execute(select(Case.id, Case.received_at, Case.closed_at)).all()
+    cases = session.execute(select(Case.id, Case.received_at, Case.closed_at, Case.root_cause)).all()
     _by_id(session, Case, "processing_seconds", [
         (c.id, (c.closed_at - c.received_at).total_seconds() if c.closed_at and c.received_at else None)
         for c in cases])
+    _by_id(session, Case, "root_cause_key", [(c.id, cause_key(c.root_cause)) for c in cases])
     session.execute(update(TaskRow).values({d: select(getattr(Case, d)).where(Case.id == TaskRow.case_id)
                                             .scalar_subquery() for d in TASK_DIMS})
                     .execution_options(synchronize_session=False))

@@ -1,9 +1,10 @@
 """Portable SQL building blocks for indicators: moments, durations and percentiles (SQLite and PostgreSQL).
 
 Percentiles follow PostgreSQL's percentile_cont definition, computed the same way on both backends (SQLite has
-no percentile aggregate), so the figures are identical whatever the database. `walk_percentiles` reads, for
-each wanted rank, the two values around it with ORDER BY value LIMIT 2 OFFSET rank, which an index led by the
-equality columns and the value answers by stepping through index entries only.
+no percentile aggregate), so the figures are identical whatever the database. `percentiles_of` picks between
+two ways that give the same numbers: a small population is read whole through the period's index range and
+sorted here; a large one is walked: for each wanted rank, the two values around it come from ORDER BY value
+LIMIT 2 OFFSET rank, which an index led by the equality columns and the value answers from its entries alone.
 """
 
 import math
@@ -31,20 +32,52 @@ def seconds_between(start, end):
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
-def walk_percentiles(value, conditions: list, count: int, ps=(0.5, 0.9)) -> dict[float, float | None]:
-    """percentile_cont(p) of column `value` over the rows matching `conditions`, of which there are `count`.
+FETCH_LIMIT = 4000  # up to this many values, reading them all is cheaper than two index walks per percentile
 
-    Two short queries per p (ORDER BY value LIMIT 2 OFFSET floor(p * (count - 1))); `count` comes from the
-    caller, who usually has it from a rollup or a range count.
+
+def percentiles_of(value, conditions: list, count: int, period: tuple, ps=(0.5, 0.9)) -> dict[float, float | None]:
+    """percentile_cont(p) of column `value` over the rows matching `conditions` and `period`, `count` rows.
+
+    `count` comes from the caller (a rollup or a range count); `period` is (column, start, end), start included.
+    For a walk the period column is hidden from the planner, which would otherwise sort the period's rows.
     """
+    if count <= 0:
+        return dict.fromkeys(ps)
+    column, start, end = period
+    if count <= FETCH_LIMIT:
+        values = sorted(float(v) for v in db.session.scalars(select(value).where(
+            value.is_not(None), column >= start, column < end, *conditions)))
+        return {p: _interpolate(values, p) for p in ps}
+    hidden = func.coalesce(column, column)  # the same value, but no index range on it
+    return walk_percentiles(value, [hidden >= start, hidden < end, *conditions], count, ps)
+
+
+def _interpolate(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    h = p * (len(values) - 1)
+    lo = math.floor(h)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (h - lo) * (values[hi] - values[lo])
+
+
+def walk_percentiles(value, conditions: list, count: int, ps=(0.5, 0.9)) -> dict[float, float | None]:
+    """percentile_cont(p) by index walks: the two values around rank p * (count - 1), walked from the nearer end
+    (ascending below the median, descending above it), so that the 90th percentile steps over a tenth of the rows."""
     out: dict[float, float | None] = {}
     if count <= 0:
         return dict.fromkeys(ps)
-    base = select(value).where(value.is_not(None), *conditions).order_by(value)
+    base = select(value).where(value.is_not(None), *conditions)
     for p in ps:
         h = p * (count - 1)
-        lo = math.floor(h)
-        values = [float(v) for v in db.session.scalars(base.limit(2).offset(lo))]
+        lo, hi = math.floor(h), math.ceil(h)
+        if p <= 0.5:
+            values = [float(v) for v in db.session.scalars(base.order_by(value).limit(2).offset(lo))]
+        else:  # from the top: offset count-1-hi gives values[hi] then values[hi - 1]
+            values = [float(v) for v in db.session.scalars(
+                base.order_by(value.desc()).limit(2).offset(count - 1 - hi))][::-1]
+            if hi == lo:
+                values = values[-1:]
         if not values:
             out[p] = None
             continue
