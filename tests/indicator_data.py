@@ -50,14 +50,18 @@ class Builder:
                                    process_key=process, bpmn_id=bpmn_id, name=bpmn_id, lane="gestionnaire",
                                    state="completed" if completed else "ready", created_at=created,
                                    completed_at=completed))
-        saved = clock.now()
         for template, moment in messages:
-            clock.set_now(moment)
-            audit.record(case, "system", "message_sent", bpmn_id=f"st_{template}", data={"template": template})
-            rollup.message_sent(case, template, moment)
-        clock.set_now(saved)
+            self.message(case, template, moment)
         db.session.flush()
         return case
+
+    def message(self, case: Case, template: str, moment: datetime) -> None:
+        """A letter sent at a moment: its audit event and the case's facts, as the engine's step writes them."""
+        saved = clock.now()
+        clock.set_now(moment)
+        audit.record(case, "system", "message_sent", bpmn_id=f"st_{template}", data={"template": template})
+        rollup.message_sent(case, template, moment)
+        clock.set_now(saved)
 
 
 def reference_set() -> dict[str, Case]:

@@ -177,10 +177,12 @@ def before_flush(session, flush_context, instances) -> None:
 
 def before_commit(session) -> None:
     """Add the touched cases' change of contribution to the rollup, in the committing transaction."""
-    if session.in_nested_transaction() or "rollup" not in session.info:
+    if session.in_nested_transaction():
         return
-    session.flush()
+    session.flush()  # runs before_flush for what is still pending
     state = session.info.pop("rollup", None)
+    if state is None:
+        return
     ids = set(state["before"]) | {obj.id for obj in state["new"] if obj.id is not None}
     if not ids:
         return
