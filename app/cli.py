@@ -19,6 +19,7 @@ def register(app) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(timers)
     app.cli.add_command(outbox_group)
+    app.cli.add_command(indicators_group)
 
 
 @click.command("init-db")
@@ -150,6 +151,21 @@ def audit_replay(reference, all_cases):
     click.echo(f"Dossiers rejoués : {len(results)}, conformes : {len(results) - failed}, écarts : {failed}")
     if failed:
         sys.exit(1)
+
+
+@click.group("indicators")
+def indicators_group():
+    """The indicator facts and the daily rollup behind the dashboard."""
+
+
+@indicators_group.command("rebuild")
+def indicators_rebuild():
+    """Recompute the facts and the rollup from the cases, their tasks and the audit log (one transaction)."""
+    from app.services import rollup
+
+    rows = rollup.rebuild()
+    db.session.commit()
+    click.echo(f"Indicateurs recalculés : {rows} lignes d'agrégats.")
 
 
 @click.group("timers")

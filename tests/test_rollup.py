@@ -140,3 +140,18 @@ def test_concurrent_commits_lose_no_count(app, deployed, backend):
     assert {i["key"]: i["count"] for i in f["breakdowns"]["category"]} == {"delivery": 16}
     assert f["processing_time"]["overall"] == {"count": 16, "median_days": 7.0, "p90_days": 7.0}
     assert_rollup_consistent()
+
+
+def test_cli_rebuild(runner, deployed):
+    b = Builder()
+    b.case(at(11, 2), channel="web", kind="complaint", category="billing", root_cause="Remise oubliée")
+    db.session.commit()
+    kept = rollup.stored()
+    db.session.execute(CaseRollup.__table__.delete())
+    db.session.commit()
+    assert figures()["volume"]["total"] == 0
+    result = runner.invoke(args=["indicators", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "lignes d'agrégats" in result.output
+    db.session.expire_all()
+    assert rollup.stored() == kept and figures()["volume"]["total"] == 1
