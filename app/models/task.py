@@ -18,7 +18,7 @@ class TaskRow(db.Model):
         # Indicators: tasks completed per step in a period (range count), and the percentiles of their durations
         # (walk in duration order); the case's filter columns are copied here so both stay inside the index.
         Index("ix_task_step_completed", "process_key", "bpmn_id", "state", "completed_at", "channel", "origin",
-              "kind", "category", "department"),
+              "kind", "category", "department", "duration_seconds"),
         Index("ix_task_step_duration", "process_key", "bpmn_id", "state", "duration_seconds", "completed_at",
               "channel", "origin", "kind", "category", "department"),
     )

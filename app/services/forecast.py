@@ -86,26 +86,28 @@ def _cache_key(now: datetime, steps: set[str]) -> tuple:
 
 def _estimate(rows, now: datetime) -> dict[int, Forecast]:
     """Forecasts for rows of (case, ready task) pairs; several ready tasks keep the latest estimate."""
-    rows = list(rows)
-    steps = {r.bpmn_id for r in rows}
-    tables = _medians(now, steps) if rows else []
+    rows = [tuple(r) for r in rows]  # (case_id, reference, process, kind, category, due_at, status, bpmn_id, created)
+    tables = _medians(now, {r[7] for r in rows}) if rows else []
+    # Per row, the first level with enough samples: its key picks (process, kind, category, bpmn_id) columns.
+    levels = [([("process", "kind", "category", "bpmn_id").index(k) for k in level], table)
+              for level, table in zip(LEVELS, tables, strict=True)]
     result: dict[int, Forecast] = {}
-    for r in rows:
-        values = {"process": r.process_key, "kind": r.kind, "category": r.category, "bpmn_id": r.bpmn_id}
+    for case_id, reference, process, kind, category, due_at, status, bpmn_id, created_at in rows:
+        values = (process, kind, category, bpmn_id)
         estimate, samples = None, 0
-        for level, table in zip(LEVELS, tables, strict=True):
-            found = table.get(tuple(values[k] for k in level))
+        for picks, table in levels:
+            found = table.get(tuple(values[i] for i in picks))
             if found and found[1] >= MIN_SAMPLES:
-                estimate = max(now, r.created_at + timedelta(seconds=found[0]))
+                estimate = max(now, created_at + timedelta(seconds=found[0]))
                 samples = found[1]
                 break
-        overdue = bool(r.due_at and r.due_at < now and r.status not in ANSWERED)
-        at_risk = bool(estimate and r.due_at and r.due_at >= now and estimate > r.due_at
-                       and r.status not in ANSWERED)
-        current = result.get(r.case_id)
+        answered = status in ANSWERED
+        overdue = bool(due_at and due_at < now and not answered)
+        at_risk = bool(estimate and due_at and due_at >= now and estimate > due_at and not answered)
+        current = result.get(case_id)
         if current is None or (estimate and (current.estimated_at is None or estimate > current.estimated_at)):
-            result[r.case_id] = Forecast(r.case_id, r.reference, r.due_at, estimate, r.bpmn_id if estimate else None,
-                                         samples, at_risk, overdue)
+            result[case_id] = Forecast(case_id, reference, due_at, estimate, bpmn_id if estimate else None,
+                                       samples, at_risk, overdue)
     return result
 
 
