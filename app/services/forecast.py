@@ -87,7 +87,9 @@ def _cache_key(now: datetime, steps: set[str]) -> tuple:
 def _estimate(rows, now: datetime) -> dict[int, Forecast]:
     """Forecasts for rows of (case, ready task) pairs; several ready tasks keep the latest estimate."""
     rows = [tuple(r) for r in rows]  # (case_id, reference, process, kind, category, due_at, status, bpmn_id, created)
-    tables = _medians(now, {r[7] for r in rows}) if rows else []
+    if not rows:
+        return {}
+    tables = _medians(now, {r[7] for r in rows})
     # Per row, the first level with enough samples: its key picks (process, kind, category, bpmn_id) columns.
     levels = [([("process", "kind", "category", "bpmn_id").index(k) for k in level], table)
               for level, table in zip(LEVELS, tables, strict=True)]
