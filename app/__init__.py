@@ -20,6 +20,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
+    from app.ops import rate_limits  # registers the database:// storage scheme
+
+    app.config["RATELIMIT_STORAGE_URI"] = rate_limits.storage_uri(app.config)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

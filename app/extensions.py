@@ -17,6 +17,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Per client address; no default limits: public pages declare theirs (app/public). Storage, on/off and
-# strategy come from the config (RATELIMIT_STORAGE_URI, RATELIMIT_ENABLED), read by init_app.
+# Per client address; no default limits: sign-in and public pages declare theirs. Storage, on/off and
+# strategy come from the config (RATELIMIT_STORAGE_URI, default from app/ops/rate_limits.py; RATELIMIT_ENABLED).
 limiter = Limiter(key_func=get_remote_address)

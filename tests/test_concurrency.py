@@ -1,13 +1,16 @@
 """Races on PostgreSQL: the same task completed twice at once, a timer against a user, deploys against starts.
 
-Each racer has its own app context (so its own session and connection), or its own process. The racers are
-held at a barrier right after they passed every check and loaded the workflow, so both really are in flight:
-without the optimistic lock both would succeed.
+Each racer has its own app context (so its own session and connection), or its own process. Every case
+change takes the case row lock first (app/services/case_lock.py): the racers are held at a barrier right
+before they take it, so both really are in flight; the second waits for the first, then reads the committed
+state and either answers 409 (its task is gone) or goes on from the new state. No deadlock either way.
 """
 
+import logging
 import multiprocessing
 import os
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -54,15 +57,23 @@ def ready_task(reference: str, bpmn_id: str) -> TaskRow:
     return row
 
 
-def hold_at(barrier, method: str):
-    """Patch CaseWorkflow.<method> so that each racer waits for the other before running the step."""
-    original = getattr(CaseWorkflow, method)
-
-    def held(self, *args, **kwargs):
+def held(barrier, original):
+    """`original`, made to wait at the barrier for the other racer first."""
+    def wait_then_run(*args, **kwargs):
         barrier.wait(timeout=TIMEOUT)
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    return original, held
+    return wait_then_run
+
+
+@pytest.fixture
+def lost_races(caplog):
+    """Messages of the case transactions PostgreSQL chose as deadlock or serialization victims (cases._commit)."""
+    logger = logging.getLogger("reclamations")  # does not propagate to the root logger: listen on it
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.WARNING, logger="reclamations.cases")
+    yield lambda: [r.getMessage() for r in caplog.records if "lost a race" in r.getMessage()]
+    logger.removeHandler(caplog.handler)
 
 
 def run_in_context(app, fn, results, key):
@@ -106,12 +117,11 @@ def assert_consistent(reference: str) -> Case:
     return case
 
 
-def test_two_users_complete_the_same_task_at_once_threads(app, two_handlers, monkeypatch):
+def test_two_users_complete_the_same_task_at_once_threads(app, two_handlers, monkeypatch, lost_races):
     case = start_case()
     row = ready_task(case.reference, "ut_qualify")
     version_before, task_id, case_id = case.lock_version, row.id, case.id
-    original, held = hold_at(threading.Barrier(2), "complete")
-    monkeypatch.setattr(CaseWorkflow, "complete", held)
+    monkeypatch.setattr(cases, "lock_task_case", held(threading.Barrier(2), cases.lock_task_case))
 
     def as_user(name):
         return lambda: cases.complete_task(by_username(name), task_id, QUALIFY)
@@ -127,19 +137,14 @@ def test_two_users_complete_the_same_task_at_once_threads(app, two_handlers, mon
     assert row.state == "completed" and row.completed_by == winner
     assert [t.bpmn_id for t in db.session.scalars(
         select(TaskRow).where(TaskRow.case_id == case_id, TaskRow.state == "ready"))] == ["ut_analyse"]
+    assert lost_races() == []  # the loser waited for the lock and saw the task done: no deadlock victim
 
 
 def _process_racer(url, task_id, username, barrier, queue):
     """One racer in its own process: its own interpreter, app, pool and clock."""
     clock.set_now(START)
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret"})
-    original = CaseWorkflow.complete
-
-    def held(self, *args, **kwargs):
-        barrier.wait(timeout=TIMEOUT)
-        return original(self, *args, **kwargs)
-
-    CaseWorkflow.complete = held
+    cases.lock_task_case = held(barrier, cases.lock_task_case)
     results = {}
     run_in_context(app, lambda: cases.complete_task(by_username(username), task_id, QUALIFY), results, username)
     queue.put(results)
@@ -166,39 +171,148 @@ def test_two_users_complete_the_same_task_at_once_processes(app, two_handlers):
     assert completed_events(case_id, task_id) == 1
 
 
-def test_timer_firing_races_a_user_completion(app, two_handlers, monkeypatch):
-    """The overdue timer of the handling subprocess fires while the service completes its analysis."""
+def case_due_for_its_timer() -> tuple[str, str, int]:
+    """A case whose service analysis is ready and whose answer deadline (bt_overdue) has just passed."""
     case = start_case(written=True)
     cases.complete_task(by_username("gestionnaire"), ready_task(case.reference, "ut_qualify").id, QUALIFY)
-    analyse_id, case_id, reference = ready_task(case.reference, "ut_analyse").id, case.id, case.reference
+    reference, analyse_id, case_id = case.reference, ready_task(case.reference, "ut_analyse").id, case.id
     clock.advance(days=16)  # past the 15-day answer deadline: bt_overdue is due
-    barrier = threading.Barrier(2)
-    _, held_complete = hold_at(barrier, "complete")
-    _, held_fire = hold_at(barrier, "fire_timers")
-    monkeypatch.setattr(CaseWorkflow, "complete", held_complete)
-    monkeypatch.setattr(CaseWorkflow, "fire_timers", held_fire)
-    fired = []
-    results = race(app, {
-        "user": lambda: cases.complete_task(by_username("service"), analyse_id, ANALYSE),
-        "timer": lambda: fired.extend(cases.fire_due_timers()),
-    })
-    assert results["timer"] == 200  # the worker never fails on a race: it skips the case
-    assert results["user"] in (200, 409)
-    assert (results["user"] == 200) != (fired == [reference]), (results, fired)  # exactly one step won
+    return reference, analyse_id, case_id
 
-    monkeypatch.undo()
-    db.session.expire_all()  # what a new request would see
-    if results["user"] == 409:  # the user retries on the new state; their task is still there
-        cases.complete_task(by_username("service"), analyse_id, ANALYSE)
-    else:  # the timer worker's next pass fires the timer on the new state
-        assert cases.fire_due_timers() == [reference]
+
+def assert_one_outcome(reference: str, analyse_id: str, case_id: int, timer_first: bool) -> None:
+    """One of the two serial outcomes, never a mix: the analysis completed once and, if the timer went first,
+    it fired once (overdue task added); if the user went first, the analysis left the subprocess and took its
+    deadline timers with it (nothing fired)."""
     case = assert_consistent(reference)
     types = [e.type for e in audit.history(case_id)]
-    assert types.count("timer_fired") == 1
+    assert types.count("timer_fired") == (1 if timer_first else 0)
     assert completed_events(case_id, analyse_id) == 1
     ready = sorted(r.bpmn_id for r in db.session.scalars(
         select(TaskRow).where(TaskRow.case_id == case_id, TaskRow.state == "ready")))
-    assert ready == ["ut_decide", "ut_overdue"]
+    assert ready == (["ut_decide", "ut_overdue"] if timer_first else ["ut_decide"])
+    assert case.next_timer_at is None and cases.fire_due_timers() == []
+
+
+@pytest.mark.parametrize("first", ["timer", "user"])
+def test_timer_firing_races_a_user_completion(app, two_handlers, monkeypatch, lost_races, first):
+    """The overdue timer of the handling subprocess fires while the service completes its analysis.
+
+    timer first: the worker holds the case lock; the user, about to lock, waits, then completes on the new
+    state (200, not 409: their task is still there). user first: the user holds the lock; the worker's
+    SKIP LOCKED pass leaves the case alone, and once the analysis is done no timer is due any more.
+    """
+    reference, analyse_id, case_id = case_due_for_its_timer()
+    user_locked, timer_passed = threading.Event(), threading.Event()
+    if first == "timer":
+        barrier = threading.Barrier(2)
+        monkeypatch.setattr(CaseWorkflow, "fire_timers", held(barrier, CaseWorkflow.fire_timers))  # lock held
+        monkeypatch.setattr(cases, "lock_task_case", held(barrier, cases.lock_task_case))  # lock not yet taken
+    else:
+        original = CaseWorkflow.complete
+
+        def complete_holding_the_lock(self, *args, **kwargs):
+            user_locked.set()
+            assert timer_passed.wait(TIMEOUT)
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(CaseWorkflow, "complete", complete_holding_the_lock)
+    fired = []
+
+    def timer():
+        if first == "user":
+            assert user_locked.wait(TIMEOUT)
+        fired.extend(cases.fire_due_timers())
+        timer_passed.set()
+
+    results = race(app, {"user": lambda: cases.complete_task(by_username("service"), analyse_id, ANALYSE),
+                         "timer": timer})
+    assert results == {"user": 200, "timer": 200}
+    assert fired == ([reference] if first == "timer" else [])
+
+    monkeypatch.undo()
+    db.session.expire_all()  # what a new request would see
+    assert_one_outcome(reference, analyse_id, case_id, timer_first=first == "timer")
+    assert lost_races() == []
+
+
+def race_timer_and_user(app, analyse_id: str, user_delay: float, timer_delay: float) -> tuple[dict, list]:
+    """Start a user completion and a timer pass together, each after its delay; return results and fired."""
+    barrier, fired = threading.Barrier(2), []
+
+    def user():
+        barrier.wait(timeout=TIMEOUT)
+        time.sleep(user_delay)
+        cases.complete_task(by_username("service"), analyse_id, ANALYSE)
+
+    def timer():
+        barrier.wait(timeout=TIMEOUT)
+        time.sleep(timer_delay)
+        fired.extend(cases.fire_due_timers())
+
+    return race(app, {"user": user, "timer": timer}), fired
+
+
+def test_timer_against_user_completion_many_rounds_never_deadlocks(app, two_handlers, lost_races):
+    """30 rounds of a timer pass and a user completion on one case, started together with varied delays.
+
+    Before the case row lock came first, the completion wrote task (and audit) rows before the case row while
+    the worker locked the case row first: PostgreSQL killed one of them (40P01), answered 409.
+    """
+    orders = []
+    for n in range(30):
+        reference, analyse_id, case_id = case_due_for_its_timer()
+        db.session.remove()
+        # Every pair of delays: user 0-12 ms, timer 0-15 ms after the common start.
+        results, fired = race_timer_and_user(app, analyse_id, (n % 5) * 0.003, (n // 5 % 6) * 0.003)
+        assert results == {"user": 200, "timer": 200}, (n, results, lost_races())
+        db.session.expire_all()
+        # The worker fired the timer, or skipped the case the user held (or found it no longer due).
+        assert fired in ([reference], [])
+        orders.append("timer first" if fired else "user first")
+        assert_one_outcome(reference, analyse_id, case_id, timer_first=bool(fired))
+    assert lost_races() == []  # not once a deadlock (or serialization) victim
+    assert set(orders) == {"timer first", "user first"}, orders  # both orders really happened
+    assert audit.verify() == []
+
+
+def at_once(barrier, delay: float, fn):
+    """fn, started with the other racers at the barrier, then after its delay."""
+    def run():
+        barrier.wait(timeout=TIMEOUT)
+        time.sleep(delay)
+        fn()
+
+    return run
+
+
+def test_claim_comment_and_timer_on_one_case_queue_on_its_lock(app, two_handlers, lost_races):
+    """Claim, comment and timer pass at once on one case, 10 times: all go through, the audit chain holds.
+
+    Each appends to the case's audit chain (seq + 1 of the last event): without the case row lock first,
+    two of them could take the same seq (unique violation) or deadlock with the worker.
+    """
+    from app.services import notes, tasks
+
+    for n in range(10):
+        reference, analyse_id, _case_id = case_due_for_its_timer()
+        db.session.remove()
+        barrier, delay, fired = threading.Barrier(3), (n % 4) * 0.002, []
+        results = race(app, {
+            "claim": at_once(barrier, 0, lambda t=analyse_id: tasks.claim(by_username("service"), t)),
+            "comment": at_once(barrier, delay, lambda r=reference: notes.add_comment(
+                by_username("gestionnaire"), r, "Relancé.")),
+            "timer": at_once(barrier, 2 * delay, lambda f=fired: f.extend(cases.fire_due_timers())),
+        })
+        assert results == {"claim": 200, "comment": 200, "timer": 200}, (n, results)
+        db.session.expire_all()
+        if not fired:  # the worker skipped the case another racer held: its next pass fires the timer
+            assert cases.fire_due_timers() == [reference]
+        case = assert_consistent(reference)
+        types = [e.type for e in audit.history(case.id)]
+        assert types.count("task_claimed") == types.count("comment_added") == types.count("timer_fired") == 1
+        assert db.session.get(TaskRow, analyse_id).assignee == "service"
+    assert lost_races() == []
 
 
 def test_deploying_new_versions_while_cases_start(app, two_handlers):

@@ -138,9 +138,11 @@ def limited(app):
     from app.extensions import limiter
 
     limiter.init_app(app)  # re-read the switch (conftest turns limits off)
-    limiter.reset()
+    with app.app_context():  # the database:// storage (PostgreSQL) works in the current app's database
+        limiter.reset()
     yield app
-    limiter.reset()
+    with app.app_context():
+        limiter.reset()
 
 
 def test_login_page_is_rate_limited(limited, client, users):

@@ -8,6 +8,7 @@ from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
 from app.models.notes import Attachment, Comment
 from app.models.outbox import OutboxMessage
+from app.models.rate_limit import RateLimitCounter
 from app.models.rollup import CaseRollup
 from app.models.task import TaskRow
 from app.models.user import ADMIN_GROUP, User
@@ -16,5 +17,6 @@ from app.models.verification import CaseVerification
 __all__ = [
     "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "Action", "ActionCase", "Attachment", "AuditEvent",
     "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "Notification",
-    "OutboxMessage", "ProcessDefinition", "SequenceCounter", "TaskRow", "User", "WorkflowState", "WorkflowStateArchive",
+    "OutboxMessage", "ProcessDefinition", "RateLimitCounter", "SequenceCounter", "TaskRow", "User", "WorkflowState",
+    "WorkflowStateArchive",
 ]

@@ -9,6 +9,7 @@ from app import clock
 from app.extensions import db
 from app.models import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase, Case, User
 from app.services import audit
+from app.services.case_lock import lock_case
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.rollup import cause_key
 from app.services.search import contains_pattern
@@ -180,7 +181,7 @@ def link_case(user: User, action_id: int, reference: str) -> Action:
     """Link a complaint to an action (linking twice changes nothing)."""
     action = get_action(user, action_id)
     _check(user, write=True)
-    case = _case_by_reference(reference or "")
+    case = lock_case(_case_by_reference(reference or "").id)  # the case row lock first (case_lock)
     if _link(action, case, user.username):
         audit.record(case, user.username, "capa_linked", data={"action": action.id, "title": action.title})
     db.session.commit()
@@ -191,7 +192,7 @@ def unlink_case(user: User, action_id: int, reference: str) -> Action:
     """Remove the link between a complaint and an action."""
     action = get_action(user, action_id)
     _check(user, write=True)
-    case = _case_by_reference(reference or "")
+    case = lock_case(_case_by_reference(reference or "").id)
     link = db.session.scalars(select(ActionCase).where(ActionCase.action_id == action.id,
                                                        ActionCase.case_id == case.id)).first()
     if link is None:

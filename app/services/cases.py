@@ -6,6 +6,7 @@ columns, the task rows, the audit events and the outbox messages.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import UTC
 from decimal import Decimal, InvalidOperation
@@ -19,6 +20,7 @@ from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
 from app.services import audit, clocks, definitions, messages, rollup
+from app.services.case_lock import lock_case, lock_task_case
 from app.services.engine import SERIALIZER_VERSION, CaseWorkflow, StepContext, StepResult
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.handlers import HANDLERS, parse_moment
@@ -28,6 +30,7 @@ SEVERITY_PRIORITY = {"critical": 3, "high": 2, "medium": 1, "low": 0}
 DATE_FIELDS = {"received_at", "due_at", "closed_at"}
 MONEY_FIELDS = {"amount", "blocked_amount", "credited_amount"}
 SYSTEM = "system"
+log = logging.getLogger("reclamations.cases")
 
 
 # --- references ---------------------------------------------------------------------------------------
@@ -143,15 +146,17 @@ def create_case(actor: str, process_key: str, data: dict, *, parent: Case | None
 
 def complete_task(user: User, task_id: str, raw_data: dict, *, html: bool = False) -> Case:
     """Complete a ready task with form data: 422 invalid, 409 no longer ready, 403 not the user's lane."""
+    lock_task_case(task_id)  # first: the state and holder checked next are the committed ones
     return complete_row(actionable_row(user, task_id), user.username, raw_data, html=html)
 
 
 def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False) -> Case:
     """Complete a ready task row as `actor` with no lane or holder check: callers check (public survey page)."""
+    case = lock_case(row.case_id)  # before any read or write of the case's rows (a no-op if already held)
+    db.session.refresh(row)
     if row.state != "ready":
         raise Conflict("Cette tâche a déjà été traitée.", completed_by=row.completed_by)
     task_id = row.id
-    case = db.session.get(Case, row.case_id)
     context = CaseContext(case, actor)
     workflow = load_workflow(case, context)
     ready = workflow.find_ready(task_id)
@@ -183,9 +188,11 @@ def fire_due_timers(limit: int = 100) -> list[str]:
     fired, seen = [], set()
     while len(seen) < limit:
         # Strictly before now: SpiffWorkflow fires a timer only once its time has passed.
+        # The case row lock first, as in every case change (case_lock); a case held elsewhere waits a pass.
         query = (select(Case).where(Case.next_timer_at < clock.now(), Case.completed.is_(False),
                                     Case.incident.is_(None), Case.id.not_in(seen or [0]))
-                 .order_by(Case.next_timer_at).limit(1).with_for_update(skip_locked=True, of=Case))
+                 .order_by(Case.next_timer_at).limit(1).with_for_update(skip_locked=True, of=Case)
+                 .execution_options(populate_existing=True))
         case = db.session.scalars(query).first()
         if case is None:
             db.session.rollback()
@@ -212,6 +219,7 @@ def _fire(case: Case) -> Case:
 
 def deliver_message(case: Case, name: str, payload: dict, actor: str) -> bool:
     """Deliver a BPMN message to a case in the current transaction; False when the case does not wait for it."""
+    case = lock_case(case.id)
     context = CaseContext(case, actor)
     workflow = load_workflow(case, context)
     if not workflow.waits_for_message(name):
@@ -228,7 +236,7 @@ def retry_incident(user: User, reference: str) -> Case:
     """Run again the step that failed (after a fix) and clear the incident if it now passes."""
     if not user.is_admin:
         raise Forbidden("Réservé aux administrateurs.")
-    case = get_case(reference)
+    case = lock_case(get_case(reference).id)
     if not case.incident:
         raise Conflict("Ce dossier n'est pas en incident.")
     context = CaseContext(case, user.username)
@@ -272,8 +280,12 @@ def _commit(work):
         raise Conflict("Le dossier a été modifié entre-temps : rechargez et recommencez.") from None
     except OperationalError as exc:
         db.session.rollback()
-        # PostgreSQL chose this transaction as a deadlock (or serialization) victim: the other one won.
-        if getattr(exc.orig, "sqlstate", None) in ("40P01", "40001"):
+        # PostgreSQL chose this transaction as a deadlock (or serialization) victim: the other one won. With
+        # the case row lock taken first (case_lock) it should not happen: logged, so a path without it shows.
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate in ("40P01", "40001"):
+            log.warning("case transaction lost a race (sqlstate %s): answered 409", sqlstate,
+                        extra={"sqlstate": sqlstate})
             raise Conflict("Le dossier a été modifié entre-temps : rechargez et recommencez.") from None
         raise
     except Exception:

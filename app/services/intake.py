@@ -8,6 +8,7 @@ from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import User
 from app.services import audit, cases, definitions
+from app.services.case_lock import lock_case
 from app.services.duplicates import Duplicate, find_duplicates
 from app.services.errors import Conflict, Forbidden, Invalid
 
@@ -55,7 +56,7 @@ def register(user: User, process_key: str, raw: dict, *, confirm_new: bool = Fal
 
 def link_intake(user: User, reference: str, process_key: str, clean: dict):
     """Record an intake on an existing open case's timeline instead of opening a second case."""
-    case = cases.get_case(reference)
+    case = lock_case(cases.get_case(reference).id)  # the case row lock first (case_lock)
     if case.completed:
         raise Conflict("Ce dossier est clos : ouvrez un nouveau dossier.")
     try:

@@ -16,6 +16,7 @@ from app import clock
 from app.extensions import db
 from app.models import Case, ProcessDefinition, User, WorkflowState, WorkflowStateArchive
 from app.services import cases, definitions, engine_migration, process_admin
+from app.services.case_lock import lock_case
 from app.services.errors import Conflict, Invalid, NotFound
 
 
@@ -104,8 +105,11 @@ def migrate_cases(user: User, key: str, references: list[str], to_definition_id:
 
 
 def _migrate_one(case: Case, target: ProcessDefinition, actor: str) -> Case:
+    case = lock_case(case.id)  # then check again: the case may have moved since the list was read
     if case.incident:
         raise ValueError("Dossier en incident : corrigez-le avant de le migrer.")
+    if case.completed or case.definition_id == target.id:
+        raise Conflict("Dossier terminé ou déjà sur cette version.")
     source = case.definition
     state = db.session.get(WorkflowState, case.id)
     now = clock.now()

@@ -14,6 +14,7 @@ from app import clock
 from app.extensions import db
 from app.models import Attachment, Comment, User
 from app.services import audit
+from app.services.case_lock import lock_case
 from app.services.cases import get_case
 from app.services.errors import Invalid, NotFound
 
@@ -75,6 +76,7 @@ def add_attachment(user: User, reference: str, filename: str | None, content: by
     path = storage_dir() / stored
     path.write_bytes(content)
     try:
+        lock_case(case.id)  # the case row lock before any write of the case (case_lock)
         attachment = Attachment(case_id=case.id, filename=name, stored_name=stored, content_type=ALLOWED_TYPES[ext],
                                 size=len(content), sha256=hashlib.sha256(content).hexdigest(),
                                 uploaded_by=user.username, uploaded_at=clock.now())
@@ -111,6 +113,7 @@ def add_comment(user: User, reference: str, text: str | None) -> Comment:
     if len(body) > MAX_COMMENT or "\x00" in body:
         raise Invalid({"text": f"{MAX_COMMENT} caractères au maximum, sans caractères de contrôle."})
     try:
+        lock_case(case.id)
         comment = Comment(case_id=case.id, author=user.username, body=body, created_at=clock.now())
         db.session.add(comment)
         db.session.flush()

@@ -23,6 +23,7 @@ from app import clock
 from app.extensions import db
 from app.models import Case, Notification, OutboxMessage, User
 from app.services import audit
+from app.services.case_lock import lock_case
 from app.services.errors import Conflict, Forbidden, NotFound
 
 MAX_ATTEMPTS = 8
@@ -137,8 +138,8 @@ def send_pending(limit: int = 50) -> SendReport:
         if not _claim(outbox_id, now):
             continue
         message = db.session.get(OutboxMessage, outbox_id)
-        case = db.session.get(Case, message.case_id)
         if message.channel != "email" or not message.recipient or "@" not in message.recipient:
+            case = lock_case(message.case_id)  # the case row lock before its writes (case_lock)
             message.status, message.claimed_at = "to_print", None
             audit.record(case, "system", "message_to_print", data={
                 "outbox_id": message.id, "template": message.template, "recipient": message.recipient})
@@ -149,10 +150,10 @@ def send_pending(limit: int = 50) -> SendReport:
             _deliver(config, current_app.config.get("MAIL_FROM", "reclamations@example.org"),
                      [message.recipient], message.subject, message.body, message_id(message))
         except (OSError, smtplib.SMTPException) as exc:
-            _failed(message, case, exc)
+            _failed(message, lock_case(message.case_id), exc)  # locked after SMTP: never held while sending
             report.failed.append(message.id)
         else:
-            _delivered(message, case, "email", "system")
+            _delivered(message, lock_case(message.case_id), "email", "system")
             report.sent.append(message.id)
         db.session.commit()
     if config is not None:
@@ -210,6 +211,10 @@ def mark_posted(user: User, outbox_id: int) -> OutboxMessage:
     """Record that a printed letter was posted: its proof of sending goes to the audit log."""
     if not user.in_any(*LETTER_GROUPS):
         raise Forbidden("Réservé à l'accueil et aux gestionnaires.")
+    letter = db.session.get(OutboxMessage, outbox_id)
+    if letter is None:
+        raise NotFound("Courrier inconnu.")
+    case = lock_case(letter.case_id)  # the case row lock before its writes (case_lock)
     claimed = db.session.execute(update(OutboxMessage).where(
         OutboxMessage.id == outbox_id, OutboxMessage.status == "to_print")
         .values(status="sending", claimed_at=clock.now()).execution_options(synchronize_session=False)).rowcount
@@ -220,7 +225,7 @@ def mark_posted(user: User, outbox_id: int) -> OutboxMessage:
         raise Conflict("Ce courrier a déjà été envoyé.")
     message = db.session.get(OutboxMessage, outbox_id)
     db.session.refresh(message)
-    _delivered(message, db.session.get(Case, message.case_id), "letter", user.username)
+    _delivered(message, case, "letter", user.username)
     db.session.commit()
     return message
 

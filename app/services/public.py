@@ -20,6 +20,7 @@ from app.forms.fields import FieldSpec, validate_submission
 from app.models import AuditEvent, Case, OutboxMessage, TaskRow
 from app.services import attachments_public as attachments
 from app.services import audit, cases, definitions, messages, notifications
+from app.services.case_lock import lock_case
 from app.services.duplicates import find_duplicates, invoice_refs
 from app.services.errors import Conflict, Invalid, NotFound
 
@@ -140,6 +141,7 @@ def _flag_possible_duplicates(case: Case, clean: dict) -> None:
 
 def _merge_intake(case: Case, clean: dict) -> None:
     """Put the new submission on the existing case's timeline and send the complainant its tracking link."""
+    case = lock_case(case.id)  # the case row lock before its writes (case_lock)
     audit.record(case, PUBLIC_ACTOR, "public_intake_merged", data={"channel": "web", "data": clean})
     message = messages.queue(case, "intake_merged", {**(case.data or {}), "new_description": clean.get("description")})
     db.session.flush()
@@ -263,7 +265,7 @@ def survey(token: str) -> tuple[Case, list[FieldSpec], str | None]:
 
 def answer_survey(token: str, raw: dict) -> Case:
     """Complete the case's survey task as the complainant (no lane check: the token is the permission)."""
-    case = case_by_token(token)
+    case = lock_case(case_by_token(token).id)  # first: the survey task found next is the committed one
     row, _fields = survey_task(case)
     if row is None:
         raise Conflict(survey_closed_reason(case))
@@ -289,6 +291,7 @@ def add_information(token: str, text: str | None, filename: str | None, stream) 
         errors["text"] = "Écrivez un message ou joignez un fichier."
     if errors:
         raise Invalid(errors)
+    case = lock_case(case.id)  # the case row lock before its writes (case_lock); closed meanwhile?
     if case.completed:
         raise Conflict("Ce dossier est clos : pour une nouvelle demande, déposez une nouvelle réclamation.")
     stored = None
@@ -327,6 +330,7 @@ def resend_link(reference: str | None, email: str | None) -> None:
     if case is None or (case.customer_email or "").strip().lower() != email:
         return
     try:
+        lock_case(case.id)
         message = messages.queue(case, "tracking_link", dict(case.data or {}))
         db.session.flush()
         audit.record(case, PUBLIC_ACTOR, "message_sent", data={

@@ -1,4 +1,4 @@
-"""Task list queries and claim / release / reassign: they read and write the task table only."""
+"""Task list queries and claim / release / reassign: the task table, under the case row lock (case_lock)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,6 +10,7 @@ from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import Case, TaskRow, User
 from app.services import audit, definitions
+from app.services.case_lock import lock_task_case
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 
 SCOPES = ("mine", "group", "all")
@@ -147,14 +148,13 @@ def _record(row: TaskRow, actor: str, type_: str, data: dict) -> None:
 
 def claim(user: User, task_id: str) -> TaskRow:
     """Take an unassigned ready task of one of the user's lanes."""
-    row = db.session.get(TaskRow, task_id)
-    if row is None:
-        raise NotFound("Tâche inconnue.")
+    row = lock_task_case(task_id)  # the case row lock first, as every case change (case_lock)
     if not user.in_any(row.lane or ""):
         raise Forbidden(f"Cette tâche est réservée au groupe « {row.lane} ».")
     if row.state != "ready":
         raise Conflict("Cette tâche a déjà été traitée.")
     if row.assignee == user.username:
+        db.session.commit()  # nothing to write: end the transaction, and with it the case lock
         return row
     if row.assignee:
         raise Conflict(f"Cette tâche est déjà prise par {row.assignee}.")
@@ -166,12 +166,11 @@ def claim(user: User, task_id: str) -> TaskRow:
 
 def unclaim(user: User, task_id: str) -> TaskRow:
     """Release a task: its holder, a manager or an admin."""
-    row = db.session.get(TaskRow, task_id)
-    if row is None:
-        raise NotFound("Tâche inconnue.")
+    row = lock_task_case(task_id)
     if row.state != "ready":
         raise Conflict("Cette tâche a déjà été traitée.")
     if row.assignee is None:
+        db.session.commit()
         return row
     if row.assignee != user.username and not user.in_any(*MANAGER_GROUPS):
         raise Forbidden("Seul le détenteur ou un responsable peut libérer cette tâche.")
@@ -186,9 +185,7 @@ def reassign(user: User, task_id: str, username: str) -> TaskRow:
     """Give a task to a member of its lane (managers and admins)."""
     if not user.in_any(*MANAGER_GROUPS):
         raise Forbidden("La réattribution est réservée aux responsables.")
-    row = db.session.get(TaskRow, task_id)
-    if row is None:
-        raise NotFound("Tâche inconnue.")
+    row = lock_task_case(task_id)
     if row.state != "ready":
         raise Conflict("Cette tâche a déjà été traitée.")
     target = db.session.scalars(select(User).where(User.username == username)).first()
@@ -260,6 +257,7 @@ def actionable_row(user: User, task_id: str) -> TaskRow:
 
 def save_draft(user: User, task_id: str, raw_data: dict, *, html: bool = False) -> TaskRow:
     """Keep what was typed in a ready task's form without completing it (partial validation)."""
+    lock_task_case(task_id)
     row = actionable_row(user, task_id)
     clean, errors = validate_submission(form_fields(row), raw_data or {}, partial=True, html=html)
     if errors:
