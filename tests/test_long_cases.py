@@ -18,6 +18,8 @@ from app.services.tasks import ready_for_case
 from app.services.users import by_username
 from app.services.verification import verify_case
 
+pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
+
 PASSES = 1000
 DAY = timedelta(days=1)
 

@@ -3,7 +3,8 @@
 One row per (basis, period, day, process, channel, origin, kind, category, department, version, root cause,
 path); the columns that do not apply to a basis are NULL. Bases: `received` (cases received that day), `closed`
 (cases closed that day), `answered` (cases whose latest answer letter went out that day) and `cause` (cases
-received that day by category and root cause key only, for CAPA recurrence). Every figure is in
+received that day by category and root cause key only, for CAPA recurrence) and `step` (tasks completed that
+day, by process and user task only). Every figure is in
 a `day` row and in a `month` row (day = the 1st of the month): whole months of a period are read from the few
 month rows, its partial months from day rows. Maintained by
 app/services/rollup.py; `flask --app app indicators rebuild` recomputes it from the cases.
@@ -41,6 +42,7 @@ class CaseRollup(db.Model):
     root_cause: Mapped[str | None] = mapped_column(Text)  # received
     path: Mapped[str | None] = mapped_column(Text)  # closed: user tasks completed before closure, ">"-joined
     cause_key: Mapped[str | None] = mapped_column(String(64))  # cause: case_record.root_cause_key
+    bpmn_id: Mapped[str | None] = mapped_column(String(200))  # step: the user task
 
     cases: Mapped[int] = mapped_column(Integer, default=0)
     # received: how many are closed, their received -> closed seconds, and the received times (epoch seconds) of

@@ -231,11 +231,15 @@ def _steps(filters: Filters) -> list[tuple[str, str]]:
 def processing_time(filters: Filters, cat: dict) -> dict:
     """Median and 90th percentile, in days: per step (task created → completed) and overall (received → closed)."""
     steps = []
-    for process, bpmn_id in _steps(filters):
+    filtered = _task_conditions(filters)
+    counted = {} if filtered else {(p, b): int(n) for p, b, n in db.session.execute(
+        _rollup("step", filters, CaseRollup.process_key, CaseRollup.bpmn_id, _sum(CaseRollup.cases))
+        .group_by(CaseRollup.process_key, CaseRollup.bpmn_id))}
+    for process, bpmn_id in (_steps(filters) if filtered else sorted(counted)):
         conds = [TaskRow.process_key == process, TaskRow.bpmn_id == bpmn_id, TaskRow.state == "completed",
-                 *_task_conditions(filters)]
-        n = db.session.scalar(select(func.count()).select_from(TaskRow).where(
-            _in_period(TaskRow.completed_at, filters), *conds)) or 0
+                 *filtered]
+        n = counted.get((process, bpmn_id)) if not filtered else db.session.scalar(
+            select(func.count()).select_from(TaskRow).where(_in_period(TaskRow.completed_at, filters), *conds))
         if not n:
             continue
         stats = percentiles_of(TaskRow.duration_seconds, conds, n,

@@ -31,7 +31,7 @@ from app.models import AuditEvent, Case, CaseRollup, TaskRow
 
 DIMS = ("process_key", "channel", "origin", "kind", "category", "department")
 TASK_DIMS = DIMS[1:]
-KEY = ("basis", "period", "day", *DIMS, "definition_id", "root_cause", "path", "cause_key")
+KEY = ("basis", "period", "day", *DIMS, "definition_id", "root_cause", "path", "cause_key", "bpmn_id")
 MEASURES = ("cases", "closed", "closed_seconds", "open_received", "blocked", "credited", "timed", "surveys",
             "scored", "score_sum", "on_time")
 ANSWER_TEMPLATES = ("response", "rejection")  # letters that answer the complainant (acceptance or refusal)
@@ -79,22 +79,44 @@ def _by_day(row, path: str | None) -> dict[tuple, dict]:
     out = {}
     if row.received_at is not None and row.root_cause_key:
         out[("cause", _day(row.received_at), row.process_key, None, None, None, row.category, None, None, None, None,
-             row.root_cause_key)] = {"cases": 1}
+             row.root_cause_key, None)] = {"cases": 1}
     if row.received_at is not None:
         closed = row.closed_at is not None
-        out[("received", _day(row.received_at), *dims, None, row.root_cause or None, None, None)] = {
+        out[("received", _day(row.received_at), *dims, None, row.root_cause or None, None, None, None)] = {
             "cases": 1, "closed": int(closed),
             "closed_seconds": _epoch(row.closed_at) - _epoch(row.received_at) if closed else 0,
             "open_received": 0 if closed else _epoch(row.received_at),
             "blocked": row.blocked_amount or Decimal(0), "credited": row.credited_amount or Decimal(0)}
     if row.closed_at is not None:
         score = row.satisfaction_score
-        out[("closed", _day(row.closed_at), *dims, row.definition_id, None, path, None)] = {
+        out[("closed", _day(row.closed_at), *dims, row.definition_id, None, path, None, None)] = {
             "cases": 1, "timed": int(row.received_at is not None), "surveys": int(row.survey_sent_at is not None),
             "scored": int(score is not None), "score_sum": score or 0}
     if row.answered_at is not None and row.due_at is not None and row.status in ANSWERED_STATUSES:
-        out[("answered", _day(row.answered_at), *dims, None, None, None, None)] = {
+        out[("answered", _day(row.answered_at), *dims, None, None, None, None, None)] = {
             "cases": 1, "on_time": int(row.answered_at <= row.due_at)}
+    return out
+
+
+def task_contribution(row) -> dict[tuple, dict]:
+    """A completed task adds one to its step's `step` rows (day and month of completion; no filter columns:
+    the unfiltered dashboard counts its steps there, filtered ones count in the task index)."""
+    if row.state != "completed" or row.completed_at is None:
+        return {}
+    day = _day(row.completed_at)
+    tail = (row.process_key, None, None, None, None, None, None, None, None, None, row.bpmn_id)
+    return {("step", "day", day, *tail): {"cases": 1}, ("step", "month", day.replace(day=1), *tail): {"cases": 1}}
+
+
+_TASK_COLUMNS = (TaskRow.id, TaskRow.state, TaskRow.completed_at, TaskRow.process_key, TaskRow.bpmn_id)
+
+
+def _task_snapshots(session, ids) -> dict[str, tuple]:
+    ids = sorted(ids)
+    out = {}
+    for start in range(0, len(ids), 500):
+        for r in session.execute(select(*_TASK_COLUMNS).where(TaskRow.id.in_(ids[start:start + 500]))):
+            out[r.id] = task_contribution(r)
     return out
 
 
@@ -142,13 +164,14 @@ def message_sent(case: Case, template: str, at: datetime) -> None:
 # --- session hooks ----------------------------------------------------------------------------------------
 
 def _state(session) -> dict:
-    return session.info.setdefault("rollup", {"before": {}, "new": [], "tasks": set()})
+    return session.info.setdefault("rollup", {"before": {}, "new": [], "tasks": set(), "task_before": {},
+                                              "task_new": []})
 
 
 def before_flush(session, flush_context, instances) -> None:
     """Durations on changed rows; for each case about to change, its contribution before the transaction."""
     state = _state(session)
-    capture = set()
+    capture, task_capture = set(), set()
     for obj in list(session.new) + list(session.dirty):
         if isinstance(obj, TaskRow):
             obj.duration_seconds = ((obj.completed_at - obj.created_at).total_seconds()
@@ -156,6 +179,10 @@ def before_flush(session, flush_context, instances) -> None:
             if obj.case_id is not None:
                 capture.add(obj.case_id)
                 state["tasks"].add(obj.case_id)
+            if obj in session.new:
+                state["task_new"].append(obj)
+            elif obj.id not in state["task_before"]:
+                task_capture.add(obj.id)
         elif isinstance(obj, Case):
             obj.processing_seconds = ((obj.closed_at - obj.received_at).total_seconds()
                                       if obj.closed_at and obj.received_at else None)
@@ -167,6 +194,14 @@ def before_flush(session, flush_context, instances) -> None:
     for obj in session.deleted:
         if isinstance(obj, Case | TaskRow):
             capture.add(obj.id if isinstance(obj, Case) else obj.case_id)
+        if isinstance(obj, TaskRow) and obj.id not in state["task_before"]:
+            task_capture.add(obj.id)
+    task_capture -= {obj.id for obj in state["task_new"]}
+    if task_capture:
+        with session.no_autoflush:
+            found = _task_snapshots(session, task_capture)
+        for task_id in task_capture:
+            state["task_before"][task_id] = found.get(task_id, {})
     capture -= set(state["before"]) | {obj.id for obj in state["new"]}  # cases created in it had nothing before
     if capture:
         with session.no_autoflush:
@@ -184,10 +219,17 @@ def before_commit(session) -> None:
     if state is None:
         return
     ids = set(state["before"]) | {obj.id for obj in state["new"] if obj.id is not None}
-    if not ids:
+    task_ids = set(state["task_before"]) | {obj.id for obj in state["task_new"] if obj.id is not None}
+    if not ids and not task_ids:
         return
     after = _snapshots(session, ids)
     deltas: dict[tuple, dict] = {}
+    tasks_after = _task_snapshots(session, task_ids) if task_ids else {}
+    for task_id in task_ids:
+        for sign, contrib in ((-1, state["task_before"].get(task_id, {})), (1, tasks_after.get(task_id, {}))):
+            for key, measures in contrib.items():
+                total = deltas.setdefault(key, dict.fromkeys(MEASURES, 0))
+                total["cases"] += sign * measures["cases"]
     for case_id in ids:
         old, new = state["before"].get(case_id), after.get(case_id)
         for sign, snap in ((-1, old), (1, new)):
@@ -260,6 +302,10 @@ def rebuild(facts: bool = True) -> int:
                 total = totals.setdefault(key, dict.fromkeys(MEASURES, 0))
                 for name, value in measures.items():
                     total[name] += value
+    for task in session.execute(select(*_TASK_COLUMNS).where(TaskRow.state == "completed")):
+        for key, measures in task_contribution(task).items():
+            total = totals.setdefault(key, dict.fromkeys(MEASURES, 0))
+            total["cases"] += measures["cases"]
     session.execute(delete(CaseRollup))
     rows = [{"key_hash": key_hash(k), **dict(zip(KEY, k, strict=True)), **m} for k, m in totals.items()]
     for start in range(0, len(rows), 2000):

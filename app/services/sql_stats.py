@@ -39,7 +39,6 @@ def percentiles_of(value, conditions: list, count: int, period: tuple, ps=(0.5, 
     """percentile_cont(p) of column `value` over the rows matching `conditions` and `period`, `count` rows.
 
     `count` comes from the caller (a rollup or a range count); `period` is (column, start, end), start included.
-    For a walk the period column is hidden from the planner, which would otherwise sort the period's rows.
     """
     if count <= 0:
         return dict.fromkeys(ps)
@@ -48,7 +47,9 @@ def percentiles_of(value, conditions: list, count: int, period: tuple, ps=(0.5, 
         values = sorted(float(v) for v in db.session.scalars(select(value).where(
             value.is_not(None), column >= start, column < end, *conditions)))
         return {p: _interpolate(values, p) for p in ps}
-    hidden = func.coalesce(column, column)  # the same value, but no index range on it
+    # SQLite would take the period's index range and sort it: the same value through coalesce has no range.
+    # PostgreSQL's planner picks the walk itself from its estimates, which an expression would spoil.
+    hidden = func.coalesce(column, column) if dialect() == "sqlite" else column
     return walk_percentiles(value, [hidden >= start, hidden < end, *conditions], count, ps)
 
 
