@@ -1,12 +1,13 @@
-"""Dashboard and indicator latency with many cases, on SQLite and/or PostgreSQL.
+"""Dashboard and indicator latency with many cases, on SQLite and PostgreSQL.
 
-    PYTHONPATH=. .venv/bin/python bench/dashboard.py --cases 100000 [--database URL] [--runs 15]
+    PYTHONPATH=. .venv/bin/python bench/dashboard.py [--cases 100000] [--runs 15] [--database URL] [--smoke]
 
-Without --database: a SQLite file in the temp folder (kept, and reused when it already holds the cases).
-With a PostgreSQL URL (e.g. the one scripts/pg.sh prints) the database is emptied and filled first unless it
-already holds the cases. Data: app/services/demo_bulk.py (cases over the last 365 days, tasks, audit events).
+Without --database: a SQLite file in the temp folder (kept, and reused when it already holds the cases), then,
+when BENCH_DATABASE_URL or TEST_DATABASE_URL names a PostgreSQL server, a new database on it (dropped after).
+With --database URL: that database only; it is emptied and filled first unless it already holds the cases.
+Data: app/services/demo_bulk.py (cases over the last 365 days, tasks, audit events, then the rollup rebuilt).
 Method: the clock is frozen at the generation time; each measure runs once to warm caches, then --runs times;
-the table gives the median and the 95th percentile of wall-clock time.
+the table gives the median and the 95th percentile of wall-clock time. --smoke: 400 cases, 1 run.
 """
 
 import argparse
@@ -34,10 +35,25 @@ def p95(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--database", default=None, help="SQLAlchemy URL (default: a SQLite file in /tmp)")
+    parser.add_argument("--database", default=None, help="SQLAlchemy URL (default: SQLite in /tmp, then PostgreSQL)")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--smoke", action="store_true", help="400 cases, one run: checks that it still runs")
     args = parser.parse_args()
-    url = args.database or f"sqlite:///{Path(tempfile.gettempdir()) / f'bench-dashboard-{args.cases}.db'}"
+    if args.smoke:
+        args.cases, args.runs = 400, 1
+    if args.database:
+        measure(args.database, args.cases, args.runs)
+        return
+    measure(f"sqlite:///{Path(tempfile.gettempdir()) / f'bench-dashboard-{args.cases}.db'}", args.cases, args.runs)
+    if os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"):
+        from common import fresh_database
+
+        with fresh_database("postgresql") as url:
+            measure(url, args.cases, args.runs)
+
+
+def measure(url: str, cases: int, runs: int) -> None:
+    """Fill the database at url if needed, then print the latency table."""
 
     from sqlalchemy import func, select, text
 
@@ -58,7 +74,7 @@ def main() -> None:
     with app.app_context():
         db.create_all()
         have = db.session.scalar(select(func.count()).select_from(Case)) or 0
-        if have != args.cases:
+        if have != cases:
             if have:
                 names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
                 db.session.remove()
@@ -71,8 +87,8 @@ def main() -> None:
             deploy_files(sorted((ROOT / "processes").glob("*.bpmn")), "bench")
             ensure_users()
             started = time.perf_counter()
-            generate(args.cases)
-            print(f"generated {args.cases} cases in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            generate(cases)
+            print(f"generated {cases} cases in {time.perf_counter() - started:.0f} s", file=sys.stderr)
             if db.engine.dialect.name == "postgresql":
                 with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                     conn.execute(text("VACUUM ANALYZE"))
@@ -119,7 +135,7 @@ def main() -> None:
     for name, fn in measures:
         fn()  # warm-up
         times = []
-        for _ in range(args.runs):
+        for _ in range(runs):
             started = time.perf_counter()
             fn()
             times.append((time.perf_counter() - started) * 1000)
@@ -128,7 +144,7 @@ def main() -> None:
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
           f"{platform.release()}, Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
     print(f"database: {dialect} {str(server).split(' on ')[0]}; " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    print(f"method: 1 warm-up then {args.runs} runs per measure, wall clock, in-process (Flask test client)")
+    print(f"method: 1 warm-up then {runs} runs per measure, wall clock, in-process (Flask test client)")
     print(f"| {'measure':<50} | median ms | p95 ms |")
     print(f"|{'-' * 52}|-----------|--------|")
     for name, median, high in results:
