@@ -65,6 +65,9 @@ def app(backend, tmp_path, app_config):
             db.create_all()
         else:
             _reset_postgres()
+    from app.services import forecast
+
+    forecast._CACHE.clear()  # PostgreSQL tests share one database URL: no medians from a previous test
     clock.set_now(START)
     yield app
     clock.set_now(None)

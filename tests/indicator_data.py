@@ -49,7 +49,7 @@ class Builder:
             db.session.add(TaskRow(id=str(uuid.uuid4()), case_id=case.id, case_reference=case.reference,
                                    process_key=process, bpmn_id=bpmn_id, name=bpmn_id, lane="gestionnaire",
                                    state="completed" if completed else "ready", created_at=created,
-                                   completed_at=completed))
+                                   completed_at=completed, due_at=columns.get("due_at")))  # as cases._sync_tasks
         for template, moment in messages:
             self.message(case, template, moment)
         db.session.flush()

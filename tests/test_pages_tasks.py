@@ -188,3 +188,39 @@ def test_claim_outside_lane_is_403(app, three):
 def test_external_next_is_ignored(app, three):
     resp = login(app, "gestionnaire").post(f"/taches/{three[0].id}/prendre", data={"next": "//evil.example/x"})
     assert resp.location.endswith(f"/taches/{three[0].id}")
+
+
+def test_undated_tasks_come_last_and_are_never_overdue(app, three):
+    set_task(three[1], due_at=None)  # through the ORM: the sort key follows (TaskRow's before_update listener)
+    assert db.session.get(TaskRow, three[1].id).due_key.year == 9999
+    g = login(app, "gestionnaire")
+    assert row_refs(g.get("/taches/?onglet=group")) == [three[2].case_reference, three[0].case_reference,
+                                                         three[1].case_reference]
+    assert row_refs(g.get("/taches/?onglet=group&tri=priority"))[-1] == three[0].case_reference  # priority 0
+    assert row_refs(g.get("/taches/?onglet=group&retard=1")) == []
+    assert row_refs(g.get("/taches/?onglet=group&sous=366")) == [three[2].case_reference, three[0].case_reference]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("q=lefevre", [0]), ("q=L%C3%89F%C3%88VRE", [0]), ("q=rec-2026-00000", [1, 2, 0]), ("q=REC-2026-000002", [1]),
+])
+def test_search_ignores_case_and_accents(app, three, query, expected):
+    resp = login(app, "gestionnaire").get(f"/taches/?onglet=group&{query}")
+    assert row_refs(resp) == [three[i].case_reference for i in expected]
+
+
+def test_counts_stop_at_the_cap_and_pages_go_on(app, three, monkeypatch):
+    from app.services import task_list
+    from app.tasks import routes
+
+    monkeypatch.setattr(task_list, "COUNT_CAP", 2)
+    monkeypatch.setattr(routes, "PER_PAGE", 2)
+    g = login(app, "gestionnaire")
+    first = g.get("/taches/?onglet=group")
+    assert row_refs(first) == [three[1].case_reference, three[2].case_reference]
+    page = text(first)
+    assert "Mon équipe 2+" in page and "2+ tâche(s) — page 1" in page and "Page 1 Suivante" in page
+    second = g.get("/taches/?onglet=group&page=2")
+    assert row_refs(second) == [three[0].case_reference]
+    assert 'rel="next"' not in second.get_data(as_text=True) and 'rel="prev"' in second.get_data(as_text=True)
+    assert counts(g.get("/taches/?onglet=group&q=lef")) == {"mine": 0, "group": 1}  # under the cap: exact

@@ -8,7 +8,7 @@ from flask import g, jsonify, request
 from app.api import bp, json_body, token_required
 from app.api.serializers import case_json, event_json, form_json, task_json
 from app.extensions import limiter
-from app.services import audit, cases, definitions, tasks, users
+from app.services import audit, cases, definitions, task_list, tasks, users
 from app.services.errors import Forbidden, Invalid
 from app.services.users import login_limit
 
@@ -81,8 +81,8 @@ def list_tasks():
         offset = min(max(int(request.args.get("offset", 0)), 0), 1_000_000_000)  # no integer overflow in SQL
     except ValueError:
         raise Invalid({"limit": "Nombre entier attendu."}) from None
-    rows = tasks.list_tasks(g.user, scope, limit=limit, offset=offset)
-    return jsonify(tasks=[task_json(r) for r in rows], total=tasks.count_tasks(g.user, scope))
+    rows = task_list.list_tasks(g.user, scope, limit=limit, offset=offset)
+    return jsonify(tasks=[task_json(r) for r in rows], total=task_list.count_tasks(g.user, scope))
 
 
 @bp.get("/tasks/<task_id>")

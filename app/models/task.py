@@ -1,19 +1,39 @@
 """The task table: ready human tasks written after every engine step; the task list reads only this."""
 
-from datetime import datetime
+import unicodedata
+from datetime import UTC, datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.types import JSONType, UTCDateTime
 
+# The sort key of tasks without a deadline: after every real date, so "undated last" is a plain ascending order
+# that an index can deliver (`due_at IS NULL, due_at` cannot use one).
+UNDATED = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def search_key(text: str | None) -> str | None:
+    """Lower case, accents removed, spaces collapsed: 'Lefèvre  Éric' -> 'lefevre eric' (names and searches)."""
+    if text is None:
+        return None
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.casefold().split())
+
+
+def _due_key_default(context) -> datetime:
+    return context.get_current_parameters().get("due_at") or UNDATED
+
+
+def _customer_key_default(context) -> str | None:
+    return search_key(context.get_current_parameters().get("customer_name"))
+
 
 class TaskRow(db.Model):
     __tablename__ = "task"
-    __table_args__ = (
-        Index("ix_task_state_lane_due", "state", "lane", "due_at"),
-        Index("ix_task_state_assignee_due", "state", "assignee", "due_at"),
+    __table_args__ = (  # the task list's indexes are below the class
         Index("ix_task_case_state", "case_id", "state"),
         # Indicators: tasks completed per step in a period (range count), and the percentiles of their durations
         # (walk in duration order); the case's filter columns are copied here so both stay inside the index.
@@ -48,3 +68,30 @@ class TaskRow(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by: Mapped[str | None] = mapped_column(String(80))
     draft: Mapped[dict | None] = mapped_column(JSONType)
+
+    # Derived keys for the task list, never set by hand: filled from due_at and customer_name on every insert
+    # (ORM or Core, through the defaults) and every ORM update (the listener below). A Core UPDATE that changes
+    # due_at or customer_name must set them too.
+    due_key: Mapped[datetime] = mapped_column(UTCDateTime(), default=_due_key_default)  # due_at, or UNDATED
+    customer_key: Mapped[str | None] = mapped_column(String(200), default=_customer_key_default)  # search_key
+
+
+@event.listens_for(TaskRow, "before_update")
+def _refresh_keys(_mapper, _connection, row: TaskRow) -> None:
+    changed = inspect(row).attrs
+    if changed.due_at.history.has_changes():
+        row.due_key = row.due_at or UNDATED
+    if changed.customer_name.history.has_changes():
+        row.customer_key = search_key(row.customer_name)
+
+
+# One index per tab and sort of the task list, each giving the rows already in the list's order (see README,
+# "Task list benchmark"): "all" filters on state only; "mine" and "group" on state and assignee (NULL for the
+# team tab), with the lane last so that the team tab checks it inside the index, for one lane or several.
+Index("ix_task_all_due", TaskRow.state, TaskRow.due_key)
+Index("ix_task_all_priority", TaskRow.state, TaskRow.priority.desc(), TaskRow.due_key)
+Index("ix_task_all_created", TaskRow.state, TaskRow.created_at)
+Index("ix_task_holder_due", TaskRow.state, TaskRow.assignee, TaskRow.due_key, TaskRow.lane)
+Index("ix_task_holder_priority", TaskRow.state, TaskRow.assignee, TaskRow.priority.desc(), TaskRow.due_key,
+      TaskRow.lane)
+Index("ix_task_holder_created", TaskRow.state, TaskRow.assignee, TaskRow.created_at, TaskRow.lane)

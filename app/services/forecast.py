@@ -10,7 +10,8 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, exists, false, func, select, true
+from sqlalchemy.orm import aliased
 
 from app import clock
 from app.extensions import db
@@ -45,14 +46,15 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-def _medians(now: datetime, steps: set[str]) -> list[dict[tuple, tuple[float, int]]]:
+def _medians(now: datetime) -> list[dict[tuple, tuple[float, int]]]:
     """Per level of LEVELS, {key: (median seconds from entering the step to closure, samples)}.
 
-    One pass over the task rows of recently closed cases (only the steps asked for, only four short columns and
-    the duration); the three levels are grouped here rather than by three window queries over the same rows.
-    The result is cached briefly: it changes only when cases close.
+    One pass over the task rows of recently closed cases (every step: the dashboard, the task list's markers and
+    its "at risk" filter share one cached result; only four short columns and the duration); the three levels
+    are grouped here rather than by three window queries over the same rows. The result is cached briefly: it
+    changes only when cases close.
     """
-    key = _cache_key(now, steps)
+    key = _cache_key(now)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -61,7 +63,7 @@ def _medians(now: datetime, steps: set[str]) -> list[dict[tuple, tuple[float, in
                seconds_between(TaskRow.created_at, Case.closed_at))
         .join(Case, Case.id == TaskRow.case_id)
         .where(Case.closed_at >= now - timedelta(days=HISTORY_DAYS), Case.closed_at <= now,
-               TaskRow.created_at <= Case.closed_at, TaskRow.bpmn_id.in_(sorted(steps))))
+               TaskRow.created_at <= Case.closed_at))
     groups: list[dict[tuple, list[float]]] = [{} for _ in LEVELS]
     for process, kind, category, bpmn_id, seconds in rows:
         if seconds is None:
@@ -76,12 +78,11 @@ def _medians(now: datetime, steps: set[str]) -> list[dict[tuple, tuple[float, in
     return result
 
 
-def _cache_key(now: datetime, steps: set[str]) -> tuple:
+def _cache_key(now: datetime) -> tuple:
     """Changes whenever a case closes or is created, and every CACHE_SECONDS (two index lookups, no scan)."""
     last_closed = db.session.scalar(select(func.max(Case.closed_at)))
     last_id = db.session.scalar(select(func.max(Case.id)))
-    return (str(db.session.get_bind().url), int(now.timestamp()) // CACHE_SECONDS, tuple(sorted(steps)),
-            last_closed, last_id)
+    return str(db.session.get_bind().url), int(now.timestamp()) // CACHE_SECONDS, last_closed, last_id
 
 
 def _estimate(rows, now: datetime) -> dict[int, Forecast]:
@@ -89,7 +90,7 @@ def _estimate(rows, now: datetime) -> dict[int, Forecast]:
     rows = [tuple(r) for r in rows]  # (case_id, reference, process, kind, category, due_at, status, bpmn_id, created)
     if not rows:
         return {}
-    tables = _medians(now, {r[7] for r in rows})
+    tables = _medians(now)
     # Per row, the first level with enough samples: its key picks (process, kind, category, bpmn_id) columns.
     levels = [([("process", "kind", "category", "bpmn_id").index(k) for k in level], table)
               for level, table in zip(LEVELS, tables, strict=True)]
@@ -136,3 +137,52 @@ def at_risk(conditions: list, now: datetime | None = None, limit: int = 50) -> d
     flagged = sorted((f for f in forecasts.values() if f.at_risk), key=lambda f: (f.due_at, f.reference))
     return {"count": len(flagged), "cases": [f.as_json() for f in flagged[:limit]],
             "min_samples": MIN_SAMPLES, "history_days": HISTORY_DAYS}
+
+
+def _threshold(tables, task, case_row):
+    """SQL: the median seconds from entering the task's step to closure, by the first level with enough samples.
+
+    Nested CASE: first on (process, step), then on kind and category, so a row meets a handful of comparisons
+    rather than one per known key. NULL where no level has MIN_SAMPLES closed cases (no estimate).
+    """
+    groups: dict[tuple, list] = {}
+    for level, table in zip(LEVELS, tables, strict=True):
+        for key, (median, samples) in table.items():
+            if samples >= MIN_SAMPLES:
+                values = dict(zip(level, key, strict=True))
+                groups.setdefault((values["process"], values["bpmn_id"]), []).append((values, median))
+    if not groups:
+        return None
+    columns = {"kind": case_row.kind, "category": case_row.category}
+
+    def same(column, value):
+        return column.is_(None) if value is None else column == value
+
+    outer = []
+    for (process, bpmn_id), entries in groups.items():
+        # Entries come level by level, so the most specific key with enough samples wins, as in _estimate.
+        inner = [(and_(true(), *[same(columns[k], v[k]) for k in ("kind", "category") if k in v]), median)
+                 for v, median in entries]
+        outer.append((and_(case_row.process_key == process, task.bpmn_id == bpmn_id), case(*inner)))
+    return case(*outer)
+
+
+def task_at_risk(now: datetime | None = None):
+    """SQL condition on TaskRow: the row's case is at risk, by the same rule and medians as forecast_for_cases.
+
+    Evaluated in the database from the cached medians (no row leaves it, no workflow is loaded). A case is at risk
+    when one of its ready tasks entered its step at t with t + median > deadline >= now. Since t <= now, such a
+    deadline lies before now + the longest median: that range of the task row's own deadline (which
+    cases._sync_tasks keeps equal to its case's) is what the indexes walk; the exact rule is checked per case.
+    """
+    now = now or clock.now()
+    tables = _medians(now)
+    longest = max((m for table in tables for m, n in table.values() if n >= MIN_SAMPLES), default=None)
+    task, case_row = aliased(TaskRow), aliased(Case)
+    threshold = _threshold(tables, task, case_row)
+    if threshold is None:
+        return false()
+    risky = (exists().where(task.case_id == TaskRow.case_id, task.state == "ready", case_row.id == task.case_id,
+                            case_row.closed_at.is_(None), case_row.status.not_in(ANSWERED),
+                            case_row.due_at >= now, seconds_between(task.created_at, case_row.due_at) < threshold))
+    return and_(TaskRow.due_key >= now, TaskRow.due_key < now + timedelta(seconds=longest), risky)

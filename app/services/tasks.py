@@ -1,9 +1,9 @@
-"""Task list queries and claim / release / reassign: the task table, under the case row lock (case_lock)."""
+"""Task actions: claim / release / reassign, bulk, drafts: the task table, under the case row lock (case_lock).
 
-from dataclasses import dataclass
-from datetime import timedelta
+The task list's queries (tabs, filters, counts) are in app/services/task_list.py.
+"""
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 
 from app import clock
 from app.extensions import db
@@ -12,104 +12,7 @@ from app.models import Case, TaskRow, User
 from app.services import audit, definitions
 from app.services.case_lock import lock_task_case
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
-
-SCOPES = ("mine", "group", "all")
-MANAGER_GROUPS = ("responsable",)
-
-
-def visible_query(user: User, scope: str = "group"):
-    """The select of ready task rows a user sees in a scope (mine, group = unassigned in my lanes, all)."""
-    if scope not in SCOPES:
-        raise Invalid({"scope": "Valeur attendue : mine, group ou all."})
-    query = select(TaskRow).where(TaskRow.state == "ready")
-    if scope == "mine":
-        return query.where(TaskRow.assignee == user.username)
-    if scope == "group":
-        if user.is_admin:
-            return query.where(TaskRow.assignee.is_(None))
-        return query.where(TaskRow.assignee.is_(None), TaskRow.lane.in_(user.groups))
-    if not user.in_any(*MANAGER_GROUPS, "auditeur"):
-        raise Forbidden("La vue « toutes les tâches » est réservée aux responsables.")
-    return query
-
-
-@dataclass
-class TaskFilters:
-    """What the task list can be narrowed and ordered by; every field is optional."""
-
-    process: str | None = None
-    step: str | None = None  # bpmn_id
-    channel: str | None = None
-    overdue: bool = False
-    due_within: int | None = None  # days from now
-    q: str | None = None  # case reference prefix or part of the customer name
-    sort: str = "due"
-
-
-SORTS = ("due", "created", "priority")
-
-
-def like_escape(text: str) -> str:
-    """Escape LIKE wildcards so a search for '50%' or 'a_b' matches them literally (escape char: backslash)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def filtered_query(user: User, scope: str, filters: TaskFilters | None = None):
-    """The scope's select narrowed by the filters (no ordering)."""
-    query = visible_query(user, scope)
-    f = filters or TaskFilters()
-    now = clock.now()
-    if f.process:
-        query = query.where(TaskRow.process_key == f.process)
-    if f.step:
-        query = query.where(TaskRow.bpmn_id == f.step)
-    if f.channel:
-        query = query.where(TaskRow.channel == f.channel)
-    if f.overdue:
-        query = query.where(TaskRow.due_at < now)
-    if f.due_within is not None:
-        query = query.where(TaskRow.due_at >= now, TaskRow.due_at < now + timedelta(days=f.due_within))
-    text = (f.q or "").strip()
-    if text:
-        pattern = like_escape(text[:100])
-        query = query.where(or_(TaskRow.case_reference.ilike(pattern + "%", escape="\\"),
-                                TaskRow.customer_name.ilike("%" + pattern + "%", escape="\\")))
-    return query
-
-
-def _ordered(query, sort: str):
-    if sort == "created":
-        return query.order_by(TaskRow.created_at.desc(), TaskRow.id)
-    if sort == "priority":
-        return query.order_by(TaskRow.priority.desc(), TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.id)
-    return query.order_by(TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.created_at, TaskRow.id)
-
-
-def list_tasks(user: User, scope: str = "group", limit: int = 200, offset: int = 0,
-               filters: TaskFilters | None = None) -> list[TaskRow]:
-    """One page of the tasks a user sees in a scope, filtered and sorted (default: due date first)."""
-    sort = (filters or TaskFilters()).sort
-    if sort not in SORTS:
-        raise Invalid({"sort": "Tri attendu : due, created ou priority."})
-    query = _ordered(filtered_query(user, scope, filters), sort)
-    return list(db.session.scalars(query.limit(limit).offset(offset)))
-
-
-def count_tasks(user: User, scope: str, filters: TaskFilters | None = None) -> int:
-    """How many tasks a scope holds under the filters."""
-    query = (filtered_query(user, scope, filters)
-             .with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
-    return db.session.scalar(query) or 0
-
-
-def available_scopes(user: User) -> list[str]:
-    """The tabs a user may open: everyone has mine and group; managers, auditors and admins also all."""
-    return ["mine", "group"] + (["all"] if user.in_any(*MANAGER_GROUPS, "auditeur") else [])
-
-
-def tab_counts(user: User, filters: TaskFilters | None = None) -> dict[str, int]:
-    """The count of each tab the user may open, under the same filters."""
-    return {scope: count_tasks(user, scope, filters) for scope in available_scopes(user)}
+from app.services.task_list import MANAGER_GROUPS
 
 
 def lane_members(lane: str | None) -> list[User]:

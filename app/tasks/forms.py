@@ -1,6 +1,6 @@
 """Reading the task list's query string into filters (bad values are dropped with a French message)."""
 
-from app.services.tasks import SCOPES, SORTS, TaskFilters
+from app.services.task_list import SCOPES, SORTS, TaskFilters
 
 PER_PAGE = 50
 MAX_DAYS = 366
@@ -33,5 +33,6 @@ def list_args(args, default_scope: str) -> tuple[str, TaskFilters, int, list[str
     page = _int(args.get("page"), 1, 1_000_000) or 1
     filters = TaskFilters(process=args.get("processus") or None, step=args.get("etape") or None,
                           channel=args.get("canal") or None, overdue=args.get("retard") == "1",
-                          due_within=due_within, q=(args.get("q") or "").strip()[:100] or None, sort=sort)
+                          at_risk=args.get("risque") == "1", due_within=due_within,
+                          q=(args.get("q") or "").strip()[:100] or None, sort=sort)
     return scope, filters, page, problems

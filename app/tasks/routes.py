@@ -1,6 +1,5 @@
 """Task list, task page, claim / release / reassign and bulk actions: thin routes over app/services."""
 
-from math import ceil
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
@@ -9,7 +8,7 @@ from flask_login import current_user
 from app import clock
 from app.auth.access import STAFF_GROUPS, groups_required, is_read_only, staff_required
 from app.forms.builder import apply_errors, build_form, submitted
-from app.services import case_view, cases, tasks
+from app.services import case_view, cases, task_list, tasks
 from app.services.errors import Conflict, Invalid
 from app.tasks import bp
 from app.tasks.forms import PER_PAGE, list_args
@@ -33,14 +32,13 @@ def index():
     scope, filters, page, problems = list_args(request.args, "mine")
     for problem in problems:
         flash(problem, "error")
-    if scope not in tasks.available_scopes(current_user):
+    if scope not in task_list.available_scopes(current_user):
         scope = "mine"
         flash("L'onglet « Toutes » est réservé aux responsables.", "error")
-    counts = tasks.tab_counts(current_user, filters)
-    rows = tasks.list_tasks(current_user, scope, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, filters=filters)
+    result = task_list.task_page(current_user, scope, filters, page, PER_PAGE)
     return render_template(
-        "tasks/index.html", rows=rows, scope=scope, filters=filters, page=page, counts=counts,
-        pages=max(1, ceil(counts[scope] / PER_PAGE)), tabs=TAB_LABELS, options=tasks.list_options(),
+        "tasks/index.html", result=result, rows=result.rows, scope=scope, filters=filters, page=page,
+        count_label=task_list.count_label, tabs=TAB_LABELS, options=tasks.list_options(),
         now=clock.now(), soon=clock.now().timestamp() + DUE_SOON_DAYS * 86400,
         members=tasks.lane_members(None) if current_user.in_any(*tasks.MANAGER_GROUPS) else [],
         read_only=is_read_only(current_user), list_url=_list_url(scope, filters))
@@ -49,7 +47,8 @@ def index():
 def _list_url(scope, filters):
     """Build list links that keep the current tab, filters and sort, changing only what is given."""
     current = {"onglet": scope, "processus": filters.process, "etape": filters.step, "canal": filters.channel,
-               "retard": "1" if filters.overdue else None, "sous": filters.due_within, "q": filters.q,
+               "retard": "1" if filters.overdue else None, "risque": "1" if filters.at_risk else None,
+               "sous": filters.due_within, "q": filters.q,
                "tri": filters.sort if filters.sort != "due" else None}
 
     def build(**changes):
