@@ -1,15 +1,18 @@
 """Task list latency with many open cases, on SQLite and PostgreSQL.
 
-    PYTHONPATH=. .venv/bin/python bench/task_list.py [--rows 100000] [--repeat 30] [--pg URL]
+    PYTHONPATH=. .venv/bin/python bench/task_list.py [--rows 100000] [--history 20000] [--repeat 30] [--pg URL]
 
-Generates N open cases and their ready task rows directly in the tables (bulk INSERT, no engine), then
-times what the task list page runs: the page query (50 rows) plus the tab counts, for each tab and some
-filters, through the service functions and through the full page (Flask test client, template included).
-PostgreSQL: --pg URL (or TEST_DATABASE_URL); a throw-away database is created on that server and dropped.
-Prints a table with the method, the machine and median / p95 in milliseconds.
+Generates N open cases and their ready task rows directly in the tables (bulk INSERT, no engine), plus closed
+cases of the last 180 days (one completed task row each) so that the breach forecast has medians and flags some
+open cases; then times what the task list page runs: the page query (50 rows), the tab counts and the forecast
+markers of the page (task_list.task_page), for each tab and some filters, through the service and through the
+full page (Flask test client, template included). PostgreSQL: --pg URL (or TEST_DATABASE_URL); a throw-away
+database is created on that server and dropped. Prints a table with the method, the machine and median / p95
+in milliseconds.
 """
 
 import argparse
+import logging
 import os
 import platform
 import random
@@ -49,11 +52,17 @@ SCENARIOS = [  # (label, user, query string)
     ("Toutes, recherche client", "responsable", "onglet=all&q=lef"),
     ("Toutes, recherche référence", "responsable", "onglet=all&q=REC-2026-0421"),
     ("Toutes, tri priorité, page 40", "responsable", "onglet=all&tri=priority&page=40"),
+    ("Toutes, à risque", "responsable", "onglet=all&risque=1"),
 ]
+# Days from entering the step to closure in the closed history (the forecast's medians). Qualification takes
+# longer than the 15 days the open cases get, so the open cases waiting there and not yet late are at risk.
+NOTES: list[str] = []
+HISTORY_DAYS_TO_CLOSE = {"ut_qualify": 16, "ut_analyse": 12, "ut_overdue": 5, "ut_capa": 8, "ut_handle_feedback": 3}
 
 
-def generate(rows: int, seed: int = 7) -> None:
-    """Insert `rows` open cases with one ready task each (20 % held by someone, 1 % by 'gestionnaire')."""
+def generate(rows: int, history: int = 0, seed: int = 7) -> None:
+    """Insert `rows` open cases with one ready task each (20 % held by someone, 1 % by 'gestionnaire'), then
+    `history` cases closed in the last 180 days with one completed task row each."""
     from app.models import Case, ProcessDefinition, TaskRow
 
     rng = random.Random(seed)
@@ -86,6 +95,28 @@ def generate(rows: int, seed: int = 7) -> None:
         db.session.execute(insert(Case), case_rows)
         db.session.execute(insert(TaskRow), task_rows)
         db.session.commit()
+    for start in range(rows, rows + history, batch):
+        case_rows, task_rows = [], []
+        for i in range(start, min(rows + history, start + batch)):
+            lane = rng.choice(lanes)
+            bpmn_id = STEPS[lane][0]
+            closed = now - timedelta(minutes=rng.randint(60, 60 * 24 * 179))
+            entered = closed - timedelta(days=HISTORY_DAYS_TO_CLOSE[bpmn_id] * rng.lognormvariate(0, 0.3))
+            reference = f"REC-2025-{i + 1:06d}"
+            case_rows.append(dict(
+                id=i + 1, reference=reference, process_key="reclamation", definition_id=definition.id,
+                status="closed", stage="", completed=True, channel=rng.choice(CHANNELS), origin="external_customer",
+                kind="complaint", customer_name=f"{rng.choice(NAMES)} {i}", received_at=entered,
+                due_at=entered + timedelta(days=15), closed_at=closed, created_at=entered, updated_at=closed,
+                created_by="bench", tracking_token=secrets.token_urlsafe(24), data={}, lock_version=1))
+            task_rows.append(dict(
+                id=str(uuid.UUID(int=rng.getrandbits(128))), case_id=i + 1, case_reference=reference,
+                process_key="reclamation", bpmn_id=bpmn_id, name=STEPS[lane][1], lane=lane, state="completed",
+                assignee=None, due_at=entered + timedelta(days=15), priority=0, customer_name=None, channel=None,
+                created_at=entered, completed_at=min(closed, entered + timedelta(days=1)), completed_by="bench"))
+        db.session.execute(insert(Case), case_rows)
+        db.session.execute(insert(TaskRow), task_rows)
+        db.session.commit()
     db.session.execute(text("ANALYZE"))  # fresh statistics, as a live database would have
     db.session.commit()
 
@@ -101,14 +132,15 @@ def timed(fn, repeat: int) -> tuple[float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
 
 
-def run_backend(label: str, url: str, rows: int, repeat: int) -> list[tuple]:
-    from app.services import tasks
+def run_backend(label: str, url: str, rows: int, history: int, repeat: int) -> list[tuple]:
+    from app.services import task_list
     from app.services.definitions import deploy_files
     from app.services.users import create_user
     from app.tasks.forms import PER_PAGE, list_args
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
                       "WTF_CSRF_ENABLED": False})
+    logging.getLogger("reclamations.access").setLevel(logging.WARNING)  # one JSON line per request otherwise
     results = []
     with app.app_context():
         db.create_all()
@@ -116,10 +148,17 @@ def run_backend(label: str, url: str, rows: int, repeat: int) -> list[tuple]:
             create_user(name, "demo", [name])
         deploy_files(sorted((ROOT / "processes").glob("*.bpmn")), "bench")
         t0 = time.perf_counter()
-        generate(rows)
-        print(f"{label}: {rows} cases + tasks generated in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        generate(rows, history)
+        print(f"{label}: {rows} open + {history} closed cases generated in {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr)
         from app.models import User
+        from app.services import forecast
 
+        forecast._CACHE.clear()
+        t0 = time.perf_counter()
+        forecast._medians(clock.now())  # what the first page after a closure or every 10 minutes pays
+        NOTES.append(f"{label}: forecast medians computed cold in {(time.perf_counter() - t0) * 1000:.0f} ms "
+                     f"(then cached)")
         people = {u.username: u for u in db.session.scalars(db.select(User))}
         clients = {}
         for name in people:
@@ -134,15 +173,14 @@ def run_backend(label: str, url: str, rows: int, repeat: int) -> list[tuple]:
             user = people[username]
 
             def service(user=user, scope=scope, filters=filters, page=page):
-                tasks.list_tasks(user, scope, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, filters=filters)
-                tasks.tab_counts(user, filters)
+                task_list.task_page(user, scope, filters, page, PER_PAGE)
                 db.session.rollback()
 
             def page_get(client=clients[username], query=query):
                 resp = client.get(f"/taches/?{query}")
                 assert resp.status_code == 200, resp.status_code
 
-            found = tasks.count_tasks(user, scope, filters)
+            found = task_list.count_tasks(user, scope, filters)  # exact, unlike the page's counts
             s_med, s_p95 = timed(service, repeat)
             p_med, p_p95 = timed(page_get, repeat)
             results.append((label, scenario, found, s_med, s_p95, p_med, p_p95))
@@ -154,6 +192,7 @@ def run_backend(label: str, url: str, rows: int, repeat: int) -> list[tuple]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--history", type=int, default=20_000, help="closed cases of the last 180 days")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL"))
     parser.add_argument("--no-sqlite", action="store_true")
@@ -164,7 +203,7 @@ def main() -> None:
     results = []
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
-            results += run_backend("SQLite", f"sqlite:///{tmp}/bench.db", args.rows, args.repeat)
+            results += run_backend("SQLite", f"sqlite:///{tmp}/bench.db", args.rows, args.history, args.repeat)
     if args.pg:
         server = normalize_db_url(args.pg)
         name = f"bench_{uuid.uuid4().hex[:10]}"
@@ -172,20 +211,26 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            results += run_backend("PostgreSQL", server.rsplit("/", 1)[0] + "/" + name, args.rows, args.repeat)
+            results += run_backend("PostgreSQL", server.rsplit("/", 1)[0] + "/" + name, args.rows, args.history,
+                                   args.repeat)
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             admin.dispose()
-    print(f"Task list with {args.rows} open cases (one ready task each); {args.repeat} runs after a warm-up; "
+    print(f"Task list with {args.rows} open cases (one ready task each) and {args.history} closed ones; "
+          f"{args.repeat} runs after a warm-up; "
           f"machine: {platform.machine()}, {os.cpu_count()} CPU, Python {platform.python_version()}, "
           f"{platform.platform()}")
-    print("service = list_tasks (50 rows) + tab_counts; page = GET /taches/ through Flask (query + template)")
+    print("service = task_list.task_page (50 rows, tab counts, forecast markers); "
+          "page = GET /taches/ through Flask (service + template)")
     print()
     print("| backend | view | matching | service median ms | service p95 ms | page median ms | page p95 ms |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for label, scenario, found, s_med, s_p95, p_med, p_p95 in results:
         print(f"| {label} | {scenario} | {found} | {s_med:.1f} | {s_p95:.1f} | {p_med:.1f} | {p_p95:.1f} |")
+    print()
+    for note in NOTES:
+        print(note)
 
 
 if __name__ == "__main__":
