@@ -64,9 +64,20 @@ def test_phone_complaint_through_three_groups(app, live, page):
     assert "Dossier " + reference + " enregistré." in page.content()
     sign_out(page)
 
-    # 2. The handler claims the qualification from the team tab and completes it.
+    # 2. The handler claims the qualification from the team tab and completes it. A case at analysis since
+    # yesterday, due in two days while similar cases took six more, is flagged at risk; the filter keeps it alone.
+    risky = _case_at_risk()
     sign_in(page, base, "gestionnaire")
     page.get_by_role("link", name=re.compile("Mon équipe")).click()
+    flag = page.locator("tr", has_text=risky.reference).locator(".risk-flag")
+    assert flag.inner_text().startswith("Risque de retard")
+    assert flag.get_attribute("title") == "Clôture estimée le 28/11/2026, après l'échéance du 25/11/2026"
+    assert page.locator("tr", has_text=reference).locator(".risk-flag").count() == 0
+    page.get_by_label("À risque").check()
+    page.get_by_role("button", name="Filtrer").click()
+    rows = page.locator("table.tasks tbody tr")
+    assert rows.count() == 1 and risky.reference in rows.first.inner_text()
+    page.get_by_role("link", name="Effacer").click()
     row = page.locator("tr", has_text=reference)
     row.get_by_role("button", name="Prendre").click()
     assert "prise." in page.content()
@@ -109,3 +120,17 @@ def test_phone_complaint_through_three_groups(app, live, page):
         sign_out(page)
         page.goto(f"{base}/suivi/{get_case(reference).tracking_token}")
         assert reference in page.content()
+
+
+def _case_at_risk():
+    """Five closed complaints (six days from analysis to closure) and an open one due before that would end."""
+    from app.extensions import db
+    from tests.indicator_data import Builder, at
+    from tests.test_indicators_forecast import closed_history
+
+    b = Builder()  # after the journey's case: references follow it
+    closed_history(b)
+    case = b.case(at(11, 21), kind="complaint", category="billing", due_at=at(11, 25), status="in_progress",
+                  tasks=[("ut_analyse", at(11, 22), None)])
+    db.session.commit()
+    return case
