@@ -72,18 +72,23 @@ def visible_query(user: User, scope: str = "group"):
 
 
 def _prefix(column, prefix: str):
-    """column starts with prefix, as an index range: SQLite's LIKE is case-insensitive and never uses the index."""
-    if dialect() == "sqlite":
+    """column starts with prefix, as an index range where the database would not make one of LIKE.
+
+    SQLite's LIKE ignores ASCII case, so it never uses a plain index: a range (binary order) does. PostgreSQL makes
+    the range itself under the C collation; under another one LIKE stays right but scans.
+    """
+    if dialect() == "sqlite" and ord(prefix[-1]) < 0x10FFFF:
         return and_(column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
-    return column.like(like_escape(prefix) + "%", escape="\\")  # PostgreSQL turns it into a range itself
+    return column.like(like_escape(prefix) + "%", escape="\\")
 
 
 def _text_condition(text: str):
     """Reference prefix, or part of the customer name (case and accents ignored; a scan, stopped by LIMIT)."""
     reference = _prefix(TaskRow.case_reference, text.upper())
-    if REFERENCE_SHAPE.match(text):
+    key = search_key(text)
+    if REFERENCE_SHAPE.match(text) or not key:
         return reference
-    return or_(reference, TaskRow.customer_key.like("%" + like_escape(search_key(text)) + "%", escape="\\"))
+    return or_(reference, TaskRow.customer_key.like("%" + like_escape(key) + "%", escape="\\"))
 
 
 def _filter_conditions(filters: TaskFilters | None) -> list:
@@ -107,11 +112,6 @@ def _filter_conditions(filters: TaskFilters | None) -> list:
     if f.at_risk:
         conditions.append(forecast.task_at_risk(now))
     return conditions
-
-
-def filtered_query(user: User, scope: str, filters: TaskFilters | None = None):
-    """The scope's select narrowed by the filters (no ordering)."""
-    return visible_query(user, scope).where(*_filter_conditions(filters))
 
 
 def _ordered(query, sort: str):
