@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from flask import g  # noqa: E402
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 from app import clock, create_app  # noqa: E402
@@ -182,9 +183,13 @@ def run_backend(label: str, url: str, rows: int, history: int, repeat: int) -> l
                 task_list.task_page(user, scope, filters, page, PER_PAGE)
                 db.session.rollback()
 
-            def page_get(client=clients[username], query=query):
+            def page_get(client=clients[username], query=query, username=username):
+                # Requests share the bench's app context: drop the user Flask-Login cached on g by the previous
+                # request, or every page would be the last signed-in user's (tests/pages.py does the same).
+                g.pop("_login_user", None)
                 resp = client.get(f"/taches/?{query}")
                 assert resp.status_code == 200, resp.status_code
+                assert f'<span class="who">{username}</span>' in resp.get_data(as_text=True), "wrong user"
 
             found = task_list.count_tasks(user, scope, filters)  # exact, unlike the page's counts
             s_med, s_p95 = timed(service, repeat)
