@@ -52,6 +52,7 @@ SCENARIOS = [  # (label, user, query string)
     ("Mon équipe, étape + canal", "gestionnaire", "onglet=group&etape=ut_qualify&canal=phone"),
     ("Toutes, recherche client", "responsable", "onglet=all&q=lef"),
     ("Toutes, recherche référence", "responsable", "onglet=all&q=REC-2026-0421"),
+    ("Toutes, recherche client sans résultat", "responsable", "onglet=all&q=dupont"),  # the worst case: a scan
     ("Toutes, tri priorité, page 40", "responsable", "onglet=all&tri=priority&page=40"),
     ("Toutes, à risque", "responsable", "onglet=all&risque=1"),
 ]
