@@ -224,3 +224,16 @@ def test_counts_stop_at_the_cap_and_pages_go_on(app, three, monkeypatch):
     assert row_refs(second) == [three[0].case_reference]
     assert 'rel="next"' not in second.get_data(as_text=True) and 'rel="prev"' in second.get_data(as_text=True)
     assert counts(g.get("/taches/?onglet=group&q=lef")) == {"mine": 0, "group": 1}  # under the cap: exact
+
+
+def test_past_the_cap_a_small_tab_is_still_counted_and_paged_exactly(app, three, monkeypatch):
+    from app.services import task_list
+
+    monkeypatch.setattr(task_list, "COUNT_CAP", 2)
+    g = login(app, "gestionnaire")
+    g.post(f"/taches/{three[2].id}/prendre")
+    resp = g.get("/taches/?onglet=mine")  # three rows in the tabs together: past the cap, each tab counted alone
+    assert counts(resp) == {"mine": 1, "group": 2}
+    assert row_refs(resp) == [three[2].case_reference]
+    resp = login(app, "responsable").get("/taches/?onglet=group")
+    assert counts(resp) == {"mine": 0, "group": 0} and row_refs(resp) == []

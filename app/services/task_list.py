@@ -11,7 +11,6 @@ from datetime import timedelta
 from math import ceil
 
 from sqlalchemy import and_, case, func, or_, select, true
-from sqlalchemy.orm import aliased
 
 from app import clock
 from app.extensions import db
@@ -38,7 +37,7 @@ class TaskFilters:
     channel: str | None = None
     overdue: bool = False
     due_within: int | None = None  # days from now
-    q: str | None = None  # case reference prefix or part of the customer name
+    q: str | None = None  # case reference prefix (REC-2026-00…) or part of the customer name
     at_risk: bool = False  # breach forecast: the case will likely miss its deadline (app/services/forecast.py)
     sort: str = "due"
 
@@ -83,12 +82,15 @@ def _prefix(column, prefix: str):
 
 
 def _text_condition(text: str):
-    """Reference prefix, or part of the customer name (case and accents ignored; a scan, stopped by LIMIT)."""
-    reference = _prefix(TaskRow.case_reference, text.upper())
+    """A reference prefix (text shaped like one) or a part of the customer name, case and accents ignored.
+
+    The name part cannot use a B-tree (leading wildcard): it is a scan of customer_key with a plain LIKE, which
+    stops after the page's rows when the name is common and reads the tab once when it is rare (task_page).
+    """
     key = search_key(text)
     if REFERENCE_SHAPE.match(text) or not key:
-        return reference
-    return or_(reference, TaskRow.customer_key.like("%" + like_escape(key) + "%", escape="\\"))
+        return _prefix(TaskRow.case_reference, text.upper())
+    return TaskRow.customer_key.like("%" + like_escape(key) + "%", escape="\\")
 
 
 def _filter_conditions(filters: TaskFilters | None) -> list:
@@ -147,29 +149,61 @@ def count_tasks(user: User, scope: str, filters: TaskFilters | None = None, cap:
     return _count(user, scope, _filter_conditions(filters), cap)
 
 
-def _tab_counts(user: User, conditions: list, cap: int) -> dict[str, int]:
+def _ready(scopes: list[str]):
+    """state = 'ready', written so that SQLite scans the table when nothing else narrows the rows.
+
+    Given `state = ?` alone (the "all" tab), SQLite walks an index on state and reads the matching rows one by
+    one, about ten times slower than a plain scan when a filter keeps few of 100,000 rows. PostgreSQL picks the
+    scan itself.
+    """
+    if "all" in scopes and dialect() == "sqlite":
+        return TaskRow.state + "" == "ready"
+    return TaskRow.state == "ready"
+
+
+@dataclass
+class _Sample:
+    """Up to cap + 1 rows visible in any tab: their ids and, per tab, whether the tab holds them."""
+
+    scopes: list[str]
+    rows: list[tuple]
+
+    def complete(self, cap: int) -> bool:
+        return len(self.rows) <= cap
+
+    def count(self, scope: str) -> int:
+        i = self.scopes.index(scope) + 1
+        return sum(1 for r in self.rows if r[i])
+
+    def ids(self, scope: str) -> list[str]:
+        i = self.scopes.index(scope) + 1
+        return [r[0] for r in self.rows if r[i]]
+
+
+def _sample(user: User, conditions: list, cap: int) -> _Sample:
     scopes = available_scopes(user)
-    sample = (select(TaskRow.assignee, TaskRow.lane)
-              .where(TaskRow.state == "ready", or_(*[_scope_condition(user, s) for s in scopes]), *conditions)
-              .limit(cap + 1).subquery())
-    seen = aliased(TaskRow, sample)
-    found = db.session.execute(
-        select(func.count(), *[func.count(case((_scope_condition(user, s, seen), 1))) for s in scopes])
-        .select_from(sample)).one()
-    total, counts = found[0], dict(zip(scopes, found[1:], strict=True))
-    if total <= cap:
-        return counts
-    return {s: n if n > cap else _count(user, s, conditions, cap) for s, n in counts.items()}
+    flags = [case((_scope_condition(user, s), 1), else_=0) for s in scopes]
+    rows = db.session.execute(
+        select(TaskRow.id, *flags)
+        .where(_ready(scopes), or_(*[_scope_condition(user, s) for s in scopes]), *conditions).limit(cap + 1)).all()
+    return _Sample(scopes, [tuple(r) for r in rows])
+
+
+def _scope_ids(user: User, scope: str, conditions: list, cap: int) -> list[str]:
+    """The ids of a tab's rows under the filters, unordered, at most cap + 1 of them."""
+    query = (select(TaskRow.id).where(_ready([scope]), _scope_condition(user, scope), *conditions).limit(cap + 1))
+    return list(db.session.scalars(query))
 
 
 def tab_counts(user: User, filters: TaskFilters | None = None, cap: int | None = None) -> dict[str, int]:
-    """The count of each tab the user may open under the same filters, up to cap + 1 ("more than cap").
-
-    One bounded pass takes up to cap + 1 rows visible in any tab and counts each tab among them: when fewer
-    came back (a narrow search, a small team), the counts are exact and no other query runs. Otherwise only the
-    tabs not already known to pass the cap are counted again, each query stopping at cap + 1.
-    """
-    return _tab_counts(user, _filter_conditions(filters), COUNT_CAP if cap is None else cap)
+    """The count of each tab the user may open under the same filters, up to cap + 1 ("more than cap")."""
+    cap = COUNT_CAP if cap is None else cap
+    conditions = _filter_conditions(filters)
+    sample = _sample(user, conditions, cap)
+    counts = {s: sample.count(s) for s in sample.scopes}
+    if sample.complete(cap):
+        return counts
+    return {s: n if n > cap else _count(user, s, conditions, cap) for s, n in counts.items()}
 
 
 def count_label(n: int) -> str:
@@ -197,12 +231,35 @@ class TaskPage:
 
 
 def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_page: int = 50) -> TaskPage:
-    """One page of a tab: its rows (one more is read to know whether a next page exists), counts, markers."""
+    """One page of a tab: its rows (one more is read to know whether a next page exists), counts, markers.
+
+    Bounded work whatever the filters: first up to COUNT_CAP + 1 rows visible in any tab. When fewer exist (a
+    narrow search or filter), they give every count exactly and the page is sorted from their ids alone. When
+    more exist, each tab's count stops at COUNT_CAP + 1; the open tab's query keeps its ids, so a tab with few
+    matching rows is still paged from them, and only a tab with many walks its index in the list's order, which
+    finds a page quickly precisely because matches are dense.
+    """
     conditions = _filter_conditions(filters)  # built once: the "at risk" condition reads the cached medians
-    rows = _rows(user, scope, conditions, filters.sort, per_page + 1, (page - 1) * per_page)
+    offset = (page - 1) * per_page
+    sample = _sample(user, conditions, COUNT_CAP)
+    counts = {s: sample.count(s) for s in sample.scopes}
+    ids = sample.ids(scope) if sample.complete(COUNT_CAP) else None
+    if ids is None:
+        for s, n in counts.items():
+            if n > COUNT_CAP:
+                continue
+            if s == scope:
+                found = _scope_ids(user, s, conditions, COUNT_CAP)
+                counts[s] = len(found)
+                ids = found if len(found) <= COUNT_CAP else None
+            else:
+                counts[s] = _count(user, s, conditions, COUNT_CAP)
+    if ids is None:
+        rows = _rows(user, scope, conditions, filters.sort, per_page + 1, offset)
+    else:
+        rows = _rows(user, scope, [TaskRow.id.in_(ids)], filters.sort, per_page + 1, offset) if ids else []
     shown = rows[:per_page]
     # The forecast of the page's cases only: one indexed query for these ids, medians cached (forecast.py).
     forecasts = forecast.forecast_for_cases({r.case_id for r in shown})
-    return TaskPage(scope=scope, page=page, per_page=per_page, rows=shown,
-                    counts=_tab_counts(user, conditions, COUNT_CAP), has_next=len(rows) > per_page,
-                    forecasts=forecasts)
+    return TaskPage(scope=scope, page=page, per_page=per_page, rows=shown, counts=counts,
+                    has_next=len(rows) > per_page, forecasts=forecasts)
