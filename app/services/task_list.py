@@ -234,10 +234,10 @@ def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_p
     """One page of a tab: its rows (one more is read to know whether a next page exists), counts, markers.
 
     Bounded work whatever the filters: first up to COUNT_CAP + 1 rows visible in any tab. When fewer exist (a
-    narrow search or filter), they give every count exactly and the page is sorted from their ids alone. When
-    more exist, each tab's count stops at COUNT_CAP + 1; the open tab's query keeps its ids, so a tab with few
-    matching rows is still paged from them, and only a tab with many walks its index in the list's order, which
-    finds a page quickly precisely because matches are dense.
+    narrow search or filter), they give every count exactly and a filtered page is sorted from their ids alone.
+    When more exist, each tab's count stops at COUNT_CAP + 1; the open tab's query keeps its ids, so a filtered
+    tab with few matching rows is still paged from them, and only a tab with many walks its index in the list's
+    order, which finds a page quickly precisely because matches are dense.
     """
     conditions = _filter_conditions(filters)  # built once: the "at risk" condition reads the cached medians
     offset = (page - 1) * per_page
@@ -254,7 +254,7 @@ def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_p
                 ids = found if len(found) <= COUNT_CAP else None
             else:
                 counts[s] = _count(user, s, conditions, COUNT_CAP)
-    if ids is None:
+    if ids is None or not conditions:  # unfiltered, a tab's index range holds only its rows: the walk is short
         rows = _rows(user, scope, conditions, filters.sort, per_page + 1, offset)
     else:
         rows = _rows(user, scope, [TaskRow.id.in_(ids)], filters.sort, per_page + 1, offset) if ids else []
