@@ -11,7 +11,7 @@ from app.models import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase, Case, 
 from app.services import audit
 from app.services.case_lock import lock_case
 from app.services.errors import Forbidden, Invalid, NotFound
-from app.services.rollup import cause_key
+from app.services.rollup import cause_key, period_ranges
 from app.services.search import contains_pattern
 
 WRITE_GROUPS = ("qualite", "responsable")
@@ -279,7 +279,6 @@ def _received_in(requests: list[tuple[Action, list[tuple[datetime, datetime]]]])
     complaints (the rollup counts them: they are taken out).
     """
     from app.models import CaseRollup
-    from app.services.indicators import period_ranges
 
     counts = [[0] * len(windows) for _, windows in requests]
     edges, inside = [], []  # (request, window, lo excluded, hi included); (request, window, period, day, stop)

@@ -22,7 +22,7 @@ from app.extensions import db
 from app.models import Case, CaseRollup, ProcessDefinition, TaskRow
 from app.services import definitions, labels
 from app.services.errors import Invalid
-from app.services.rollup import ANSWERED_STATUSES, PATH_SEPARATOR
+from app.services.rollup import ANSWERED_STATUSES, PATH_SEPARATOR, period_ranges
 from app.services.sql_stats import moment, percentiles_of
 
 FILTER_KEYS = ("process", "channel", "origin", "kind", "category", "department")
@@ -149,21 +149,6 @@ def _rollup(basis: str, filters: Filters, *columns, where=(), by_day: bool = Fal
         if value:
             conds.append(getattr(row, key) == value)
     return select(*columns).where(*conds)
-
-
-def period_ranges(start: date, end: date, by_day: bool = False) -> list[tuple[str, date, date]]:
-    """The rollup rows covering the days start..end once: [(period, first day, stop day excluded)]."""
-    first = start if start.day == 1 else _next_month(start)
-    stop = (end + timedelta(days=1)).replace(day=1)  # months before it end within the period
-    if by_day or first >= stop:
-        ranges = [("day", start, end + timedelta(days=1))]
-    else:
-        ranges = [("month", first, stop), ("day", start, first), ("day", stop, end + timedelta(days=1))]
-    return [r for r in ranges if r[1] < r[2]]
-
-
-def _next_month(d: date) -> date:
-    return (d.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def _sum(column):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import bindparam, delete, event, or_, select, update
@@ -159,6 +159,21 @@ def message_sent(case: Case, template: str, at: datetime) -> None:
         case.answered_at = at
     elif template == SURVEY_TEMPLATE:
         case.survey_sent_at = at
+
+
+def period_ranges(start: date, end: date, by_day: bool = False) -> list[tuple[str, date, date]]:
+    """The rollup rows covering the days start..end once: [(period, first day, stop day excluded)]."""
+    first = start if start.day == 1 else _next_month(start)
+    stop = (end + timedelta(days=1)).replace(day=1)  # months before it end within the period
+    if by_day or first >= stop:
+        ranges = [("day", start, end + timedelta(days=1))]
+    else:
+        ranges = [("month", first, stop), ("day", start, first), ("day", stop, end + timedelta(days=1))]
+    return [r for r in ranges if r[1] < r[2]]
+
+
+def _next_month(d: date) -> date:
+    return (d.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 # --- session hooks ----------------------------------------------------------------------------------------
