@@ -179,7 +179,7 @@ def _next_month(d: date) -> date:
 # --- session hooks ----------------------------------------------------------------------------------------
 
 def _state(session) -> dict:
-    return session.info.setdefault("rollup", {"before": {}, "new": [], "tasks": set(), "task_before": {},
+    return session.info.setdefault("rollup", {"before": {}, "new": [], "tasks": {}, "task_before": {},
                                               "task_new": []})
 
 
@@ -193,7 +193,7 @@ def before_flush(session, flush_context, instances) -> None:
                                     if obj.completed_at and obj.created_at else None)
             if obj.case_id is not None:
                 capture.add(obj.case_id)
-                state["tasks"].add(obj.case_id)
+                state["tasks"].setdefault(obj.case_id, set()).add(obj)
             if obj in session.new:
                 state["task_new"].append(obj)
             elif obj.id not in state["task_before"]:
@@ -252,8 +252,12 @@ def before_commit(session) -> None:
                 total = deltas.setdefault(key, dict.fromkeys(MEASURES, 0))
                 for name, value in measures.items():
                     total[name] += sign * value
-        if new is not None and (case_id in state["tasks"] or old is None or _dims(old[0]) != _dims(new[0])):
-            _sync_task_dims(session, new[0])
+        if new is None:
+            continue
+        if old is None or _dims(old[0]) != _dims(new[0]):
+            _sync_task_dims(session, new[0])  # the case's filter columns changed: all its task rows (rare)
+        elif case_id in state["tasks"]:  # only the rows this transaction wrote: a step's cost stays flat
+            _sync_task_dims(session, new[0], [t.id for t in state["tasks"][case_id] if t.id is not None])
     _add(session, deltas)
 
 
@@ -273,9 +277,10 @@ def _dims(row) -> tuple:
     return tuple(getattr(row, d) for d in TASK_DIMS)
 
 
-def _sync_task_dims(session, row) -> None:
+def _sync_task_dims(session, row, task_ids: list[str] | None = None) -> None:
     values = {d: getattr(row, d) for d in TASK_DIMS}
-    session.execute(update(TaskRow).where(TaskRow.case_id == row.id, or_(
+    which = TaskRow.case_id == row.id if task_ids is None else TaskRow.id.in_(task_ids)
+    session.execute(update(TaskRow).where(which, or_(
         *(getattr(TaskRow, d).is_distinct_from(v) for d, v in values.items()))).values(**values)
         .execution_options(synchronize_session=False))
 
