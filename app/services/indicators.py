@@ -103,16 +103,21 @@ def granularity(filters: Filters) -> str:
     return "day" if filters.days <= 62 else "week" if filters.days <= 190 else "month"
 
 
-def case_conditions(filters: Filters) -> list:
-    """WHERE conditions on Case for the filters (not the period)."""
+def filter_conditions(model, filters: Filters, process: bool = True) -> list:
+    """WHERE conditions for the filters (not the period) on a model with the filter columns: case, rollup, task."""
     conds = []
-    if filters.process:
-        conds.append(Case.process_key == filters.process)
+    if process and filters.process:
+        conds.append(model.process_key == filters.process)
     for key in FILTER_KEYS[1:]:
         value = getattr(filters, key)
         if value:
-            conds.append(getattr(Case, key) == value)
+            conds.append(getattr(model, key) == value)
     return conds
+
+
+def case_conditions(filters: Filters) -> list:
+    """WHERE conditions on Case for the filters (not the period)."""
+    return filter_conditions(Case, filters)
 
 
 def _in_period(column, filters: Filters):
@@ -142,13 +147,7 @@ def _rollup(basis: str, filters: Filters, *columns, where=(), by_day: bool = Fal
     row = CaseRollup
     conds = [or_(*(and_(row.basis == basis, row.period == period, row.day >= lo, row.day < hi)
                    for period, lo, hi in period_ranges(filters.start, filters.end, by_day))), *where]
-    if filters.process:
-        conds.append(row.process_key == filters.process)
-    for key in FILTER_KEYS[1:]:
-        value = getattr(filters, key)
-        if value:
-            conds.append(getattr(row, key) == value)
-    return select(*columns).where(*conds)
+    return select(*columns).where(*conds, *filter_conditions(row, filters))
 
 
 def _sum(column):
@@ -199,15 +198,6 @@ def breakdowns(filters: Filters, cat: dict) -> dict:
     return out
 
 
-def _task_conditions(filters: Filters) -> list:
-    conds = []
-    for key in FILTER_KEYS[1:]:
-        value = getattr(filters, key)
-        if value:
-            conds.append(getattr(TaskRow, key) == value)
-    return conds
-
-
 def _steps(filters: Filters) -> list[tuple[str, str]]:
     """(process, user task) pairs of every deployed version, the process filter applied."""
     return sorted(s for s in definitions.user_tasks_of_deployed() if not filters.process or s[0] == filters.process)
@@ -216,7 +206,7 @@ def _steps(filters: Filters) -> list[tuple[str, str]]:
 def processing_time(filters: Filters, cat: dict) -> dict:
     """Median and 90th percentile, in days: per step (task created → completed) and overall (received → closed)."""
     steps = []
-    filtered = _task_conditions(filters)
+    filtered = filter_conditions(TaskRow, filters, process=False)
     counted = {} if filtered else {(p, b): int(n) for p, b, n in db.session.execute(
         _rollup("step", filters, CaseRollup.process_key, CaseRollup.bpmn_id, _sum(CaseRollup.cases))
         .group_by(CaseRollup.process_key, CaseRollup.bpmn_id))}
