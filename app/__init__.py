@@ -30,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import models  # noqa: F401  (register the tables)
     from app.models import User
-    from app.services import rollup
+    from app.services import case_lock, rollup
     from app.services.audit import clear_pending
 
     @login_manager.user_loader
@@ -44,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         event.listen(db.session, "after_commit", clear_pending)
         event.listen(db.session, "after_rollback", clear_pending)
         rollup.install()
+        case_lock.install()
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 

@@ -148,13 +148,13 @@ def api(client, users):
 def assert_rollup_consistent() -> None:
     """The indicator facts kept step by step equal a recomputation from the cases, task rows and audit log."""
     from app.services import rollup
-    from tests.rollup_check import facts
+    from tests.rollup_check import facts, stored
 
     db.session.commit()
-    kept = (rollup.stored(), facts())
+    kept = (stored(), facts())
     rollup.rebuild()
     db.session.flush()
-    rebuilt = (rollup.stored(), facts())
+    rebuilt = (stored(), facts())
     db.session.rollback()
     assert kept[1] == rebuilt[1], "case and task facts differ from their recomputation"
     assert kept[0] == rebuilt[0], "the rollup differs from its recomputation"

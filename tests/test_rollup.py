@@ -11,6 +11,7 @@ from app.models import Case, CaseRollup, TaskRow
 from app.services import indicators, rollup
 from tests.conftest import assert_rollup_consistent
 from tests.indicator_data import Builder, at
+from tests.rollup_check import stored
 
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
 
@@ -57,12 +58,12 @@ def test_rollback_leaves_the_rollup_unchanged(deployed):
     b = Builder()
     b.case(at(11, 2), channel="web", kind="complaint", category="billing")
     db.session.commit()
-    before = rollup.stored()
+    before = stored()
     case = b.case(at(11, 3), channel="web", kind="complaint", category="delivery")
     case.category = "product"
     db.session.flush()
     db.session.rollback()
-    assert rollup.stored() == before
+    assert stored() == before
     assert figures()["volume"]["total"] == 1
 
 
@@ -146,7 +147,7 @@ def test_cli_rebuild(runner, deployed):
     b = Builder()
     b.case(at(11, 2), channel="web", kind="complaint", category="billing", root_cause="Remise oubliée")
     db.session.commit()
-    kept = rollup.stored()
+    kept = stored()
     db.session.execute(CaseRollup.__table__.delete())
     db.session.commit()
     assert figures()["volume"]["total"] == 0
@@ -154,4 +155,4 @@ def test_cli_rebuild(runner, deployed):
     assert result.exit_code == 0, result.output
     assert "lignes d'agrégats" in result.output
     db.session.expire_all()
-    assert rollup.stored() == kept and figures()["volume"]["total"] == 1
+    assert stored() == kept and figures()["volume"]["total"] == 1

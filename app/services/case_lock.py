@@ -13,7 +13,7 @@ PostgreSQL: `SELECT … FOR UPDATE OF case_record`. SQLite ignores FOR UPDATE; i
 and the case's lock_version (version_id_col) still turns a change committed meanwhile into a 409.
 """
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.extensions import db
 from app.models import Case, TaskRow
@@ -21,13 +21,34 @@ from app.services.errors import NotFound
 
 
 def lock_case(case_id: int) -> Case:
-    """Lock the case's row until the end of the transaction; return the case as committed (re-read)."""
+    """Lock the case's row until the end of the transaction; return the case as committed (re-read).
+
+    Once per transaction: a case already locked in it is returned from the session (nothing else can have
+    changed it since), so a use case calling another (a completion from the survey page) locks once.
+    """
+    held = db.session.info.setdefault("case_locks", set())
+    if case_id in held:
+        case = db.session.get(Case, case_id)
+        if case is not None:
+            return case
     query = (select(Case).where(Case.id == case_id).with_for_update(of=Case)
              .execution_options(populate_existing=True))  # what was read before the lock may be stale
     case = db.session.scalars(query).first()
     if case is None:
         raise NotFound("Dossier inconnu.")
+    held.add(case_id)
     return case
+
+
+def _release(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended (commit, rollback, close): its locks too
+        session.info.pop("case_locks", None)
+
+
+def install() -> None:
+    """Forget the held locks when a transaction ends (idempotent)."""
+    if not event.contains(db.session, "after_transaction_end", _release):
+        event.listen(db.session, "after_transaction_end", _release)
 
 
 def lock_task_case(task_id: str) -> TaskRow:

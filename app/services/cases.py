@@ -371,8 +371,7 @@ def _sync_tasks(case: Case, result: StepResult, now) -> None:
                 id=t.id, case_id=case.id, case_reference=case.reference, process_key=case.process_key,
                 bpmn_id=t.bpmn_id, name=t.name[:300], lane=t.lane, state="ready", due_at=case.due_at,
                 priority=SEVERITY_PRIORITY.get(case.severity or "", 0), customer_name=case.customer_name,
-                channel=case.channel, origin=case.origin, kind=case.kind, category=case.category,
-                department=case.department, created_at=now))
+                channel=case.channel, created_at=now))  # the other filter columns: copied by rollup.before_flush
         else:
             row.due_at, row.customer_name = case.due_at, case.customer_name
             row.name, row.lane = t.name[:300], t.lane  # a migration may rename the step or move its lane

@@ -155,7 +155,7 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> 
                 # The indicator facts the engine's steps would have kept (app/services/rollup.py).
                 "answered_at": max((at for t, at in letters if t in rollup.ANSWER_TEMPLATES), default=None),
                 "survey_sent_at": max((at for t, at in letters if t == rollup.SURVEY_TEMPLATE), default=None),
-                "processing_seconds": (closed - received).total_seconds() if closed else None,
+                "processing_seconds": rollup.seconds(received, closed),
             }
             case["root_cause_key"] = rollup.cause_key(case["root_cause"])
             cases.append(case)
@@ -172,7 +172,7 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> 
                               "channel": channel, "created_at": created, "completed_at": completed,
                               "completed_by": "demo" if completed else None,
                               **{d: case[d] for d in rollup.TASK_DIMS if d != "channel"},
-                              "duration_seconds": (completed - created).total_seconds() if completed else None})
+                              "duration_seconds": rollup.seconds(created, completed)})
                 if completed:
                     events.append((completed, "task_completed", {"path": []}, bpmn_id, task_id))
             for at, type_, data, bpmn_id, task_id in sorted(events, key=lambda e: e[0]):

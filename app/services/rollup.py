@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from sqlalchemy import bindparam, delete, event, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.util import identity_key
 
 from app.extensions import db
 from app.models import AuditEvent, Case, CaseRollup, TaskRow
@@ -53,6 +54,18 @@ def _day(moment: datetime) -> date:
 
 def _epoch(moment: datetime) -> int:
     return round(moment.timestamp())
+
+
+def seconds(start: datetime | None, end: datetime | None) -> float | None:
+    """end - start in seconds, None unless both are known (task durations, case processing times)."""
+    return (end - start).total_seconds() if start and end else None
+
+
+def _accumulate(totals: dict[tuple, dict], contributions: dict[tuple, dict], sign: int = 1) -> None:
+    for key, measures in contributions.items():
+        total = totals.setdefault(key, dict.fromkeys(MEASURES, 0))
+        for name, value in measures.items():
+            total[name] += sign * value
 
 
 def contribution(row, path: str | None) -> dict[tuple, dict]:
@@ -179,28 +192,27 @@ def _next_month(d: date) -> date:
 # --- session hooks ----------------------------------------------------------------------------------------
 
 def _state(session) -> dict:
-    return session.info.setdefault("rollup", {"before": {}, "new": [], "tasks": {}, "task_before": {},
-                                              "task_new": []})
+    return session.info.setdefault("rollup", {"before": {}, "new": [], "task_before": {}, "task_new": [],
+                                              "unsynced": set()})
 
 
 def before_flush(session, flush_context, instances) -> None:
-    """Durations on changed rows; for each case about to change, its contribution before the transaction."""
+    """Durations on changed rows, new task rows' copies of their case's filter columns; for each case and task
+    row about to change, its contribution before the transaction."""
     state = _state(session)
     capture, task_capture = set(), set()
     for obj in list(session.new) + list(session.dirty):
         if isinstance(obj, TaskRow):
-            obj.duration_seconds = ((obj.completed_at - obj.created_at).total_seconds()
-                                    if obj.completed_at and obj.created_at else None)
+            obj.duration_seconds = seconds(obj.created_at, obj.completed_at)
             if obj.case_id is not None:
                 capture.add(obj.case_id)
-                state["tasks"].setdefault(obj.case_id, set()).add(obj)
             if obj in session.new:
                 state["task_new"].append(obj)
+                _copy_dims(session, obj, state)
             elif obj.id not in state["task_before"]:
                 task_capture.add(obj.id)
         elif isinstance(obj, Case):
-            obj.processing_seconds = ((obj.closed_at - obj.received_at).total_seconds()
-                                      if obj.closed_at and obj.received_at else None)
+            obj.processing_seconds = seconds(obj.received_at, obj.closed_at)
             obj.root_cause_key = cause_key(obj.root_cause)
             if obj.id is None:
                 state["new"].append(obj)
@@ -241,23 +253,18 @@ def before_commit(session) -> None:
     deltas: dict[tuple, dict] = {}
     tasks_after = _task_snapshots(session, task_ids) if task_ids else {}
     for task_id in task_ids:
-        for sign, contrib in ((-1, state["task_before"].get(task_id, {})), (1, tasks_after.get(task_id, {}))):
-            for key, measures in contrib.items():
-                total = deltas.setdefault(key, dict.fromkeys(MEASURES, 0))
-                total["cases"] += sign * measures["cases"]
+        _accumulate(deltas, state["task_before"].get(task_id, {}), -1)
+        _accumulate(deltas, tasks_after.get(task_id, {}))
     for case_id in ids:
         old, new = state["before"].get(case_id), after.get(case_id)
-        for sign, snap in ((-1, old), (1, new)):
-            for key, measures in (snap[1] if snap else {}).items():
-                total = deltas.setdefault(key, dict.fromkeys(MEASURES, 0))
-                for name, value in measures.items():
-                    total[name] += sign * value
-        if new is None:
-            continue
-        if old is None or _dims(old[0]) != _dims(new[0]):
-            _sync_task_dims(session, new[0])  # the case's filter columns changed: all its task rows (rare)
-        elif case_id in state["tasks"]:  # only the rows this transaction wrote: a step's cost stays flat
-            _sync_task_dims(session, new[0], [t.id for t in state["tasks"][case_id] if t.id is not None])
+        _accumulate(deltas, old[1] if old else {}, -1)
+        _accumulate(deltas, new[1] if new else {})
+        if new is not None and (old is None or _dims(old[0]) != _dims(new[0])):
+            _sync_task_dims(session, new[0])  # a new case, or its filter columns changed: all its task rows
+    if state["unsynced"]:  # new task rows whose case was not at hand at flush time
+        for row in session.execute(select(Case.id, *(getattr(Case, d) for d in TASK_DIMS)).where(
+                Case.id.in_({case_id for case_id, _ in state["unsynced"]}))):
+            _sync_task_dims(session, row, [t for c, t in state["unsynced"] if c == row.id])
     _add(session, deltas)
 
 
@@ -275,6 +282,17 @@ def install() -> None:
 
 def _dims(row) -> tuple:
     return tuple(getattr(row, d) for d in TASK_DIMS)
+
+
+def _copy_dims(session, task: TaskRow, state: dict) -> None:
+    """Give a new task row its case's filter columns from the case object at hand (no query); when the case is
+    not in the session, its columns are copied by one UPDATE at commit."""
+    case = session.identity_map.get(identity_key(Case, task.case_id)) if task.case_id is not None else None
+    if case is None:
+        state["unsynced"].add((task.case_id, task.id))
+        return
+    for d in TASK_DIMS:
+        setattr(task, d, getattr(case, d))
 
 
 def _sync_task_dims(session, row, task_ids: list[str] | None = None) -> None:
@@ -318,14 +336,9 @@ def rebuild(facts: bool = True) -> int:
     ids = list(session.scalars(select(Case.id).order_by(Case.id)))
     for start in range(0, len(ids), 2000):
         for _, contrib in _snapshots(session, ids[start:start + 2000]).values():
-            for key, measures in contrib.items():
-                total = totals.setdefault(key, dict.fromkeys(MEASURES, 0))
-                for name, value in measures.items():
-                    total[name] += value
+            _accumulate(totals, contrib)
     for task in session.execute(select(*_TASK_COLUMNS).where(TaskRow.state == "completed")):
-        for key, measures in task_contribution(task).items():
-            total = totals.setdefault(key, dict.fromkeys(MEASURES, 0))
-            total["cases"] += measures["cases"]
+        _accumulate(totals, task_contribution(task))
     session.execute(delete(CaseRollup))
     rows = [{"key_hash": key_hash(k), **dict(zip(KEY, k, strict=True)), **m} for k, m in totals.items()]
     for start in range(0, len(rows), 2000):
@@ -341,16 +354,13 @@ def _rebuild_facts(session) -> None:
                   .order_by(AuditEvent.seq.desc()).limit(1).scalar_subquery())
         session.execute(update(Case).values({column: latest}).execution_options(synchronize_session=False))
     cases = session.execute(select(Case.id, Case.received_at, Case.closed_at, Case.root_cause)).all()
-    _by_id(session, Case, "processing_seconds", [
-        (c.id, (c.closed_at - c.received_at).total_seconds() if c.closed_at and c.received_at else None)
-        for c in cases])
+    _by_id(session, Case, "processing_seconds", [(c.id, seconds(c.received_at, c.closed_at)) for c in cases])
     _by_id(session, Case, "root_cause_key", [(c.id, cause_key(c.root_cause)) for c in cases])
     session.execute(update(TaskRow).values({d: select(getattr(Case, d)).where(Case.id == TaskRow.case_id)
                                             .scalar_subquery() for d in TASK_DIMS})
                     .execution_options(synchronize_session=False))
     tasks = session.execute(select(TaskRow.id, TaskRow.created_at, TaskRow.completed_at)).all()
-    _by_id(session, TaskRow, "duration_seconds", [
-        (t.id, (t.completed_at - t.created_at).total_seconds() if t.completed_at else None) for t in tasks])
+    _by_id(session, TaskRow, "duration_seconds", [(t.id, seconds(t.created_at, t.completed_at)) for t in tasks])
 
 
 def _by_id(session, model, column: str, values: list[tuple]) -> None:
@@ -359,13 +369,3 @@ def _by_id(session, model, column: str, values: list[tuple]) -> None:
     stmt = update(table).where(table.c.id == bindparam("row_id")).values({column: bindparam("row_value")})
     for start in range(0, len(values), 5000):
         session.execute(stmt, [{"row_id": i, "row_value": v} for i, v in values[start:start + 5000]])
-
-
-def stored() -> dict[tuple, dict]:
-    """The rollup as {key: measures}, zero rows left out (tests compare it with a rebuild)."""
-    out = {}
-    for row in db.session.scalars(select(CaseRollup)):
-        measures = {name: getattr(row, name) for name in MEASURES}
-        if any(measures.values()):
-            out[tuple(getattr(row, k) for k in KEY)] = measures
-    return out

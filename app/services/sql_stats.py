@@ -54,12 +54,16 @@ def percentiles_of(value, conditions: list, count: int, period: tuple, ps=(0.5, 
 
 
 def _interpolate(values: list[float], p: float) -> float | None:
+    """percentile_cont(p) of sorted values."""
     if not values:
         return None
     h = p * (len(values) - 1)
-    lo = math.floor(h)
-    hi = min(lo + 1, len(values) - 1)
-    return values[lo] + (h - lo) * (values[hi] - values[lo])
+    return _between(values[math.floor(h)], values[math.ceil(h)], h)
+
+
+def _between(low: float, high: float, h: float) -> float:
+    """The value at fractional rank h between the values at ranks floor(h) and ceil(h)."""
+    return low + (h - math.floor(h)) * (high - low)
 
 
 def walk_percentiles(value, conditions: list, count: int, ps=(0.5, 0.9)) -> dict[float, float | None]:
@@ -79,9 +83,5 @@ def walk_percentiles(value, conditions: list, count: int, ps=(0.5, 0.9)) -> dict
                 base.order_by(value.desc()).limit(2).offset(count - 1 - hi))][::-1]
             if hi == lo:
                 values = values[-1:]
-        if not values:
-            out[p] = None
-            continue
-        high = values[1] if len(values) > 1 else values[0]
-        out[p] = values[0] + (h - lo) * (high - values[0])
+        out[p] = _between(values[0], values[-1], h) if values else None
     return out
