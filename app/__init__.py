@@ -6,7 +6,8 @@ from pathlib import Path
 from flask import Flask
 
 from app.config import load_config
-from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.extensions import db, migrate
+from app.web import csrf, limiter, login_manager
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -30,8 +31,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import models  # noqa: F401  (register the tables)
     from app.models import User
-    from app.services import case_lock, rollup
-    from app.services.audit import clear_pending
+    from app.services.core import case_lock, rollup
+    from app.services.core.audit import clear_pending
 
     @login_manager.user_loader
     def load_user(user_id: str):

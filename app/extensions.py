@@ -1,11 +1,7 @@
-"""Flask extensions, created unbound and initialised in the app factory."""
+"""Database extensions, created unbound and initialised in the app factory (web-only ones: app/web.py)."""
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -15,8 +11,3 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-login_manager = LoginManager()
-csrf = CSRFProtect()
-# Per client address; no default limits: sign-in and public pages declare theirs. Storage, on/off and
-# strategy come from the config (RATELIMIT_STORAGE_URI, default from app/ops/rate_limits.py; RATELIMIT_ENABLED).
-limiter = Limiter(key_func=get_remote_address)

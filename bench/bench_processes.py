@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 
 from app import clock
-from app.services import engine_migration, process_compare, process_validation
-from app.services.engine import CaseWorkflow, StepContext, parse_definition
-from app.services.handlers import HANDLERS
+from app.engine import CaseWorkflow, StepContext, parse_definition
+from app.engine import migration as engine_migration
+from app.services.core.handlers import HANDLERS
+from app.services.processes import compare as process_compare
+from app.services.processes import validation as process_validation
 
 ROOT = Path(__file__).resolve().parent.parent
 XML = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")

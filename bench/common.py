@@ -89,8 +89,8 @@ def prepare(url: str):
 
     from app import create_app
     from app.extensions import db
-    from app.services.definitions import deploy_files
-    from app.services.users import create_user
+    from app.services.core.definitions import deploy_files
+    from app.services.people.users import create_user
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False,
                       "LOG_LEVEL": "WARNING"})

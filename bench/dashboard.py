@@ -5,7 +5,7 @@
 Without --database: a SQLite file in the temp folder (kept, and reused when it already holds the cases), then,
 when BENCH_DATABASE_URL or TEST_DATABASE_URL names a PostgreSQL server, a new database on it (dropped after).
 With --database URL: that database only; it is emptied and filled first unless it already holds the cases.
-Data: app/services/demo_bulk.py (cases over the last 365 days, tasks, audit events, then the rollup rebuilt).
+Data: app/cli/demo_bulk.py (cases over the last 365 days, tasks, audit events, then the rollup rebuilt).
 Method: the clock is frozen at the generation time; each measure runs once to warm caches, then --runs times;
 the table gives the median and the 95th percentile of wall-clock time. --smoke: 400 cases, 1 run.
 """
@@ -58,13 +58,14 @@ def measure(url: str, cases: int, runs: int) -> None:
     from sqlalchemy import func, select, text
 
     from app import clock, create_app
+    from app.cli.demo_bulk import generate
+    from app.cli.demo_data import ensure_users
     from app.config import normalize_db_url
     from app.extensions import db
     from app.models import AuditEvent, Case, TaskRow
-    from app.services import forecast, indicators
-    from app.services.definitions import deploy_files
-    from app.services.demo import ensure_users
-    from app.services.demo_bulk import generate
+    from app.services.core.definitions import deploy_files
+    from app.services.indicators import figures as indicators
+    from app.services.tasks import forecast
 
     url = normalize_db_url(url)
     logging.getLogger("reclamations.access").setLevel(logging.WARNING)  # one log line per request otherwise

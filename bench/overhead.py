@@ -21,7 +21,7 @@ class MemoryContext:
     reference, has_parent = "MEM-1", False
 
     def call_handler(self, topic, properties, data, bpmn_id):
-        from app.services.handlers import HANDLERS
+        from app.services.core.handlers import HANDLERS
 
         return HANDLERS[topic](self, properties, data)
 
@@ -42,7 +42,7 @@ class MemoryContext:
 
 def raw_run(cases: int) -> dict[str, list[float]]:
     """Per step seconds for the in-memory run (no serialization, no database)."""
-    from app.services.engine import CaseWorkflow, parse_definition
+    from app.engine import CaseWorkflow, parse_definition
 
     pspec = parse_definition((ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8"), "reclamation")
     times = {s: [] for s in STEPS}
@@ -61,11 +61,11 @@ def raw_run(cases: int) -> dict[str, list[float]]:
 
 
 def service_run(backend: str, cases: int) -> dict[str, list[float]]:
-    """Per step seconds through app.services.cases (validation, engine, persistence, one commit)."""
+    """Per step seconds through app.services.cases.lifecycle (validation, engine, persistence, one commit)."""
     from app.extensions import db
-    from app.services import cases as case_service
-    from app.services import tasks
-    from app.services.users import by_username
+    from app.services.cases import lifecycle as case_service
+    from app.services.people.users import by_username
+    from app.services.tasks import actions as tasks
 
     times = {s: [] for s in STEPS}
     with fresh_database(backend) as url:

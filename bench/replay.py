@@ -55,9 +55,11 @@ def _machine() -> str:
 def build_case(events: int) -> str:
     """Drive one complaint through the services until its log holds at least `events` events."""
     from app.models import User
-    from app.services import audit, cases, tasks
-    from app.services.definitions import deploy_files
-    from app.services.users import create_user
+    from app.services.cases import lifecycle as cases
+    from app.services.core import audit
+    from app.services.core.definitions import deploy_files
+    from app.services.people.users import create_user
+    from app.services.tasks import actions as tasks
 
     for name in ("accueil", "gestionnaire", "service"):
         create_user(name, "bench-password", [name], commit=False)
@@ -86,9 +88,9 @@ def build_case(events: int) -> str:
 def measure(url: str, events: int, runs: int) -> dict:
     """Build the case on a fresh database at `url`, then time replay and verification."""
     from app.models import Case
-    from app.services import audit
-    from app.services.replay import state_at
-    from app.services.verification import verify_case
+    from app.services.audit.replay import state_at
+    from app.services.audit.verification import verify_case
+    from app.services.core import audit
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": True})
     clock.set_now(START)

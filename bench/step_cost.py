@@ -92,12 +92,13 @@ class Database:
 def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, float], dict[int, int], str | None]:
     """Drive one `boucle` case through the service; return step times (s) and state sizes by pass."""
     from app import create_app
+    from app.engine import CaseWorkflow
     from app.extensions import db
     from app.models import WorkflowState
-    from app.services import cases, definitions
-    from app.services.engine import CaseWorkflow
-    from app.services.tasks import ready_for_case
-    from app.services.users import by_username, create_user
+    from app.services.cases import lifecycle as cases
+    from app.services.core import definitions
+    from app.services.people.users import by_username, create_user
+    from app.services.tasks.actions import ready_for_case
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False,
                       "RATELIMIT_ENABLED": False})
@@ -137,7 +138,7 @@ def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, floa
 
 def engine_run(passes: int, compaction: bool) -> dict[int, dict[str, float]]:
     """The engine alone, per pass: deserialize, complete + engine steps, serialize (s), and state size."""
-    from app.services.engine import CaseWorkflow, StepContext, parse_definition
+    from app.engine import CaseWorkflow, StepContext, parse_definition
 
     pspec = parse_definition(LOOP.read_text(encoding="utf-8"))
     CaseWorkflow.compaction = compaction

@@ -141,9 +141,9 @@ def timed(fn, repeat: int) -> tuple[float, float]:
 
 
 def run_backend(label: str, url: str, rows: int, history: int, repeat: int) -> list[tuple]:
-    from app.services import task_list
-    from app.services.definitions import deploy_files
-    from app.services.users import create_user
+    from app.services.core.definitions import deploy_files
+    from app.services.people.users import create_user
+    from app.services.tasks import task_list
     from app.tasks.forms import PER_PAGE, list_args
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
@@ -160,7 +160,7 @@ def run_backend(label: str, url: str, rows: int, history: int, repeat: int) -> l
         print(f"{label}: {rows} open + {history} closed cases generated in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)
         from app.models import User
-        from app.services import forecast
+        from app.services.tasks import forecast
 
         forecast._CACHE.clear()
         t0 = time.perf_counter()

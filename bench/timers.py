@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def prepare(app, count: int) -> None:
     from app.models import AuditEvent
-    from app.services.cases import create_case
-    from app.services.definitions import deploy_files
+    from app.services.cases.lifecycle import create_case
+    from app.services.core.definitions import deploy_files
 
     with app.app_context():
         db.drop_all()
@@ -42,7 +42,7 @@ def prepare(app, count: int) -> None:
 
 
 def run(app, workers: int) -> tuple[float, int]:
-    from app.services.cases import fire_due_timers
+    from app.services.cases.lifecycle import fire_due_timers
 
     fired, barrier = [], threading.Barrier(workers)
 

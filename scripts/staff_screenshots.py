@@ -28,9 +28,9 @@ def prepare(app) -> str:
     from sqlalchemy import select
 
     from app.models import TaskRow, User
-    from app.services import tasks
-    from app.services.definitions import deploy_files
-    from app.services.demo import load_demo
+    from app.services.tasks import actions as tasks
+    from app.services.core.definitions import deploy_files
+    from app.cli.demo_data import load_demo
 
     with app.app_context():
         db.create_all()

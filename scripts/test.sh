@@ -29,6 +29,8 @@ for p in app tests bench; do [ -e "$p" ] && lint_paths+=("$p"); done
 if [ ${#lint_paths[@]} -gt 0 ]; then
     .venv/bin/ruff check "${lint_paths[@]}"
 fi
+# Who may import whom (pyproject.toml, [tool.importlinter]): the layout's rules, enforced.
+.venv/bin/lint-imports --no-cache
 
 rc=0
 .venv/bin/python -m pytest "$@" || rc=$?

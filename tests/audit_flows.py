@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User
-from app.services import tasks
-from app.services.cases import fire_due_timers
+from app.services.cases.lifecycle import fire_due_timers
+from app.services.tasks import actions as tasks
 from tests.flows import advance_days, case, complaint_data, do, ready, start
 
 

@@ -65,7 +65,7 @@ def app(backend, tmp_path, app_config):
             db.create_all()
         else:
             _reset_postgres()
-    from app.services import forecast
+    from app.services.tasks import forecast
 
     forecast._CACHE.clear()  # PostgreSQL tests share one database URL: no medians from a previous test
     clock.set_now(START)
@@ -94,7 +94,7 @@ def runner(app):
 
 def make_users(groups=GROUPS) -> None:
     """One user per group, named after it, password 'demo'."""
-    from app.services.users import create_user
+    from app.services.people.users import create_user
 
     for group in groups:
         create_user(group, "demo", [group], commit=False)
@@ -108,7 +108,7 @@ def users(ctx):
 
 @pytest.fixture
 def deployed(users):
-    from app.services.definitions import deploy_files
+    from app.services.core.definitions import deploy_files
 
     deploy_files(sorted(PROCESSES.glob("*.bpmn")), "test")
 
@@ -147,7 +147,7 @@ def api(client, users):
 
 def assert_rollup_consistent() -> None:
     """The indicator facts kept step by step equal a recomputation from the cases, task rows and audit log."""
-    from app.services import rollup
+    from app.services.core import rollup
     from tests.rollup_check import facts, stored
 
     db.session.commit()

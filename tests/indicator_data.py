@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.models import Case, ProcessDefinition, TaskRow
-from app.services import audit, rollup
+from app.services.core import audit, rollup
 
 
 def at(month: int, day: int, hour: int = 9) -> datetime:

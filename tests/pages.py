@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import TaskRow, User
-from app.services import cases
+from app.services.cases import lifecycle as cases
 from tests.flows import complaint_data
 
 

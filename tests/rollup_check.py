@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Case, CaseRollup, TaskRow
-from app.services.rollup import KEY, MEASURES, TASK_DIMS
+from app.services.core.rollup import KEY, MEASURES, TASK_DIMS
 
 
 def facts() -> tuple[dict, dict]:

@@ -6,14 +6,14 @@ add it with the groups that may use it. The check per request:
   * anonymous on a protected route: 401 (API) or a redirect to /login (pages);
   * a signed-in user outside the groups: 403.
 Admin may use every staff route; auditors may read what staff read and get 403 on every write
-(app/auth/access.py READ_ONLY_ALLOWED lists the exceptions: signing in and out).
+(app/access.py READ_ONLY_ALLOWED lists the exceptions: signing in and out).
 """
 
 import pytest
 from flask import g
 from sqlalchemy import select
 
-from app.auth.access import READ_ONLY_ALLOWED, WRITE_METHODS
+from app.access import READ_ONLY_ALLOWED, WRITE_METHODS
 from app.extensions import db
 from app.models import Case
 from tests.conftest import GROUPS, PROCESSES

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import Action, ActionCase, AuditEvent, Case, User
-from app.services import capa
-from app.services.errors import Forbidden, Invalid
+from app.services.core.errors import Forbidden, Invalid
+from app.services.quality import capa
 from tests import flows
 
 

@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
+from app import engine
 from app.extensions import db
 from app.models import AuditEvent, Case, TaskRow, WorkflowState
-from app.services import engine
 from tests.flows import case, complaint_data, do, ready, start
 
 

@@ -1,12 +1,12 @@
 """Auditors read everything and change nothing: every write route of the URL map answers 403 to them.
 
 The routes are read from app.url_map at run time, so a write route added later is covered without
-touching this file. The only exceptions are in app/auth/access.py READ_ONLY_ALLOWED (sign in and out).
+touching this file. The only exceptions are in app/access.py READ_ONLY_ALLOWED (sign in and out).
 """
 
 from sqlalchemy import func, select
 
-from app.auth.access import READ_ONLY_ALLOWED, WRITE_METHODS
+from app.access import READ_ONLY_ALLOWED, WRITE_METHODS
 from app.extensions import db
 from app.models import AuditEvent, Case, OutboxMessage, TaskRow
 from tests.flows import complaint_data, start
@@ -74,7 +74,7 @@ def test_auditor_can_still_read_and_sign_out(client, deployed, api):
 
 
 def test_a_write_group_member_who_is_also_auditor_is_not_read_only(api, deployed):
-    from app.services.users import create_user
+    from app.services.people.users import create_user
 
     create_user("double", "demo", ["auditeur", "accueil"])
     resp = api.post("double", "/api/cases", json={"process": "reclamation", "data": complaint_data()})

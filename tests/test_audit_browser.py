@@ -36,8 +36,9 @@ def server(tmp_path):
     from app import clock, create_app
     from app.extensions import db
     from app.models import User
-    from app.services import cases, tasks
-    from app.services.definitions import deploy_files
+    from app.services.cases import lifecycle as cases
+    from app.services.core.definitions import deploy_files
+    from app.services.tasks import actions as tasks
     from tests.conftest import START, make_users
     from tests.flows import complaint_data
 

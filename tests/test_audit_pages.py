@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.services.audit_trail import export_trail, verify_export
+from app.services.audit.trail import export_trail, verify_export
 from tests.flows import advance_days, complaint_data, do, start
 
 QUALIFY = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}
@@ -55,7 +55,7 @@ def test_audit_pages_need_sign_in(client, ref):
 
 
 def test_steps_count_visits_and_active_tokens(client, api, ref):
-    from app.services.audit_trail import steps, timeline
+    from app.services.audit.trail import steps, timeline
 
     trail = timeline(ref)
     found = steps(trail.case, trail.events)

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select, text
 
 from app.extensions import db
-from app.services.cases import get_case
-from app.services.errors import Invalid
-from app.services.replay import state_at
-from app.services.verification import last_verification, verify_and_record, verify_case
+from app.services.audit.replay import state_at
+from app.services.audit.verification import last_verification, verify_and_record, verify_case
+from app.services.cases.lifecycle import get_case
+from app.services.core.errors import Invalid
 from tests.audit_flows import run_dispute_path
 from tests.flows import complaint_data, do, start
 
@@ -161,15 +161,15 @@ def test_tampered_task_holder_is_detected(deployed, api):
 
 
 def audit_chain_ok(reference) -> bool:
-    from app.services.audit import verify
+    from app.services.core.audit import verify
 
     return verify(reference) == []
 
 
 def test_replay_follows_a_migration_to_the_new_version(deployed, api):
     from app.models import User
-    from app.services.definitions import deploy_xml
-    from app.services.migration import migrate_cases
+    from app.services.core.definitions import deploy_xml
+    from app.services.processes.migration import migrate_cases
     from tests.conftest import PROCESSES
 
     ref = start(api, **complaint_data())["reference"]

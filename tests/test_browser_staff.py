@@ -115,7 +115,7 @@ def test_phone_complaint_through_three_groups(app, live, page):
 
     # 5. The complainant follows it on the public tracking page (once that page exists).
     if any(rule.rule.startswith("/suivi/") for rule in app.url_map.iter_rules()):
-        from app.services.cases import get_case
+        from app.services.cases.lifecycle import get_case
 
         sign_out(page)
         page.goto(f"{base}/suivi/{get_case(reference).tracking_token}")

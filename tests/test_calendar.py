@@ -1,11 +1,11 @@
-"""Tests for app.services.calendar: calendar and French working-day deadlines."""
+"""Tests for app.services.core.calendar: calendar and French working-day deadlines."""
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.services.calendar import MAX_DAYS, add_days, is_working_day, working_days_between
+from app.services.core.calendar import MAX_DAYS, add_days, is_working_day, working_days_between
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -1,7 +1,7 @@
 """Races on PostgreSQL: the same task completed twice at once, a timer against a user, deploys against starts.
 
 Each racer has its own app context (so its own session and connection), or its own process. Every case
-change takes the case row lock first (app/services/case_lock.py): the racers are held at a barrier right
+change takes the case row lock first (app/services/core/case_lock.py): the racers are held at a barrier right
 before they take it, so both really are in flight; the second waits for the first, then reads the committed
 state and either answers 409 (its task is gone) or goes on from the new state. No deadlock either way.
 """
@@ -17,12 +17,13 @@ from sqlalchemy import func, select
 
 from app import clock, create_app
 from app.config import normalize_db_url
+from app.engine import CaseWorkflow
 from app.extensions import db
 from app.models import AuditEvent, Case, ProcessDefinition, TaskRow
-from app.services import audit, cases, definitions
-from app.services.engine import CaseWorkflow
-from app.services.errors import Conflict
-from app.services.users import by_username, create_user
+from app.services.cases import lifecycle as cases
+from app.services.core import audit, definitions
+from app.services.core.errors import Conflict
+from app.services.people.users import by_username, create_user
 from tests.conftest import PROCESSES, START
 from tests.flows import complaint_data
 
@@ -68,10 +69,10 @@ def held(barrier, original):
 
 @pytest.fixture
 def lost_races(caplog):
-    """Messages of the case transactions PostgreSQL chose as deadlock or serialization victims (cases._commit)."""
+    """Messages of the case transactions PostgreSQL chose as deadlock or serialization victims (core.transaction)."""
     logger = logging.getLogger("reclamations")  # does not propagate to the root logger: listen on it
     logger.addHandler(caplog.handler)
-    caplog.set_level(logging.WARNING, logger="reclamations.cases")
+    caplog.set_level(logging.WARNING, logger="reclamations.transaction")
     yield lambda: [r.getMessage() for r in caplog.records if "lost a race" in r.getMessage()]
     logger.removeHandler(caplog.handler)
 
@@ -292,7 +293,8 @@ def test_claim_comment_and_timer_on_one_case_queue_on_its_lock(app, two_handlers
     Each appends to the case's audit chain (seq + 1 of the last event): without the case row lock first,
     two of them could take the same seq (unique violation) or deadlock with the worker.
     """
-    from app.services import notes, tasks
+    from app.services.cases import notes
+    from app.services.tasks import actions as tasks
 
     for n in range(10):
         reference, analyse_id, _case_id = case_due_for_its_timer()

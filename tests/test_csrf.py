@@ -7,7 +7,7 @@ from flask import g
 from sqlalchemy import func, select
 
 from app import create_app
-from app.auth.access import WRITE_METHODS
+from app.access import WRITE_METHODS
 from app.extensions import db
 from app.models import AuditEvent, Case, OutboxMessage
 from tests.flows import complaint_data, start

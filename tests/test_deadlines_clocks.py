@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from app import clock
+from app.engine import DefinitionError
 from app.extensions import db
 from app.models import Case, CaseClock
-from app.services import clocks, definitions
-from app.services.cases import fire_due_timers
-from app.services.engine import DefinitionError
+from app.services.cases.lifecycle import fire_due_timers
+from app.services.core import deadline_rules, definitions
+from app.services.deadlines import clocks
 from tests.flows import case, complaint_data, do, history_types, start
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
@@ -46,11 +47,11 @@ def props_of(process: str, bpmn_id: str) -> dict:
 def test_channel_override_wins_over_kind_override_over_plain_days():
     props = {"clock": "answer", "days": "15", "days_by_kind": "request:10", "days_by_channel": "email:5,letter:15",
              "calendar_by_channel": "email:working"}
-    assert clocks.rule_from(props, {"channel": "email", "kind": "request"}).days == 5
-    assert clocks.rule_from(props, {"channel": "email", "kind": "request"}).calendar == "working"
-    assert clocks.rule_from(props, {"channel": "phone", "kind": "request"}).days == 10
-    assert clocks.rule_from(props, {"channel": "phone", "kind": "complaint"}).days == 15
-    assert clocks.rule_from(props, {"channel": "phone", "kind": "complaint"}).calendar == "calendar"
+    assert deadline_rules.rule_from(props, {"channel": "email", "kind": "request"}).days == 5
+    assert deadline_rules.rule_from(props, {"channel": "email", "kind": "request"}).calendar == "working"
+    assert deadline_rules.rule_from(props, {"channel": "phone", "kind": "request"}).days == 10
+    assert deadline_rules.rule_from(props, {"channel": "phone", "kind": "complaint"}).days == 15
+    assert deadline_rules.rule_from(props, {"channel": "phone", "kind": "complaint"}).calendar == "calendar"
 
 
 @pytest.mark.parametrize("props, message", [
@@ -64,14 +65,14 @@ def test_channel_override_wins_over_kind_override_over_plain_days():
 ])
 def test_bad_rules_are_refused_with_a_reason(props, message):
     with pytest.raises(ValueError, match=message):
-        clocks.rule_from(props, {})
-    assert any(message in p for p in clocks.check_properties("set_deadline", props))
+        deadline_rules.rule_from(props, {})
+    assert any(message in p for p in deadline_rules.check_properties("set_deadline", props))
 
 
 def test_unknown_property_is_refused():
-    assert clocks.check_properties("set_deadline", {"dayz": "5"}) == ["propriété inconnue « dayz »"]
-    assert clocks.check_properties("stop_clock", {}) == ["propriété « clock » manquante"]
-    assert clocks.check_properties("set_status", {"status": "x"}) == []
+    assert deadline_rules.check_properties("set_deadline", {"dayz": "5"}) == ["propriété inconnue « dayz »"]
+    assert deadline_rules.check_properties("stop_clock", {}) == ["propriété « clock » manquante"]
+    assert deadline_rules.check_properties("set_status", {"status": "x"}) == []
 
 
 def test_deploy_refuses_a_bad_deadline_property(ctx):
@@ -113,7 +114,7 @@ def test_each_clock_in_calendar_and_working_days(deployed, process, bpmn_id, dat
     props = props_of(process, bpmn_id)
     if calendar:
         props["calendar"] = calendar
-    rule = clocks.rule_from(props, data)
+    rule = deadline_rules.rule_from(props, data)
     start_at = data.get(rule.start_variable, "2026-12-18")
     due, _remind = clocks.due_from(rule, datetime.fromisoformat(start_at).replace(tzinfo=PARIS), True)
     assert due == expected.astimezone(UTC)
@@ -194,7 +195,7 @@ def test_completing_a_case_stops_its_running_clocks(deployed, api):
 
 
 def test_validator_names_the_element_with_a_bad_deadline_property():
-    from app.services.process_validation import validate
+    from app.services.processes.validation import validate
 
     xml = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
     assert validate(xml)[1] == []  # remind_at is written by set_deadline (remind_before)
@@ -206,7 +207,7 @@ def test_validator_names_the_element_with_a_bad_deadline_property():
 
 
 def test_replay_of_a_paused_clock_matches_the_stored_case(deployed, api):
-    from app.services.verification import verify_case
+    from app.services.audit.verification import verify_case
 
     ref = start(api, **complaint_data())["reference"]
     do(api, ref, "ut_qualify", "gestionnaire", QUALIFY)

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import Notification, OutboxMessage
-from app.services import outbox
-from app.services.cases import fire_due_timers
-from app.services.users import by_username
+from app.services.cases.lifecycle import fire_due_timers
+from app.services.messaging import outbox
+from app.services.people.users import by_username
 from tests.flows import case, complaint_data, do, ready, start
 from tests.test_outbox import Controller, Sink, free_port
 

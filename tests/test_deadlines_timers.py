@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.models import AuditEvent, Case, Notification, TaskRow
-from app.services import audit, cases
+from app.services.cases import lifecycle as cases
+from app.services.core import audit
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 

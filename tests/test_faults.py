@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from app.config import normalize_db_url
+from app.engine import CaseWorkflow
 from app.extensions import db
 from app.models import AuditEvent, Case, TaskRow
-from app.services.engine import CaseWorkflow
 from tests import flows
 
 pytestmark = [pytest.mark.postgres,

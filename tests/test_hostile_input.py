@@ -7,11 +7,12 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
+from app.engine import DefinitionError, EngineError, RestrictedScriptEngine
 from app.extensions import db
 from app.models import ProcessDefinition
-from app.services import capa, definitions
-from app.services.engine import DefinitionError, EngineError, RestrictedScriptEngine
-from app.services.users import by_username
+from app.services.core import definitions
+from app.services.people.users import by_username
+from app.services.quality import capa
 from tests.conftest import PROCESSES
 
 BPMN_HEAD = '<?xml version="1.0"?>\n'
@@ -135,7 +136,7 @@ def test_sql_wildcards_in_searches_are_taken_literally(deployed):
 def limited(app):
     app.config["RATELIMIT_ENABLED"] = True
     app.config["LOGIN_RATELIMIT"] = "3 per minute"
-    from app.extensions import limiter
+    from app.web import limiter
 
     limiter.init_app(app)  # re-read the switch (conftest turns limits off)
     with app.app_context():  # the database:// storage (PostgreSQL) works in the current app's database

@@ -5,9 +5,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, OutboxMessage, TaskRow
-from app.services import cases, definitions
-from app.services.handlers import HANDLERS
-from app.services.users import by_username
+from app.services.cases import lifecycle as cases
+from app.services.core import definitions
+from app.services.core.handlers import HANDLERS
+from app.services.people.users import by_username
 from tests.conftest import TEST_BPMN
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test

@@ -4,7 +4,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Action, Case, TaskRow
-from app.services import audit, indicators
+from app.services.core import audit
+from app.services.indicators import figures as indicators
 from tests import flows
 
 

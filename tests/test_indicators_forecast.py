@@ -2,7 +2,8 @@
 
 from datetime import timedelta
 
-from app.services import forecast, indicators
+from app.services.indicators import figures as indicators
+from app.services.tasks import forecast
 from tests.indicator_data import Builder, at
 
 

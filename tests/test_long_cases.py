@@ -9,14 +9,16 @@ from SpiffWorkflow.util.task import TaskIterator
 from sqlalchemy import func, select
 
 from app import clock
+from app.engine import CaseWorkflow
+from app.engine import compaction as engine_compaction
 from app.extensions import db
 from app.models import AuditEvent, Case, TaskRow, WorkflowState
-from app.services import audit, cases, engine_compaction
-from app.services.definitions import deploy_files
-from app.services.engine import CaseWorkflow
-from app.services.tasks import ready_for_case
-from app.services.users import by_username
-from app.services.verification import verify_case
+from app.services.audit.verification import verify_case
+from app.services.cases import lifecycle as cases
+from app.services.core import audit
+from app.services.core.definitions import deploy_files
+from app.services.people.users import by_username
+from app.services.tasks.actions import ready_for_case
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.models import AuditEvent, OutboxMessage
-from app.services import outbox
-from app.services.errors import Conflict, Forbidden
-from app.services.users import by_username
+from app.services.core.errors import Conflict, Forbidden
+from app.services.messaging import outbox
+from app.services.people.users import by_username
 from tests.flows import complaint_data, start
 
 

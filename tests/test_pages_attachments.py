@@ -105,7 +105,7 @@ def test_auditor_cannot_upload(app, case, tmp_path):
 def test_complainant_files_and_messages_reach_the_staff_case_page(app, case, tmp_path):
     import io as _io
 
-    from app.services import public
+    from app.services.public import intake as public
 
     public.add_information(case.tracking_token, "Voici la facture.", "facture.pdf", _io.BytesIO(PDF))
     g = login(app, "gestionnaire")
@@ -120,7 +120,7 @@ def test_complainant_files_and_messages_reach_the_staff_case_page(app, case, tmp
 
 
 def test_clean_filename_strips_both_separators():
-    from app.services.notes import clean_filename
+    from app.services.cases.notes import clean_filename
 
     assert clean_filename("..\\..\\windows\\win.ini.txt") == "win.ini.txt"
     assert clean_filename("a/b/../../c.pdf") == "c.pdf"

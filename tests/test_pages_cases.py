@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import AuditEvent, Comment
-from app.services import cases
+from app.services.cases import lifecycle as cases
 from tests.pages import login, ready_task, start_case, text, user
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEvent, Case
-from app.services import cases
-from app.services.duplicates import find_duplicates, similarity
+from app.services.cases import lifecycle as cases
+from app.services.cases.duplicates import find_duplicates, similarity
 from tests.pages import login, start_case, text
 
 PHONE = {"channel": "phone", "origin": "external_customer", "kind": "complaint", "customer_name": "Paul Girard",
@@ -141,7 +141,7 @@ def test_similarity_ignores_accents_case_and_stop_words():
 
 
 def test_staff_registration_shares_the_service_validation(ctx, deployed):
-    from app.services.errors import Invalid
+    from app.services.core.errors import Invalid
     from tests.pages import user
 
     with pytest.raises(Invalid) as exc:

@@ -9,7 +9,7 @@ from app.extensions import db
 from app.forms.builder import apply_errors, build_form
 from app.forms.fields import FieldSpec
 from app.models import AuditEvent, TaskRow
-from app.services import cases
+from app.services.cases import lifecycle as cases
 from tests.pages import login, ready_task, start_case, text, user
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
@@ -115,7 +115,7 @@ def test_not_in_lane_is_403(app, task):
 
 
 def test_task_held_by_someone_else_cannot_be_completed(app, task):
-    from app.services import tasks
+    from app.services.tasks import actions as tasks
 
     tasks.claim(user("admin"), task.id)
     g = login(app, "gestionnaire")

@@ -115,7 +115,7 @@ def test_pagination(app, deployed):
 
 
 def test_reassign_to_lane_member_only(app, three):
-    from app.services.users import create_user
+    from app.services.people.users import create_user
 
     create_user("gestionnaire2", "demo", ["gestionnaire"])
     r = login(app, "responsable")
@@ -210,7 +210,7 @@ def test_search_ignores_case_and_accents(app, three, query, expected):
 
 
 def test_counts_stop_at_the_cap_and_pages_go_on(app, three, monkeypatch):
-    from app.services import task_list
+    from app.services.tasks import task_list
     from app.tasks import routes
 
     monkeypatch.setattr(task_list, "COUNT_CAP", 2)
@@ -227,7 +227,7 @@ def test_counts_stop_at_the_cap_and_pages_go_on(app, three, monkeypatch):
 
 
 def test_past_the_cap_a_small_tab_is_still_counted_and_paged_exactly(app, three, monkeypatch):
-    from app.services import task_list
+    from app.services.tasks import task_list
 
     monkeypatch.setattr(task_list, "COUNT_CAP", 2)
     g = login(app, "gestionnaire")

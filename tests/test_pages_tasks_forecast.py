@@ -5,7 +5,7 @@ import re
 import pytest
 
 from app.extensions import db
-from app.services import forecast
+from app.services.tasks import forecast
 from tests.indicator_data import Builder, at
 from tests.pages import login, row_refs, text, user
 from tests.test_indicators_forecast import closed_history
@@ -68,7 +68,7 @@ def test_filter_and_marker_agree_for_a_case_with_two_ready_tasks(app, cases):
 
 def test_filter_matches_forecast_for_cases(app, cases):
     from app.models import TaskRow
-    from app.services import task_list
+    from app.services.tasks import task_list
 
     ids = [c.id for c in cases.values()]
     expected = {i for i, f in forecast.forecast_for_cases(ids).items() if f.at_risk}

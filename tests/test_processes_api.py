@@ -100,8 +100,8 @@ def test_rollback_deploys_an_earlier_version_again(api, deployed):
 
 
 def test_deploy_refuses_a_draft_that_became_invalid(api, deployed, ctx):
-    from app.services import process_admin
-    from app.services.users import by_username
+    from app.services.people.users import by_username
+    from app.services.processes import admin as process_admin
 
     bad = RECLAMATION.replace('camunda:topic="set_status"', 'camunda:topic="fax_customer"', 1)
     draft, problems = process_admin.save_draft(by_username("proprietaire"), bad, strict=False)

@@ -38,7 +38,7 @@ def server(tmp_path_factory):
 
     from app import clock, create_app
     from app.extensions import db
-    from app.services.definitions import deploy_files
+    from app.services.core.definitions import deploy_files
     from tests.conftest import START, make_users
 
     path = tmp_path_factory.mktemp("browser") / "app.db"
@@ -88,7 +88,7 @@ def _login(browser, base, username):
 
 
 def _active_id(app, key="reclamation"):
-    from app.services.definitions import active
+    from app.services.core.definitions import active
 
     with app.app_context():
         return active(key).id

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, TaskRow, WorkflowStateArchive
-from app.services import audit
+from app.services.core import audit
 from tests import flows
 from tests.test_processes_api import deploy, upload
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.process_validation import validate
+from app.services.processes.validation import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 RECLAMATION = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")

@@ -226,7 +226,7 @@ def test_simultaneous_identical_submissions_give_one_case(app, deployed, backend
         pytest.skip("SQLite serializes writers itself; the per-e-mail lock is PostgreSQL's")
     import threading
 
-    from app.services import public
+    from app.services.public import intake as public
 
     barrier, results, errors = threading.Barrier(2), [], []
     raw = {k: v for k, v in form_data().items() if k != "website"}

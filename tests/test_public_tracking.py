@@ -10,8 +10,9 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import AuditEvent, Case, TaskRow
-from app.services import audit, messages
-from app.services.cases import fire_due_timers
+from app.services.cases.lifecycle import fire_due_timers
+from app.services.core import audit
+from app.services.messaging import messages
 from tests.flows import complaint_data, do, start
 
 QUALIFY_OK = {"admissible": True, "category": "billing", "severity": "high", "department": "billing",

@@ -8,9 +8,10 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
 from app import clock, create_app
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import RateLimitCounter, User
 from app.ops.rate_limits import DatabaseStorage, storage_uri, stored_key
+from app.web import limiter
 from tests.conftest import START
 
 LIMITED = {"RATELIMIT_ENABLED": True, "LOGIN_RATELIMIT": "3 per minute", "RATELIMIT_STORAGE_URI": "database://"}

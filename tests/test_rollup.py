@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Case, CaseRollup, TaskRow
-from app.services import indicators, rollup
+from app.services.core import rollup
+from app.services.indicators import figures as indicators
 from tests.conftest import assert_rollup_consistent
 from tests.indicator_data import Builder, at
 from tests.rollup_check import stored

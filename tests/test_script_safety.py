@@ -1,10 +1,10 @@
-"""Tests for app.services.script_safety: escapes refused, business expressions accepted."""
+"""Tests for app.engine.script_safety: escapes refused, business expressions accepted."""
 
 import builtins
 
 import pytest
 
-from app.services.script_safety import (
+from app.engine.script_safety import (
     FORBIDDEN_NAMES,
     MAX_DEPTH,
     MAX_SOURCE_LENGTH,

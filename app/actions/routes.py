@@ -1,16 +1,17 @@
-"""CAPA pages: thin routes over app.services.capa (qualite, responsable and admin write; others listed read)."""
+"""CAPA pages: thin routes over app.services.quality.capa (qualite, responsable and admin write; others listed read)."""
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app import clock
+from app.access import groups_required
 from app.actions import bp
-from app.auth.access import groups_required
-from app.models import ACTION_KINDS, ACTION_STATUSES
-from app.services import capa, labels
-from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.core.errors import Forbidden, Invalid, NotFound
+from app.services.indicators import labels
+from app.services.quality import capa
+from app.vocabulary import ACTION_KINDS, ACTION_STATUSES, CAPA_READERS
 
-READERS = ("qualite", "responsable", "direction", "auditeur")
+READERS = CAPA_READERS
 WRITERS = capa.WRITE_GROUPS
 
 

@@ -6,11 +6,11 @@ The retry POST is checked for its CSRF token by CSRFProtect, like every form.
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from app.access import groups_required
 from app.admin import bp
-from app.auth.access import groups_required
-from app.services import cases
-from app.services import incidents as incident_service
-from app.services.errors import ServiceError
+from app.services.cases import incidents as incident_service
+from app.services.cases import lifecycle as cases
+from app.services.core.errors import ServiceError
 
 
 @bp.get("/incidents")

@@ -4,7 +4,7 @@ from functools import wraps
 
 from flask import Blueprint, g, jsonify, request
 
-from app.services.errors import ServiceError
+from app.services.core.errors import ServiceError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -13,7 +13,7 @@ def token_required(view):
     """Authenticate the request by its bearer token; 401 without a valid one."""
     @wraps(view)
     def wrapped(*args, **kwargs):
-        from app.services.users import user_from_token
+        from app.services.people.users import user_from_token
 
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
@@ -21,7 +21,7 @@ def token_required(view):
         if user is None:
             return jsonify(error="Authentification requise."), 401, {"WWW-Authenticate": "Bearer"}
         g.user = user
-        from app.auth.access import refuses_write
+        from app.access import refuses_write
 
         if refuses_write(user):  # auditors read everything and change nothing, on every API route
             return jsonify(error="Les auditeurs ne modifient rien."), 403

@@ -3,9 +3,10 @@
 from flask import g, jsonify, request
 
 from app.api import bp, token_required
-from app.audit import READERS
-from app.services import audit_trail, replay
-from app.services.errors import Forbidden, Invalid
+from app.services.audit import replay
+from app.services.audit import trail as audit_trail
+from app.services.core.errors import Forbidden, Invalid
+from app.vocabulary import AUDIT_READERS as READERS
 
 MAX_PER_PAGE = 500
 

@@ -5,8 +5,8 @@ import re
 from flask import Response, g, jsonify, request
 
 from app.api import bp, token_required
-from app.services import process_admin
-from app.services.errors import NotFound, ServiceError
+from app.services.core.errors import NotFound, ServiceError
+from app.services.processes import admin as process_admin
 
 XML_TYPES = ("application/xml", "text/xml", "application/bpmn+xml")
 # Bounded digits: a 30-digit number would overflow the database integer (500 instead of 404).
@@ -75,7 +75,8 @@ def definition_xml(key, ref):
 @bp.get("/process-definitions/<key>/<ref>/compare")
 @token_required
 def compare_definition(key, ref):
-    from app.services import definitions, process_compare
+    from app.services.core import definitions
+    from app.services.processes import compare as process_compare
 
     other = resolve(key, ref)
     base = resolve(key, request.args["base"]) if request.args.get("base") else definitions.active(key)
@@ -87,7 +88,7 @@ def compare_definition(key, ref):
 @bp.get("/process-definitions/<key>/migrations")
 @token_required
 def migration_candidates(key):
-    from app.services import migration
+    from app.services.processes import migration
 
     target = resolve(key, request.args["to"]).id if request.args.get("to") else None
     target, found = migration.candidates(key, target)
@@ -98,7 +99,7 @@ def migration_candidates(key):
 @token_required
 def migrate_cases(key):
     from app.api import json_body
-    from app.services import migration
+    from app.services.processes import migration
 
     body = json_body()
     target = resolve(key, str(body["to"])).id if body.get("to") is not None else None
@@ -112,7 +113,8 @@ def workflow_archives(reference):
     """The serialized states a case left behind when it was migrated (for inspection)."""
     import json
 
-    from app.services import cases, migration
+    from app.services.cases import lifecycle as cases
+    from app.services.processes import migration
 
     iso = lambda v: v.isoformat() if v is not None else None  # noqa: E731
     case = cases.get_case(reference)

@@ -7,10 +7,14 @@ from flask import g, jsonify, request
 
 from app.api import bp, json_body, token_required
 from app.api.serializers import case_json, event_json, form_json, task_json
-from app.extensions import limiter
-from app.services import audit, cases, definitions, task_list, tasks, users
-from app.services.errors import Forbidden, Invalid
-from app.services.users import login_limit
+from app.services.cases import lifecycle as cases
+from app.services.core import audit, definitions
+from app.services.core.errors import Forbidden, Invalid
+from app.services.people import users
+from app.services.people.users import login_limit
+from app.services.tasks import actions as tasks
+from app.services.tasks import task_list
+from app.web import limiter
 
 OPENAPI = Path(__file__).with_name("openapi.json")
 
@@ -134,7 +138,7 @@ REPORT_GROUPS = ("qualite", "responsable", "direction", "auditeur")
 @bp.get("/indicators")
 @token_required
 def indicators():
-    from app.services import indicators as service
+    from app.services.indicators import figures as service
 
     if not g.user.in_any(*REPORT_GROUPS):
         raise Forbidden("Les indicateurs sont réservés à la qualité, aux responsables et à la direction.")

@@ -2,14 +2,16 @@
 
 from flask import Blueprint
 
+from app.vocabulary import AUDIT_READERS
+
 bp = Blueprint("audit", __name__, url_prefix="/audit")
-READERS = ("auditeur", "responsable", "direction", "qualite", "admin")
+READERS = AUDIT_READERS
 
 
 @bp.app_template_global("audit_verification")
 def audit_verification(case_id: int):
     """The case's last stored verification (None if never checked), for audit/_verified_badge.html."""
-    from app.services.verification import last_verification
+    from app.services.audit.verification import last_verification
 
     return last_verification(case_id)
 
@@ -39,7 +41,7 @@ def audit_datetime(value) -> str:
     """An aware datetime (or ISO string) as Paris time, dd/mm/yyyy hh:mm:ss."""
     from datetime import datetime
 
-    from app.services.handlers import PARIS
+    from app.services.core.handlers import PARIS
 
     if value in (None, ""):
         return ""

@@ -4,10 +4,11 @@ import json
 
 from flask import Response, render_template, request
 
+from app.access import groups_required
 from app.audit import READERS, bp
-from app.auth.access import groups_required
-from app.services import audit_trail, replay, verification
-from app.services.errors import Invalid, ServiceError
+from app.services.audit import replay, verification
+from app.services.audit import trail as audit_trail
+from app.services.core.errors import Invalid, ServiceError
 
 FILTERS = ("actor", "type", "from", "to", "process", "version", "reference")
 

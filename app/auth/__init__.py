@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
+from app.access import refuse_read_only_writes  # noqa: E402
 from app.auth import routes  # noqa: E402,F401
-from app.auth.access import refuse_read_only_writes  # noqa: E402
 
 bp.before_app_request(refuse_read_only_writes)

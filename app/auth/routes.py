@@ -7,9 +7,9 @@ from flask_login import current_user, login_user, logout_user
 
 from app.auth import bp
 from app.auth.forms import LoginForm
-from app.extensions import limiter
-from app.services import users
-from app.services.users import login_limit
+from app.services.people import users
+from app.services.people.users import login_limit
+from app.web import limiter
 
 
 def _safe_next(target: str | None) -> str | None:

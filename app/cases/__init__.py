@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from app.services.case_view import STATUS_LABELS
+from app.services.cases.view import STATUS_LABELS
 
 bp = Blueprint("cases", __name__, url_prefix="/dossiers")
 

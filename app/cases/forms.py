@@ -5,7 +5,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.services.case_search import CaseFilters
+from app.services.cases.search import CaseFilters
 
 
 class SearchForm(FlaskForm):

@@ -5,12 +5,15 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from app import clock
-from app.auth.access import STAFF_GROUPS, groups_required, is_read_only, staff_required
+from app.access import STAFF_GROUPS, groups_required, is_read_only, staff_required
 from app.cases import bp
 from app.cases.forms import AttachmentForm, CommentForm, SearchForm
 from app.forms.builder import apply_errors, build_form, submitted
-from app.services import case_search, case_view, cases, intake, notes
-from app.services.errors import Invalid
+from app.services.cases import intake, notes
+from app.services.cases import lifecycle as cases
+from app.services.cases import search as case_search
+from app.services.cases import view as case_view
+from app.services.core.errors import Invalid
 
 PER_PAGE = 50
 

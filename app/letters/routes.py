@@ -1,12 +1,12 @@
-"""Letters to print: thin views over app.services.outbox."""
+"""Letters to print: thin views over app.services.messaging.outbox."""
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from app.auth.access import groups_required
+from app.access import groups_required
 from app.letters import bp
-from app.services import outbox
-from app.services.errors import Conflict, Forbidden, NotFound
+from app.services.core.errors import Conflict, Forbidden, NotFound
+from app.services.messaging import outbox
 
 READERS = (*outbox.LETTER_GROUPS, "auditeur")
 

@@ -7,9 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.types import UTCDateTime
-
-ACTION_KINDS = ("curative", "corrective", "preventive")
-ACTION_STATUSES = ("open", "in_progress", "done", "cancelled")
+from app.vocabulary import ACTION_KINDS, ACTION_STATUSES  # noqa: F401 - re-exported by app.models
 
 
 class Action(db.Model):

@@ -61,7 +61,7 @@ class Case(db.Model):
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Facts for the indicators, kept by the step that produces them (app/services/rollup.py): the latest answer
+    # Facts for the indicators, kept by the step that produces them (app/services/core/rollup.py): the latest answer
     # letter and survey sent, and received -> closed in seconds.
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     survey_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

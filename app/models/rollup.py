@@ -7,7 +7,7 @@ received that day by category and root cause key only, for CAPA recurrence) and 
 day, by process and user task only). Every figure is in
 a `day` row and in a `month` row (day = the 1st of the month): whole months of a period are read from the few
 month rows, its partial months from day rows. Maintained by
-app/services/rollup.py; `flask --app app indicators rebuild` recomputes it from the cases.
+app/services/core/rollup.py; `flask --app app indicators rebuild` recomputes it from the cases.
 """
 
 from datetime import date

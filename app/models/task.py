@@ -57,7 +57,7 @@ class TaskRow(db.Model):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     customer_name: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(40))
-    # Copies of the case's filter columns (kept equal by app/services/rollup.py) and created -> completed in seconds.
+    # Copies of the case's filter columns (kept equal by app/services/core/rollup.py), created -> completed (s).
     origin: Mapped[str | None] = mapped_column(String(40))
     kind: Mapped[str | None] = mapped_column(String(40))
     category: Mapped[str | None] = mapped_column(String(60))

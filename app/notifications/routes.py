@@ -1,13 +1,14 @@
-"""Notification pages: thin views over app.services.notifications."""
+"""Notification pages: thin views over app.services.messaging.notifications."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app import clock
-from app.auth.access import staff_required
+from app.access import staff_required
 from app.notifications import bp
-from app.services import clocks, notifications
-from app.services.errors import NotFound
+from app.services.core.errors import NotFound
+from app.services.deadlines import clocks
+from app.services.messaging import notifications
 
 
 @bp.app_context_processor

@@ -3,7 +3,7 @@
 from flask import jsonify
 
 from app.ops import bp
-from app.services import health
+from app.services.ops import health
 
 
 @bp.get("/health")

@@ -3,13 +3,16 @@
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.auth.access import groups_required, staff_required
+from app.access import groups_required, staff_required
 from app.processes import bp
-from app.services import definitions, migration, process_admin, process_compare
-from app.services.errors import ServiceError
-from app.services.process_admin import OWNER_GROUP, ValidationFailed
-from app.services.process_validation import validate
-from app.services.users import KNOWN_GROUPS
+from app.services.core import definitions
+from app.services.core.errors import ServiceError
+from app.services.people.users import KNOWN_GROUPS
+from app.services.processes import admin as process_admin
+from app.services.processes import compare as process_compare
+from app.services.processes import migration
+from app.services.processes.admin import OWNER_GROUP, ValidationFailed
+from app.services.processes.validation import validate
 
 owner_required = groups_required(OWNER_GROUP, write=True)
 MAX_UPLOAD = 2 * 1024 * 1024

@@ -2,8 +2,8 @@
 
 from flask import Blueprint, current_app, render_template
 
-from app.extensions import limiter
-from app.services.handlers import PARIS
+from app.services.core.handlers import PARIS
+from app.web import limiter
 
 bp = Blueprint("public", __name__, template_folder=None)
 

@@ -6,12 +6,12 @@ page re-renders with everything the complainant typed instead of a bare 400.
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 
-from app.extensions import limiter
 from app.forms.builder import apply_errors, build_form, submitted
 from app.public import bp
 from app.public.forms import AddInformationForm, HoneypotForm, LostLinkForm
-from app.services import public
-from app.services.errors import Conflict, Invalid, NotFound
+from app.services.core.errors import Conflict, Invalid, NotFound
+from app.services.public import intake as public
+from app.web import limiter
 
 EXPIRED = ("La page a expiré ou le formulaire n'a pas pu être vérifié : "
            "contrôlez vos informations puis envoyez-les à nouveau.")

@@ -1,11 +1,12 @@
-"""Dashboard, indicator and case exports: thin routes over app.services.indicators and exports."""
+"""Dashboard, indicator and case exports: thin routes over app.services.indicators.figures and exports."""
 
 from flask import Response, render_template, request, stream_with_context
 
-from app.auth.access import groups_required
+from app.access import groups_required
 from app.reports import bp
-from app.services import exports, indicators, labels
-from app.services.errors import Invalid
+from app.services.core.errors import Invalid
+from app.services.indicators import exports, labels
+from app.services.indicators import figures as indicators
 
 READERS = ("qualite", "responsable", "direction", "auditeur")
 

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from app.services.errors import ServiceError
+from app.services.core.errors import ServiceError
 
 PARIS = ZoneInfo("Europe/Paris")
 bp = Blueprint("tasks", __name__, url_prefix="/taches")

@@ -1,6 +1,6 @@
 """Reading the task list's query string into filters (bad values are dropped with a French message)."""
 
-from app.services.task_list import SCOPES, SORTS, TaskFilters
+from app.services.tasks.task_list import SCOPES, SORTS, TaskFilters
 
 PER_PAGE = 50
 MAX_DAYS = 366

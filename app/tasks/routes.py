@@ -6,10 +6,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app import clock
-from app.auth.access import STAFF_GROUPS, groups_required, is_read_only, staff_required
+from app.access import STAFF_GROUPS, groups_required, is_read_only, staff_required
 from app.forms.builder import apply_errors, build_form, submitted
-from app.services import case_view, cases, task_list, tasks
-from app.services.errors import Conflict, Invalid
+from app.services.cases import lifecycle as cases
+from app.services.cases import view as case_view
+from app.services.core.errors import Conflict, Invalid
+from app.services.tasks import actions as tasks
+from app.services.tasks import task_list
 from app.tasks import bp
 from app.tasks.forms import PER_PAGE, list_args
 

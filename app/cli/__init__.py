@@ -1,0 +1,229 @@
+"""Command-line interface: init-db | deploy | demo | users create | audit verify/replay | timers run | outbox send."""
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+
+from app.extensions import db
+
+
+def register(app) -> None:
+    """Attach the commands to the app."""
+    app.cli.add_command(init_db)
+    app.cli.add_command(deploy)
+    app.cli.add_command(demo)
+    app.cli.add_command(users)
+    app.cli.add_command(audit_group)
+    app.cli.add_command(timers)
+    app.cli.add_command(outbox_group)
+    app.cli.add_command(indicators_group)
+
+
+@click.command("init-db")
+def init_db():
+    """Create the tables of an empty database and stamp it at the latest migration (idempotent).
+
+    A database already under migrations is upgraded instead. Production uses `flask db upgrade`;
+    tests/test_migrations.py keeps the models and the migrations identical, so both give the same schema.
+    """
+    from flask_migrate import stamp, upgrade
+    from sqlalchemy import inspect
+
+    if inspect(db.engine).has_table("alembic_version"):
+        upgrade()
+    else:
+        db.create_all()
+        stamp()
+    click.echo(f"Base prête : {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("deploy")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--actor", default="cli", help="Who deploys (recorded in the audit log).")
+def deploy(files, actor):
+    """Deploy BPMN files (default: every .bpmn in processes/); unchanged files make no new version."""
+    from app.engine import DefinitionError
+    from app.services.core.definitions import deploy_files
+
+    paths = list(files) or sorted(Path(current_app.config["PROCESSES_DIR"]).glob("*.bpmn"))
+    if not paths:
+        raise click.ClickException("Aucun fichier BPMN à déployer.")
+    try:
+        results = deploy_files(paths, actor)
+    except DefinitionError as exc:
+        for element, message in exc.problems:
+            click.echo(f"  {element or 'document'} : {message}", err=True)
+        raise click.ClickException("Déploiement refusé.") from None
+    for definition, created in results:
+        state = "nouvelle version" if created else "inchangé"
+        click.echo(f"{definition.key} v{definition.version} ({definition.sha256[:12]}) : {state}")
+
+
+@click.command("demo")
+@click.option("--cases", default=6, show_default=True, help="How many demo cases to start.")
+@click.option("--bulk/--engine", default=None,
+              help="Insert cases directly (fast, for volume tests) or run them through the engine. "
+                   "Default: bulk above 500 cases.")
+def demo(cases, bulk):
+    """Load the demo users (password 'demo') and a few demo cases (or many, in bulk)."""
+    from app.cli.demo_data import ensure_users, load_demo
+
+    if bulk or (bulk is None and cases > 500):
+        from app.cli.demo_bulk import generate
+
+        ensure_users()
+        started = time.perf_counter()
+        created = generate(cases)
+        click.echo(f"Dossiers insérés en masse : {created} en {time.perf_counter() - started:.1f} s")
+        return
+    users_created, references = load_demo(cases)
+    click.echo(f"Utilisateurs créés : {users_created}; dossiers créés : {len(references)}")
+    for reference in references:
+        click.echo(f"  {reference}")
+
+
+@click.group("users")
+def users():
+    """Manage users."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--groups", default="", help="Comma-separated groups, e.g. gestionnaire,qualite")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--full-name", default="")
+@click.option("--email", default=None)
+def users_create(name, groups, password, full_name, email):
+    """Create a user (asks for the password)."""
+    from app.services.core.errors import Invalid
+    from app.services.people.users import create_user
+
+    try:
+        user = create_user(name, password, groups.split(","), full_name=full_name, email=email)
+    except Invalid as exc:
+        raise click.ClickException("; ".join(exc.errors.values())) from None
+    click.echo(f"Utilisateur {user.username} créé, groupes : {', '.join(user.groups) or '-'}")
+
+
+@click.group("audit")
+def audit_group():
+    """Check the audit trail."""
+
+
+@audit_group.command("verify")
+@click.argument("reference", required=False)
+def audit_verify(reference):
+    """Check the hash chains (all, or one case's); exit non-zero naming the first bad event."""
+    from app.services.core.audit import verify
+
+    problems = verify(reference)
+    if problems:
+        first = problems[0]
+        click.echo(f"ÉCHEC : {first.reference or 'chaîne globale'} événement {first.seq} : {first.message}", err=True)
+        for p in problems[1:]:
+            click.echo(f"  aussi : {p.reference or 'chaîne globale'} événement {p.seq} : {p.message}", err=True)
+        sys.exit(1)
+    click.echo("Chaînes d'audit intègres.")
+
+
+@audit_group.command("replay")
+@click.argument("reference", required=False)
+@click.option("--all", "all_cases", is_flag=True, help="Every case.")
+def audit_replay(reference, all_cases):
+    """Replay cases from their audit log and compare with the stored state; exit non-zero on any difference."""
+    from app.services.audit.verification import verify_and_record
+
+    if not reference and not all_cases:
+        raise click.UsageError("Donnez une référence ou --all.")
+    results = verify_and_record(None if all_cases else [reference], "cli")
+    if not results:
+        raise click.ClickException(f"Dossier inconnu : {reference}")
+    failed = 0
+    for ref, diffs in results:
+        if diffs:
+            failed += 1
+            click.echo(f"ÉCART {ref} : {len(diffs)} différence(s)", err=True)
+            for diff in diffs:
+                click.echo(f"  {diff}", err=True)
+    click.echo(f"Dossiers rejoués : {len(results)}, conformes : {len(results) - failed}, écarts : {failed}")
+    if failed:
+        sys.exit(1)
+
+
+@click.group("indicators")
+def indicators_group():
+    """The indicator facts and the daily rollup behind the dashboard."""
+
+
+@indicators_group.command("rebuild")
+def indicators_rebuild():
+    """Recompute the facts and the rollup from the cases, their tasks and the audit log (one transaction)."""
+    from app.services.core import rollup
+
+    rows = rollup.rebuild()
+    db.session.commit()
+    click.echo(f"Indicateurs recalculés : {rows} lignes d'agrégats.")
+
+
+@click.group("timers")
+def timers():
+    """Fire due timers."""
+
+
+@timers.command("run")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
+@click.option("--batch", default=100, show_default=True, help="Cases handled per pass.")
+def timers_run(once, interval, batch):
+    """Fire the timers that are due, in a loop (or once)."""
+    from app.services.cases.lifecycle import fire_due_timers
+
+    while True:
+        try:
+            fired = fire_due_timers(limit=batch)
+        except Exception as exc:  # noqa: BLE001 - a lost database must not stop the worker: retry next pass
+            if once:
+                raise
+            current_app.logger.exception("timer pass failed")
+            click.echo(f"Passe interrompue ({type(exc).__name__}) : nouvelle tentative dans {interval:g} s", err=True)
+            fired = []
+        if fired or once:
+            click.echo(f"Minuteries déclenchées : {len(fired)} {' '.join(fired)}".rstrip())
+        if once:
+            return
+        if len(fired) < batch:  # a full batch means more are due: go on at once
+            time.sleep(interval)
+
+
+@click.group("outbox")
+def outbox_group():
+    """Send the messages to complainants."""
+
+
+@outbox_group.command("send")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+@click.option("--interval", default=10.0, show_default=True, help="Seconds between passes.")
+def outbox_send(once, interval):
+    """Send pending e-mails by SMTP (SMTP_URL), mark letters to print; retry failures with backoff."""
+    from app.services.messaging.outbox import send_pending
+
+    if not current_app.config.get("SMTP_URL"):
+        click.echo("SMTP_URL non configuré : les e-mails restent en attente, les courriers passent à imprimer.")
+    while True:
+        try:
+            report = send_pending()
+        except Exception as exc:  # noqa: BLE001 - same as the timer worker: keep running
+            if once:
+                raise
+            current_app.logger.exception("outbox pass failed")
+            click.echo(f"Passe interrompue ({type(exc).__name__})", err=True)
+            report = None
+        if report is not None and (once or report.sent or report.failed or report.to_print):
+            click.echo(f"Envoyés : {len(report.sent)}, échecs : {len(report.failed)}, "
+                       f"à imprimer : {len(report.to_print)}, notifications : {report.notifications}")
+        if once:
+            return
+        time.sleep(interval)

@@ -1,0 +1,3 @@
+"""Case use cases: start, complete a task, fire timers, deliver messages (lifecycle), staff intake with duplicate
+detection, attachments and comments (notes), the case pages' read models (view), case search and the incident list.
+"""

@@ -1,0 +1,348 @@
+"""Case use cases: start, complete a task, fire timers, deliver messages. Each owns one transaction.
+
+After every engine step `_apply` writes, in the same transaction: the serialized workflow, the business
+columns, the task rows, the audit events and the outbox messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app import clock
+from app.engine import SERIALIZER_VERSION, CaseWorkflow, StepContext, StepResult
+from app.extensions import db
+from app.forms.fields import validate_submission
+from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
+from app.services.core import audit, definitions, rollup
+from app.services.core.case_lock import lock_case, lock_task_case
+from app.services.core.case_rules import SEVERITY_PRIORITY, column_value, status_of
+from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.core.handlers import HANDLERS
+from app.services.core.transaction import transaction, use_case
+from app.services.deadlines import clocks
+from app.services.messaging import messages
+from app.services.tasks.actions import actionable_row
+
+SYSTEM = "system"
+log = logging.getLogger("reclamations.cases")
+
+
+# --- references ---------------------------------------------------------------------------------------
+
+def allocate_reference(prefix: str) -> str:
+    """Next reference like REC-2026-000123, from a per prefix and year counter row (atomic on every backend)."""
+    year = clock.now().year
+    name = f"{prefix}-{year}"
+    stmt = (update(SequenceCounter).where(SequenceCounter.name == name)
+            .values(value=SequenceCounter.value + 1).returning(SequenceCounter.value))
+    value = db.session.execute(stmt).scalar()
+    if value is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(SequenceCounter(name=name, value=0))
+        except IntegrityError:
+            pass  # another transaction created it first
+        value = db.session.execute(stmt).scalar()
+    return f"{name}-{value:06d}"
+
+
+# --- the step context given to service-task handlers --------------------------------------------------
+
+class CaseContext(StepContext):
+    """Collects what handlers ask for; effects are kept only for handlers that succeed."""
+
+    def __init__(self, case: Case, actor: str):
+        self.case = case
+        self.actor = actor
+        self.effects: list[tuple] = []
+        self._pending: list[tuple] = []
+
+    reference = property(lambda self: self.case.reference)
+    has_parent = property(lambda self: self.case.parent_id is not None)
+    utc = UTC
+
+    def now(self):
+        return clock.now()
+
+    def call_handler(self, topic, properties, data, bpmn_id):
+        fn = HANDLERS.get(topic)
+        if fn is None:
+            raise LookupError(f"Aucun gestionnaire enregistré pour la tâche de service « {topic} »")
+        self._pending = []
+        updates = fn(self, properties, data)
+        self.effects.extend((*effect, bpmn_id) for effect in self._pending)
+        self._pending = []
+        return updates
+
+    def send_message(self, template: str, data: dict) -> None:
+        self._pending.append(("message", template, dict(data)))
+
+    def start_child_case(self, process: str, data: dict) -> str:
+        definition = definitions.active(process)
+        pspec = definitions.spec_for(definition)
+        reference = allocate_reference(pspec.properties.get("reference_prefix") or process[:3].upper())
+        self._pending.append(("child", process, data, reference))
+        return reference
+
+    def message_parent(self, name: str, payload: dict) -> None:
+        self._pending.append(("parent_message", name, payload))
+
+    def record_actions(self, specs: list[dict]) -> None:
+        self._pending.append(("actions", specs))
+
+    def clock(self, action: str, **values) -> None:
+        """Start or stop a deadline clock (applied by clocks.after_step)."""
+        self._pending.append(("clock", action, values))
+
+    def notify(self, props: dict) -> None:
+        """Notify staff (applied by clocks.after_step)."""
+        self._pending.append(("notify", props))
+
+
+# --- use cases ------------------------------------------------------------------------------------------
+
+def start_case(user: User, process_key: str, raw_data: dict, *, html: bool = False) -> Case:
+    """Start a case of the active version of a process with its validated start form."""
+    definition = definitions.active(process_key)
+    pspec = definitions.spec_for(definition)
+    if pspec.start_lane and not user.in_any(pspec.start_lane):
+        raise Forbidden(f"Seul le groupe « {pspec.start_lane} » peut ouvrir un dossier « {process_key} ».")
+    clean, errors = validate_submission(pspec.start_form, raw_data or {}, html=html)
+    if errors:
+        raise Invalid(errors)
+    with transaction():
+        return create_case(user.username, process_key, clean)
+
+
+def create_case(actor: str, process_key: str, data: dict, *, parent: Case | None = None,
+                reference: str | None = None) -> Case:
+    """Create and run a case in the current transaction (no permission check: callers do it)."""
+    definition = definitions.active(process_key)
+    pspec = definitions.spec_for(definition)
+    now = clock.now()
+    data = {k: v for k, v in data.items() if v not in (None, "")}
+    data.setdefault("received_at", now.isoformat())
+    case = Case(
+        reference=reference or allocate_reference(pspec.properties.get("reference_prefix") or process_key[:3].upper()),
+        process_key=process_key, definition_id=definition.id, status="open", created_at=now, updated_at=now,
+        created_by=actor, tracking_token=secrets.token_urlsafe(24), parent_id=parent.id if parent else None,
+        data={},
+    )
+    db.session.add(case)
+    db.session.flush()
+    audit.record(case, actor, "case_started", data={
+        "process": process_key, "version": definition.version, "definition_sha256": definition.sha256,
+        "data": data, "parent": parent.reference if parent else None})
+    context = CaseContext(case, actor)
+    workflow, result = CaseWorkflow.start(pspec, data, context)
+    apply_step(case, workflow, result, context, actor, event="engine_steps", event_data={})
+    return case
+
+
+def complete_task(user: User, task_id: str, raw_data: dict, *, html: bool = False) -> Case:
+    """Complete a ready task with form data: 422 invalid, 409 no longer ready, 403 not the user's lane."""
+    with transaction():
+        lock_task_case(task_id)  # first: the state and holder checked next are the committed ones
+        return complete_row(actionable_row(user, task_id), user.username, raw_data, html=html)
+
+
+@use_case
+def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False) -> Case:
+    """Complete a ready task row as `actor` with no lane or holder check: callers check (public survey page)."""
+    case = lock_case(row.case_id)  # before any read or write of the case's rows (a no-op if already held)
+    db.session.refresh(row)
+    if row.state != "ready":
+        raise Conflict("Cette tâche a déjà été traitée.", completed_by=row.completed_by)
+    task_id = row.id
+    context = CaseContext(case, actor)
+    workflow = load_workflow(case, context)
+    ready = workflow.find_ready(task_id)
+    if ready is None:
+        raise Conflict("Cette tâche n'est plus à traiter.")
+    form = next((t.form for t in workflow.ready_tasks() if t.id == task_id), [])
+    clean, errors = validate_submission(form, raw_data or {}, html=html)
+    if errors:
+        raise Invalid(errors)
+    for spec in form:  # an optional boolean left out is an unticked box, as in the HTML form: a gateway can read it
+        if spec.type == "boolean" and not spec.required and not spec.readonly and spec.name not in clean:
+            clean[spec.name] = spec.default == "true"
+    before = dict(case.data or {})
+    result = workflow.complete(task_id, clean)
+    now = clock.now()
+    row.state, row.completed_at, row.completed_by, row.draft = "completed", now, actor, None
+    row.assignee = row.assignee or actor
+    apply_step(case, workflow, result, context, actor, event="task_completed", task=row,
+           event_data={"submitted": clean}, before=before)
+    return case
+
+
+def fire_due_timers(limit: int = 100) -> list[str]:
+    """Fire every case timer due by the application clock, one transaction per case; return the references."""
+    fired, seen = [], set()
+    while len(seen) < limit:
+        # Strictly before now: SpiffWorkflow fires a timer only once its time has passed.
+        # The case row lock first, as in every case change (case_lock); a case held elsewhere waits a pass.
+        query = (select(Case).where(Case.next_timer_at < clock.now(), Case.completed.is_(False),
+                                    Case.incident.is_(None), Case.id.not_in(seen or [0]))
+                 .order_by(Case.next_timer_at).limit(1).with_for_update(skip_locked=True, of=Case)
+                 .execution_options(populate_existing=True))
+        try:
+            with transaction():
+                case = db.session.scalars(query).first()
+                if case is None:
+                    break
+                seen.add(case.id)
+                reference = case.reference
+                _fire(case)
+            fired.append(reference)
+        except Conflict:
+            continue  # someone else moved the case meanwhile: the next pass sees its new timer
+    return fired
+
+
+def _fire(case: Case) -> Case:
+    context = CaseContext(case, SYSTEM)
+    workflow = load_workflow(case, context)
+    before = dict(case.data or {})
+    result = workflow.fire_timers()
+    timers = [p for p in result.path if "Event" in p["type"]]
+    apply_step(case, workflow, result, context, SYSTEM, event="timer_fired" if timers else "timer_checked",
+           event_data={"due": case.next_timer_at.isoformat() if case.next_timer_at else None}, before=before)
+    return case
+
+
+def deliver_message(case: Case, name: str, payload: dict, actor: str) -> bool:
+    """Deliver a BPMN message to a case in the current transaction; False when the case does not wait for it."""
+    case = lock_case(case.id)
+    context = CaseContext(case, actor)
+    workflow = load_workflow(case, context)
+    if not workflow.waits_for_message(name):
+        audit.record(case, actor, "message_ignored", data={"message": name, "payload": payload})
+        return False
+    before = dict(case.data or {})
+    result = workflow.deliver_message(name, payload)
+    apply_step(case, workflow, result, context, actor, event="message_received",
+           event_data={"message": name, "payload": payload}, before=before)
+    return True
+
+
+def retry_incident(user: User, reference: str) -> Case:
+    """Run again the step that failed (after a fix) and clear the incident if it now passes."""
+    if not user.is_admin:
+        raise Forbidden("Réservé aux administrateurs.")
+    with transaction():
+        case = lock_case(get_case(reference).id)
+        if not case.incident:
+            raise Conflict("Ce dossier n'est pas en incident.")
+        context = CaseContext(case, user.username)
+        workflow = load_workflow(case, context)
+        before = dict(case.data or {})
+        result = workflow.retry_errors()
+        apply_step(case, workflow, result, context, user.username, event="incident_retried", event_data={},
+               before=before)
+        return case
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+def get_case(reference: str) -> Case:
+    case = db.session.scalars(select(Case).where(Case.reference == reference)).first()
+    if case is None:
+        raise NotFound("Dossier inconnu.")
+    return case
+
+
+def load_workflow(case: Case, context: StepContext) -> CaseWorkflow:
+    state = db.session.get(WorkflowState, case.id)
+    return CaseWorkflow.load(definitions.spec_for(case.definition), state.state, context, data=case.data or {})
+
+
+def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: CaseContext, actor: str, *,
+               event: str, event_data: dict, task: TaskRow | None = None, before: dict | None = None) -> None:
+    """Write everything one engine step produced, in the current transaction."""
+    clocks.after_step(case, workflow, result, context, actor)  # may hold or shift timers: before the dump
+    now = clock.now()
+    data = result.data
+    state = db.session.get(WorkflowState, case.id)
+    if state is None:
+        state = WorkflowState(case_id=case.id)
+        db.session.add(state)
+    state.state, state.serializer_version, state.updated_at = workflow.dump(), SERIALIZER_VERSION, now
+
+    old_status = case.status
+    for name in BUSINESS_FIELDS:
+        if name in data:
+            setattr(case, name, column_value(name, data[name]))
+    case.status = status_of(data, result.completed)
+    if case.status == "closed" and case.closed_at is None:
+        case.closed_at = now
+    case.completed = result.completed
+    case.stage = ", ".join(t.name for t in result.ready)[:500]
+    case.next_timer_at = result.next_timer_at
+    case.data = dict(data)
+    case.updated_at = now
+    case.incident = str(result.error)[:2000] if result.error else None
+
+    changes = {k: [(before or {}).get(k), v] for k, v in data.items() if (before or {}).get(k) != v} \
+        if before is not None else {}
+    audit.record(case, actor, event, task_id=task.id if task else None, bpmn_id=task.bpmn_id if task else None,
+                 data={**event_data, "path": result.path, "changes": changes})
+    if result.error:
+        audit.record(case, actor, "incident", bpmn_id=result.error.bpmn_id, data={"error": str(result.error)})
+    if old_status != case.status:
+        audit.record(case, actor, "status_changed", data={"from": old_status, "to": case.status})
+
+    _sync_tasks(case, result, now)
+    _run_effects(case, context, actor)
+
+
+def _sync_tasks(case: Case, result: StepResult, now) -> None:
+    """Make the task table match the workflow's ready human tasks."""
+    rows = {r.id: r for r in db.session.scalars(
+        select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready"))}
+    ready_ids = {t.id for t in result.ready}
+    for task_id, row in rows.items():
+        if task_id not in ready_ids:
+            row.state, row.completed_at = "cancelled", now
+    for t in result.ready:
+        row = rows.get(t.id)
+        if row is None:
+            db.session.add(TaskRow(
+                id=t.id, case_id=case.id, case_reference=case.reference, process_key=case.process_key,
+                bpmn_id=t.bpmn_id, name=t.name[:300], lane=t.lane, state="ready", due_at=case.due_at,
+                priority=SEVERITY_PRIORITY.get(case.severity or "", 0), customer_name=case.customer_name,
+                channel=case.channel, created_at=now))  # the other filter columns: copied by rollup.before_flush
+        else:
+            row.due_at, row.customer_name = case.due_at, case.customer_name
+            row.name, row.lane = t.name[:300], t.lane  # a migration may rename the step or move its lane
+            row.priority = SEVERITY_PRIORITY.get(case.severity or "", 0)
+
+
+def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
+    """Carry out what the step's handlers asked for: messages, linked cases, messages to the parent case."""
+    effects, context.effects = context.effects, []
+    for effect in effects:
+        kind, bpmn_id = effect[0], effect[-1]
+        if kind == "message":
+            message = messages.queue(case, effect[1], effect[2])
+            rollup.message_sent(case, message.template, clock.now())
+            db.session.flush()
+            audit.record(case, actor, "message_sent", bpmn_id=bpmn_id, data={
+                "template": message.template, "channel": message.channel, "recipient": message.recipient,
+                "subject": message.subject, "outbox_id": message.id})
+        elif kind == "child":
+            child = create_case(actor, effect[1], effect[2], parent=case, reference=effect[3])
+            audit.record(case, actor, "dispute_opened", bpmn_id=bpmn_id,
+                         data={"reference": child.reference, "process": effect[1]})
+        elif kind == "actions":
+            from app.services.quality.capa import create_from_process
+
+            create_from_process(case, effect[1], actor, bpmn_id)
+        elif kind == "parent_message" and case.parent_id:
+            parent = db.session.get(Case, case.parent_id)
+            deliver_message(parent, effect[1], {**effect[2], "from": case.reference}, actor)

@@ -1,0 +1,185 @@
+"""What the case and task pages show: labelled data, the timeline and the diagram highlights (read only)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Attachment, AuditEvent, Case, Comment, OutboxMessage, TaskRow
+from app.services.core import audit, definitions
+
+EVENT_LABELS = {
+    "case_started": "Dossier enregistré", "task_completed": "Étape terminée", "task_claimed": "Tâche prise",
+    "task_released": "Tâche libérée", "task_reassigned": "Tâche réattribuée", "draft_saved": "Brouillon enregistré",
+    "message_sent": "Message au réclamant", "status_changed": "Statut modifié", "timer_fired": "Échéance atteinte",
+    "message_received": "Message reçu", "message_ignored": "Message ignoré", "incident": "Incident",
+    "incident_retried": "Incident relancé", "dispute_opened": "Litige ouvert", "comment_added": "Commentaire interne",
+    "attachment_added": "Pièce jointe ajoutée", "intake_linked": "Nouveau contact rattaché",
+    "complainant_message": "Message du réclamant", "complainant_attachment": "Pièce jointe du réclamant",
+    "public_intake_merged": "Nouveau contact web rattaché",
+    "possible_duplicates": "Doublons possibles (dépôt web)", "survey_answered": "Enquête de satisfaction",
+}
+HIDDEN_EVENTS = {"timer_checked", "engine_steps"}
+# Data keys the process sets itself (not form fields): their French labels.
+SYSTEM_LABELS = {"due_at": "Échéance de réponse", "escalation_at": "Date d'escalade", "status": "Statut",
+                 "closed_at": "Clôturé le", "acknowledged_at": "Accusé de réception le"}
+PARIS = ZoneInfo("Europe/Paris")
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+STATUS_LABELS = {"open": "Ouvert", "in_progress": "En cours", "waiting_customer": "En attente du client",
+                 "answered": "Répondu", "resolved": "Résolu", "closed": "Clos", "rejected": "Non recevable"}
+
+
+@dataclass
+class Entry:
+    """One line of a case's timeline."""
+
+    at: datetime
+    actor: str
+    type: str
+    label: str
+    detail: str = ""
+    step: str | None = None
+    values: list[tuple[str, str]] = field(default_factory=list)
+    body: str | None = None  # a letter's text
+
+
+def labels_for(case: Case) -> dict[str, tuple[str, dict]]:
+    """Field name -> (French label, {option id: option name}) from every form of the pinned version."""
+    pspec = definitions.spec_for(case.definition)
+    forms = [pspec.start_form] + [t["form"] for t in pspec.user_tasks.values()]
+    found: dict[str, tuple[str, dict]] = {}
+    for form in forms:
+        for spec in form:
+            found.setdefault(spec.name, (spec.label, dict(spec.options)))
+    return found
+
+
+def show(value, options: dict | None = None) -> str:
+    """A stored value as French text."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "Oui" if value else "Non"
+    if isinstance(value, float):
+        return f"{value:.2f}".replace(".", ",")
+    if options and str(value) in options:
+        return options[str(value)]
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        try:
+            return datetime.fromisoformat(value).astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
+        except ValueError:
+            return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return f"{value[8:10]}/{value[5:7]}/{value[:4]}"
+    return str(value)
+
+
+def labelled_data(case: Case) -> list[tuple[str, str, str]]:
+    """(name, label, shown value) for each data key, form fields first in their form order."""
+    labels = labels_for(case)
+    data = case.data or {}
+    known = [(n, labels[n][0], show(data[n], labels[n][1])) for n in labels if n in data]
+    others = [(n, SYSTEM_LABELS.get(n, n), show(v, STATUS_LABELS if n == "status" else None))
+              for n, v in sorted(data.items()) if n not in labels and not isinstance(v, (dict, list))]
+    return known + others
+
+
+def timeline(case: Case) -> list[Entry]:
+    """The case's history: audit events, with the text of the messages sent to the complainant."""
+    labels = labels_for(case)
+    pspec = definitions.spec_for(case.definition)
+    letters = {m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id))}
+    entries = []
+    for event in audit.history(case.id):
+        if event.type in HIDDEN_EVENTS and not _named_steps(event):
+            continue
+        entries.append(_entry(event, labels, pspec, letters))
+    return entries
+
+
+def _named_steps(event: AuditEvent) -> list[str]:
+    return [p["name"] for p in (event.data or {}).get("path", []) if p.get("name") and "Task" in p.get("type", "")]
+
+
+def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
+    data = event.data or {}
+    step = pspec.user_tasks.get(event.bpmn_id or "", {}).get("name") if event.bpmn_id else None
+    entry = Entry(at=event.at, actor=event.actor, type=event.type,
+                  label=EVENT_LABELS.get(event.type, event.type), step=step)
+    if event.type == "task_completed":
+        entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1]))
+                        for k, v in (data.get("submitted") or {}).items()]
+    elif event.type == "message_sent":
+        letter = letters.get(data.get("outbox_id"))
+        entry.detail = f"{data.get('subject', '')} ({data.get('channel')} → {data.get('recipient') or '—'})"
+        entry.body = letter.body if letter is not None else None
+    elif event.type == "status_changed":
+        entry.detail = f"{STATUS_LABELS.get(data.get('from'), data.get('from'))} → " \
+                       f"{STATUS_LABELS.get(data.get('to'), data.get('to'))}"
+    elif event.type in ("task_claimed", "task_reassigned"):
+        entry.detail = f"attribuée à {data.get('assignee')}"
+    elif event.type == "task_released":
+        entry.detail = f"libérée par {event.actor} (détenue par {data.get('previous')})"
+    elif event.type == "comment_added":
+        entry.body = data.get("text")
+    elif event.type == "attachment_added":
+        entry.detail = f"{data.get('filename')} ({data.get('size')} octets)"
+    elif event.type == "complainant_message":
+        entry.body = data.get("text")
+    elif event.type == "complainant_attachment":
+        entry.detail = f"{data.get('filename')} ({data.get('size')} octets)"
+        entry.body = data.get("text") or None
+    elif event.type in ("intake_linked", "public_intake_merged"):
+        entry.detail = f"via {data.get('channel') or '—'}"
+        entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1]))
+                        for k, v in (data.get("data") or {}).items()]
+    elif event.type == "possible_duplicates":
+        entry.detail = "; ".join(f"{c.get('reference')} ({', '.join(c.get('reasons') or [])})"
+                                 for c in data.get("candidates") or [])
+    elif event.type in ("incident", "dispute_opened"):
+        entry.detail = str(data.get("error") or data.get("reference") or "")
+    elif event.type in ("engine_steps", "timer_fired", "timer_checked"):
+        entry.detail = ", ".join(_named_steps(event))
+    return entry
+
+
+def attachments(case: Case) -> list[Attachment]:
+    return list(db.session.scalars(select(Attachment).where(Attachment.case_id == case.id)
+                                   .order_by(Attachment.uploaded_at, Attachment.id)))
+
+
+def complainant_files(case: Case) -> list[dict]:
+    """Files the complainant sent from the tracking page (kept in audit events): seq, name, size, date."""
+    found = []
+    for event in audit.history(case.id):
+        if event.type == "complainant_attachment" and (event.data or {}).get("stored_name"):
+            found.append({"seq": event.seq, "filename": event.data.get("filename"), "size": event.data.get("size"),
+                          "at": event.at})
+    return found
+
+
+def comments(case: Case) -> list[Comment]:
+    return list(db.session.scalars(select(Comment).where(Comment.case_id == case.id)
+                                   .order_by(Comment.created_at, Comment.id)))
+
+
+def current_tasks(case: Case) -> list[TaskRow]:
+    return list(db.session.scalars(select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready")
+                                   .order_by(TaskRow.created_at)))
+
+
+def diagram(case: Case) -> dict:
+    """The pinned version's XML, the elements already passed (from the audit paths) and the current steps."""
+    completed: list[str] = []
+    for event in audit.history(case.id):
+        for entry in (event.data or {}).get("path", []):
+            if entry.get("bpmn_id") and entry["bpmn_id"] not in completed:
+                completed.append(entry["bpmn_id"])
+    current = [t.bpmn_id for t in current_tasks(case)]
+    return {"reference": case.reference, "process": case.process_key, "version": case.definition.version,
+            "xml": case.definition.xml, "completed": completed, "current": current}

@@ -1,0 +1,61 @@
+"""The case row lock: every transaction that changes a case takes it first, then reads and writes the rest.
+
+Why: a user completion used to write its task row (and insert audit rows, whose foreign key share-locks the
+case row) before updating the case row, while the timer worker locked the case row first and then wrote the
+task rows: opposite orders, so PostgreSQL had to kill one of them (deadlock, 40P01). With the case row
+always locked first, two transactions on one case queue on that row and both go through in turn.
+
+Which changes: engine steps (completion, timers, messages, incident retry, migration), claim, release,
+reassign and drafts, comments, attachments, linked intakes, CAPA links, complainant additions, outbox
+deliveries. Each calls `lock_case` (or `lock_task_case`) before it reads what it will decide on.
+
+PostgreSQL: `SELECT … FOR UPDATE OF case_record`. SQLite ignores FOR UPDATE; it serializes writers itself,
+and the case's lock_version (version_id_col) still turns a change committed meanwhile into a 409.
+"""
+
+from sqlalchemy import event, select
+
+from app.extensions import db
+from app.models import Case, TaskRow
+from app.services.core.errors import NotFound
+
+
+def lock_case(case_id: int) -> Case:
+    """Lock the case's row until the end of the transaction; return the case as committed (re-read).
+
+    Once per transaction: a case already locked in it is returned from the session (nothing else can have
+    changed it since), so a use case calling another (a completion from the survey page) locks once.
+    """
+    held = db.session.info.setdefault("case_locks", set())
+    if case_id in held:
+        case = db.session.get(Case, case_id)
+        if case is not None:
+            return case
+    query = (select(Case).where(Case.id == case_id).with_for_update(of=Case)
+             .execution_options(populate_existing=True))  # what was read before the lock may be stale
+    case = db.session.scalars(query).first()
+    if case is None:
+        raise NotFound("Dossier inconnu.")
+    held.add(case_id)
+    return case
+
+
+def _release(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended (commit, rollback, close): its locks too
+        session.info.pop("case_locks", None)
+
+
+def install() -> None:
+    """Forget the held locks when a transaction ends (idempotent)."""
+    if not event.contains(db.session, "after_transaction_end", _release):
+        event.listen(db.session, "after_transaction_end", _release)
+
+
+def lock_task_case(task_id: str) -> TaskRow:
+    """Lock the case of a task row (see lock_case) and return the row re-read after the lock: 404 unknown."""
+    row = db.session.get(TaskRow, task_id)
+    if row is None:
+        raise NotFound("Tâche inconnue.")
+    lock_case(row.case_id)
+    db.session.refresh(row)
+    return row

@@ -1,0 +1,127 @@
+"""Versioned process definitions: deploy BPMN files, find the active version, get the parsed spec."""
+
+import hashlib
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+
+from app import clock
+from app.engine import (
+    SPECS,
+    DefinitionError,
+    ProcessSpec,
+    executable_process_ids,
+    parse_definition,
+    parse_xml,
+)
+from app.extensions import db
+from app.models import ProcessDefinition
+from app.services.core import audit, deadline_rules
+from app.services.core.errors import NotFound
+from app.services.core.transaction import transaction
+
+
+def sha256(xml: str) -> str:
+    return hashlib.sha256(xml.encode("utf-8")).hexdigest()
+
+
+def active(key: str) -> ProcessDefinition:
+    """The latest deployed version of a process, or NotFound."""
+    definition = db.session.scalars(
+        select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.status == "deployed")
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    ).first()
+    if definition is None:
+        raise NotFound(f"Processus inconnu : {key}")
+    return definition
+
+
+def all_active() -> list[ProcessDefinition]:
+    """The active version of every deployed process."""
+    latest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+              .where(ProcessDefinition.status == "deployed").group_by(ProcessDefinition.key).subquery())
+    return list(db.session.scalars(
+        select(ProcessDefinition).join(latest, (ProcessDefinition.key == latest.c.key)
+                                       & (ProcessDefinition.version == latest.c.v)).order_by(ProcessDefinition.key)
+    ))
+
+
+_USER_TASKS: dict[tuple[str, str], tuple[str, ...]] = {}  # (sha256, process key) -> user task ids (immutable)
+
+
+def user_tasks_of_deployed() -> set[tuple[str, str]]:
+    """(process key, user task id) of every deployed version, old ones included (tasks completed on them count)."""
+    out = set()
+    for key, sha in db.session.execute(select(ProcessDefinition.key, ProcessDefinition.sha256)
+                                       .where(ProcessDefinition.status == "deployed")):
+        if (sha, key) not in _USER_TASKS:
+            definition = db.session.scalars(select(ProcessDefinition).where(
+                ProcessDefinition.sha256 == sha, ProcessDefinition.key == key).limit(1)).one()
+            _USER_TASKS[(sha, key)] = tuple(spec_for(definition).user_tasks)
+        out.update((key, bpmn_id) for bpmn_id in _USER_TASKS[(sha, key)])
+    return out
+
+
+def spec_for(definition: ProcessDefinition) -> ProcessSpec:
+    """The parsed spec of a definition row (parsed once per version and process, then cached)."""
+    return SPECS.get(definition.sha256, definition.key, definition.xml)
+
+
+def deploy_xml(xml: str, actor: str, filename: str | None = None) -> list[tuple[ProcessDefinition, bool]]:
+    """Deploy every executable process of a document; unchanged ones (same hash) make no new version.
+
+    Returns (definition, created) pairs. Raises DefinitionError and writes nothing if any process is invalid.
+    """
+    root = parse_xml(xml)
+    keys = executable_process_ids(root)
+    if not keys:
+        raise DefinitionError([(None, "Aucun processus exécutable (isExecutable=\"true\").")])
+    digest = sha256(xml)
+    parsed = [parse_definition(xml, key, filename or "process.bpmn") for key in keys]
+    problems = [p for pspec in parsed for p in deadline_rules.check_definition(pspec)]
+    if problems:
+        raise DefinitionError(problems)
+    serialize_deployments()
+    results = []
+    for pspec in parsed:
+        try:
+            current = active(pspec.key)
+        except NotFound:
+            current = None
+        if current is not None and current.sha256 == digest:
+            results.append((current, False))
+            continue
+        last_version = db.session.scalar(
+            select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == pspec.key)) or 0
+        now = clock.now()
+        definition = ProcessDefinition(
+            key=pspec.key, name=pspec.name, version=last_version + 1, status="deployed", xml=xml, sha256=digest,
+            filename=filename, created_by=actor, created_at=now, deployed_by=actor, deployed_at=now,
+            based_on_id=current.id if current else None,
+        )
+        db.session.add(definition)
+        db.session.flush()
+        audit.record(None, actor, "definition_deployed",
+                     data={"key": definition.key, "version": definition.version, "sha256": digest,
+                           "filename": filename, "definition_id": definition.id})
+        results.append((definition, True))
+    return results
+
+
+DEPLOY_LOCK = 0x5245_4344  # any constant shared by every deployment
+
+
+def serialize_deployments() -> None:
+    """One deployment at a time (PostgreSQL advisory lock until commit): two concurrent deploys of a
+    process would otherwise both take version n+1, and the global audit chain would fork."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DEPLOY_LOCK})
+
+
+def deploy_files(paths: list[Path], actor: str) -> list[tuple[ProcessDefinition, bool]]:
+    """Deploy BPMN files in one transaction: all of them or none."""
+    results = []
+    with transaction():
+        for path in paths:
+            results.extend(deploy_xml(Path(path).read_text(encoding="utf-8"), actor, Path(path).name))
+    return results

@@ -1,0 +1,2 @@
+"""Staff accounts: users, groups (the BPMN lanes), passwords and API tokens.
+"""

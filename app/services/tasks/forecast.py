@@ -1,0 +1,195 @@
+"""Breach forecast: an estimated closure date for open cases, from past durations of similar closed cases.
+
+For a case waiting at step S, the estimate is the time S was entered plus the median time, in cases of the same
+process, kind and category closed in the last HISTORY_DAYS days, from entering S to closure. With fewer than
+MIN_SAMPLES such cases the estimate falls back to the same process and kind, then to the process alone. A case is
+at risk when the estimate is later than its answer deadline while the deadline is still ahead.
+"""
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, false, func, select, true
+from sqlalchemy.orm import aliased
+
+from app import clock
+from app.extensions import db
+from app.models import Case, TaskRow
+from app.services.core.sql_stats import seconds_between
+
+MIN_SAMPLES = 5
+HISTORY_DAYS = 180  # closed cases older than this no longer describe how the process runs
+CACHE_SECONDS = 600
+_CACHE: dict[tuple, list] = {}
+LEVELS = (("process", "kind", "category", "bpmn_id"), ("process", "kind", "bpmn_id"), ("process", "bpmn_id"))
+ANSWERED = ("answered", "resolved", "closed")
+
+
+@dataclass
+class Forecast:
+    case_id: int
+    reference: str
+    due_at: datetime | None
+    estimated_at: datetime | None
+    step: str | None
+    samples: int
+    at_risk: bool
+    overdue: bool
+
+    def as_json(self) -> dict:
+        return {"reference": self.reference, "due_at": _iso(self.due_at), "estimated_at": _iso(self.estimated_at),
+                "step": self.step, "samples": self.samples, "at_risk": self.at_risk, "overdue": self.overdue}
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def _medians(now: datetime) -> list[dict[tuple, tuple[float, int]]]:
+    """Per level of LEVELS, {key: (median seconds from entering the step to closure, samples)}.
+
+    One pass over the task rows of recently closed cases (every step: the dashboard, the task list's markers and
+    its "at risk" filter share one cached result; only four short columns and the duration); the three levels
+    are grouped here rather than by three window queries over the same rows. The result is cached briefly: it
+    changes only when cases close.
+    """
+    key = _cache_key(now)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    rows = db.session.execute(
+        select(Case.process_key, Case.kind, Case.category, TaskRow.bpmn_id,
+               seconds_between(TaskRow.created_at, Case.closed_at))
+        .join(Case, Case.id == TaskRow.case_id)
+        .where(Case.closed_at >= now - timedelta(days=HISTORY_DAYS), Case.closed_at <= now,
+               TaskRow.created_at <= Case.closed_at))
+    groups: list[dict[tuple, list[float]]] = [{} for _ in LEVELS]
+    for process, kind, category, bpmn_id, seconds in rows:
+        if seconds is None:
+            continue
+        values = {"process": process, "kind": kind, "category": category, "bpmn_id": bpmn_id}
+        for level, table in zip(LEVELS, groups, strict=True):
+            table.setdefault(tuple(values[k] for k in level), []).append(float(seconds))
+    result = [{k: (statistics.median(v), len(v)) for k, v in table.items()} for table in groups]
+    if len(_CACHE) > 32:
+        _CACHE.clear()
+    _CACHE[key] = result
+    return result
+
+
+def _cache_key(now: datetime) -> tuple:
+    """Changes whenever a case closes, and every CACHE_SECONDS (one index lookup). The medians come from closed
+    cases only: a new case does not change them, so a busy intake desk does not recompute them."""
+    last_closed = db.session.scalar(select(func.max(Case.closed_at)))
+    return str(db.session.get_bind().url), int(now.timestamp()) // CACHE_SECONDS, last_closed
+
+
+def _estimate(rows, now: datetime) -> dict[int, Forecast]:
+    """Forecasts for rows of (case, ready task) pairs; several ready tasks keep the latest estimate."""
+    rows = [tuple(r) for r in rows]  # (case_id, reference, process, kind, category, due_at, status, bpmn_id, created)
+    if not rows:
+        return {}
+    tables = _medians(now)
+    # Per row, the first level with enough samples: its key picks (process, kind, category, bpmn_id) columns.
+    levels = [([("process", "kind", "category", "bpmn_id").index(k) for k in level], table)
+              for level, table in zip(LEVELS, tables, strict=True)]
+    result: dict[int, Forecast] = {}
+    for case_id, reference, process, kind, category, due_at, status, bpmn_id, created_at in rows:
+        values = (process, kind, category, bpmn_id)
+        estimate, samples = None, 0
+        for picks, table in levels:
+            found = table.get(tuple(values[i] for i in picks))
+            if found and found[1] >= MIN_SAMPLES:
+                estimate = max(now, created_at + timedelta(seconds=found[0]))
+                samples = found[1]
+                break
+        answered = status in ANSWERED
+        overdue = bool(due_at and due_at < now and not answered)
+        at_risk = bool(estimate and due_at and due_at >= now and estimate > due_at and not answered)
+        current = result.get(case_id)
+        if current is None or (estimate and (current.estimated_at is None or estimate > current.estimated_at)):
+            result[case_id] = Forecast(case_id, reference, due_at, estimate, bpmn_id if estimate else None,
+                                       samples, at_risk, overdue)
+    return result
+
+
+def _open_rows(*conditions):
+    return db.session.execute(
+        select(Case.id.label("case_id"), Case.reference, Case.process_key, Case.kind, Case.category, Case.due_at,
+               Case.status, TaskRow.bpmn_id, TaskRow.created_at)
+        .join(TaskRow, TaskRow.case_id == Case.id)
+        .where(Case.closed_at.is_(None), TaskRow.state == "ready", *conditions))
+
+
+def forecast_for_cases(case_ids) -> dict[int, Forecast]:
+    """Forecasts of the given open cases, by case id (closed or unknown ids are left out)."""
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    return _estimate(_open_rows(Case.id.in_(ids)), clock.now())
+
+
+def at_risk(conditions: list, now: datetime | None = None, limit: int = 50) -> dict:
+    """Open cases matching the conditions whose estimate passes their deadline: count and the nearest deadlines."""
+    now = now or clock.now()
+    forecasts = _estimate(_open_rows(*conditions, Case.due_at >= now, Case.status.not_in(ANSWERED)), now)
+    flagged = sorted((f for f in forecasts.values() if f.at_risk), key=lambda f: (f.due_at, f.reference))
+    return {"count": len(flagged), "cases": [f.as_json() for f in flagged[:limit]],
+            "min_samples": MIN_SAMPLES, "history_days": HISTORY_DAYS}
+
+
+def _threshold(tables, task, case_row):
+    """SQL: the median seconds from entering the task's step to closure, by the first level with enough samples.
+
+    Nested CASE: first on (process, step), then on kind and category, so a row meets a handful of comparisons
+    rather than one per known key. NULL where no level has MIN_SAMPLES closed cases (no estimate).
+    """
+    groups: dict[tuple, list] = {}
+    for level, table in zip(LEVELS, tables, strict=True):
+        for key, (median, samples) in table.items():
+            if samples >= MIN_SAMPLES:
+                values = dict(zip(level, key, strict=True))
+                groups.setdefault((values["process"], values["bpmn_id"]), []).append((values, median))
+    if not groups:
+        return None
+    columns = {"kind": case_row.kind, "category": case_row.category}
+
+    def same(column, value):
+        return column.is_(None) if value is None else column == value
+
+    outer = []
+    for (process, bpmn_id), entries in groups.items():
+        # Entries come level by level, so the most specific key with enough samples wins, as in _estimate.
+        inner = [(and_(true(), *[same(columns[k], v[k]) for k in ("kind", "category") if k in v]), median)
+                 for v, median in entries]
+        outer.append((and_(case_row.process_key == process, task.bpmn_id == bpmn_id), case(*inner)))
+    return case(*outer)
+
+
+def task_at_risk(now: datetime | None = None):
+    """SQL condition on TaskRow: the row's case is at risk, by the same rule and medians as forecast_for_cases.
+
+    Evaluated in the database from the cached medians (no row leaves it, no workflow is loaded). A case is at risk
+    when one of its ready tasks entered its step at t with t + median > deadline >= now. Since t <= now, such a
+    deadline lies before now + the longest median: that range of the task row's own deadline (which
+    cases._sync_tasks keeps equal to its case's) is what the indexes walk; the exact rule is checked per case.
+    """
+    now = now or clock.now()
+    tables = _medians(now)
+    longest = max((m for table in tables for m, n in table.values() if n >= MIN_SAMPLES), default=None)
+    task, case_row = aliased(TaskRow), aliased(Case)
+    threshold = _threshold(tables, task, case_row)
+    if threshold is None:
+        return false()
+    horizon = timedelta(seconds=longest)
+    # The ranges on the deadlines and on the step's entry follow from the rule (t + median > deadline >= now, with
+    # median <= longest): they change no result, but let either database walk an index instead of every row.
+    # A counting subquery rather than EXISTS: PostgreSQL turns EXISTS into a hash semi-join over every candidate
+    # row, even for a 51-row page or a count that stops at 1001; a subquery is run per row and the walk stops.
+    risky = select(func.count()).where(
+        task.case_id == TaskRow.case_id, task.state == "ready", task.created_at > now - horizon,
+        case_row.id == task.case_id, case_row.closed_at.is_(None), case_row.status.not_in(ANSWERED),
+        case_row.due_at >= now, case_row.due_at < now + horizon,
+        seconds_between(task.created_at, case_row.due_at) < threshold).scalar_subquery() > 0
+    return and_(TaskRow.due_key >= now, TaskRow.due_key < now + horizon, risky)

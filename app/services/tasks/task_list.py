@@ -1,0 +1,265 @@
+"""The task list: tabs, filters, sorts, bounded tab counts and the breach-forecast markers of one page.
+
+Every query reads the task table only (plus the case table for the "at risk" filter) and is shaped for the indexes
+of app/models/task.py: each tab and sort walks one index in the list's order and stops after the page, and tab
+counts stop at COUNT_CAP. Why, and the figures: README, "Task list benchmark".
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from math import ceil
+
+from sqlalchemy import and_, case, func, or_, select, true
+
+from app import clock
+from app.extensions import db
+from app.models import TaskRow, User
+from app.models.task import search_key
+from app.services.core.errors import Forbidden, Invalid
+from app.services.core.sql_stats import dialect
+from app.services.tasks import forecast
+
+SCOPES = ("mine", "group", "all")
+SORTS = ("due", "created", "priority")
+MANAGER_GROUPS = ("responsable",)
+COUNT_CAP = 1000  # tab counts stop here: "1 000+" (counting 100,000 rows on every page costs more than the page)
+# A search shaped like a case reference (REC-2026-0042) looks up references only, through their index.
+REFERENCE_SHAPE = re.compile(r"^[A-Za-z]{3}-[0-9-]*$")
+
+
+@dataclass
+class TaskFilters:
+    """What the task list can be narrowed and ordered by; every field is optional."""
+
+    process: str | None = None
+    step: str | None = None  # bpmn_id
+    channel: str | None = None
+    overdue: bool = False
+    due_within: int | None = None  # days from now
+    q: str | None = None  # case reference prefix (REC-2026-00…) or part of the customer name
+    at_risk: bool = False  # breach forecast: the case will likely miss its deadline (app/services/tasks/forecast.py)
+    sort: str = "due"
+
+
+def like_escape(text: str) -> str:
+    """Escape LIKE wildcards so a search for '50%' or 'a_b' matches them literally (escape char: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def available_scopes(user: User) -> list[str]:
+    """The tabs a user may open: everyone has mine and group; managers, auditors and admins also all."""
+    return ["mine", "group"] + (["all"] if user.in_any(*MANAGER_GROUPS, "auditeur") else [])
+
+
+def _scope_condition(user: User, scope: str, t=TaskRow):
+    """Which ready rows a tab holds (t: TaskRow or an alias of it)."""
+    if scope == "mine":
+        return t.assignee == user.username
+    if scope == "group":
+        return t.assignee.is_(None) if user.is_admin else and_(t.assignee.is_(None), t.lane.in_(user.groups))
+    return true()
+
+
+def visible_query(user: User, scope: str = "group"):
+    """The select of ready task rows a user sees in a scope (mine, group = unassigned in my lanes, all)."""
+    if scope not in SCOPES:
+        raise Invalid({"scope": "Valeur attendue : mine, group ou all."})
+    if scope == "all" and "all" not in available_scopes(user):
+        raise Forbidden("La vue « toutes les tâches » est réservée aux responsables.")
+    return select(TaskRow).where(TaskRow.state == "ready", _scope_condition(user, scope))
+
+
+def _prefix(column, prefix: str):
+    """column starts with prefix, as an index range where the database would not make one of LIKE.
+
+    SQLite's LIKE ignores ASCII case, so it never uses a plain index: a range (binary order) does. PostgreSQL makes
+    the range itself under the C collation; under another one LIKE stays right but scans.
+    """
+    if dialect() == "sqlite" and ord(prefix[-1]) < 0x10FFFF:
+        return and_(column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    return column.like(like_escape(prefix) + "%", escape="\\")
+
+
+def _text_condition(text: str):
+    """A reference prefix (text shaped like one) or a part of the customer name, case and accents ignored.
+
+    The name part cannot use a B-tree (leading wildcard): it is a scan of customer_key with a plain LIKE, which
+    stops after the page's rows when the name is common and reads the tab once when it is rare (task_page).
+    """
+    key = search_key(text)
+    if REFERENCE_SHAPE.match(text) or not key:
+        return _prefix(TaskRow.case_reference, text.upper())
+    return TaskRow.customer_key.like("%" + like_escape(key) + "%", escape="\\")
+
+
+def _filter_conditions(filters: TaskFilters | None) -> list:
+    f = filters or TaskFilters()
+    now = clock.now()
+    conditions = []
+    if f.process:
+        conditions.append(TaskRow.process_key == f.process)
+    if f.step:
+        conditions.append(TaskRow.bpmn_id == f.step)
+    if f.channel:
+        conditions.append(TaskRow.channel == f.channel)
+    # due_key, not due_at: the same rows (undated tasks sort after every date) but an index range.
+    if f.overdue:
+        conditions.append(TaskRow.due_key < now)
+    if f.due_within is not None:
+        conditions += [TaskRow.due_key >= now, TaskRow.due_key < now + timedelta(days=f.due_within)]
+    text = (f.q or "").strip()[:100]
+    if text:
+        conditions.append(_text_condition(text))
+    if f.at_risk:
+        conditions.append(forecast.task_at_risk(now))
+    return conditions
+
+
+def _ordered(query, sort: str):
+    if sort not in SORTS:
+        raise Invalid({"sort": "Tri attendu : due, created ou priority."})
+    if sort == "created":
+        return query.order_by(TaskRow.created_at.desc(), TaskRow.id)
+    if sort == "priority":
+        return query.order_by(TaskRow.priority.desc(), TaskRow.due_key, TaskRow.id)
+    return query.order_by(TaskRow.due_key, TaskRow.created_at, TaskRow.id)  # overdue first, undated last
+
+
+def _rows(user: User, scope: str, conditions: list, sort: str, limit: int, offset: int) -> list[TaskRow]:
+    query = _ordered(visible_query(user, scope).where(*conditions), sort)
+    return list(db.session.scalars(query.limit(limit).offset(offset)))
+
+
+def list_tasks(user: User, scope: str = "group", limit: int = 200, offset: int = 0,
+               filters: TaskFilters | None = None) -> list[TaskRow]:
+    """One page of the tasks a user sees in a scope, filtered and sorted (default: due date first)."""
+    return _rows(user, scope, _filter_conditions(filters), (filters or TaskFilters()).sort, limit, offset)
+
+
+def _count(user: User, scope: str, conditions: list, cap: int | None) -> int:
+    query = visible_query(user, scope).where(*conditions).with_only_columns(TaskRow.id)
+    if cap is not None:
+        query = query.limit(cap + 1)
+    return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def count_tasks(user: User, scope: str, filters: TaskFilters | None = None, cap: int | None = None) -> int:
+    """How many tasks a scope holds under the filters; with a cap, stop counting at cap + 1."""
+    return _count(user, scope, _filter_conditions(filters), cap)
+
+
+def _ready(scopes: list[str]):
+    """state = 'ready', written so that SQLite scans the table when nothing else narrows the rows.
+
+    Given `state = ?` alone (the "all" tab), SQLite walks an index on state and reads the matching rows one by
+    one, about ten times slower than a plain scan when a filter keeps few of 100,000 rows. PostgreSQL picks the
+    scan itself.
+    """
+    if "all" in scopes and dialect() == "sqlite":
+        return TaskRow.state + "" == "ready"
+    return TaskRow.state == "ready"
+
+
+@dataclass
+class _Sample:
+    """Up to cap + 1 rows visible in any tab: their ids and, per tab, whether the tab holds them."""
+
+    scopes: list[str]
+    rows: list[tuple]
+
+    def complete(self, cap: int) -> bool:
+        return len(self.rows) <= cap
+
+    def count(self, scope: str) -> int:
+        i = self.scopes.index(scope) + 1
+        return sum(1 for r in self.rows if r[i])
+
+    def ids(self, scope: str) -> list[str]:
+        i = self.scopes.index(scope) + 1
+        return [r[0] for r in self.rows if r[i]]
+
+
+def _sample(user: User, conditions: list, cap: int) -> _Sample:
+    scopes = available_scopes(user)
+    flags = [case((_scope_condition(user, s), 1), else_=0) for s in scopes]
+    rows = db.session.execute(
+        select(TaskRow.id, *flags)
+        .where(_ready(scopes), or_(*[_scope_condition(user, s) for s in scopes]), *conditions).limit(cap + 1)).all()
+    return _Sample(scopes, [tuple(r) for r in rows])
+
+
+def _scope_ids(user: User, scope: str, conditions: list, cap: int) -> list[str]:
+    """The ids of a tab's rows under the filters, unordered, at most cap + 1 of them."""
+    query = (select(TaskRow.id).where(_ready([scope]), _scope_condition(user, scope), *conditions).limit(cap + 1))
+    return list(db.session.scalars(query))
+
+
+def tab_counts(user: User, filters: TaskFilters | None = None, cap: int | None = None) -> dict[str, int]:
+    """The count of each tab the user may open under the same filters, up to cap + 1 ("more than cap")."""
+    cap = COUNT_CAP if cap is None else cap
+    conditions = _filter_conditions(filters)
+    sample = _sample(user, conditions, cap)
+    counts = {s: sample.count(s) for s in sample.scopes}
+    if sample.complete(cap):
+        return counts
+    return {s: n if n > cap else _count(user, s, conditions, cap) for s, n in counts.items()}
+
+
+def count_label(n: int) -> str:
+    """A tab count as shown: '35', or '1 000+' once counting stopped (narrow no-break space, French style)."""
+    return f"{COUNT_CAP:,}+".replace(",", "\u202f") if n > COUNT_CAP else str(n)
+
+
+@dataclass
+class TaskPage:
+    """What the task list page shows: its rows, the tab counts, paging, and the forecast of the rows' cases."""
+
+    scope: str
+    page: int
+    per_page: int
+    rows: list[TaskRow]
+    counts: dict[str, int]  # up to COUNT_CAP + 1
+    has_next: bool
+    forecasts: dict[int, forecast.Forecast] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int | None:
+        """The number of pages, or None when the count stopped at the cap."""
+        n = self.counts[self.scope]
+        return None if n > COUNT_CAP else max(1, ceil(n / self.per_page))
+
+
+def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_page: int = 50) -> TaskPage:
+    """One page of a tab: its rows (one more is read to know whether a next page exists), counts, markers.
+
+    Bounded work whatever the filters: first up to COUNT_CAP + 1 rows visible in any tab. When fewer exist (a
+    narrow search or filter), they give every count exactly and a filtered page is sorted from their ids alone.
+    When more exist, each tab's count stops at COUNT_CAP + 1; the open tab's query keeps its ids, so a filtered
+    tab with few matching rows is still paged from them, and only a tab with many walks its index in the list's
+    order, which finds a page quickly precisely because matches are dense.
+    """
+    conditions = _filter_conditions(filters)  # built once: the "at risk" condition reads the cached medians
+    offset = (page - 1) * per_page
+    sample = _sample(user, conditions, COUNT_CAP)
+    counts = {s: sample.count(s) for s in sample.scopes}
+    ids = sample.ids(scope) if sample.complete(COUNT_CAP) else None
+    if ids is None:
+        for s, n in counts.items():
+            if n > COUNT_CAP:
+                continue
+            if s == scope:
+                found = _scope_ids(user, s, conditions, COUNT_CAP)
+                counts[s] = len(found)
+                ids = found if len(found) <= COUNT_CAP else None
+            else:
+                counts[s] = _count(user, s, conditions, COUNT_CAP)
+    if ids is None or not conditions:  # unfiltered, a tab's index range holds only its rows: the walk is short
+        rows = _rows(user, scope, conditions, filters.sort, per_page + 1, offset)
+    else:
+        rows = _rows(user, scope, [TaskRow.id.in_(ids)], filters.sort, per_page + 1, offset) if ids else []
+    shown = rows[:per_page]
+    # The forecast of the page's cases only: one indexed query for these ids, medians cached (forecast.py).
+    forecasts = forecast.forecast_for_cases({r.case_id for r in shown})
+    return TaskPage(scope=scope, page=page, per_page=per_page, rows=shown, counts=counts,
+                    has_next=len(rows) > per_page, forecasts=forecasts)

@@ -1,0 +1,26 @@
+"""Values shared across the application, in one home: the display time zone, role groups, fixed vocabularies.
+
+Imports nothing from the application, so models, engine, services, blueprints and templates may all use it.
+"""
+
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")  # stored in UTC, shown and typed in Paris time
+
+NOTIFICATION_KINDS = ("info", "reminder", "escalation")
+
+# Role groups (the BPMN lanes are groups too): who may do what, stated once.
+STAFF_GROUPS = ("accueil", "gestionnaire", "service", "qualite", "responsable", "finance", "commercial",
+                "direction", "auditeur", "proprietaire", "admin")
+READ_ONLY_GROUPS = ("auditeur",)
+AUDIT_READERS = ("auditeur", "responsable", "direction", "qualite", "admin")
+CAPA_READERS = ("qualite", "responsable", "direction", "auditeur")
+
+ACTION_KINDS = ("curative", "corrective", "preventive")
+ACTION_STATUSES = ("open", "in_progress", "done", "cancelled")
+
+
+def is_read_only(user) -> bool:
+    """Auditors read everything and change nothing (unless also admin)."""
+    return not user.is_admin and any(g in READ_ONLY_GROUPS for g in user.groups) and not any(
+        g not in READ_ONLY_GROUPS for g in user.groups)
