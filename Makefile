@@ -15,13 +15,12 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PY_STAMP     := $(VENV)/.install-stamp
 VENDOR_STAMP := $(VENDOR)/.install-stamp
 
-.PHONY: help install system-deps python-deps vendor run serve-prod baseline bench test lint clean distclean
+.PHONY: help install system-deps python-deps vendor run serve-prod bench test lint clean distclean
 
 help:
 	@echo "make install  venv + pip install -e '.[dev]', postgresql + chromium (apt, if missing), npm assets"
 	@echo "make run      install, init-db, deploy, demo, then serve http://$(HOST):$(PORT) with the timer worker"
 	@echo "make serve-prod  db upgrade, then gunicorn (gunicorn.conf.py) and a timer worker (see README, Production)"
-	@echo "make baseline regenerate the single baseline migration from the models"
 	@echo "make bench    run the benchmark (bench/run.py) and print its table"
 	@echo "make test     install, then scripts/test.sh (private PostgreSQL, ruff, pytest; ARGS='...' for pytest)"
 	@echo "make lint     ruff check app tests bench"
@@ -91,9 +90,6 @@ serve-prod: install
 	trap 'kill $$timers $$outbox 2>/dev/null; wait $$timers $$outbox 2>/dev/null' EXIT; \
 	trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py 'app:create_app()'
-
-baseline: python-deps
-	PYTHONPATH=$(CURDIR) $(VENV)/bin/python scripts/baseline.py
 
 bench: python-deps
 	PYTHONPATH=$(CURDIR) $(VENV)/bin/python bench/run.py $(ARGS)

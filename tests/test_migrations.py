@@ -1,7 +1,8 @@
 """The Alembic migrations and the models describe the same schema, on SQLite and PostgreSQL.
 
-When this fails after a model change: run `make baseline` (scripts/baseline.py) and commit the new
-app/migrations/versions/baseline_baseline.py with your model change.
+When this fails after a model change: add an Alembic revision (`flask --app app db revision --autogenerate -m
+"what changed"`, then review it and add any data backfill) and commit it with the model change. The baseline
+revision is the schema of the first release (2 December 2026): it is frozen, never regenerated.
 """
 
 import os
@@ -18,9 +19,10 @@ from app import create_app
 from app.config import normalize_db_url
 from app.extensions import db
 from tests.conftest import BACKENDS
+from tests.support.migrations import migration_head
 
-HINT = ("The models and app/migrations differ: run `make baseline` (scripts/baseline.py) and commit "
-        "app/migrations/versions/ with your model change. Differences: ")
+HINT = ("The models and app/migrations differ: add an Alembic revision for your model change "
+        "(flask --app app db revision --autogenerate), review it, commit it. Differences: ")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -95,7 +97,7 @@ def test_cli_db_upgrade_on_an_empty_database(empty_url):
     assert result.exit_code == 0, result.output
     with app.app_context():
         with db.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "baseline"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == migration_head()
         db.engine.dispose()
 
 
@@ -106,7 +108,7 @@ def test_init_db_creates_stamps_then_upgrades(empty_url):
         first = runner.invoke(args=["init-db"])
         assert first.exit_code == 0, first.output
         with db.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "baseline"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == migration_head()
     assert _diff(app) == []
     with app.app_context():
         second = runner.invoke(args=["init-db"])  # already under migrations: upgrade, a no-op at head

@@ -15,6 +15,7 @@ import pytest
 from app import create_app
 from app.ops.logs import JsonFormatter
 from tests.conftest import ROOT
+from tests.support.migrations import migration_head
 
 
 @pytest.fixture
@@ -134,7 +135,7 @@ def test_gunicorn_serves_with_several_workers(tmp_path):
                     break
             except OSError:
                 time.sleep(0.1)
-        assert body == {"status": "ok", "database": "ok", "schema_revision": "baseline"}
+        assert body == {"status": "ok", "database": "ok", "schema_revision": migration_head()}
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
