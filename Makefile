@@ -18,7 +18,7 @@ VENDOR_STAMP := $(VENDOR)/.install-stamp
 .PHONY: help install system-deps python-deps vendor run serve-prod bench test lint clean distclean
 
 help:
-	@echo "make install  venv + pip install -e '.[dev]', postgresql + chromium (apt, if missing), npm assets"
+	@echo "make install  venv + pip install -e '.[dev]', postgresql, chromium, dovecot, slapd, poppler (apt, if missing), npm assets"
 	@echo "make run      install, init-db, deploy, demo, then serve http://$(HOST):$(PORT) with the timer worker"
 	@echo "make serve-prod  db upgrade, then gunicorn (gunicorn.conf.py) and a timer worker (see README, Production)"
 	@echo "make bench    run the benchmark (bench/run.py) and print its table"
@@ -36,6 +36,11 @@ system-deps:
 	   && ! { command -v pg_config >/dev/null && [ -x "$$(pg_config --bindir)/initdb" ]; }; then \
 	    missing="$$missing postgresql"; fi; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
+	[ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
+	command -v ldapadd >/dev/null || missing="$$missing ldap-utils"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	ldconfig -p | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
 	if [ -n "$$missing" ]; then \
 	    echo "Installing system packages:$$missing"; \
 	    $(SUDO) apt-get update -q && \

@@ -1,6 +1,6 @@
 """Alembic environment for Flask-Migrate: the app's engine and metadata, batch mode for SQLite.
 
-Regenerate the single baseline with `make baseline` (scripts/baseline.py) while the schema still moves.
+The baseline revision is frozen (first release); every model change adds a revision (see README, Schema).
 """
 
 import logging
