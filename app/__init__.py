@@ -7,6 +7,7 @@ from flask import Flask
 
 from app.config import load_config
 from app.extensions import db, migrate
+from app.vocabulary import CAPA_READERS, LETTER_GROUPS, REPORT_READERS
 from app.web import csrf, limiter, login_manager
 
 
@@ -87,6 +88,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
     app.jinja_env.globals["nav_links"] = _nav_links
+    from app import ui
+
+    ui.install(app)
 
     from app.cli import register
 
@@ -98,12 +102,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 NAV = [  # (endpoint, French label, groups allowed or None for all staff); links to missing pages are skipped
     ("tasks.index", "Tâches", None),
     ("cases.search", "Dossiers", None),
-    ("reports.dashboard", "Indicateurs", ("qualite", "responsable", "direction", "auditeur")),
-    ("actions.index", "Actions", ("qualite", "responsable", "direction", "auditeur")),
+    ("reports.dashboard", "Indicateurs", REPORT_READERS),
+    ("actions.index", "Actions", CAPA_READERS),
     ("audit.index", "Audit", ("auditeur",)),
     ("processes.index", "Processus", None),
     ("admin.incidents", "Incidents", ()),
-    ("letters.index", "Courriers", ("accueil", "gestionnaire", "auditeur")),
+    ("letters.index", "Courriers", (*LETTER_GROUPS, "auditeur")),
 ]
 
 

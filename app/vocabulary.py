@@ -13,8 +13,14 @@ NOTIFICATION_KINDS = ("info", "reminder", "escalation")
 STAFF_GROUPS = ("accueil", "gestionnaire", "service", "qualite", "responsable", "finance", "commercial",
                 "direction", "auditeur", "proprietaire", "admin")
 READ_ONLY_GROUPS = ("auditeur",)
+ADMIN_GROUP = "admin"
+OWNER_GROUP = "proprietaire"
+MANAGER_GROUPS = ("responsable",)
 AUDIT_READERS = ("auditeur", "responsable", "direction", "qualite", "admin")
-CAPA_READERS = ("qualite", "responsable", "direction", "auditeur")
+REPORT_READERS = ("qualite", "responsable", "direction", "auditeur")  # indicators and the CAPA register
+CAPA_READERS = REPORT_READERS
+CAPA_WRITERS = ("qualite", "responsable")
+LETTER_GROUPS = ("accueil", "gestionnaire")  # who prints and posts letters
 
 ACTION_KINDS = ("curative", "corrective", "preventive")
 ACTION_STATUSES = ("open", "in_progress", "done", "cancelled")

@@ -26,7 +26,7 @@ def ref(deployed, api):
 def test_timeline_and_state_pages_render_for_auditors(client, api, ref):
     _login(client, "auditeur")
     page = client.get(f"/audit/cases/{ref}").get_data(as_text=True)
-    assert "Chronologie" in page and "Qualifier la réclamation" in page and "Tâche terminée" in page
+    assert "Chronologie" in page and "Qualifier la réclamation" in page and "Étape terminée" in page
     assert 'id="audit-steps"' in page and "bpmn-navigated-viewer.production.min.js" in page
     # submitted data and what it changed, before and after
     assert "<td>category</td><td>—</td><td>billing</td>" in page

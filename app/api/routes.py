@@ -14,6 +14,7 @@ from app.services.people import users
 from app.services.people.users import login_limit
 from app.services.tasks import actions as tasks
 from app.services.tasks import task_list
+from app.vocabulary import REPORT_READERS
 from app.web import limiter
 
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -132,7 +133,7 @@ def retry(reference):
     return jsonify(case_json(case, tasks.ready_for_case(case.id)))
 
 
-REPORT_GROUPS = ("qualite", "responsable", "direction", "auditeur")
+REPORT_GROUPS = REPORT_READERS
 
 
 @bp.get("/indicators")

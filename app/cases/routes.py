@@ -9,6 +9,7 @@ from app.access import STAFF_GROUPS, groups_required, is_read_only, staff_requir
 from app.cases import bp
 from app.cases.forms import AttachmentForm, CommentForm, SearchForm
 from app.forms.builder import apply_errors, build_form, submitted
+from app.labels import STATUS_LABELS
 from app.services.cases import intake, notes
 from app.services.cases import lifecycle as cases
 from app.services.cases import search as case_search
@@ -33,7 +34,7 @@ def _choices(everything: str, pairs) -> list[SelectChoice]:
 def search():
     form = SearchForm(request.args)
     known = case_search.known_values()
-    form.status.choices = _choices("Tous", [(v, case_view.STATUS_LABELS.get(v, v)) for v in known["status"]])
+    form.status.choices = _choices("Tous", [(v, STATUS_LABELS.get(v, v)) for v in known["status"]])
     form.process_key.choices = _choices("Tous", [(v, v) for v in known["process"]])
     form.channel.choices = _choices("Tous", [(v, v) for v in known["channel"]])
     form.origin.choices = _choices("Toutes", [(v, v) for v in known["origin"]])

@@ -9,8 +9,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models.types import UTCDateTime
-
-ADMIN_GROUP = "admin"
+from app.vocabulary import ADMIN_GROUP
 
 
 class User(UserMixin, db.Model):

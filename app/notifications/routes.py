@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from app import clock
 from app.access import staff_required
+from app.labels import CLOCK_LABELS, CLOCK_STATE_LABELS
 from app.notifications import bp
 from app.services.core.errors import NotFound
 from app.services.deadlines import clocks
@@ -19,19 +20,13 @@ def unread_counter():
     return {"unread_notifications": unread_notifications}
 
 
-CLOCK_LABELS = {"acknowledgment": "Accusé de réception", "answer": "Réponse", "holding_letter": "Lettre d’attente",
-                "analysis": "Analyse du litige"}
-STATE_LABELS = {"running": "en cours", "paused": "suspendu (attente du réclamant)", "overdue": "dépassé",
-                "met": "tenu", "breached": "non tenu"}
-
-
 @bp.app_context_processor
 def clock_rows():
     """`case_clocks(case)` for the case page: each deadline clock with its French label and state."""
     def case_clocks(case) -> list[dict]:
         now = clock.now()
         return [{"label": CLOCK_LABELS.get(c.name, c.name), "row": c, "state": c.state(now),
-                 "state_label": STATE_LABELS.get(c.state(now), c.state(now)),
+                 "state_label": CLOCK_STATE_LABELS.get(c.state(now), c.state(now)),
                  "calendar": "jours ouvrés" if c.calendar == "working" else "jours calendaires"}
                 for c in clocks.for_case(case.id)]
     return {"case_clocks": case_clocks}

@@ -2,7 +2,6 @@
 
 from flask import Blueprint, current_app, render_template
 
-from app.services.core.handlers import PARIS
 from app.web import limiter
 
 bp = Blueprint("public", __name__, template_folder=None)
@@ -14,12 +13,6 @@ def _page_limit() -> str:
 
 # All public pages together, per client address; submissions have a tighter limit of their own (see routes).
 limiter.shared_limit(_page_limit, scope="public-pages", error_message="Trop de requêtes.")(bp)
-
-
-@bp.app_template_filter("public_date")
-def public_date(value) -> str:
-    """A UTC datetime as a French date, Paris time (31/12/2026)."""
-    return value.astimezone(PARIS).strftime("%d/%m/%Y") if value else ""
 
 
 @bp.after_request

@@ -7,8 +7,9 @@ from app.reports import bp
 from app.services.core.errors import Invalid
 from app.services.indicators import exports, labels
 from app.services.indicators import figures as indicators
+from app.vocabulary import REPORT_READERS
 
-READERS = ("qualite", "responsable", "direction", "auditeur")
+READERS = REPORT_READERS
 
 
 def _filters():

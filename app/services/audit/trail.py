@@ -20,7 +20,7 @@ from app.models import AuditEvent, Case, ProcessDefinition
 from app.services.audit.replay import ReplayError, case_by_reference, tokens_by_event
 from app.services.core import audit
 from app.services.core.errors import Invalid
-from app.services.core.handlers import PARIS
+from app.vocabulary import PARIS
 
 EXPORT_FORMAT = "reclamations-audit-trail/1"
 CSV_COLUMNS = ("seq", "at", "actor", "type", "bpmn_id", "task", "definition_id", "data", "prev_hash", "hash")

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 from app import clock
 from app.extensions import db
 from app.models import Case
-from app.services.tasks.task_list import like_escape
+from app.services.core.search import like_escape
 
 SIMILARITY_THRESHOLD = 0.5
 RECENT_DAYS = 120

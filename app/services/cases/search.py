@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 from app.extensions import db
 from app.models import Case
 from app.services.core.errors import Invalid
-from app.services.tasks.task_list import like_escape
+from app.services.core.search import like_escape
 
 
 @dataclass

@@ -5,33 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from app.extensions import db
+from app.labels import EVENT_LABELS, HIDDEN_EVENTS, STATUS_LABELS, SYSTEM_LABELS
 from app.models import Attachment, AuditEvent, Case, Comment, OutboxMessage, TaskRow
 from app.services.core import audit, definitions
+from app.vocabulary import PARIS
 
-EVENT_LABELS = {
-    "case_started": "Dossier enregistré", "task_completed": "Étape terminée", "task_claimed": "Tâche prise",
-    "task_released": "Tâche libérée", "task_reassigned": "Tâche réattribuée", "draft_saved": "Brouillon enregistré",
-    "message_sent": "Message au réclamant", "status_changed": "Statut modifié", "timer_fired": "Échéance atteinte",
-    "message_received": "Message reçu", "message_ignored": "Message ignoré", "incident": "Incident",
-    "incident_retried": "Incident relancé", "dispute_opened": "Litige ouvert", "comment_added": "Commentaire interne",
-    "attachment_added": "Pièce jointe ajoutée", "intake_linked": "Nouveau contact rattaché",
-    "complainant_message": "Message du réclamant", "complainant_attachment": "Pièce jointe du réclamant",
-    "public_intake_merged": "Nouveau contact web rattaché",
-    "possible_duplicates": "Doublons possibles (dépôt web)", "survey_answered": "Enquête de satisfaction",
-}
-HIDDEN_EVENTS = {"timer_checked", "engine_steps"}
-# Data keys the process sets itself (not form fields): their French labels.
-SYSTEM_LABELS = {"due_at": "Échéance de réponse", "escalation_at": "Date d'escalade", "status": "Statut",
-                 "closed_at": "Clôturé le", "acknowledged_at": "Accusé de réception le"}
-PARIS = ZoneInfo("Europe/Paris")
 _ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
-STATUS_LABELS = {"open": "Ouvert", "in_progress": "En cours", "waiting_customer": "En attente du client",
-                 "answered": "Répondu", "resolved": "Résolu", "closed": "Clos", "rejected": "Non recevable"}
 
 
 @dataclass

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import holidays
 
-from app.vocabulary import PARIS  # noqa: E402
+from app.vocabulary import PARIS
 
 # Deadlines longer than this are certainly a typo; refusing them also bounds the day-by-day loops.
 MAX_DAYS = 36_600

@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
-from app.services.core.calendar import MAX_DAYS, PARIS, add_days
-from app.vocabulary import NOTIFICATION_KINDS
+from app.services.core.calendar import MAX_DAYS, add_days
+from app.vocabulary import NOTIFICATION_KINDS, PARIS
 
 CALENDARS = ("calendar", "working")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")

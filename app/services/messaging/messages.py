@@ -4,14 +4,13 @@ from flask import current_app, render_template
 
 from app import clock
 from app.extensions import db
+from app.labels import KIND_WORDS
 from app.models import Case, OutboxMessage
-
-KIND_LABELS = {"complaint": "réclamation", "compliment": "message", "suggestion": "suggestion",
-               "request": "demande"}
 
 
 def _fmt_date(value) -> str:
-    from app.services.core.handlers import PARIS, parse_moment
+    from app.services.core.handlers import parse_moment
+    from app.vocabulary import PARIS
 
     parsed = parse_moment(value)
     # Paris dates: a date-only value is midnight in Paris, which is the day before in UTC.
@@ -26,7 +25,7 @@ def tracking_url(case: Case) -> str:
 def render(template: str, case: Case, data: dict) -> tuple[str, str]:
     """Render a message template: its first line is the subject, the rest the body."""
     text = render_template(
-        f"messages/{template}.txt", case=case, data=data, kind_label=KIND_LABELS.get(data.get("kind"), "dossier"),
+        f"messages/{template}.txt", case=case, data=data, kind_label=KIND_WORDS.get(data.get("kind"), "dossier"),
         received=_fmt_date(data.get("received_at")), due=_fmt_date(data.get("due_at")),
         expected=_fmt_date(data.get("expected_answer_on")),
         tracking_url=tracking_url(case), survey_url=tracking_url(case) + "/enquete",

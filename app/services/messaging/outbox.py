@@ -26,12 +26,12 @@ from app.services.core import audit
 from app.services.core.case_lock import lock_case
 from app.services.core.errors import Conflict, Forbidden, NotFound
 from app.services.core.transaction import transaction, use_case
+from app.vocabulary import LETTER_GROUPS
 
 MAX_ATTEMPTS = 8
 BACKOFF = timedelta(minutes=1)  # doubled after each failure: 1, 2, 4 ... minutes
 MAX_BACKOFF = timedelta(hours=6)
 CLAIM_TIMEOUT = timedelta(minutes=10)
-LETTER_GROUPS = ("accueil", "gestionnaire")
 
 
 @dataclass

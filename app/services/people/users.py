@@ -9,9 +9,9 @@ from app.extensions import db
 from app.models import User
 from app.services.core.errors import Invalid
 from app.services.core.transaction import transaction
+from app.vocabulary import STAFF_GROUPS
 
-KNOWN_GROUPS = ("accueil", "gestionnaire", "service", "qualite", "responsable", "finance", "commercial",
-                "direction", "auditeur", "proprietaire", "admin")
+KNOWN_GROUPS = STAFF_GROUPS
 
 
 def create_user(username: str, password: str, groups: list[str], full_name: str = "", email: str | None = None,

@@ -21,8 +21,8 @@ from app.services.core import audit, definitions
 from app.services.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.services.core.transaction import run
 from app.services.processes.validation import Problem, validate
+from app.vocabulary import OWNER_GROUP
 
-OWNER_GROUP = "proprietaire"
 KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,99}", re.ASCII)
 
 

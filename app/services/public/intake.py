@@ -17,6 +17,7 @@ from sqlalchemy import text as sql
 
 from app.extensions import db
 from app.forms.fields import FieldSpec, validate_submission
+from app.labels import KIND_WORDS, PUBLIC_STATUS_LABELS
 from app.models import AuditEvent, Case, OutboxMessage, TaskRow
 from app.services.cases import lifecycle as cases
 from app.services.cases.duplicates import find_duplicates, invoice_refs
@@ -34,8 +35,6 @@ FIXED_VALUES = {"channel": "web", "written": True}
 # Start-form fields only staff fill in (more can be listed in the process property public_hidden_fields).
 STAFF_ONLY = ("received_at",)
 CONTACT_MESSAGE = "Indiquez une adresse e-mail ou une adresse postale pour recevoir notre réponse."
-STATUS_LABELS = {"open": "Enregistré", "in_progress": "En cours de traitement", "answered": "Réponse envoyée",
-                 "resolved": "Résolu", "closed": "Clôturé"}
 # Audit events the complainant produced: the tracking page shows them back (their own words only).
 OWN_EVENTS = ("complainant_message", "complainant_attachment", "public_intake_merged")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -205,8 +204,8 @@ def tracking(token: str) -> Tracking:
                              .order_by(AuditEvent.seq))
     return Tracking(
         token=token, reference=case.reference, process_name=pspec.name,
-        kind_label=messages.KIND_LABELS.get(case.kind or "", "dossier").capitalize(),
-        status_label=STATUS_LABELS.get(case.status, "En cours de traitement"),
+        kind_label=KIND_WORDS.get(case.kind or "", "dossier").capitalize(),
+        status_label=PUBLIC_STATUS_LABELS.get(case.status, "En cours de traitement"),
         received_at=case.received_at or case.created_at,
         due_at=case.due_at if case.status in ("open", "in_progress") else None,
         closed_at=case.closed_at if case.status == "closed" else None, open=not case.completed,

@@ -7,6 +7,7 @@ from sqlalchemy import and_, func, or_, select
 
 from app import clock
 from app.extensions import db
+from app.labels import CAPA_KIND_LABELS, CAPA_STATUS_LABELS
 from app.models import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase, Case, User
 from app.services.core import audit
 from app.services.core.case_lock import lock_case
@@ -14,12 +15,12 @@ from app.services.core.errors import Forbidden, Invalid, NotFound
 from app.services.core.rollup import cause_key, period_ranges
 from app.services.core.search import contains_pattern
 from app.services.core.transaction import use_case
-from app.vocabulary import is_read_only
+from app.vocabulary import CAPA_READERS, CAPA_WRITERS, is_read_only
 
-WRITE_GROUPS = ("qualite", "responsable")
-READ_GROUPS = ("qualite", "responsable", "direction", "auditeur")
-KIND_LABELS = {"curative": "Curative", "corrective": "Corrective", "preventive": "Préventive"}
-STATUS_LABELS = {"open": "Ouverte", "in_progress": "En cours", "done": "Réalisée", "cancelled": "Abandonnée"}
+WRITE_GROUPS = CAPA_WRITERS
+READ_GROUPS = CAPA_READERS
+KIND_LABELS = CAPA_KIND_LABELS
+STATUS_LABELS = CAPA_STATUS_LABELS
 LIST_LIMIT = 500
 
 

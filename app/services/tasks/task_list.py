@@ -17,12 +17,13 @@ from app.extensions import db
 from app.models import TaskRow, User
 from app.models.task import search_key
 from app.services.core.errors import Forbidden, Invalid
+from app.services.core.search import like_escape
 from app.services.core.sql_stats import dialect
 from app.services.tasks import forecast
+from app.vocabulary import MANAGER_GROUPS  # noqa: F401 - re-read by tasks.actions
 
 SCOPES = ("mine", "group", "all")
 SORTS = ("due", "created", "priority")
-MANAGER_GROUPS = ("responsable",)
 COUNT_CAP = 1000  # tab counts stop here: "1 000+" (counting 100,000 rows on every page costs more than the page)
 # A search shaped like a case reference (REC-2026-0042) looks up references only, through their index.
 REFERENCE_SHAPE = re.compile(r"^[A-Za-z]{3}-[0-9-]*$")
@@ -40,11 +41,6 @@ class TaskFilters:
     q: str | None = None  # case reference prefix (REC-2026-00…) or part of the customer name
     at_risk: bool = False  # breach forecast: the case will likely miss its deadline (app/services/tasks/forecast.py)
     sort: str = "due"
-
-
-def like_escape(text: str) -> str:
-    """Escape LIKE wildcards so a search for '50%' or 'a_b' matches them literally (escape char: backslash)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def available_scopes(user: User) -> list[str]:
