@@ -32,8 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import models  # noqa: F401  (register the tables)
     from app.models import User
-    from app.services.core import case_lock, rollup
-    from app.services.core.audit import clear_pending
+    from app.services.core import session_hooks
 
     @login_manager.user_loader
     def load_user(user_id: str):
@@ -43,10 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from sqlalchemy import event
 
     with app.app_context():
-        event.listen(db.session, "after_commit", clear_pending)
-        event.listen(db.session, "after_rollback", clear_pending)
-        rollup.install()
-        case_lock.install()
+        session_hooks.install()
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 

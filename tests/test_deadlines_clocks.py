@@ -116,7 +116,7 @@ def test_each_clock_in_calendar_and_working_days(deployed, process, bpmn_id, dat
         props["calendar"] = calendar
     rule = deadline_rules.rule_from(props, data)
     start_at = data.get(rule.start_variable, "2026-12-18")
-    due, _remind = clocks.due_from(rule, datetime.fromisoformat(start_at).replace(tzinfo=PARIS), True)
+    due, _remind = deadline_rules.due_from(rule, datetime.fromisoformat(start_at).replace(tzinfo=PARIS), True)
     assert due == expected.astimezone(UTC)
 
 

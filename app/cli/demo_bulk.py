@@ -15,6 +15,8 @@ from sqlalchemy import func, select, text, update
 from app import clock
 from app.extensions import db
 from app.models import Action, ActionCase, AuditEvent, Case, ProcessDefinition, SequenceCounter, TaskRow
+from app.models.case import cause_key
+from app.models.types import seconds_between
 from app.services.core import definitions, rollup
 from app.services.core.audit import GENESIS, compute_hash
 
@@ -155,9 +157,9 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> 
                 # The indicator facts the engine's steps would have kept (app/services/core/rollup.py).
                 "answered_at": max((at for t, at in letters if t in rollup.ANSWER_TEMPLATES), default=None),
                 "survey_sent_at": max((at for t, at in letters if t == rollup.SURVEY_TEMPLATE), default=None),
-                "processing_seconds": rollup.seconds(received, closed),
+                "processing_seconds": seconds_between(received, closed),
             }
-            case["root_cause_key"] = rollup.cause_key(case["root_cause"])
+            case["root_cause_key"] = cause_key(case["root_cause"])
             cases.append(case)
             seq, prev = 1, chains.add(case, 1, GENESIS, received, "case_started",
                                       {"process": process, "version": definition.version, "bulk": True})
@@ -172,7 +174,7 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> 
                               "channel": channel, "created_at": created, "completed_at": completed,
                               "completed_by": "demo" if completed else None,
                               **{d: case[d] for d in rollup.TASK_DIMS if d != "channel"},
-                              "duration_seconds": rollup.seconds(created, completed)})
+                              "duration_seconds": seconds_between(created, completed)})
                 if completed:
                     events.append((completed, "task_completed", {"path": []}, bpmn_id, task_id))
             for at, type_, data, bpmn_id, task_id in sorted(events, key=lambda e: e[0]):

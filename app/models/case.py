@@ -1,5 +1,6 @@
 """Cases (complaints and disputes): business columns for lists and indicators, and the workflow state."""
 
+import hashlib
 from datetime import datetime
 from decimal import Decimal
 
@@ -7,7 +8,7 @@ from sqlalchemy import Float, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.types import JSONType, UTCDateTime
+from app.models.types import JSONType, UTCDateTime, seconds_between
 
 # Data keys copied from the workflow data into indexed columns after every step (see docs/modelling.md).
 BUSINESS_FIELDS = (
@@ -16,6 +17,12 @@ BUSINESS_FIELDS = (
     "amount", "blocked_amount", "credited_amount", "satisfaction_score",
     "received_at", "due_at", "closed_at",
 )
+
+
+def cause_key(root_cause: str | None) -> str | None:
+    """The same key for causes that differ only by case and surrounding blanks (Unicode-aware, any backend)."""
+    text = (root_cause or "").strip().lower()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None
 
 
 class Case(db.Model):
@@ -83,6 +90,11 @@ class Case(db.Model):
     parent = relationship("Case", remote_side=[id], lazy="select")
 
     __mapper_args__ = {"version_id_col": lock_version}
+
+    def refresh_facts(self) -> None:
+        """Recompute the columns derived from this row (before each flush): processing time, root-cause key."""
+        self.processing_seconds = seconds_between(self.received_at, self.closed_at)
+        self.root_cause_key = cause_key(self.root_cause)
 
 
 class WorkflowState(db.Model):

@@ -7,7 +7,7 @@ from sqlalchemy import Float, ForeignKey, Index, Integer, String, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.types import JSONType, UTCDateTime
+from app.models.types import JSONType, UTCDateTime, seconds_between
 
 # The sort key of tasks without a deadline: after every real date, so "undated last" is a plain ascending order
 # that an index can deliver (`due_at IS NULL, due_at` cannot use one).
@@ -74,6 +74,10 @@ class TaskRow(db.Model):
     # due_at or customer_name must set them too.
     due_key: Mapped[datetime] = mapped_column(UTCDateTime(), default=_due_key_default)  # due_at, or UNDATED
     customer_key: Mapped[str | None] = mapped_column(String(200), default=_customer_key_default)  # search_key
+
+    def refresh_facts(self) -> None:
+        """Recompute the columns derived from this row (before each flush): created -> completed in seconds."""
+        self.duration_seconds = seconds_between(self.created_at, self.completed_at)
 
 
 @event.listens_for(TaskRow, "before_update")

@@ -30,3 +30,8 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def seconds_between(start, end) -> float | None:
+    """end - start in seconds, None unless both are known (task durations, case processing times)."""
+    return (end - start).total_seconds() if start and end else None

@@ -13,7 +13,7 @@ PostgreSQL: `SELECT … FOR UPDATE OF case_record`. SQLite ignores FOR UPDATE; i
 and the case's lock_version (version_id_col) still turns a change committed meanwhile into a 409.
 """
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Case, TaskRow
@@ -40,15 +40,10 @@ def lock_case(case_id: int) -> Case:
     return case
 
 
-def _release(session, transaction) -> None:
-    if transaction.parent is None:  # the outermost transaction ended (commit, rollback, close): its locks too
+def release(session, transaction) -> None:
+    """Forget the held locks when the outermost transaction ends (commit, rollback, close)."""
+    if transaction.parent is None:
         session.info.pop("case_locks", None)
-
-
-def install() -> None:
-    """Forget the held locks when a transaction ends (idempotent)."""
-    if not event.contains(db.session, "after_transaction_end", _release):
-        event.listen(db.session, "after_transaction_end", _release)
 
 
 def lock_task_case(task_id: str) -> TaskRow:

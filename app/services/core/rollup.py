@@ -23,12 +23,14 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, delete, event, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.util import identity_key
 
 from app.extensions import db
 from app.models import AuditEvent, Case, CaseRollup, TaskRow
+from app.models.case import cause_key
+from app.models.types import seconds_between
 
 DIMS = ("process_key", "channel", "origin", "kind", "category", "department")
 TASK_DIMS = DIMS[1:]
@@ -56,11 +58,6 @@ def _epoch(moment: datetime) -> int:
     return round(moment.timestamp())
 
 
-def seconds(start: datetime | None, end: datetime | None) -> float | None:
-    """end - start in seconds, None unless both are known (task durations, case processing times)."""
-    return (end - start).total_seconds() if start and end else None
-
-
 def _accumulate(totals: dict[tuple, dict], contributions: dict[tuple, dict], sign: int = 1) -> None:
     for key, measures in contributions.items():
         total = totals.setdefault(key, dict.fromkeys(MEASURES, 0))
@@ -79,12 +76,6 @@ def contribution(row, path: str | None) -> dict[tuple, dict]:
         out[(basis, "day", day, *rest)] = measures
         out[(basis, "month", day.replace(day=1), *rest)] = measures
     return out
-
-
-def cause_key(root_cause: str | None) -> str | None:
-    """The same key for causes that differ only by case and surrounding blanks (Unicode-aware, any backend)."""
-    text = (root_cause or "").strip().lower()
-    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None
 
 
 def _by_day(row, path: str | None) -> dict[tuple, dict]:
@@ -203,7 +194,7 @@ def before_flush(session, flush_context, instances) -> None:
     capture, task_capture = set(), set()
     for obj in list(session.new) + list(session.dirty):
         if isinstance(obj, TaskRow):
-            obj.duration_seconds = seconds(obj.created_at, obj.completed_at)
+            obj.refresh_facts()
             if obj.case_id is not None:
                 capture.add(obj.case_id)
             if obj in session.new:
@@ -212,8 +203,7 @@ def before_flush(session, flush_context, instances) -> None:
             elif obj.id not in state["task_before"]:
                 task_capture.add(obj.id)
         elif isinstance(obj, Case):
-            obj.processing_seconds = seconds(obj.received_at, obj.closed_at)
-            obj.root_cause_key = cause_key(obj.root_cause)
+            obj.refresh_facts()
             if obj.id is None:
                 state["new"].append(obj)
             else:
@@ -270,14 +260,6 @@ def before_commit(session) -> None:
 
 def clear(session, *args) -> None:
     session.info.pop("rollup", None)
-
-
-def install() -> None:
-    """Register the hooks on the application's session (idempotent)."""
-    for name, fn in (("before_flush", before_flush), ("before_commit", before_commit),
-                     ("after_rollback", clear)):
-        if not event.contains(db.session, name, fn):
-            event.listen(db.session, name, fn)
 
 
 def _dims(row) -> tuple:
@@ -354,13 +336,13 @@ def _rebuild_facts(session) -> None:
                   .order_by(AuditEvent.seq.desc()).limit(1).scalar_subquery())
         session.execute(update(Case).values({column: latest}).execution_options(synchronize_session=False))
     cases = session.execute(select(Case.id, Case.received_at, Case.closed_at, Case.root_cause)).all()
-    _by_id(session, Case, "processing_seconds", [(c.id, seconds(c.received_at, c.closed_at)) for c in cases])
+    _by_id(session, Case, "processing_seconds", [(c.id, seconds_between(c.received_at, c.closed_at)) for c in cases])
     _by_id(session, Case, "root_cause_key", [(c.id, cause_key(c.root_cause)) for c in cases])
     session.execute(update(TaskRow).values({d: select(getattr(Case, d)).where(Case.id == TaskRow.case_id)
                                             .scalar_subquery() for d in TASK_DIMS})
                     .execution_options(synchronize_session=False))
     tasks = session.execute(select(TaskRow.id, TaskRow.created_at, TaskRow.completed_at)).all()
-    _by_id(session, TaskRow, "duration_seconds", [(t.id, seconds(t.created_at, t.completed_at)) for t in tasks])
+    _by_id(session, TaskRow, "duration_seconds", [(t.id, seconds_between(t.created_at, t.completed_at)) for t in tasks])
 
 
 def _by_id(session, model, column: str, values: list[tuple]) -> None:

@@ -9,10 +9,11 @@ from app import clock
 from app.extensions import db
 from app.labels import CAPA_KIND_LABELS, CAPA_STATUS_LABELS
 from app.models import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase, Case, User
+from app.models.case import cause_key
 from app.services.core import audit
 from app.services.core.case_lock import lock_case
 from app.services.core.errors import Forbidden, Invalid, NotFound
-from app.services.core.rollup import cause_key, period_ranges
+from app.services.core.rollup import period_ranges
 from app.services.core.search import contains_pattern
 from app.services.core.transaction import use_case
 from app.vocabulary import CAPA_READERS, CAPA_WRITERS, is_read_only
