@@ -12,6 +12,7 @@ from app.models import Action, ActionCase, AuditEvent, Case, User
 from app.services.core.errors import Forbidden, Invalid
 from app.services.quality import capa
 from tests import flows
+from tests.support.auth import login
 
 
 def drive_to_capa(api, **overrides) -> str:
@@ -143,11 +144,6 @@ def test_manual_create_edit_link_unlink(api, deployed):
 def test_service_refuses_writes_to_readers_and_others(deployed, name):
     with pytest.raises(Forbidden):
         capa.create_action(user(name), {"kind": "curative", "title": "T", "owner": "x", "due_on": "2026-12-01"})
-
-
-def login(client, name: str) -> None:
-    resp = client.post("/login", data={"username": name, "password": "demo"})
-    assert resp.status_code in (302, 303), resp.status_code
 
 
 def csrf(client, url: str) -> str:

@@ -8,12 +8,9 @@ import pytest
 
 from app.services.audit.trail import export_trail, verify_export
 from tests.flows import advance_days, complaint_data, do, start
+from tests.support.auth import login
 
 QUALIFY = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}
-
-
-def _login(client, user):
-    assert client.post("/login", data={"username": user, "password": "demo"}).status_code == 302
 
 
 @pytest.fixture
@@ -24,7 +21,7 @@ def ref(deployed, api):
 
 
 def test_timeline_and_state_pages_render_for_auditors(client, api, ref):
-    _login(client, "auditeur")
+    login(client, "auditeur")
     page = client.get(f"/audit/cases/{ref}").get_data(as_text=True)
     assert "Chronologie" in page and "Qualifier la réclamation" in page and "Étape terminée" in page
     assert 'id="audit-steps"' in page and "bpmn-navigated-viewer.production.min.js" in page
@@ -44,7 +41,7 @@ def test_timeline_and_state_pages_render_for_auditors(client, api, ref):
 
 @pytest.mark.parametrize("user", ["accueil", "gestionnaire", "finance", "proprietaire"])
 def test_audit_pages_are_403_without_access(client, ref, user):
-    _login(client, user)
+    login(client, user)
     for url in ("/audit/", f"/audit/cases/{ref}", f"/audit/cases/{ref}/state?at=1", f"/audit/cases/{ref}/verify",
                 f"/audit/cases/{ref}/export.json", f"/audit/cases/{ref}/export.csv", f"/audit/cases/{ref}/print"):
         assert client.get(url).status_code == 403, url
@@ -67,7 +64,7 @@ def test_steps_count_visits_and_active_tokens(client, api, ref):
 
 
 def test_export_round_trips_and_detects_edits(client, api, ref):
-    _login(client, "auditeur")
+    login(client, "auditeur")
     resp = client.get(f"/audit/cases/{ref}/export.json")
     assert resp.headers["Content-Disposition"] == f'attachment; filename="audit-{ref}.json"'
     document = json.loads(resp.get_data(as_text=True))
@@ -91,7 +88,7 @@ def test_export_round_trips_and_detects_edits(client, api, ref):
 
 def test_cross_case_search_and_late_responses(client, api, ref):
     other = start(api, **complaint_data(customer_name="Paul Durand"))["reference"]
-    _login(client, "auditeur")
+    login(client, "auditeur")
     page = client.get("/audit/?actor=gestionnaire").get_data(as_text=True)
     assert ref in page and other not in page.split("Événements (")[0]  # only ref was touched by gestionnaire
     by_type = client.get("/audit/?type=case_started").get_data(as_text=True)
@@ -126,7 +123,7 @@ def test_api_state_and_events(api, ref):
 
 
 def test_verified_badge_shows_the_last_stored_check(client, runner, ref):
-    _login(client, "auditeur")
+    login(client, "auditeur")
     assert "non vérifié" in client.get(f"/audit/cases/{ref}").get_data(as_text=True)
     result = runner.invoke(args=["audit", "replay", "--all"])
     assert result.exit_code == 0 and "conformes : 1" in result.output
@@ -135,7 +132,7 @@ def test_verified_badge_shows_the_last_stored_check(client, runner, ref):
 
 
 def test_staff_case_page_shows_the_verified_mark(client, runner, ref):
-    _login(client, "auditeur")
+    login(client, "auditeur")
     page = client.get(f"/dossiers/{ref}").get_data(as_text=True)
     assert "non vérifié" in page and f'href="/audit/cases/{ref}"' in page
     assert runner.invoke(args=["audit", "replay", ref]).exit_code == 0

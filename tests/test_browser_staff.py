@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.live import CHROMIUM, LiveServer, launch
+from tests.support.auth import browser_sign_in
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]
@@ -34,14 +35,6 @@ def page(live):
         browser.close()
 
 
-def sign_in(page, base, username):
-    page.goto(f"{base}/login")
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill("demo")
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(re.compile(r"/taches/"))
-
-
 def sign_out(page):
     page.get_by_role("button", name="Se déconnecter").click()
     page.wait_for_url(re.compile(r"/login"))
@@ -50,7 +43,7 @@ def sign_out(page):
 def test_phone_complaint_through_three_groups(app, live, page):
     base = live.url
     # 1. Front office registers a phone complaint.
-    sign_in(page, base, "accueil")
+    browser_sign_in(page, base, "accueil")
     page.get_by_role("link", name="Dossiers").click()
     page.get_by_role("link", name="Nouveau dossier").click()
     page.locator('main a[href$="/dossiers/nouveau/reclamation"]').click()
@@ -67,7 +60,7 @@ def test_phone_complaint_through_three_groups(app, live, page):
     # 2. The handler claims the qualification from the team tab and completes it. A case at analysis since
     # yesterday, due in two days while similar cases took six more, is flagged at risk; the filter keeps it alone.
     risky = _case_at_risk()
-    sign_in(page, base, "gestionnaire")
+    browser_sign_in(page, base, "gestionnaire")
     page.get_by_role("link", name=re.compile("Mon équipe")).click()
     flag = page.locator("tr", has_text=risky.reference).locator(".risk-flag")
     assert flag.inner_text().startswith("Risque de retard")
@@ -93,7 +86,7 @@ def test_phone_complaint_through_three_groups(app, live, page):
     sign_out(page)
 
     # 3. The department analyses it; the keyboard is enough to fill the form.
-    sign_in(page, base, "service")
+    browser_sign_in(page, base, "service")
     page.get_by_role("link", name=re.compile("Mon équipe")).click()
     page.locator("tr", has_text=reference).get_by_role("link", name="Ouvrir").click()
     page.get_by_label("Faits constatés").focus()

@@ -12,14 +12,10 @@ from app.services.cases.lifecycle import fire_due_timers
 from app.services.messaging import outbox
 from app.services.people.users import by_username
 from tests.flows import case, complaint_data, do, ready, start
+from tests.support.auth import login
 from tests.test_outbox import Controller, Sink, free_port
 
 QUALIFY = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}
-
-
-def login(client, username: str) -> None:
-    client.post("/logout")
-    assert client.post("/login", data={"username": username, "password": "demo"}).status_code == 302
 
 
 def badge(html: str) -> int:

@@ -10,6 +10,7 @@ from app.services.core import definitions
 from app.services.core.handlers import HANDLERS
 from app.services.people.users import by_username
 from tests.conftest import TEST_BPMN
+from tests.support.auth import login
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 
@@ -42,11 +43,6 @@ def outbox(case_id: int) -> list[str]:
 def ready(case_id: int) -> list[str]:
     return [r.bpmn_id for r in db.session.scalars(select(TaskRow).where(TaskRow.case_id == case_id,
                                                                           TaskRow.state == "ready"))]
-
-
-def login(client, username):
-    resp = client.post("/login", data={"username": username, "password": "demo"})
-    assert resp.status_code == 302
 
 
 def start(**overrides):

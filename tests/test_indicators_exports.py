@@ -7,7 +7,7 @@ import pytest
 
 from app.extensions import db
 from tests.indicator_data import Builder, at, reference_set
-from tests.test_actions import login
+from tests.support.auth import login
 
 QUERY = "from=2026-11-01&to=2026-11-30"
 READERS = ["qualite", "responsable", "direction", "auditeur", "admin"]

@@ -9,15 +9,11 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import ProcessDefinition
 from tests import flows
+from tests.support.auth import login
 
 ROOT = Path(__file__).resolve().parent.parent
 RECLAMATION = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
 RENAMED = RECLAMATION.replace('name="Qualifier la réclamation"', 'name="Qualifier et classer la réclamation"')
-
-
-def login(client, username):
-    resp = client.post("/login", data={"username": username, "password": "demo"})
-    assert resp.status_code in (302, 303), resp.data[:300]
 
 
 def active_id(key="reclamation"):
