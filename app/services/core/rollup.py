@@ -285,21 +285,27 @@ def _sync_task_dims(session, row, task_ids: list[str] | None = None) -> None:
         .execution_options(synchronize_session=False))
 
 
+_UPSERTS: dict[str, object] = {}
+
+
+def _upsert(dialect: str):
+    """The rollup upsert, built once per dialect: each delta row is bound as parameters (one cached statement)."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        table = CaseRollup.__table__
+        base = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        stmt = _UPSERTS[dialect] = base.on_conflict_do_update(
+            index_elements=[table.c.key_hash], set_={name: table.c[name] + base.excluded[name] for name in MEASURES})
+    return stmt
+
+
 def _add(session, deltas: dict[tuple, dict]) -> None:
-    """Upsert the non-zero deltas, in key hash order."""
-    rows = []
-    for key, measures in deltas.items():
-        if any(measures.values()):
-            rows.append({"key_hash": key_hash(key), **dict(zip(KEY, key, strict=True)), **measures})
-    if not rows:
-        return
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    table = CaseRollup.__table__
-    for row in sorted(rows, key=lambda r: r["key_hash"]):
-        stmt = insert(table).values(**row)
-        stmt = stmt.on_conflict_do_update(index_elements=[table.c.key_hash], set_={
-            name: table.c[name] + stmt.excluded[name] for name in MEASURES})
-        session.execute(stmt)
+    """Upsert the non-zero deltas, in key hash order (one statement, executed for each row in that order)."""
+    rows = [{"key_hash": key_hash(key), **dict(zip(KEY, key, strict=True)), **measures}
+            for key, measures in deltas.items() if any(measures.values())]
+    if rows:
+        rows.sort(key=lambda r: r["key_hash"])
+        session.execute(_upsert(session.get_bind().dialect.name), rows)
 
 
 # --- rebuild ----------------------------------------------------------------------------------------------
