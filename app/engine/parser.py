@@ -197,6 +197,14 @@ class SpecCache:
         self._lock = threading.Lock()
         self._size = size
 
+    def cached(self, sha256: str, key: str) -> ProcessSpec | None:
+        """The spec already parsed for this hash and process, or None."""
+        with self._lock:
+            found = self._items.get((sha256, key))
+            if found is not None:
+                self._items.move_to_end((sha256, key))
+            return found
+
     def get(self, sha256: str, key: str, xml: str) -> ProcessSpec:
         with self._lock:
             if (sha256, key) in self._items:

@@ -88,6 +88,8 @@ class Case(db.Model):
 
     definition = relationship("ProcessDefinition", lazy="joined")
     parent = relationship("Case", remote_side=[id], lazy="select")
+    # Held by the case object, so that a step reads its workflow state once (the identity map is weak).
+    workflow_state = relationship("WorkflowState", uselist=False, lazy="select")
 
     __mapper_args__ = {"version_id_col": lock_version}
 

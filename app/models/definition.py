@@ -22,7 +22,9 @@ class ProcessDefinition(db.Model):
     # Drafts have no version number until they are deployed.
     version: Mapped[int | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(20), default="deployed")  # draft | deployed
-    xml: Mapped[str] = mapped_column(Text)
+    # Deferred: a case's definition is joined on every case load, and its spec is cached by hash (parser.SPECS),
+    # so the XML (tens of KB) is read only where it is used (parsing on a cache miss, the process pages).
+    xml: Mapped[str] = mapped_column(Text, deferred=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     filename: Mapped[str | None] = mapped_column(String(255))
     created_by: Mapped[str] = mapped_column(String(80))

@@ -148,14 +148,18 @@ def complete_task(user: User, task_id: str, raw_data: dict, *, html: bool = Fals
     """Complete a ready task with form data: 422 invalid, 409 no longer ready, 403 not the user's lane."""
     with transaction():
         lock_task_case(task_id)  # first: the state and holder checked next are the committed ones
-        return complete_row(actionable_row(user, task_id), user.username, raw_data, html=html)
+        return complete_row(actionable_row(user, task_id), user.username, raw_data, html=html, refreshed=True)
 
 
 @use_case
-def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False) -> Case:
-    """Complete a ready task row as `actor` with no lane or holder check: callers check (public survey page)."""
+def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False, refreshed: bool = False) -> Case:
+    """Complete a ready task row as `actor` with no lane or holder check: callers check (public survey page).
+
+    `refreshed`: the caller re-read the row after taking the case lock (lock_task_case), so it is not read again.
+    """
     case = lock_case(row.case_id)  # before any read or write of the case's rows (a no-op if already held)
-    db.session.refresh(row)
+    if not refreshed:
+        db.session.refresh(row)
     if row.state != "ready":
         raise Conflict("Cette tâche a déjà été traitée.", completed_by=row.completed_by)
     task_id = row.id
@@ -258,7 +262,7 @@ def get_case(reference: str) -> Case:
 
 
 def load_workflow(case: Case, context: StepContext) -> CaseWorkflow:
-    state = db.session.get(WorkflowState, case.id)
+    state = case.workflow_state
     return CaseWorkflow.load(definitions.spec_for(case.definition), state.state, context, data=case.data or {})
 
 
@@ -268,10 +272,9 @@ def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: 
     clocks.after_step(case, workflow, result, context, actor)  # may hold or shift timers: before the dump
     now = clock.now()
     data = result.data
-    state = db.session.get(WorkflowState, case.id)
+    state = case.workflow_state
     if state is None:
-        state = WorkflowState(case_id=case.id)
-        db.session.add(state)
+        state = case.workflow_state = WorkflowState(case_id=case.id)
     state.state, state.serializer_version, state.updated_at = workflow.dump(), SERIALIZER_VERSION, now
 
     old_status = case.status

@@ -63,8 +63,10 @@ def user_tasks_of_deployed() -> set[tuple[str, str]]:
 
 
 def spec_for(definition: ProcessDefinition) -> ProcessSpec:
-    """The parsed spec of a definition row (parsed once per version and process, then cached)."""
-    return SPECS.get(definition.sha256, definition.key, definition.xml)
+    """The parsed spec of a definition row (parsed once per version and process, then cached; the XML is read
+    only on a cache miss)."""
+    cached = SPECS.cached(definition.sha256, definition.key)
+    return cached if cached is not None else SPECS.get(definition.sha256, definition.key, definition.xml)
 
 
 def deploy_xml(xml: str, actor: str, filename: str | None = None) -> list[tuple[ProcessDefinition, bool]]:
