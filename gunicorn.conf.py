@@ -4,6 +4,7 @@ Every setting can be changed from the environment (see README, "Production"). Wo
 the database: sessions are signed cookies, parsed specs are cached per process by content hash.
 """
 
+import gc
 import multiprocessing
 import os
 
@@ -27,3 +28,9 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Only the TLS proxy in front may set X-Forwarded-*; the app applies them when TRUSTED_PROXIES is set.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 limit_request_line = 8190
+
+
+def post_worker_init(worker):
+    """Move what start-up allocated (modules, parsed app) out of the collector's generations: each request's
+    garbage collection then scans only what requests allocate (it took 3.5-5.6 % of a step)."""
+    gc.freeze()

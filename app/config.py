@@ -36,7 +36,10 @@ def load_config(instance_path: str) -> dict:
     return {
         "SECRET_KEY": _secret_key(path),
         "SQLALCHEMY_DATABASE_URI": normalize_db_url(os.environ.get("DATABASE_URL", default_db)),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No liveness round trip before every request's first statement (issue 21: one more round trip each);
+        # connections are recycled hourly instead. DB_POOL_PRE_PING=true where a network drops idle connections.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": _flag("DB_POOL_PRE_PING"),
+                                      "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE", 3600))},
         "SMTP_URL": os.environ.get("SMTP_URL"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "reclamations@example.org"),
         "TOKEN_MAX_AGE": int(os.environ.get("TOKEN_MAX_AGE", 12 * 3600)),
