@@ -28,6 +28,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from floor import core_transaction_seconds  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 LOOP = ROOT / "tests" / "bpmn" / "loop.bpmn"
 CHECKPOINTS = (5, 200, 500, 1000)
@@ -89,8 +92,9 @@ class Database:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
 
-def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, float], dict[int, int], str | None]:
-    """Drive one `boucle` case through the service; return step times (s) and state sizes by pass."""
+def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, float], dict[int, int], str | None, float]:
+    """Drive one `boucle` case through the service; return step times (s), state sizes by pass, where it stopped
+    and the floor's database part measured on the same database afterwards (bench/floor.py)."""
     from app import create_app
     from app.engine import CaseWorkflow
     from app.extensions import db
@@ -103,7 +107,7 @@ def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, floa
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False,
                       "RATELIMIT_ENABLED": False})
     CaseWorkflow.compaction = compaction
-    times, sizes, stopped = {}, {}, None
+    times, sizes, stopped, core = {}, {}, None, None
     try:
         with app.app_context():
             db.create_all()
@@ -128,12 +132,13 @@ def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, floa
                     stopped = f"incident at pass {n}: {case.incident[:60]}…"
                     break
             db.session.remove()
+            core = core_transaction_seconds(db.engine, case_id)
             db.drop_all()
     finally:
         CaseWorkflow.compaction = True
         with app.app_context():
             db.engine.dispose()
-    return times, sizes, stopped
+    return times, sizes, stopped, core
 
 
 def engine_run(passes: int, compaction: bool) -> dict[int, dict[str, float]]:
@@ -206,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Per-step service cost, {database.label} (ms; ratio = pass 500 / pass 5, or last / 5):\n")
         print("| mode | " + " | ".join(f"pass {p}" for p in points) + " | ratio | state size at those passes |")
         print("|---" * (len(points) + 3) + "|")
-        times, sizes, stopped = service_run(database.url, args.passes, compaction=True)
+        times, sizes, stopped, core = service_run(database.url, args.passes, compaction=True)
         print_service("service, compacted", times, sizes, points, args.window, stopped)
-        raw_times, raw_sizes, raw_stopped = service_run(database.url, min(args.raw_passes, args.passes), False)
+        raw_times, raw_sizes, raw_stopped, _ = service_run(database.url, min(args.raw_passes, args.passes), False)
         cells = {p: window(raw_times, p, args.window) for p in raw_points}
         print("| service, raw SpiffWorkflow (no compaction) | " + " | ".join(
             ms(cells.get(p)) for p in points) + " | — | " + " / ".join(
@@ -217,6 +222,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.raw_passes not in points and args.raw_passes in raw_times:
             print(f"\nRaw service cost at pass {args.raw_passes}: {ms(window(raw_times, args.raw_passes, args.window))}"
                   f" ms, state {raw_sizes[args.raw_passes] // 1024} KiB.")
+
+        engine = engine_run(args.passes, True)
+        print(f"\nPhysical floor, {database.label}: the engine alone (load + step + save, no database) plus a minimal "
+              "Core transaction writing the same rows (bench/floor.py; measured after the run on the same database)."
+              "\n")
+        print("| pass | service (ms) | engine alone (ms) | Core transaction (ms) | floor (ms) | service / floor |")
+        print("|---|---|---|---|---|---|")
+        for p in points:
+            near = [engine[q] for q in range(p - args.window // 2, p + args.window // 2 + 1) if q in engine]
+            service = window(times, p, args.window)
+            if not near or service is None or core is None:
+                continue
+            alone = statistics.median(f["load"] + f["step"] + f["save"] for f in near)
+            floor = alone + core
+            print(f"| {p} | {ms(service)} | {ms(alone)} | {ms(core)} | {ms(floor)} | {service / floor:.2f}× |")
 
         print("\nEngine alone, no database (ms: load = deserialize, step = complete + engine steps "
               "(+ compaction), save = serialize):\n")
