@@ -8,6 +8,7 @@ from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
 from app.models.notes import Attachment, Comment
 from app.models.outbox import OutboxMessage
+from app.models.privacy import AccessLog, LegalHold, PrivacyRequest
 from app.models.rate_limit import RateLimitCounter
 from app.models.rollup import CaseRollup
 from app.models.task import TaskRow
@@ -15,8 +16,8 @@ from app.models.user import ADMIN_GROUP, User
 from app.models.verification import CaseVerification
 
 __all__ = [
-    "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "Action", "ActionCase", "Attachment", "AuditEvent",
-    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "Notification",
-    "OutboxMessage", "ProcessDefinition", "RateLimitCounter", "SequenceCounter", "TaskRow", "User", "WorkflowState",
-    "WorkflowStateArchive",
+    "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "AccessLog", "Action", "ActionCase", "Attachment", "AuditEvent",
+    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "LegalHold", "Notification",
+    "OutboxMessage", "PrivacyRequest", "ProcessDefinition", "RateLimitCounter", "SequenceCounter", "TaskRow", "User",
+    "WorkflowState", "WorkflowStateArchive",
 ]

@@ -3,9 +3,10 @@
 from datetime import datetime
 
 from sqlalchemy import DDL, ForeignKey, Index, Integer, String, event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from app.extensions import db
+from app.models.privacy import has_tokens, reveal
 from app.models.types import JSONType, UTCDateTime
 
 
@@ -27,9 +28,35 @@ class AuditEvent(db.Model):
     task_id: Mapped[str | None] = mapped_column(String(36))
     bpmn_id: Mapped[str | None] = mapped_column(String(200))
     definition_id: Mapped[int | None] = mapped_column(Integer)
-    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # What is stored and hashed: personal values sealed (app/models/privacy.py). `data` below is what people read.
+    sealed: Mapped[dict] = mapped_column("data", JSONType, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+    @property
+    def data(self) -> dict:
+        """The event's data with its personal values opened with the case's key (ERASED once the key is gone)."""
+        stored = self.sealed
+        cached = self.__dict__.get("_revealed")
+        if cached is not None and cached[0] is stored:
+            return cached[1]
+        shown = reveal(stored, self._case_key(), self.case_reference or "") if has_tokens(stored) else stored
+        self.__dict__["_revealed"] = (stored, shown)
+        return shown
+
+    @data.setter
+    def data(self, value: dict) -> None:
+        self.sealed = value
+
+    def _case_key(self) -> bytes | None:
+        from app.models.case import Case
+
+        session = object_session(self)
+        if session is None or self.case_id is None:
+            return None
+        with session.no_autoflush:
+            case = session.get(Case, self.case_id)
+        return case.data_key if case is not None else None
 
 
 # The database itself refuses UPDATE and DELETE on the audit table: append-only is not left to the code.

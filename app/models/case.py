@@ -4,10 +4,11 @@ import hashlib
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.models.privacy import new_data_key
 from app.models.types import JSONType, UTCDateTime, seconds_between
 
 # Data keys copied from the workflow data into indexed columns after every step (see docs/modelling.md).
@@ -85,6 +86,9 @@ class Case(db.Model):
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The key sealing this case's personal values in the audit trail; erasure destroys it (app/models/privacy.py).
+    data_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), default=new_data_key)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     definition = relationship("ProcessDefinition", lazy="joined")
     parent = relationship("Case", remote_side=[id], lazy="select")

@@ -23,7 +23,8 @@ from app.services.core.errors import Invalid
 from app.vocabulary import PARIS
 
 EXPORT_FORMAT = "reclamations-audit-trail/1"
-CSV_COLUMNS = ("seq", "at", "actor", "type", "bpmn_id", "task", "definition_id", "data", "prev_hash", "hash")
+CSV_COLUMNS = ("seq", "at", "actor", "type", "bpmn_id", "task", "definition_id", "data", "prev_hash", "hash",
+               "data_shown")
 PAGE_SIZE = 50
 
 
@@ -32,11 +33,15 @@ def _iso(value):
 
 
 def event_dict(event: AuditEvent) -> dict:
-    """Every field of an event, including those its hash covers."""
-    return {"case": event.case_reference, "seq": event.seq, "at": _iso(event.at), "actor": event.actor,
+    """Every field of an event, including those its hash covers: `data` as stored and hashed (personal values
+    sealed), and `data_shown` with them opened for reading (not hashed; absent when nothing is sealed)."""
+    item = {"case": event.case_reference, "seq": event.seq, "at": _iso(event.at), "actor": event.actor,
             "type": event.type, "task": event.task_id, "bpmn_id": event.bpmn_id,
-            "definition_id": event.definition_id, "data": event.data, "prev_hash": event.prev_hash,
+            "definition_id": event.definition_id, "data": event.sealed, "prev_hash": event.prev_hash,
             "hash": event.hash}
+    if event.data is not event.sealed:
+        item["data_shown"] = event.data
+    return item
 
 
 # --- one case -------------------------------------------------------------------------------------------
@@ -180,7 +185,8 @@ def export_csv(reference: str) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for item in export_trail(reference)["events"]:
-        writer.writerow([json.dumps(item["data"], ensure_ascii=False, sort_keys=True) if c == "data"
+        item = {**item, "data_shown": item.get("data_shown", item["data"])}
+        writer.writerow([json.dumps(item[c], ensure_ascii=False, sort_keys=True) if c in ("data", "data_shown")
                          else ("" if item[c] is None else item[c]) for c in CSV_COLUMNS])
     return out.getvalue()
 

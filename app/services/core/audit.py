@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.models import AuditEvent, Case
+from app.services.core import personal
 
 GENESIS = "0" * 64
 
@@ -22,7 +23,7 @@ def compute_hash(event: AuditEvent) -> str:
     payload = {
         "case": event.case_reference, "seq": event.seq, "at": event.at.isoformat(), "actor": event.actor,
         "type": event.type, "task": event.task_id, "bpmn_id": event.bpmn_id,
-        "definition": event.definition_id, "data": event.data, "prev": event.prev_hash,
+        "definition": event.definition_id, "data": event.sealed, "prev": event.prev_hash,
     }
     return hashlib.sha256(_canonical(payload).encode("utf-8")).hexdigest()
 
@@ -41,6 +42,8 @@ def record(case: Case | None, actor: str, type_: str, *, data: dict | None = Non
         db.session.flush()
     # JSON round trip: the stored data is exactly what was hashed, whatever the backend gives back.
     clean = json.loads(_canonical(data or {}))
+    if case is not None:
+        clean = personal.seal(case, clean)  # personal values enter the chain sealed (crypto-shredding)
     cache = _pending_heads()
     key = case.id if case is not None else None
     last = cache.get(key) or _last(key)

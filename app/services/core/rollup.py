@@ -338,7 +338,7 @@ def rebuild(facts: bool = True) -> int:
 def _rebuild_facts(session) -> None:
     for column, templates in ((Case.answered_at, ANSWER_TEMPLATES), (Case.survey_sent_at, (SURVEY_TEMPLATE,))):
         latest = (select(AuditEvent.at).where(AuditEvent.case_id == Case.id, AuditEvent.type == "message_sent",
-                                              AuditEvent.data["template"].as_string().in_(templates))
+                                              AuditEvent.sealed["template"].as_string().in_(templates))
                   .order_by(AuditEvent.seq.desc()).limit(1).scalar_subquery())
         session.execute(update(Case).values({column: latest}).execution_options(synchronize_session=False))
     cases = session.execute(select(Case.id, Case.received_at, Case.closed_at, Case.root_cause)).all()
