@@ -7,7 +7,7 @@ from flask import Flask
 
 from app.config import load_config
 from app.extensions import db, migrate
-from app.vocabulary import CAPA_READERS, LETTER_GROUPS, REPORT_READERS
+from app.vocabulary import CAPA_READERS, LETTER_GROUPS, PRIVACY_GROUPS, REPORT_READERS
 from app.web import csrf, limiter, login_manager
 
 
@@ -79,10 +79,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(public_bp)
     csrf.exempt(public_bp)  # its forms check their CSRF token themselves, to re-render with what was typed
     from app.cases import bp as cases_bp
+    from app.privacy import bp as privacy_bp
     from app.tasks import bp as tasks_bp
 
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(privacy_bp)
     app.jinja_env.globals["nav_links"] = _nav_links
     from app import ui
 
@@ -104,6 +106,7 @@ NAV = [  # (endpoint, French label, groups allowed or None for all staff); links
     ("processes.index", "Processus", None),
     ("admin.incidents", "Incidents", ()),
     ("letters.index", "Courriers", (*LETTER_GROUPS, "auditeur")),
+    ("privacy.index", "Données personnelles", PRIVACY_GROUPS),
 ]
 
 
@@ -123,9 +126,11 @@ def _nav_links():
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """Foreign keys on, WAL for concurrent readers, and wait for locks instead of failing at once."""
+    """Foreign keys on, WAL for concurrent readers, wait for locks instead of failing at once, secure delete."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Freed pages are zeroed, so that no earlier copy of an erased personal value stays in the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()

@@ -41,6 +41,11 @@ def load_config(instance_path: str) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": _flag("DB_POOL_PRE_PING"),
                                       "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE", 3600))},
         "SMTP_URL": os.environ.get("SMTP_URL"),
+        # Personal data (README, « Données personnelles »).
+        "RETENTION_RULES": os.environ.get("RETENTION_RULES"),
+        "ACCESS_LOG_DAYS": int(os.environ.get("ACCESS_LOG_DAYS", 365)),
+        "ACCESS_ALERT_CASES_PER_HOUR": int(os.environ.get("ACCESS_ALERT_CASES_PER_HOUR", 50)),
+        "PRIVACY_NOTICE": os.environ.get("PRIVACY_NOTICE"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "reclamations@example.org"),
         "TOKEN_MAX_AGE": int(os.environ.get("TOKEN_MAX_AGE", 12 * 3600)),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)),

@@ -73,6 +73,25 @@ def csrf_error(_exc):
         "Le formulaire a expiré ou n'est pas valide (jeton de sécurité). Rechargez la page et recommencez.")), 400
 
 
+DEFAULT_PRIVACY_NOTICE = (
+    "Les informations de ce formulaire sont traitées par notre service réclamations pour instruire votre demande, "
+    "vous répondre et améliorer nos services (intérêt légitime ; obligation légale pour les litiges de paiement). "
+    "Seuls les services qui traitent votre dossier y ont accès ; chaque consultation est enregistrée."
+    "\n\n"
+    "Elles sont conservées cinq ans après la clôture du dossier (dix ans pour un litige de paiement, règle "
+    "comptable), puis anonymisées. Nous ne demandons que ce qui sert à traiter votre demande."
+    "\n\n"
+    "Vous pouvez demander à consulter, corriger ou effacer vos données, ou vous opposer à leur traitement, en "
+    "écrivant à notre délégué à la protection des données ; vous pouvez aussi saisir la CNIL (www.cnil.fr).")
+
+
+def privacy_notice() -> str:
+    """Who processes the data, why, for how long, and how to exercise one's rights (PRIVACY_NOTICE)."""
+    from flask import current_app
+
+    return current_app.config.get("PRIVACY_NOTICE") or DEFAULT_PRIVACY_NOTICE
+
+
 def install(app) -> None:
     """Register the shared filters, globals and page error handlers on the app."""
     for name, fn in (("dt", format_datetime), ("d", format_date), ("public_date", public_date),
@@ -80,6 +99,7 @@ def install(app) -> None:
         app.add_template_filter(fn, name)
     app.add_template_global(event_label, "audit_event_label")
     app.add_template_global(audit_verification, "audit_verification")
+    app.add_template_global(privacy_notice, "privacy_notice")
     app.register_error_handler(ServiceError, service_error)
     app.register_error_handler(403, forbidden)
     app.register_error_handler(CSRFError, csrf_error)

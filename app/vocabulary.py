@@ -11,7 +11,7 @@ NOTIFICATION_KINDS = ("info", "reminder", "escalation")
 
 # Role groups (the BPMN lanes are groups too): who may do what, stated once.
 STAFF_GROUPS = ("accueil", "gestionnaire", "service", "qualite", "responsable", "finance", "commercial",
-                "direction", "auditeur", "proprietaire", "admin")
+                "direction", "auditeur", "proprietaire", "dpo", "admin")
 READ_ONLY_GROUPS = ("auditeur",)
 ADMIN_GROUP = "admin"
 OWNER_GROUP = "proprietaire"
@@ -30,3 +30,5 @@ def is_read_only(user) -> bool:
     """Auditors read everything and change nothing (unless also admin)."""
     return not user.is_admin and any(g in READ_ONLY_GROUPS for g in user.groups) and not any(
         g not in READ_ONLY_GROUPS for g in user.groups)
+
+PRIVACY_GROUPS = ("dpo", "admin")  # the data protection officer: subject access, erasure, legal holds, access log

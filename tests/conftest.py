@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = ROOT / "processes"
 TEST_BPMN = Path(__file__).resolve().parent / "bpmn"
 GROUPS = ("accueil", "gestionnaire", "service", "qualite", "responsable", "finance", "commercial", "direction",
-          "auditeur", "proprietaire", "admin")
+          "auditeur", "proprietaire", "dpo", "admin")
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 

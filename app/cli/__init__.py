@@ -20,6 +20,9 @@ def register(app) -> None:
     app.cli.add_command(timers)
     app.cli.add_command(outbox_group)
     app.cli.add_command(indicators_group)
+    from app.cli.privacy import privacy_group
+
+    app.cli.add_command(privacy_group)
 
 
 @click.command("init-db")

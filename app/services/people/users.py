@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import User
 from app.services.core.errors import Invalid
 from app.services.core.transaction import transaction
-from app.vocabulary import STAFF_GROUPS
+from app.vocabulary import ADMIN_GROUP, STAFF_GROUPS
 
 KNOWN_GROUPS = STAFF_GROUPS
 
@@ -75,4 +75,10 @@ def user_from_token(token: str) -> User | None:
     user = db.session.get(User, payload.get("uid"))
     if user is None or not user.active or user.password_hash[-12:] != payload.get("pw"):
         return None
+    return user
+
+
+def system_user(name: str = "cli") -> User:
+    """An unsaved administrator standing for the command line (whoever runs it has the server's shell)."""
+    user = User(username=name, full_name="Ligne de commande", groups_csv=ADMIN_GROUP)
     return user

@@ -193,3 +193,8 @@ def refresh(row: TaskRow) -> TaskRow:
     db.session.rollback()
     db.session.refresh(row)
     return row
+
+
+def case_reference_of(task_id: str) -> str | None:
+    """The reference of a task row's case (None for an unknown task)."""
+    return db.session.scalar(select(TaskRow.case_reference).where(TaskRow.id == task_id))
