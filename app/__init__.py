@@ -33,11 +33,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.models import User
     from app.services.core import case_lock, rollup
     from app.services.core.audit import clear_pending
+    from app.services.people import sessions
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+        """The session's user while the session is still valid (generation, idle and absolute lifetimes)."""
+        from flask import flash, session
+
+        user = db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
+        reason = sessions.expired_reason(session, user) if user is not None and user.active else "closed"
+        if reason is not None:
+            session.clear()  # nothing of the old session is kept (not even its CSRF token)
+            if user is not None and user.active:
+                flash(reason, "info")
+            return None
+        sessions.touch(session)
+        return user
 
     from sqlalchemy import event
 

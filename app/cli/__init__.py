@@ -108,6 +108,39 @@ def users_create(name, groups, password, full_name, email):
     click.echo(f"Utilisateur {user.username} créé, groupes : {', '.join(user.groups) or '-'}")
 
 
+@users.command("password")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_password(name, password):
+    """Change a user's password: their open sessions and API tokens stop working."""
+    from app.services.core.errors import Invalid
+    from app.services.people import sessions
+    from app.services.people.users import by_username
+
+    user = by_username(name)
+    if user is None:
+        raise click.ClickException(f"Utilisateur inconnu : {name}")
+    try:
+        sessions.change_password(user, password)
+    except Invalid as exc:
+        raise click.ClickException("; ".join(exc.errors.values())) from None
+    click.echo(f"Mot de passe de {user.username} changé : ses sessions ouvertes sont fermées.")
+
+
+@users.command("sign-out")
+@click.argument("name")
+def users_sign_out(name):
+    """End every web session of a user (a lost laptop, a departure)."""
+    from app.services.people import sessions
+    from app.services.people.users import by_username
+
+    user = by_username(name)
+    if user is None:
+        raise click.ClickException(f"Utilisateur inconnu : {name}")
+    sessions.revoke_all(user)
+    click.echo(f"Sessions de {user.username} fermées.")
+
+
 @click.group("audit")
 def audit_group():
     """Check the audit trail."""
