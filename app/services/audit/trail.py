@@ -6,8 +6,6 @@ recomputes each hash from the exported JSON alone.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ from sqlalchemy import and_, distinct, func, select
 from app.extensions import db
 from app.models import AuditEvent, Case, ProcessDefinition
 from app.services.audit.replay import ReplayError, case_by_reference, tokens_by_event
-from app.services.core import audit
+from app.services.core import audit, csv_export
 from app.services.core.errors import Invalid
 from app.services.core.handlers import PARIS
 
@@ -175,14 +173,11 @@ def export_trail(reference: str) -> dict:
 
 
 def export_csv(reference: str) -> str:
-    """A case's full trail as CSV (data as JSON in one column)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for item in export_trail(reference)["events"]:
-        writer.writerow([json.dumps(item["data"], ensure_ascii=False, sort_keys=True) if c == "data"
-                         else ("" if item[c] is None else item[c]) for c in CSV_COLUMNS])
-    return out.getvalue()
+    """A case's full trail as CSV (data as JSON in one column), formulas neutralised like every export; the
+    JSON export is the one whose hashes can be re-verified byte for byte."""
+    rows = ([json.dumps(item["data"], ensure_ascii=False, sort_keys=True) if c == "data" else item[c]
+             for c in CSV_COLUMNS] for item in export_trail(reference)["events"])
+    return csv_export.document(CSV_COLUMNS, rows)
 
 
 def verify_export(document: dict | str) -> list[str]:
