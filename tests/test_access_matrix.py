@@ -105,6 +105,7 @@ EXPECTED = {
     "cases.download": STAFF,
     "cases.complainant_download": STAFF,
     "cases.comment": STAFF,
+    "cases.accept_submission": STAFF,
     "cases.upload": STAFF,
     "cases.new": WRITERS,  # the page that starts a case: auditors never get it
     "cases.new_case": ("accueil",),  # the start event's lane of reclamation

@@ -24,7 +24,8 @@ EVENT_LABELS = {
     "status_changed": "Statut modifié", "dispute_opened": "Litige ouvert", "incident": "Incident",
     "incident_retried": "Incident relancé", "case_migrated": "Dossier migré", "comment_added": "Commentaire",
     "attachment_added": "Pièce jointe", "definition_deployed": "Version déployée",
-    "public_intake_merged": "Nouvelle demande rattachée", "complainant_message": "Message du réclamant",
+    "public_intake_merged": "Dépôt reçu du formulaire public, non vérifié",
+    "public_intake_accepted": "Dépôt du formulaire public accepté", "complainant_message": "Message du réclamant",
     "complainant_attachment": "Pièce jointe du réclamant", "capa_actions_created": "Actions CAPA créées",
     "capa_linked": "Action CAPA liée", "capa_unlinked": "Action CAPA déliée",
 }

@@ -13,7 +13,8 @@ from app.services.cases import intake, notes
 from app.services.cases import lifecycle as cases
 from app.services.cases import search as case_search
 from app.services.cases import view as case_view
-from app.services.core.errors import Invalid
+from app.services.core.errors import Conflict, Invalid
+from app.services.public import submissions
 
 PER_PAGE = 50
 
@@ -63,6 +64,18 @@ def show(reference):
         comment_form=CommentForm(), upload_form=AttachmentForm(),
         read_only=is_read_only(current_user), max_mb=notes.max_bytes() // (1024 * 1024),
         allowed=sorted(notes.ALLOWED_TYPES), now=clock.now())
+
+
+@bp.post("/<reference>/depots/<int:seq>/accepter")
+@groups_required(*STAFF_GROUPS, write=True)
+def accept_submission(reference, seq):
+    try:
+        submissions.accept(current_user, reference, seq)
+    except Conflict as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Dépôt accepté : le réclamant le voit désormais sur sa page de suivi.", "info")
+    return redirect(url_for("cases.show", reference=reference))
 
 
 @bp.get("/<reference>/diagramme.json")

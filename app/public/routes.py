@@ -53,6 +53,16 @@ def _checked(form) -> int | None:
     return None
 
 
+def receipt(result) -> dict:
+    """What the confirmation page may show. With an e-mail address, nothing about the case: the same page
+    whether a new case was opened or the submission was put on someone's open case (which would disclose that
+    the case exists); the reference and tracking link go to the address in the acknowledgment. Without one
+    (postal answer, never merged), the new case's reference and link are shown: the page is their only copy."""
+    if result.merged or result.case.customer_email:
+        return {"email": True}
+    return {"email": False, "reference": result.case.reference, "token": result.case.tracking_token}
+
+
 @bp.route("/reclamation", methods=["GET", "POST"])
 @submit_limit
 def intake():
@@ -71,10 +81,7 @@ def intake():
                 apply_errors(form, exc.errors)
                 status = 422
             else:
-                session["public_receipt"] = {
-                    "reference": result.case.reference, "merged": result.merged,
-                    "token": None if result.merged else result.case.tracking_token,
-                    "email": bool(result.case.customer_email)}
+                session["public_receipt"] = receipt(result)
                 return redirect(url_for("public.confirmation"), 303)
     contact = [f for f in form.specs if f.name.startswith("customer_") or f.name == "origin"]
     about = [f for f in form.specs if f not in contact]
