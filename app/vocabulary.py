@@ -3,6 +3,7 @@
 Imports nothing from the application, so models, engine, services, blueprints and templates may all use it.
 """
 
+from datetime import date
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")  # stored in UTC, shown and typed in Paris time
@@ -24,3 +25,6 @@ def is_read_only(user) -> bool:
     """Auditors read everything and change nothing (unless also admin)."""
     return not user.is_admin and any(g in READ_ONLY_GROUPS for g in user.groups) and not any(
         g not in READ_ONLY_GROUPS for g in user.groups)
+
+# The calendar the application handles: beyond, a time zone or a delay overflows Python's dates.
+MIN_DAY, MAX_DAY = date(1900, 1, 1), date(2999, 12, 31)

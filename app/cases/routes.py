@@ -13,6 +13,7 @@ from app.services.cases import intake, notes
 from app.services.cases import lifecycle as cases
 from app.services.cases import search as case_search
 from app.services.cases import view as case_view
+from app.services.core import bounds
 from app.services.core.errors import Conflict, Invalid
 from app.services.public import submissions
 
@@ -38,19 +39,17 @@ def search():
     form.process_key.choices = _choices("Tous", [(v, v) for v in known["process"]])
     form.channel.choices = _choices("Tous", [(v, v) for v in known["channel"]])
     form.origin.choices = _choices("Toutes", [(v, v) for v in known["origin"]])
+    rows, total, problems, page = [], 0, {}, 1
     try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
-    rows, total, problems = [], 0, {}
-    if form.validate():
-        try:
+        page = bounds.page_number(request.args.get("page"))
+        if form.validate():
             rows, total = case_search.search(form.filters(), limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-        except Invalid as exc:
-            problems = exc.errors
+    except Invalid as exc:
+        problems = exc.errors
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("cases/search.html", form=form, rows=rows, total=total, page=page,
-                           pages=max(1, -(-total // PER_PAGE)), problems=problems, args=args)
+                           pages=max(1, -(-total // PER_PAGE)), problems=problems,
+                           args=args), 422 if problems else 200
 
 
 @bp.get("/<reference>")

@@ -16,7 +16,7 @@ from sqlalchemy import and_, distinct, func, select
 from app.extensions import db
 from app.models import AuditEvent, Case, ProcessDefinition
 from app.services.audit.replay import ReplayError, case_by_reference, tokens_by_event
-from app.services.core import audit, csv_export
+from app.services.core import audit, bounds, csv_export
 from app.services.core.errors import Invalid
 from app.services.core.handlers import PARIS
 
@@ -99,6 +99,7 @@ def _moment(value: str | None, field: str, end: bool = False) -> datetime | None
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise Invalid({field: "Date ou date-heure ISO attendue (AAAA-MM-JJ)."}) from None
+    bounds.check_day(moment, field)
     if len(value) == 10 and end:  # a date as upper bound covers the whole day
         moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
     return moment if moment.tzinfo else moment.replace(tzinfo=PARIS)  # what French staff mean
@@ -124,13 +125,12 @@ def search_events(*, actor=None, type_=None, date_from=None, date_to=None, proce
         if process:
             definitions = definitions.where(ProcessDefinition.key == process)
         if version:
-            try:
-                definitions = definitions.where(ProcessDefinition.version == int(version))
-            except ValueError:
-                raise Invalid({"version": "Numéro de version attendu."}) from None
+            number = bounds.whole_number(version, "version", 1, bounds.MAX_ID,
+                                         message="Numéro de version attendu (un entier positif).")
+            definitions = definitions.where(ProcessDefinition.version == number)
         query = query.where(AuditEvent.definition_id.in_(definitions))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = max(int(page or 1), 1)
+    page = bounds.page_number(page)
     rows = db.session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
                               .limit(per_page).offset((page - 1) * per_page))
     return list(rows), total
