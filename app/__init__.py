@@ -4,15 +4,16 @@ import logging
 from pathlib import Path
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter as WerkzeugIntegerConverter
 
 from app.config import load_config
 from app.extensions import db, migrate
 from app.web import csrf, limiter, login_manager
 
 
-class BoundedIntegerConverter(IntegerConverter):
-    """Flask's int converter, bounded to what an INTEGER column holds on every database (signed 32 bits)."""
+class IntegerConverter(WerkzeugIntegerConverter):
+    """Flask's int converter (same name: tools that read the URL map still recognise it), bounded to what an
+    INTEGER column holds on every database (signed 32 bits)."""
 
     def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002 - werkzeug's names
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
@@ -27,7 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
 
     # <int:...> in a URL stops at the largest SQL INTEGER: a larger id is a 404, not an overflow in the query.
-    app.url_map.converters["int"] = BoundedIntegerConverter
+    app.url_map.converters["int"] = IntegerConverter
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
