@@ -109,6 +109,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
     app.jinja_env.globals["nav_links"] = _nav_links
+    from app.services.core import idempotency
+
+    app.jinja_env.globals["idempotency_key"] = idempotency.new_key  # a fresh key in each form (idempotency.py)
 
     from app.cli import register
 

@@ -20,6 +20,7 @@ def register(app) -> None:
     app.cli.add_command(timers)
     app.cli.add_command(outbox_group)
     app.cli.add_command(indicators_group)
+    app.cli.add_command(files_group)
 
 
 @click.command("init-db")
@@ -260,3 +261,22 @@ def outbox_send(once, interval):
         if once:
             return
         time.sleep(interval)
+
+
+@click.group("files")
+def files_group():
+    """Stored attachments."""
+
+
+@files_group.command("sweep")
+@click.option("--minutes", default=60.0, show_default=True, help="Leave files younger than this (uploads in progress)")
+def files_sweep(minutes):
+    """Finish interrupted uploads and delete files no row refers to; prune the used idempotency keys."""
+    from app.services.cases import files
+    from app.services.core import idempotency
+
+    report = files.sweep(minutes)
+    pruned = idempotency.prune()
+    click.echo(f"Fichiers : {len(report.published)} remis en place, {len(report.removed)} orphelins supprimés ; "
+               f"{pruned} clé(s) d'idempotence expirée(s) supprimée(s).")
+

@@ -18,6 +18,7 @@ from sqlalchemy import text as sql
 from app.extensions import db
 from app.forms.fields import FieldSpec, validate_submission
 from app.models import AuditEvent, Case, OutboxMessage, TaskRow
+from app.services.cases import files
 from app.services.cases import lifecycle as cases
 from app.services.cases.duplicates import find_duplicates, invoice_refs
 from app.services.core import audit, definitions
@@ -298,11 +299,11 @@ def add_information(token: str, text: str | None, filename: str | None, stream) 
     case = lock_case(case.id)  # the case row lock before its writes (case_lock); closed meanwhile?
     if case.completed:
         raise Conflict("Ce dossier est clos : pour une nouvelle demande, déposez une nouvelle réclamation.")
-    stored = None
+    staged = None
     try:
         with transaction():
             if content is not None:
-                stored = attachments.store(case, COMPLAINANT, filename, content, field="attachment")
+                stored, staged = attachments.store(case, COMPLAINANT, filename, content, field="attachment")
                 audit.record(case, COMPLAINANT, "complainant_attachment", data={**stored, "text": body})
             else:
                 audit.record(case, COMPLAINANT, "complainant_message", data={"text": body})
@@ -310,9 +311,10 @@ def add_information(token: str, text: str | None, filename: str | None, stream) 
             notifications.for_case_holders(
                 case, {"text": "Le réclamant a ajouté une information au dossier {reference}", "kind": "info"}, None)
     except Exception:
-        if stored:
-            attachments.remove(stored["stored_name"])
+        files.discard(staged)
         raise
+    if staged is not None:
+        files.publish(staged)  # committed: the file takes its final name (cases/files.py: no orphan on a crash)
     return case
 
 
