@@ -45,6 +45,9 @@ def load_config(instance_path: str) -> dict:
         # Staff sessions end after this long without a request, and this long after sign-in whatever happens.
         "SESSION_IDLE_MINUTES": float(os.environ.get("SESSION_IDLE_MINUTES", 60)),
         "SESSION_MAX_HOURS": float(os.environ.get("SESSION_MAX_HOURS", 12)),
+        # Largest attachment (staff and complainants), and how long a form's idempotency key is remembered.
+        "ATTACHMENT_MAX_BYTES": int(os.environ.get("ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)),
+        "IDEMPOTENCY_HOURS": float(os.environ.get("IDEMPOTENCY_HOURS", 24)),
         "SESSION_COOKIE_SAMESITE": "Lax",
         # Production behind HTTPS: SESSION_COOKIE_SECURE=1 and TRUSTED_PROXIES=1 (hops of X-Forwarded-*).
         "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE"),
