@@ -4,11 +4,20 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter as WerkzeugIntegerConverter
 
 from app.config import load_config
 from app.extensions import db, migrate
 from app.vocabulary import CAPA_READERS, LETTER_GROUPS, PRIVACY_GROUPS, REPORT_READERS
 from app.web import csrf, limiter, login_manager
+
+
+class IntegerConverter(WerkzeugIntegerConverter):
+    """Flask's int converter (same name: tools that read the URL map still recognise it), bounded to what an
+    INTEGER column holds on every database (signed 32 bits)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002 - werkzeug's names
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -19,6 +28,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
+    # <int:...> in a URL stops at the largest SQL INTEGER: a larger id is a 404, not an overflow in the query.
+    app.url_map.converters["int"] = IntegerConverter
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
@@ -33,11 +44,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import models  # noqa: F401  (register the tables)
     from app.models import User
     from app.services.core import session_hooks
+    from app.services.people import sessions
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+        """The session's user while the session is still valid (generation, idle and absolute lifetimes)."""
+        from flask import flash, session
+
+        user = db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
+        reason = sessions.expired_reason(session, user) if user is not None and user.active else "closed"
+        if reason is not None:
+            session.clear()  # nothing of the old session is kept (not even its CSRF token)
+            if user is not None and user.active:
+                flash(reason, "info")
+            return None
+        sessions.touch(session)
+        return user
 
     from sqlalchemy import event
 
@@ -89,6 +111,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import ui
 
     ui.install(app)
+    from app.services.core import idempotency
+
+    app.jinja_env.globals["idempotency_key"] = idempotency.new_key  # a fresh key in each form (idempotency.py)
 
     from app.cli import register
 

@@ -50,6 +50,12 @@ def load_config(instance_path: str) -> dict:
         "TOKEN_MAX_AGE": int(os.environ.get("TOKEN_MAX_AGE", 12 * 3600)),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)),
         "SESSION_COOKIE_HTTPONLY": True,
+        # Staff sessions end after this long without a request, and this long after sign-in whatever happens.
+        "SESSION_IDLE_MINUTES": float(os.environ.get("SESSION_IDLE_MINUTES", 60)),
+        "SESSION_MAX_HOURS": float(os.environ.get("SESSION_MAX_HOURS", 12)),
+        # Largest attachment (staff and complainants), and how long a form's idempotency key is remembered.
+        "ATTACHMENT_MAX_BYTES": int(os.environ.get("ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)),
+        "IDEMPOTENCY_HOURS": float(os.environ.get("IDEMPOTENCY_HOURS", 24)),
         "SESSION_COOKIE_SAMESITE": "Lax",
         # Production behind HTTPS: SESSION_COOKIE_SECURE=1 and TRUSTED_PROXIES=1 (hops of X-Forwarded-*).
         "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE"),
@@ -60,7 +66,7 @@ def load_config(instance_path: str) -> dict:
         # Public pages: the address complainants reach (links in messages), rate limits per client address.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() not in ("0", "false", "no"),
-        # Unset: the database on PostgreSQL (counters shared by every worker), memory on SQLite; see
+        # Unset: the application's database, SQLite or PostgreSQL (counters shared by every worker); see
         # app/ops/rate_limits.py. Storage down: each worker falls back to its own memory, never an error page.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or None,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

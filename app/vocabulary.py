@@ -3,6 +3,7 @@
 Imports nothing from the application, so models, engine, services, blueprints and templates may all use it.
 """
 
+from datetime import date
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")  # stored in UTC, shown and typed in Paris time
@@ -32,3 +33,6 @@ def is_read_only(user) -> bool:
         g not in READ_ONLY_GROUPS for g in user.groups)
 
 PRIVACY_GROUPS = ("dpo", "admin")  # the data protection officer: subject access, erasure, legal holds, access log
+
+# The calendar the application handles: beyond, a time zone or a delay overflows Python's dates.
+MIN_DAY, MAX_DAY = date(1900, 1, 1), date(2999, 12, 31)

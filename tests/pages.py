@@ -31,9 +31,13 @@ class UserClient(FlaskClient):
 def login(app, username: str):
     """A test client signed in as a demo user (the session Flask-Login keeps; the login page has its own tests)."""
     client = UserClient(app, app.response_class, use_cookies=True)
+    from app.services.people import sessions
+
     with client.session_transaction() as session:
-        session["_user_id"] = str(user(username).id)
+        signed_in = user(username)
+        session["_user_id"] = str(signed_in.id)
         session["_fresh"] = True
+        sessions.begin(session, signed_in)
     return client
 
 

@@ -110,6 +110,7 @@ EXPECTED = {
     "cases.download": STAFF,
     "cases.complainant_download": STAFF,
     "cases.comment": STAFF,
+    "cases.accept_submission": STAFF,
     "cases.upload": STAFF,
     "cases.new": WRITERS,  # the page that starts a case: auditors never get it
     "cases.new_case": ("accueil",),  # the start event's lane of reclamation
@@ -207,6 +208,11 @@ def test_every_route_against_every_role(app, client, deployed, api):
                 resp = client.open(url, method=method, headers=headers, **kwargs)
                 status, location = resp.status_code, resp.headers.get("Location", "")
                 resp.close()  # file responses (static) hold their file open until closed
+                if rule.endpoint == "auth.logout" and role:  # signing out ends the user's sessions: sign in again
+                    g.pop("_login_user", None)
+                    client.delete_cookie("session")
+                    assert client.post("/login", data={"username": role, "password": "demo"}).status_code == 302
+                    sessions[role] = client.get_cookie("session").value
                 to_login = status in (301, 302, 303) and "/login" in location and rule.endpoint != "auth.logout"
                 ok = allowed(rule.endpoint, method, role)
                 if ok and (status in (401, 403) or to_login):

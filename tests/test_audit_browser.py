@@ -98,3 +98,26 @@ def test_path_marks_move_with_the_slider(server, tmp_path):
             assert errors == []
         finally:
             browser.close()
+
+
+def test_print_button_works_under_the_content_security_policy(server):
+    base, reference = server
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context(base_url=base)
+            # The print dialog cannot be driven headless: record the call instead.
+            context.add_init_script("window.__printed = 0; window.print = () => { window.__printed += 1; };")
+            page = context.new_page()
+            refused = []
+            page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
+            page.goto("/login")
+            page.fill("input[name=username]", "auditeur")
+            page.fill("input[name=password]", "demo")
+            page.click("button[type=submit]")
+            page.goto(f"/audit/cases/{reference}/print")
+            page.get_by_role("button", name="Imprimer").click()
+            page.wait_for_function("window.__printed === 1", timeout=5000)
+            assert refused == []
+        finally:
+            browser.close()

@@ -69,9 +69,10 @@ def test_filing_each_kind_starts_a_web_case(client, deployed, kind):
     started = db.session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id, AuditEvent.seq == 1)).one()
     assert (started.type, started.actor) == ("case_started", "public")
 
+    # With an e-mail address, the reference and the link go by e-mail only (the page is the same as a merge's).
     page = client.get("/reclamation/confirmation").get_data(as_text=True)
-    assert case.reference in page
-    assert f"http://localhost/suivi/{case.tracking_token}" in page
+    assert case.reference not in page and case.tracking_token not in page
+    assert "Votre demande est enregistrée" in page and "Nous vous envoyons un e-mail" in page
 
 
 def test_confirmation_without_a_submission_goes_back_to_the_form(client, deployed):
@@ -114,6 +115,9 @@ def test_postal_address_is_enough_to_be_answered(client, deployed):
     case = only_case()
     assert case.customer_email is None
     assert db.session.scalars(select(OutboxMessage)).one().channel == "letter"
+    # No e-mail to send it to: the page shows the new case's reference and tracking link.
+    page = client.get("/reclamation/confirmation").get_data(as_text=True)
+    assert case.reference in page and f"http://localhost/suivi/{case.tracking_token}" in page
 
 
 def test_honeypot_refuses_without_creating_a_case(client, deployed):
@@ -186,11 +190,12 @@ def test_same_email_and_invoice_is_added_to_the_open_case(client, deployed):
     sent = db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == first.id)
                               .order_by(OutboxMessage.id)).all()
     assert [m.template for m in sent] == ["acknowledgment", "intake_merged"]
-    assert sent[1].recipient == "martine@example.fr" and f"/suivi/{first.tracking_token}" in sent[1].body
+    # Told to the address on file (the case's), with its link; the submitted text is not echoed in the mail.
+    assert sent[1].recipient == first.customer_email and f"/suivi/{first.tracking_token}" in sent[1].body
+    assert "je relance" not in sent[1].body
     page = client.get("/reclamation/confirmation").get_data(as_text=True)
-    assert first.reference in page and "déjà un dossier ouvert" in page
-    # Knowing an e-mail and an invoice number must not be enough to get someone's tracking link.
-    assert first.tracking_token not in page
+    # Knowing an e-mail and an invoice number must not be enough to learn the case exists, nor its reference.
+    assert first.reference not in page and first.tracking_token not in page
 
 
 def test_identical_resubmission_without_invoice_is_merged(client, deployed):
@@ -208,7 +213,6 @@ def test_different_intakes_open_their_own_case(client, deployed, overrides):
     client.post("/reclamation", data=form_data())
     assert client.post("/reclamation", data=form_data(**overrides)).status_code == 303
     assert case_count() == 2
-    assert "déjà un dossier ouvert" not in client.get("/reclamation/confirmation").get_data(as_text=True)
 
 
 def test_a_closed_case_is_not_a_duplicate(client, deployed):

@@ -14,7 +14,8 @@ from app.ops.rate_limits import DatabaseStorage, storage_uri, stored_key
 from app.web import limiter
 from tests.conftest import START
 
-LIMITED = {"RATELIMIT_ENABLED": True, "LOGIN_RATELIMIT": "3 per minute", "RATELIMIT_STORAGE_URI": "database://"}
+# The default storage (no RATELIMIT_STORAGE_URI): the database on SQLite and PostgreSQL alike.
+LIMITED = {"RATELIMIT_ENABLED": True, "LOGIN_RATELIMIT": "3 per minute"}
 TIMEOUT = 60
 
 
@@ -28,12 +29,13 @@ def counters() -> dict[str, tuple[int, float]]:
 
 @pytest.mark.parametrize("config, expected", [
     ({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@db/x"}, "database://"),
-    ({"SQLALCHEMY_DATABASE_URI": "sqlite:////tmp/x.db"}, "memory://"),
+    ({"SQLALCHEMY_DATABASE_URI": "sqlite:////tmp/x.db"}, "database://"),
+    ({"SQLALCHEMY_DATABASE_URI": "sqlite:////tmp/x.db", "RATELIMIT_STORAGE_URI": "memory://"}, "memory://"),
     ({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@db/x", "RATELIMIT_STORAGE_URI": "redis://r:6379"},
      "redis://r:6379"),
     ({"SQLALCHEMY_DATABASE_URI": "sqlite:////tmp/x.db", "RATELIMIT_STORAGE_URI": "database://"}, "database://"),
 ])
-def test_default_storage_is_the_database_on_postgresql(config, expected):
+def test_default_storage_is_the_database_on_every_backend(config, expected):
     assert storage_uri(config) == expected
 
 

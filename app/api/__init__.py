@@ -49,13 +49,18 @@ def not_found(_exc):
 
 
 @bp.errorhandler(405)
-def method_not_allowed(_exc):
-    return jsonify(error="Méthode non autorisée."), 405
+def method_not_allowed(exc):
+    allow = {k: v for k, v in exc.get_headers() if k.lower() == "allow"}
+    return jsonify(error="Méthode non autorisée."), 405, allow
 
 
 @bp.errorhandler(413)
 def too_large(_exc):
     return jsonify(error="Requête trop volumineuse."), 413
 
+
+from app.api.query_rules import check_query  # noqa: E402
+
+bp.before_request(check_query)  # query parameters as app/api/openapi.json declares them, or 422
 
 from app.api import audit_routes, process_routes, routes  # noqa: E402,F401

@@ -5,7 +5,8 @@ from flask import g, jsonify, request
 from app.api import bp, token_required
 from app.services.audit import replay
 from app.services.audit import trail as audit_trail
-from app.services.core.errors import Forbidden, Invalid
+from app.services.core import bounds
+from app.services.core.errors import Forbidden
 from app.vocabulary import AUDIT_READERS as READERS
 
 MAX_PER_PAGE = 500
@@ -27,11 +28,10 @@ def case_state(reference):
 @token_required
 def audit_events():
     _require_reader()
-    try:
-        page = min(max(int(request.args.get("page", 1)), 1), 1_000_000)  # no integer overflow in SQL
-        per_page = min(max(int(request.args.get("per_page", 100)), 1), MAX_PER_PAGE)
-    except ValueError:
-        raise Invalid({"page": "Nombre entier attendu."}) from None
+    # Out of range is refused, not clamped: what the OpenAPI document allows is what the server accepts.
+    page = bounds.page_number(request.args.get("page"), default=None if "page" in request.args else 1)
+    per_page = bounds.whole_number(request.args.get("per_page"), "per_page", 1, MAX_PER_PAGE,
+                                   default=None if "per_page" in request.args else 100)
     args = request.args
     events, total = audit_trail.search_events(
         actor=args.get("actor"), type_=args.get("type"), date_from=args.get("from"), date_to=args.get("to"),

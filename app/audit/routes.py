@@ -8,6 +8,7 @@ from app.access import groups_required
 from app.audit import READERS, bp
 from app.services.audit import replay, verification
 from app.services.audit import trail as audit_trail
+from app.services.core import bounds
 from app.services.core.errors import Invalid, ServiceError
 
 FILTERS = ("actor", "type", "from", "to", "process", "version", "reference")
@@ -22,10 +23,9 @@ def service_error(exc: ServiceError):
 @groups_required(*READERS)
 def index():
     args = {k: (request.args.get(k) or "").strip() for k in FILTERS}
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() else 1
-    error = None
+    error, page = None, 1
     try:
+        page = bounds.page_number(request.args.get("page"))
         events, total = audit_trail.search_events(
             actor=args["actor"], type_=args["type"], date_from=args["from"], date_to=args["to"],
             process=args["process"], version=args["version"], reference=args["reference"], page=page)
@@ -33,7 +33,7 @@ def index():
         events, total, error = [], 0, exc
     return render_template("audit/index.html", args=args, events=events, total=total, page=page,
                            per_page=audit_trail.PAGE_SIZE, error=error,
-                           touched=audit_trail.cases_touched_by(args["actor"]))
+                           touched=audit_trail.cases_touched_by(args["actor"])), 422 if error else 200
 
 
 @bp.get("/late-responses")

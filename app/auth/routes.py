@@ -2,12 +2,12 @@
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.auth import bp
 from app.auth.forms import LoginForm
-from app.services.people import users
+from app.services.people import sessions, users
 from app.services.people.users import login_limit
 from app.web import limiter
 
@@ -43,7 +43,9 @@ def login():
     if form.validate_on_submit():
         user = users.authenticate(form.username.data, form.password.data)
         if user is not None:
+            session.clear()  # a fresh session: nothing chosen before sign-in is carried over
             login_user(user)
+            sessions.begin(session, user)
             return redirect(_safe_next(request.args.get("next")) or url_for(bp_home()))
         flash("Identifiant ou mot de passe incorrect.", "error")
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" or form.errors else 401
@@ -51,7 +53,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        sessions.revoke_all(current_user)  # copies of this session's cookie stop working too
     logout_user()
+    session.clear()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("auth.login"))
 

@@ -14,9 +14,12 @@ from app.services.cases import intake, notes
 from app.services.cases import lifecycle as cases
 from app.services.cases import search as case_search
 from app.services.cases import view as case_view
-from app.services.core.errors import Invalid
+from app.services.core import bounds, idempotency
+from app.services.core.errors import Conflict, Invalid
+from app.services.public import submissions
 
 PER_PAGE = 50
+ALREADY = "Cet envoi avait déjà été enregistré : il n'a pas été pris en compte une seconde fois."
 
 
 @bp.errorhandler(413)
@@ -38,19 +41,17 @@ def search():
     form.process_key.choices = _choices("Tous", [(v, v) for v in known["process"]])
     form.channel.choices = _choices("Tous", [(v, v) for v in known["channel"]])
     form.origin.choices = _choices("Toutes", [(v, v) for v in known["origin"]])
+    rows, total, problems, page = [], 0, {}, 1
     try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
-    rows, total, problems = [], 0, {}
-    if form.validate():
-        try:
+        page = bounds.page_number(request.args.get("page"))
+        if form.validate():
             rows, total = case_search.search(form.filters(), limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-        except Invalid as exc:
-            problems = exc.errors
+    except Invalid as exc:
+        problems = exc.errors
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("cases/search.html", form=form, rows=rows, total=total, page=page,
-                           pages=max(1, -(-total // PER_PAGE)), problems=problems, args=args)
+                           pages=max(1, -(-total // PER_PAGE)), problems=problems,
+                           args=args), 422 if problems else 200
 
 
 @bp.get("/<reference>")
@@ -66,6 +67,18 @@ def show(reference):
         allowed=sorted(notes.ALLOWED_TYPES), now=clock.now())
 
 
+@bp.post("/<reference>/depots/<int:seq>/accepter")
+@groups_required(*STAFF_GROUPS, write=True)
+def accept_submission(reference, seq):
+    try:
+        submissions.accept(current_user, reference, seq)
+    except Conflict as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Dépôt accepté : le réclamant le voit désormais sur sa page de suivi.", "info")
+    return redirect(url_for("cases.show", reference=reference))
+
+
 @bp.get("/<reference>/diagramme.json")
 @staff_required
 def diagram(reference):
@@ -79,8 +92,10 @@ def comment(reference):
     if not form.validate():
         flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
         return redirect(url_for("cases.show", reference=reference) + "#commentaires")
-    notes.add_comment(current_user, reference, form.text.data)
-    flash("Commentaire ajouté.", "info")
+    _done, replayed = idempotency.once(
+        f"cases.comment:{current_user.username}", request.form.get(idempotency.FIELD),
+        lambda: {"comment_id": notes.add_comment(current_user, reference, form.text.data).id})
+    flash(ALREADY if replayed else "Commentaire ajouté.", "info")
     return redirect(url_for("cases.show", reference=reference) + "#commentaires")
 
 
@@ -93,11 +108,13 @@ def upload(reference):
         return redirect(url_for("cases.show", reference=reference) + "#pieces")
     content = upload.read(notes.max_bytes() + 1)
     try:
-        attachment = notes.add_attachment(current_user, reference, upload.filename, content)
+        done, replayed = idempotency.once(
+            f"cases.upload:{current_user.username}", request.form.get(idempotency.FIELD),
+            lambda: {"filename": notes.add_attachment(current_user, reference, upload.filename, content).filename})
     except Invalid as exc:
         flash(exc.errors.get("file", exc.message), "error")
         return redirect(url_for("cases.show", reference=reference) + "#pieces")
-    flash(f"Pièce jointe « {attachment.filename} » ajoutée.", "info")
+    flash(ALREADY if replayed else f"Pièce jointe « {done['filename']} » ajoutée.", "info")
     return redirect(url_for("cases.show", reference=reference) + "#pieces")
 
 
@@ -136,19 +153,31 @@ def new_case(process_key):
     if request.method == "GET":
         return render_template("cases/new.html", form=form, process_key=process_key, duplicates=[])
     values = submitted(form)
-    try:
+    asked = {}
+
+    def register():
         result = intake.register(current_user, process_key, values, html=True,
                                  confirm_new=request.form.get("confirm_new") == "1",
                                  link_to=request.form.get("link_to") or None)
+        if result.duplicates:  # nothing registered yet: the same form comes back to confirm
+            asked["duplicates"] = result.duplicates
+            return None
+        return {"reference": result.case.reference, "linked": bool(result.linked)}
+
+    try:
+        done, replayed = idempotency.once(f"cases.new:{current_user.username}",
+                                          request.form.get(idempotency.FIELD), register)
     except Invalid as exc:
         apply_errors(form, exc.errors)
         flash("Le formulaire contient des erreurs : corrigez les champs signalés.", "error")
         return render_template("cases/new.html", form=form, process_key=process_key, duplicates=[]), 422
-    if result.duplicates:
+    if done is None:
         return render_template("cases/new.html", form=form, process_key=process_key,
-                               duplicates=result.duplicates)
-    if result.linked:
-        flash(f"Contact rattaché au dossier {result.case.reference} (aucun nouveau dossier ouvert).", "info")
+                               duplicates=asked["duplicates"])
+    if replayed:
+        flash(f"{ALREADY} Dossier {done['reference']}.", "info")
+    elif done["linked"]:
+        flash(f"Contact rattaché au dossier {done['reference']} (aucun nouveau dossier ouvert).", "info")
     else:
-        flash(f"Dossier {result.case.reference} enregistré.", "info")
-    return redirect(url_for("cases.show", reference=result.case.reference))
+        flash(f"Dossier {done['reference']} enregistré.", "info")
+    return redirect(url_for("cases.show", reference=done["reference"]))

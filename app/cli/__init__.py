@@ -20,6 +20,7 @@ def register(app) -> None:
     app.cli.add_command(timers)
     app.cli.add_command(outbox_group)
     app.cli.add_command(indicators_group)
+    app.cli.add_command(files_group)
     from app.cli.privacy import privacy_group
 
     app.cli.add_command(privacy_group)
@@ -109,6 +110,39 @@ def users_create(name, groups, password, full_name, email):
     except Invalid as exc:
         raise click.ClickException("; ".join(exc.errors.values())) from None
     click.echo(f"Utilisateur {user.username} créé, groupes : {', '.join(user.groups) or '-'}")
+
+
+@users.command("password")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_password(name, password):
+    """Change a user's password: their open sessions and API tokens stop working."""
+    from app.services.core.errors import Invalid
+    from app.services.people import sessions
+    from app.services.people.users import by_username
+
+    user = by_username(name)
+    if user is None:
+        raise click.ClickException(f"Utilisateur inconnu : {name}")
+    try:
+        sessions.change_password(user, password)
+    except Invalid as exc:
+        raise click.ClickException("; ".join(exc.errors.values())) from None
+    click.echo(f"Mot de passe de {user.username} changé : ses sessions ouvertes sont fermées.")
+
+
+@users.command("sign-out")
+@click.argument("name")
+def users_sign_out(name):
+    """End every web session of a user (a lost laptop, a departure)."""
+    from app.services.people import sessions
+    from app.services.people.users import by_username
+
+    user = by_username(name)
+    if user is None:
+        raise click.ClickException(f"Utilisateur inconnu : {name}")
+    sessions.revoke_all(user)
+    click.echo(f"Sessions de {user.username} fermées.")
 
 
 @click.group("audit")
@@ -230,3 +264,22 @@ def outbox_send(once, interval):
         if once:
             return
         time.sleep(interval)
+
+
+@click.group("files")
+def files_group():
+    """Stored attachments."""
+
+
+@files_group.command("sweep")
+@click.option("--minutes", default=60.0, show_default=True, help="Leave files younger than this (uploads in progress)")
+def files_sweep(minutes):
+    """Finish interrupted uploads and delete files no row refers to; prune the used idempotency keys."""
+    from app.services.cases import files
+    from app.services.core import idempotency
+
+    report = files.sweep(minutes)
+    pruned = idempotency.prune()
+    click.echo(f"Fichiers : {len(report.published)} remis en place, {len(report.removed)} orphelins supprimés ; "
+               f"{pruned} clé(s) d'idempotence expirée(s) supprimée(s).")
+

@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.widgets import DateInput, TextInput
 
-from app.forms.fields import FieldSpec
+from app.forms.fields import RESERVED_IDS, FieldSpec
 
 EMPTY_CHOICE = SelectChoice("", "— Choisir —")
 # Bounded integers with at most this many values may be rendered as radio buttons (e.g. a 1-5 score).
@@ -91,10 +91,19 @@ def build_form(fields: Iterable[FieldSpec], *, prefix: str | None = None, exclud
     """
     skipped = set(exclude)
     specs = [spec for spec in fields if spec.name not in skipped]
+    # A field named like a form attribute (a version deployed before such ids were refused) would break the
+    # page: it is left out and named in form.unavailable; the service then reports it missing if required.
+    taken = RESERVED_IDS | {name for name in dir(base) if not name.startswith("_")}
+    unavailable = [spec.name for spec in specs if spec.name in taken]
+    specs = [spec for spec in specs if spec.name not in taken]
     attrs = {spec.name: make_field(spec, (render_kw or {}).get(spec.name), label_property) for spec in specs}
     form_class = type("BpmnForm", (base,), attrs)
     form = form_class(prefix=prefix or "", data=dict(data) if data else None, **form_kwargs)
     form.specs = specs
+    form.unavailable = unavailable
+    if unavailable:
+        form.form_errors.append(f"Ce formulaire contient un champ au nom réservé ({', '.join(unavailable)}) qui "
+                                "ne peut pas être affiché : demandez au propriétaire du processus de le renommer.")
     return form
 
 

@@ -10,6 +10,8 @@ from datetime import date
 from keyword import iskeyword
 from typing import Any
 
+from app.vocabulary import MAX_DAY, MIN_DAY
+
 SUPPORTED_TYPES = ("string", "text", "long", "decimal", "boolean", "date", "enum")
 MAX_STRING_LENGTH = 10_000
 MAX_SAFE_INTEGER = 2**53  # beyond this, JSON clients (JavaScript numbers) silently lose precision
@@ -92,6 +94,27 @@ def _length(name: str, kind: str, key: str, config: Any) -> int:
     if not re.fullmatch(r"\d{1,7}", text, re.ASCII) or (key == "maxlength" and int(text) == 0):
         raise FormDefinitionError(f"Champ « {name} » : {key} doit être un entier positif.")
     return int(text)
+
+
+def _reserved_ids() -> frozenset[str]:
+    """Names a WTForms form already uses (meta, data, errors, validate...) and the public forms' own fields:
+    a BPMN field with one of these ids would replace the form's attribute and break the page."""
+    from flask_wtf import FlaskForm
+
+    own = {name for name in dir(FlaskForm) if not name.startswith("_")}
+    return frozenset(own | {"meta", "form_errors", "csrf_token", "website", "is_spam", "specs"})
+
+
+RESERVED_IDS = _reserved_ids()
+
+
+def reserved_id_message(name: str) -> str | None:
+    """The French refusal of a field id the forms reserve, or None (checked at deploy, not when a stored
+    version is read back, so a version deployed before keeps working)."""
+    if name not in RESERVED_IDS:
+        return None
+    return (f"Champ « {name} » : identifiant réservé par les formulaires, choisissez-en un autre "
+            f"(réservés : {', '.join(sorted(RESERVED_IDS))}).")
 
 
 def from_camunda(field: Any) -> FieldSpec:
@@ -178,9 +201,12 @@ def _to_date(raw: Any) -> str:
     if not isinstance(raw, str) or not _DATE_RE.fullmatch(raw.strip()):
         raise _Invalid("Date attendue au format AAAA-MM-JJ.")
     try:
-        return date.fromisoformat(raw.strip()).isoformat()
+        day = date.fromisoformat(raw.strip())
     except ValueError:
         raise _Invalid("Cette date n'existe pas.") from None
+    if not MIN_DAY <= day <= MAX_DAY:  # beyond, a time zone or a delay overflows the calendar
+        raise _Invalid("Date hors des limites admises (du 01/01/1900 au 31/12/2999).")
+    return day.isoformat()
 
 
 def _to_long(raw: Any) -> int:

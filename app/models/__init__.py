@@ -6,6 +6,7 @@ from app.models.capa import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase
 from app.models.case import BUSINESS_FIELDS, Case, SequenceCounter, WorkflowState
 from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
+from app.models.idempotency import IdempotencyKey
 from app.models.notes import Attachment, Comment
 from app.models.outbox import OutboxMessage
 from app.models.privacy import AccessLog, LegalHold, PrivacyRequest
@@ -17,7 +18,8 @@ from app.models.verification import CaseVerification
 
 __all__ = [
     "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "AccessLog", "Action", "ActionCase", "Attachment", "AuditEvent",
-    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "LegalHold", "Notification",
-    "OutboxMessage", "PrivacyRequest", "ProcessDefinition", "RateLimitCounter", "SequenceCounter", "TaskRow", "User",
+    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "IdempotencyKey", "LegalHold",
+    "Notification", "OutboxMessage", "PrivacyRequest", "ProcessDefinition", "RateLimitCounter", "SequenceCounter",
+    "TaskRow", "User",
     "WorkflowState", "WorkflowStateArchive",
 ]

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import DDL, ForeignKey, Index, Integer, String, event
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from app.extensions import db
@@ -33,7 +34,7 @@ class AuditEvent(db.Model):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
-    @property
+    @hybrid_property
     def data(self) -> dict:
         """The event's data with its personal values opened with the case's key (ERASED once the key is gone)."""
         stored = self.sealed
@@ -44,9 +45,15 @@ class AuditEvent(db.Model):
         self.__dict__["_revealed"] = (stored, shown)
         return shown
 
-    @data.setter
-    def data(self, value: dict) -> None:
+    @data.inplace.setter
+    def _data_setter(self, value: dict) -> None:
         self.sealed = value
+
+    @data.inplace.expression
+    @classmethod
+    def _data_expression(cls):
+        """In SQL, `AuditEvent.data` is the stored column (tokens included: never compare personal values)."""
+        return cls.sealed
 
     def _case_key(self) -> bytes | None:
         from app.models.case import Case

@@ -22,6 +22,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     groups_csv: Mapped[str] = mapped_column(String(500), default="")
     active: Mapped[bool] = mapped_column(default=True)
+    # Bumped by sign-out and password changes: every session cookie carrying an older value stops working.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     @property
@@ -50,6 +52,7 @@ class User(UserMixin, db.Model):
         # scrypt by default; tests choose a cheap method through config, production never should.
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if current_app else "scrypt"
         self.password_hash = generate_password_hash(password, method=method)
+        self.session_version = (self.session_version or 0) + 1  # the old password's sessions end here
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -46,6 +46,10 @@ def _internal(exc: InternalServerError):
 
 
 def _http(exc: HTTPException):
+    if exc.code == 405:  # TRACE, PROPFIND, any method a route does not take: French, with the Allow header
+        allow = {k: v for k, v in exc.get_headers() if k.lower() == "allow"}
+        body, status = _respond(405, "Méthode non autorisée pour cette adresse.")
+        return body, status, allow
     if not request.path.startswith("/api/") or exc.code is None:
         return exc
     return jsonify(error=exc.description, trace_id=trace_id()), exc.code

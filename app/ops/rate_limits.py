@@ -37,12 +37,9 @@ log = logging.getLogger("reclamations.ratelimit")
 
 
 def storage_uri(config) -> str:
-    """The rate-limit storage: RATELIMIT_STORAGE_URI when set, else the database on PostgreSQL, else memory."""
-    configured = config.get("RATELIMIT_STORAGE_URI")
-    if configured:
-        return configured
-    database = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
-    return f"{SCHEME}://" if database.startswith(("postgresql", "postgres")) else "memory://"
+    """The rate-limit storage: RATELIMIT_STORAGE_URI when set, else the application's database (any backend,
+    so the limits hold across every worker and host; `memory://` only when asked for)."""
+    return config.get("RATELIMIT_STORAGE_URI") or f"{SCHEME}://"
 
 
 def stored_key(key: str) -> str:

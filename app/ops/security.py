@@ -8,6 +8,7 @@ because bpmn-js and diagram-js set them on the diagram's SVG.
 import secrets
 
 from flask import request
+from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 
@@ -43,6 +44,10 @@ def _headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    # Nothing a signed-in person sees, nor any API answer, is kept by a browser or a proxy cache.
+    if request.endpoint != "static" and (request.blueprint == "api" or current_user.is_authenticated):
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response

@@ -9,6 +9,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from app.forms.builder import apply_errors, build_form, submitted
 from app.public import bp
 from app.public.forms import AddInformationForm, HoneypotForm, LostLinkForm
+from app.services.core import idempotency
 from app.services.core.errors import Conflict, Invalid, NotFound
 from app.services.public import intake as public
 from app.web import limiter
@@ -16,6 +17,7 @@ from app.web import limiter
 EXPIRED = ("La page a expiré ou le formulaire n'a pas pu être vérifié : "
            "contrôlez vos informations puis envoyez-les à nouveau.")
 REFUSED = "Votre envoi n'a pas pu être traité. Merci de réessayer."
+ALREADY = "Cet envoi avait déjà été enregistré : il n'a pas été pris en compte une seconde fois."
 # HTML hints for the contact fields of the start form (field names from docs/modelling.md).
 CONTACT_HINTS = {
     "customer_name": {"autocomplete": "name"},
@@ -53,6 +55,16 @@ def _checked(form) -> int | None:
     return None
 
 
+def receipt(result) -> dict:
+    """What the confirmation page may show. With an e-mail address, nothing about the case: the same page
+    whether a new case was opened or the submission was put on someone's open case (which would disclose that
+    the case exists); the reference and tracking link go to the address in the acknowledgment. Without one
+    (postal answer, never merged), the new case's reference and link are shown: the page is their only copy."""
+    if result.merged or result.case.customer_email:
+        return {"email": True}
+    return {"email": False, "reference": result.case.reference, "token": result.case.tracking_token}
+
+
 @bp.route("/reclamation", methods=["GET", "POST"])
 @submit_limit
 def intake():
@@ -65,16 +77,15 @@ def intake():
     if request.method == "POST":
         status = _checked(form)
         if status is None:
+            values = submitted(form)
             try:
-                result = public.file_intake(submitted(form))
+                done, _replayed = idempotency.once("public.intake", request.form.get(idempotency.FIELD),
+                                                   lambda: {"receipt": receipt(public.file_intake(values))})
             except Invalid as exc:
                 apply_errors(form, exc.errors)
                 status = 422
-            else:
-                session["public_receipt"] = {
-                    "reference": result.case.reference, "merged": result.merged,
-                    "token": None if result.merged else result.case.tracking_token,
-                    "email": bool(result.case.customer_email)}
+            else:  # a retried post (same key) gets the first one's confirmation, no second case
+                session["public_receipt"] = done["receipt"]
                 return redirect(url_for("public.confirmation"), 303)
     contact = [f for f in form.specs if f.name.startswith("customer_") or f.name == "origin"]
     about = [f for f in form.specs if f not in contact]
@@ -104,9 +115,14 @@ def add_information(token):
     status = _checked(form)
     if status is None:
         upload = form.attachment.data
-        try:
+
+        def add():
             public.add_information(token, form.text.data, upload.filename if upload else None,
                                    upload.stream if upload else None)
+            return {}
+
+        try:
+            _done, replayed = idempotency.once(f"public.add:{token}", request.form.get(idempotency.FIELD), add)
         except Invalid as exc:
             apply_errors(form, exc.errors)
             status = 422
@@ -114,7 +130,8 @@ def add_information(token):
             form.form_errors.append(exc.message)
             status = 409
         else:
-            flash("Merci : votre envoi a été ajouté à votre dossier et transmis au service qui le traite.", "info")
+            flash(ALREADY if replayed else
+                  "Merci : votre envoi a été ajouté à votre dossier et transmis au service qui le traite.", "info")
             return redirect(url_for("public.track", token=token), 303)
     return render_template("public/tracking.html", view=view, form=form), status
 
@@ -123,6 +140,10 @@ def add_information(token):
 @submit_limit
 def survey(token):
     case, fields, closed = _or_404(public.survey, token)
+    if request.method == "POST" and idempotency.replay(f"public.survey:{token}",
+                                                       request.form.get(idempotency.FIELD)) is not None:
+        flash(ALREADY, "info")  # the answer of this very form was recorded: the retry gets the first result
+        return redirect(url_for("public.track", token=token), 303)
     if closed:
         return render_template("public/survey.html", reference=case.reference, token=token, closed=closed,
                                form=None), 409 if request.method == "POST" else 200
@@ -131,8 +152,11 @@ def survey(token):
     if request.method == "POST":
         status = _checked(form)
         if status is None:
+            values = submitted(form)
             try:
-                public.answer_survey(token, submitted(form))
+                _done, replayed = idempotency.once(
+                    f"public.survey:{token}", request.form.get(idempotency.FIELD),
+                    lambda: (public.answer_survey(token, values), {})[1])
             except Invalid as exc:
                 apply_errors(form, exc.errors)
                 status = 422
@@ -140,7 +164,8 @@ def survey(token):
                 return render_template("public/survey.html", reference=case.reference, token=token,
                                        closed=exc.message, form=None), 409
             else:
-                flash("Merci pour votre réponse : elle nous aide à améliorer notre service.", "info")
+                flash(ALREADY if replayed else "Merci pour votre réponse : elle nous aide à améliorer notre service.",
+                      "info")
                 return redirect(url_for("public.track", token=token), 303)
     return render_template("public/survey.html", reference=case.reference, token=token, closed=None,
                            form=form), status

@@ -10,6 +10,7 @@ from app.access import STAFF_GROUPS, groups_required, is_read_only, staff_requir
 from app.forms.builder import apply_errors, build_form, submitted
 from app.services.cases import lifecycle as cases
 from app.services.cases import view as case_view
+from app.services.core import idempotency
 from app.services.core.errors import Conflict, Invalid
 from app.services.tasks import actions as tasks
 from app.services.tasks import task_list
@@ -133,7 +134,9 @@ def submit(task_id):
             tasks.save_draft(current_user, task_id, values, html=True)
             flash("Brouillon enregistré : vous pouvez reprendre plus tard.", "info")
             return redirect(url_for("tasks.task", task_id=task_id))
-        case = cases.complete_task(current_user, task_id, values, html=True)
+        done, replayed = idempotency.once(
+            f"tasks.complete:{current_user.username}", request.form.get(idempotency.FIELD),
+            lambda: {"reference": cases.complete_task(current_user, task_id, values, html=True).reference})
     except Invalid as exc:
         apply_errors(form, exc.errors)
         flash("Le formulaire contient des erreurs : corrigez les champs signalés.", "error")
@@ -145,5 +148,9 @@ def submit(task_id):
             "les reporter."
         tasks.refresh(row)
         return _render_task(row, form, status=409, conflict=message)
-    flash(f"Étape « {row.name} » terminée pour le dossier {case.reference}.", "info")
+    if replayed:
+        flash(f"Cet envoi avait déjà été enregistré : l'étape « {row.name} » du dossier {done['reference']} "
+              "n'a pas été terminée une seconde fois.", "info")
+    else:
+        flash(f"Étape « {row.name} » terminée pour le dossier {done['reference']}.", "info")
     return redirect(url_for("tasks.index"))

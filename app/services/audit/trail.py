@@ -6,8 +6,6 @@ recomputes each hash from the exported JSON alone.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ from sqlalchemy import and_, distinct, func, select
 from app.extensions import db
 from app.models import AuditEvent, Case, ProcessDefinition
 from app.services.audit.replay import ReplayError, case_by_reference, tokens_by_event
-from app.services.core import audit
+from app.services.core import audit, bounds, csv_export
 from app.services.core.errors import Invalid
 from app.vocabulary import PARIS
 
@@ -106,6 +104,7 @@ def _moment(value: str | None, field: str, end: bool = False) -> datetime | None
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise Invalid({field: "Date ou date-heure ISO attendue (AAAA-MM-JJ)."}) from None
+    bounds.check_day(moment, field)
     if len(value) == 10 and end:  # a date as upper bound covers the whole day
         moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
     return moment if moment.tzinfo else moment.replace(tzinfo=PARIS)  # what French staff mean
@@ -131,13 +130,12 @@ def search_events(*, actor=None, type_=None, date_from=None, date_to=None, proce
         if process:
             definitions = definitions.where(ProcessDefinition.key == process)
         if version:
-            try:
-                definitions = definitions.where(ProcessDefinition.version == int(version))
-            except ValueError:
-                raise Invalid({"version": "Numéro de version attendu."}) from None
+            number = bounds.whole_number(version, "version", 1, bounds.MAX_ID,
+                                         message="Numéro de version attendu (un entier positif).")
+            definitions = definitions.where(ProcessDefinition.version == number)
         query = query.where(AuditEvent.definition_id.in_(definitions))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = max(int(page or 1), 1)
+    page = bounds.page_number(page)
     rows = db.session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
                               .limit(per_page).offset((page - 1) * per_page))
     return list(rows), total
@@ -180,15 +178,12 @@ def export_trail(reference: str) -> dict:
 
 
 def export_csv(reference: str) -> str:
-    """A case's full trail as CSV (data as JSON in one column)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for item in export_trail(reference)["events"]:
-        item = {**item, "data_shown": item.get("data_shown", item["data"])}
-        writer.writerow([json.dumps(item[c], ensure_ascii=False, sort_keys=True) if c in ("data", "data_shown")
-                         else ("" if item[c] is None else item[c]) for c in CSV_COLUMNS])
-    return out.getvalue()
+    """A case's full trail as CSV (data as hashed, and as read, as JSON in one column each), formulas neutralised
+    like every export; the JSON export is the one whose hashes can be re-verified byte for byte."""
+    items = [{**item, "data_shown": item.get("data_shown", item["data"])} for item in export_trail(reference)["events"]]
+    rows = ([json.dumps(item[c], ensure_ascii=False, sort_keys=True) if c in ("data", "data_shown") else item[c]
+             for c in CSV_COLUMNS] for item in items)
+    return csv_export.document(CSV_COLUMNS, rows)
 
 
 def verify_export(document: dict | str) -> list[str]:

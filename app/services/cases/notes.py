@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 import unicodedata
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from flask import current_app
 from app import clock
 from app.extensions import db
 from app.models import Attachment, Comment, User
+from app.services.cases import files
 from app.services.cases.lifecycle import get_case
 from app.services.core import audit
 from app.services.core.case_lock import lock_case
@@ -40,10 +40,7 @@ def max_bytes() -> int:
     return int(current_app.config.get("ATTACHMENT_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 
-def storage_dir() -> Path:
-    path = Path(current_app.config.get("ATTACHMENT_DIR") or Path(current_app.instance_path) / "attachments")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+storage_dir = files.storage_dir
 
 
 def clean_filename(name: str | None) -> str:
@@ -73,9 +70,8 @@ def add_attachment(user: User, reference: str, filename: str | None, content: by
         raise Invalid({"file": f"Fichier trop volumineux : {max_bytes() // (1024 * 1024)} Mo au maximum."})
     if ext in SIGNATURES and not content.startswith(SIGNATURES[ext]):
         raise Invalid({"file": f"Le contenu ne correspond pas à un fichier .{ext}."})
-    stored = secrets.token_hex(16)
-    path = storage_dir() / stored
-    path.write_bytes(content)
+    staged = files.stage(content)  # a temporary name until the row is committed (files.py: no orphan)
+    stored = staged.name
     try:
         with transaction():
             lock_case(case.id)  # the case row lock before any write of the case (case_lock)
@@ -87,8 +83,9 @@ def add_attachment(user: User, reference: str, filename: str | None, content: by
             audit.record(case, user.username, "attachment_added", data={
                 "attachment_id": attachment.id, "filename": name, "size": len(content), "sha256": attachment.sha256})
     except Exception:
-        path.unlink(missing_ok=True)
+        files.discard(staged)
         raise
+    files.publish(staged)
     return attachment
 
 
@@ -98,8 +95,8 @@ def attachment_file(reference: str, attachment_id: int) -> tuple[Attachment, Pat
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None or attachment.case_id != case.id:
         raise NotFound("Pièce jointe inconnue.")
-    path = storage_dir() / attachment.stored_name
-    if not path.is_file():
+    path = files.path_of(attachment.stored_name)
+    if path is None:
         raise NotFound("Le fichier de cette pièce jointe est introuvable.")
     return attachment, path
 
@@ -133,8 +130,8 @@ def complainant_file(reference: str, seq: int) -> tuple[dict, Path]:
     stored = str(data.get("stored_name") or "")
     if event is None or event.type != "complainant_attachment" or not re.fullmatch(r"[0-9a-f]{32}", stored):
         raise NotFound("Pièce jointe inconnue.")
-    path = storage_dir() / stored
-    if not path.is_file():
+    path = files.path_of(stored)
+    if path is None:
         raise NotFound("Le fichier de cette pièce jointe est introuvable.")
     ext = str(data.get("filename") or "").rpartition(".")[2].lower()
     return {"filename": clean_filename(data.get("filename")) or "piece", "content_type":

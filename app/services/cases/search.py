@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 
 from app.extensions import db
 from app.models import Case
+from app.services.core import bounds
 from app.services.core.errors import Invalid
 from app.services.core.search import like_escape
 
@@ -31,6 +32,8 @@ def _day_start(day: date) -> datetime:
 
 def query_for(f: CaseFilters):
     """The select of cases matching the filters."""
+    bounds.check_day(f.received_from, "received_from")
+    bounds.check_day(f.received_to, "received_to")
     if f.received_from and f.received_to and f.received_from > f.received_to:
         raise Invalid({"received_to": "La date de fin précède la date de début."})
     query = select(Case)

@@ -29,6 +29,8 @@ class Entry:
     step: str | None = None
     values: list[tuple[str, str]] = field(default_factory=list)
     body: str | None = None  # a letter's text
+    seq: int = 0
+    pending_acceptance: bool = False  # a public-form submission staff have not accepted yet
 
 
 def labels_for(case: Case) -> dict[str, tuple[str, dict]]:
@@ -78,11 +80,24 @@ def timeline(case: Case) -> list[Entry]:
     pspec = definitions.spec_for(case.definition)
     letters = {m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id))}
     entries = []
-    for event in audit.history(case.id):
+    events = list(audit.history(case.id))
+    accepted = accepted_submissions(events)
+    for event in events:
         if event.type in HIDDEN_EVENTS and not _named_steps(event):
             continue
-        entries.append(_entry(event, labels, pspec, letters))
+        entry = _entry(event, labels, pspec, letters)
+        if event.type == "public_intake_merged":
+            if event.seq in accepted:
+                entry.label = "Dépôt du formulaire public (accepté)"
+            else:
+                entry.pending_acceptance = True
+        entries.append(entry)
     return entries
+
+
+def accepted_submissions(events) -> set[int]:
+    """The seqs of the public-form submissions merged into a case that staff accepted."""
+    return {int((e.data or {}).get("seq") or 0) for e in events if e.type == "public_intake_accepted"}
 
 
 def _named_steps(event: AuditEvent) -> list[str]:
@@ -93,7 +108,7 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
     data = event.data or {}
     step = pspec.user_tasks.get(event.bpmn_id or "", {}).get("name") if event.bpmn_id else None
     entry = Entry(at=event.at, actor=event.actor, type=event.type,
-                  label=EVENT_LABELS.get(event.type, event.type), step=step)
+                  label=EVENT_LABELS.get(event.type, event.type), step=step, seq=event.seq)
     if event.type == "task_completed":
         entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1]))
                         for k, v in (data.get("submitted") or {}).items()]
@@ -117,6 +132,8 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
     elif event.type == "complainant_attachment":
         entry.detail = f"{data.get('filename')} ({data.get('size')} octets)"
         entry.body = data.get("text") or None
+    elif event.type == "public_intake_accepted":
+        entry.detail = f"dépôt n° {data.get('seq')} : visible du réclamant sur sa page de suivi"
     elif event.type in ("intake_linked", "public_intake_merged"):
         entry.detail = f"via {data.get('channel') or '—'}"
         entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1]))

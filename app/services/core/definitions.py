@@ -69,6 +69,15 @@ def spec_for(definition: ProcessDefinition) -> ProcessSpec:
     return cached if cached is not None else SPECS.get(definition.sha256, definition.key, definition.xml)
 
 
+def form_problems(pspec) -> list[tuple[str, str]]:
+    """(element, French message) for each form field whose id the forms reserve (meta, data, errors...)."""
+    from app.forms.fields import reserved_id_message
+
+    forms = [(pspec.key, pspec.start_form)] + [(bpmn_id, t["form"]) for bpmn_id, t in pspec.user_tasks.items()]
+    return [(element, message) for element, fields in forms for spec in fields
+            if (message := reserved_id_message(spec.name))]
+
+
 def deploy_xml(xml: str, actor: str, filename: str | None = None) -> list[tuple[ProcessDefinition, bool]]:
     """Deploy every executable process of a document; unchanged ones (same hash) make no new version.
 
@@ -80,7 +89,7 @@ def deploy_xml(xml: str, actor: str, filename: str | None = None) -> list[tuple[
         raise DefinitionError([(None, "Aucun processus exécutable (isExecutable=\"true\").")])
     digest = sha256(xml)
     parsed = [parse_definition(xml, key, filename or "process.bpmn") for key in keys]
-    problems = [p for pspec in parsed for p in deadline_rules.check_definition(pspec)]
+    problems = [p for pspec in parsed for p in deadline_rules.check_definition(pspec) + form_problems(pspec)]
     if problems:
         raise DefinitionError(problems)
     serialize_deployments()

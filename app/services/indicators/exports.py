@@ -1,13 +1,12 @@
 """CSV exports: the cases of a period (streamed) and the indicator figures (one row per figure)."""
 
-import csv
-import io
 from collections.abc import Iterator
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Case, ProcessDefinition
+from app.services.core import csv_export
 from app.services.indicators.figures import Filters, case_conditions, in_period
 
 CASE_COLUMNS = ("reference", "process_key", "version", "status", "stage", "channel", "origin", "kind", "category",
@@ -17,46 +16,16 @@ INDICATOR_COLUMNS = ("indicator", "dimension", "measure", "value")
 BATCH = 1000
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    text = str(value)
-    # A cell starting with these is a formula for spreadsheet programs: neutralise it (CSV injection).
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _lines(rows) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-
-
 def cases_csv(filters: Filters) -> Iterator[str]:
     """The cases received in the period matching the filters, as CSV lines (header first), read in batches."""
-    yield "\ufeff"  # BOM: spreadsheet programs then read the file as UTF-8
-    yield from _lines([CASE_COLUMNS])
+    yield csv_export.BOM
+    yield from csv_export.lines([CASE_COLUMNS])
     columns = [getattr(Case, c) for c in CASE_COLUMNS if c != "version"]
     columns.insert(2, ProcessDefinition.version)
     query = (select(*columns).join(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
              .where(in_period(Case.received_at, filters), *case_conditions(filters))
              .order_by(Case.received_at, Case.id).execution_options(yield_per=BATCH))
-    yield from _lines(db.session.execute(query))
+    yield from csv_export.lines(db.session.execute(query))
 
 
 def flatten(figures: dict) -> list[tuple]:
@@ -99,4 +68,4 @@ def flatten(figures: dict) -> list[tuple]:
 
 def indicators_csv(figures: dict) -> str:
     """The indicator figures as one CSV document."""
-    return "\ufeff" + "".join(_lines([INDICATOR_COLUMNS, *flatten(figures)]))
+    return csv_export.document(INDICATOR_COLUMNS, flatten(figures))

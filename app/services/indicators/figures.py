@@ -20,7 +20,7 @@ from sqlalchemy import and_, case, func, or_, select
 from app import clock
 from app.extensions import db
 from app.models import Case, CaseRollup, ProcessDefinition, TaskRow
-from app.services.core import definitions
+from app.services.core import bounds, definitions
 from app.services.core.errors import Invalid
 from app.services.core.rollup import ANSWERED_STATUSES, PATH_SEPARATOR, period_ranges
 from app.services.core.sql_stats import moment, percentiles_of
@@ -79,9 +79,11 @@ def parse_filters(args) -> Filters:
         if not raw:
             continue
         try:
-            dates[name] = date.fromisoformat(raw)
+            dates[name] = bounds.check_day(date.fromisoformat(raw), name)
         except ValueError:
             errors[name] = "Date attendue au format AAAA-MM-JJ."
+        except Invalid as exc:
+            errors.update(exc.errors)
     end = dates.get("to", today)
     start = dates.get("from", end - timedelta(days=29))
     if not errors and start > end:

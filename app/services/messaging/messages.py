@@ -1,11 +1,28 @@
 """Messages to complainants: rendered from templates/messages/, stored in the outbox by the step's transaction."""
 
+import re
+
 from flask import current_app, render_template
 
 from app import clock
 from app.extensions import db
 from app.labels import KIND_WORDS
 from app.models import Case, OutboxMessage
+
+# Line breaks of every kind (CR, LF, VT, FF, NEL, the Unicode separators) and other control characters: in an
+# e-mail header they would end the header (header injection) or make the mail library refuse the message.
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def header_value(text) -> str:
+    """A value made safe for one e-mail header line: control characters and line breaks become one space."""
+    return " ".join(_HEADER_BREAKS.sub(" ", str(text or "")).split())
+
+
+def is_address(text) -> bool:
+    """Whether the text is one plain e-mail address (nothing a header could be smuggled into)."""
+    return isinstance(text, str) and len(text) <= 254 and _ADDRESS.fullmatch(text) is not None
 
 
 def _fmt_date(value) -> str:
@@ -31,7 +48,7 @@ def render(template: str, case: Case, data: dict) -> tuple[str, str]:
         tracking_url=tracking_url(case), survey_url=tracking_url(case) + "/enquete",
     )
     subject, _, body = text.partition("\n")
-    return subject.strip(), body.strip() + "\n"
+    return header_value(subject), body.strip() + "\n"
 
 
 def queue(case: Case, template: str, data: dict) -> OutboxMessage:

@@ -26,6 +26,7 @@ from app.services.core import audit
 from app.services.core.case_lock import lock_case
 from app.services.core.errors import Conflict, Forbidden, NotFound
 from app.services.core.transaction import transaction, use_case
+from app.services.messaging.messages import header_value, is_address
 from app.vocabulary import LETTER_GROUPS
 
 MAX_ATTEMPTS = 8
@@ -77,12 +78,21 @@ def _smtp_config() -> SmtpConfig | None:
     return parse_smtp_url(url) if url else None
 
 
+class RefusedRecipient(smtplib.SMTPException):
+    """A recipient that is not one plain e-mail address: the message fails (retried, then failed), never sent."""
+
+
 def _deliver(config: SmtpConfig, sender: str, recipients: list[str], subject: str, body: str,
              message_id: str) -> None:
+    bad = [r for r in recipients if not is_address(r)]
+    if bad or not recipients:
+        raise RefusedRecipient(f"Adresse de destinataire invalide : {header_value(', '.join(bad))[:200]}")
     mail = EmailMessage()
-    mail["From"], mail["To"], mail["Subject"] = sender, ", ".join(recipients), subject
+    # Every header value on one line, whatever reached it (a name, a notification text): no header injection,
+    # and no ValueError from the mail library that would stop the pass.
+    mail["From"], mail["To"], mail["Subject"] = header_value(sender), ", ".join(recipients), header_value(subject)
     mail["Date"] = format_datetime(clock.now())
-    mail["Message-ID"] = message_id
+    mail["Message-ID"] = header_value(message_id)
     mail.set_content(body)
     context = ssl.create_default_context()
     if config.ssl:
@@ -94,7 +104,7 @@ def _deliver(config: SmtpConfig, sender: str, recipients: list[str], subject: st
             server.starttls(context=context)
         if config.username:
             server.login(config.username, config.password or "")
-        server.send_message(mail)
+        server.send_message(mail, to_addrs=recipients)
 
 
 def message_id(message: OutboxMessage) -> str:
@@ -250,8 +260,8 @@ def email_notifications(config: SmtpConfig, limit: int = 100) -> int:
             continue
         row = db.session.get(Notification, notification_id)
         users = db.session.scalars(select(User).where(User.active.is_(True), User.email.is_not(None)))
-        recipients = sorted({u.email for u in users if (row.username and u.username == row.username)
-                             or (row.group_name and row.group_name in u.groups)})
+        recipients = sorted({u.email for u in users if ((row.username and u.username == row.username)
+                             or (row.group_name and row.group_name in u.groups)) and is_address(u.email)})
         if not recipients:
             continue
         body = row.text + (f"\n\n{base}{row.link}\n" if row.link else "\n")
@@ -261,4 +271,7 @@ def email_notifications(config: SmtpConfig, limit: int = 100) -> int:
             count += 1
         except (OSError, smtplib.SMTPException) as exc:
             current_app.logger.warning("notification %s not e-mailed: %s", row.id, exc)
+            with transaction():  # not sent: it is not recorded as e-mailed (the next pass tries again)
+                db.session.execute(update(Notification).where(Notification.id == notification_id)
+                                   .values(emailed_at=None).execution_options(synchronize_session=False))
     return count

@@ -3,6 +3,7 @@
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import clock
 from app.extensions import db
@@ -50,10 +51,27 @@ def by_username(username: str) -> User | None:
     return db.session.scalars(select(User).where(User.username == username)).first()
 
 
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password with the configured method: checked when the name is unknown, so an unknown
+    name costs the same work as a wrong password (the answer time does not tell which names exist)."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _DUMMY_HASHES:
+        import secrets
+
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_hex(16), method=method)
+    return _DUMMY_HASHES[method]
+
+
 def authenticate(username: str, password: str) -> User | None:
-    """The active user with this name and password, or None."""
+    """The active user with this name and password, or None; one password hash checked whatever the case."""
     user = by_username(username or "")
-    if user is None or not user.active or not user.check_password(password or ""):
+    if user is None:
+        check_password_hash(_dummy_hash(), password or "")
+        return None
+    if not user.check_password(password or "") or not user.active:
         return None
     return user
 

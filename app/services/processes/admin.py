@@ -18,6 +18,7 @@ from app.engine import DefinitionError, bpmn_xml, executable_process_ids, parse_
 from app.extensions import db
 from app.models import Case, ProcessDefinition, User
 from app.services.core import audit, definitions
+from app.services.core.bounds import MAX_ID
 from app.services.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.services.core.transaction import run
 from app.services.processes.validation import Problem, validate
@@ -54,6 +55,8 @@ def _commit(work):
 
 def get(definition_id: int) -> ProcessDefinition:
     """A definition row (draft or deployed) by id, or NotFound."""
+    if not isinstance(definition_id, int) or not 0 < definition_id <= MAX_ID:
+        raise NotFound("Version de processus inconnue.")
     definition = db.session.get(ProcessDefinition, definition_id)
     if definition is None:
         raise NotFound("Version de processus inconnue.")

@@ -16,6 +16,7 @@ from app.engine.bpmn_xml import TYPE_LABELS, Element
 from app.engine.script_safety import check_source, names_used
 from app.forms.fields import FormDefinitionError, from_camunda
 from app.services.core import deadline_rules, handlers
+from app.services.core.definitions import form_problems
 from app.services.people.users import KNOWN_GROUPS
 
 _DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(?:[.,]\d+)?S)?)?", re.ASCII)
@@ -64,7 +65,8 @@ def validate(xml: str | bytes, key: str | None = None) -> tuple[str | None, list
     problems = _element_problems(elements)
     unsupported = any(el.type in UNSUPPORTED for el in elements.values())
     try:
-        parse_definition(xml, key)
+        pspec = parse_definition(xml, key)
+        problems += [Problem(element, labels.get(element), message) for element, message in form_problems(pspec)]
     except DefinitionError as exc:
         for element, message in exc.problems:
             if unsupported and element is None:

@@ -4,18 +4,18 @@ storage folder), stored under a random name and described by an audit event inst
 from __future__ import annotations
 
 import hashlib
-import re
-import secrets
 
 from app.models import Case
-from app.services.cases.notes import ALLOWED_TYPES, SIGNATURES, clean_filename, max_bytes, storage_dir
+from app.services.cases import files
+from app.services.cases.notes import ALLOWED_TYPES, SIGNATURES, clean_filename, max_bytes
 from app.services.core.errors import Invalid
 
-__all__ = ["max_bytes", "remove", "store"]
+__all__ = ["max_bytes", "store"]
 
 
 def store(case: Case, actor: str, filename: str | None, content: bytes, *, field: str = "file") -> dict:
-    """Check and write one file; return what the audit event records about it (never a path)."""
+    """Check and write one file under its temporary name (the caller publishes it after the commit, or
+    discards it); return what the audit event records about it (never a path) and the staged file."""
     name = clean_filename(filename)
     ext = name.rpartition(".")[2].lower() if "." in name else ""
     if not name or ext not in ALLOWED_TYPES:
@@ -29,13 +29,6 @@ def store(case: Case, actor: str, filename: str | None, content: bytes, *, field
         raise Invalid({field: f"Le contenu ne correspond pas à un fichier .{ext}."})
     if ext in ("txt", "csv") and b"\x00" in content:
         raise Invalid({field: "Le contenu ne correspond pas à un fichier texte."})
-    stored = secrets.token_hex(16)
-    (storage_dir() / stored).write_bytes(content)
-    return {"filename": name, "stored_name": stored, "content_type": ALLOWED_TYPES[ext], "size": len(content),
-            "sha256": hashlib.sha256(content).hexdigest(), "uploaded_by": actor, "case": case.reference}
-
-
-def remove(stored_name: str) -> None:
-    """Delete a stored file whose transaction failed."""
-    if re.fullmatch(r"[0-9a-f]{32}", stored_name):
-        (storage_dir() / stored_name).unlink(missing_ok=True)
+    staged = files.stage(content)
+    return {"filename": name, "stored_name": staged.name, "content_type": ALLOWED_TYPES[ext], "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(), "uploaded_by": actor, "case": case.reference}, staged

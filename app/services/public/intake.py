@@ -19,6 +19,7 @@ from app.extensions import db
 from app.forms.fields import FieldSpec, validate_submission
 from app.labels import KIND_WORDS, PUBLIC_STATUS_LABELS
 from app.models import AuditEvent, Case, OutboxMessage, TaskRow
+from app.services.cases import files
 from app.services.cases import lifecycle as cases
 from app.services.cases.duplicates import find_duplicates, invoice_refs
 from app.services.core import audit, definitions
@@ -26,7 +27,7 @@ from app.services.core.case_lock import lock_case
 from app.services.core.errors import Conflict, Invalid, NotFound
 from app.services.core.transaction import transaction
 from app.services.messaging import messages, notifications
-from app.services.public import attachments
+from app.services.public import attachments, submissions
 
 PUBLIC_ACTOR = "public"
 COMPLAINANT = "complainant"
@@ -35,7 +36,8 @@ FIXED_VALUES = {"channel": "web", "written": True}
 # Start-form fields only staff fill in (more can be listed in the process property public_hidden_fields).
 STAFF_ONLY = ("received_at",)
 CONTACT_MESSAGE = "Indiquez une adresse e-mail ou une adresse postale pour recevoir notre réponse."
-# Audit events the complainant produced: the tracking page shows them back (their own words only).
+# Audit events the complainant produced: the tracking page shows them back (their own words only). A public
+# submission merged into the case is shown only once staff accepted it (submissions.py): it is unverified.
 OWN_EVENTS = ("complainant_message", "complainant_attachment", "public_intake_merged")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
@@ -138,10 +140,12 @@ def _flag_possible_duplicates(case: Case, clean: dict) -> None:
 
 
 def _merge_intake(case: Case, clean: dict) -> None:
-    """Put the new submission on the existing case's timeline and send the complainant its tracking link."""
+    """Put the new submission on the existing case's timeline, unverified (staff accept it or not), and tell
+    the address on file, with that case's tracking link: never the submitter, who may not be the complainant."""
     case = lock_case(case.id)  # the case row lock before its writes (case_lock)
-    audit.record(case, PUBLIC_ACTOR, "public_intake_merged", data={"channel": "web", "data": clean})
-    message = messages.queue(case, "intake_merged", {**(case.data or {}), "new_description": clean.get("description")})
+    audit.record(case, PUBLIC_ACTOR, submissions.MERGED, data={"channel": "web", "data": clean})
+    # The case's own data only: the recipient is the case's address, and the submitted text is not echoed.
+    message = messages.queue(case, "intake_merged", dict(case.data or {}))
     db.session.flush()
     audit.record(case, PUBLIC_ACTOR, "message_sent", data={
         "template": message.template, "channel": message.channel, "recipient": message.recipient,
@@ -202,6 +206,8 @@ def tracking(token: str) -> Tracking:
                               .order_by(OutboxMessage.created_at, OutboxMessage.id))
     own = db.session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id, AuditEvent.type.in_(OWN_EVENTS))
                              .order_by(AuditEvent.seq))
+    accepted = submissions.accepted_seqs(case.id)
+    own = [e for e in own if e.type != submissions.MERGED or e.seq in accepted]
     return Tracking(
         token=token, reference=case.reference, process_name=pspec.name,
         kind_label=KIND_WORDS.get(case.kind or "", "dossier").capitalize(),
@@ -292,11 +298,11 @@ def add_information(token: str, text: str | None, filename: str | None, stream) 
     case = lock_case(case.id)  # the case row lock before its writes (case_lock); closed meanwhile?
     if case.completed:
         raise Conflict("Ce dossier est clos : pour une nouvelle demande, déposez une nouvelle réclamation.")
-    stored = None
+    staged = None
     try:
         with transaction():
             if content is not None:
-                stored = attachments.store(case, COMPLAINANT, filename, content, field="attachment")
+                stored, staged = attachments.store(case, COMPLAINANT, filename, content, field="attachment")
                 audit.record(case, COMPLAINANT, "complainant_attachment", data={**stored, "text": body})
             else:
                 audit.record(case, COMPLAINANT, "complainant_message", data={"text": body})
@@ -304,9 +310,10 @@ def add_information(token: str, text: str | None, filename: str | None, stream) 
             notifications.for_case_holders(
                 case, {"text": "Le réclamant a ajouté une information au dossier {reference}", "kind": "info"}, None)
     except Exception:
-        if stored:
-            attachments.remove(stored["stored_name"])
+        files.discard(staged)
         raise
+    if staged is not None:
+        files.publish(staged)  # committed: the file takes its final name (cases/files.py: no orphan on a crash)
     return case
 
 
