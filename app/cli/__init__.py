@@ -1,4 +1,5 @@
-"""Command-line interface: init-db | deploy | demo | users create | audit verify/replay | timers run | outbox send."""
+"""Command-line interface: init-db | deploy | demo | users create | audit verify/replay | timers run | outbox send |
+backup create/restore."""
 
 import sys
 import time
@@ -20,6 +21,9 @@ def register(app) -> None:
     app.cli.add_command(timers)
     app.cli.add_command(outbox_group)
     app.cli.add_command(indicators_group)
+    from app.cli.backup import backup_group
+
+    app.cli.add_command(backup_group)
 
 
 @click.command("init-db")

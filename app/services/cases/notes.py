@@ -17,6 +17,7 @@ from app.services.cases.lifecycle import get_case
 from app.services.core import audit
 from app.services.core.case_lock import lock_case
 from app.services.core.errors import Invalid, NotFound
+from app.services.core.storage import attachment_dir
 from app.services.core.transaction import transaction
 
 # Extension -> the content type we serve it with (never the one the browser claimed).
@@ -41,9 +42,8 @@ def max_bytes() -> int:
 
 
 def storage_dir() -> Path:
-    path = Path(current_app.config.get("ATTACHMENT_DIR") or Path(current_app.instance_path) / "attachments")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The attachment folder (ATTACHMENT_DIR, default instance/attachments): see app/services/core/storage.py."""
+    return attachment_dir()
 
 
 def clean_filename(name: str | None) -> str:
