@@ -61,5 +61,13 @@ def load_config(instance_path: str) -> dict:
         "LOGIN_RATELIMIT": os.environ.get("LOGIN_RATELIMIT", "10 per minute;100 per hour"),
         "PUBLIC_RATELIMIT": os.environ.get("PUBLIC_RATELIMIT", "120 per minute"),
         "PUBLIC_SUBMIT_RATELIMIT": os.environ.get("PUBLIC_SUBMIT_RATELIMIT", "10 per hour;30 per day"),
+        # Operations: /metrics bearer token (unset: loopback clients only); readiness: the workers expected
+        # (comma-separated, empty for none) and how old their last heartbeat may be; backups.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        "READY_WORKERS": os.environ.get("READY_WORKERS"),
+        "HEARTBEAT_MAX_AGE": float(os.environ.get("HEARTBEAT_MAX_AGE", 60)),
+        "BACKUP_DIR": os.environ.get("BACKUP_DIR") or None,
+        "PG_BIN_DIR": os.environ.get("PG_BIN_DIR") or None,
+        "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR") or None,
         "PROCESSES_DIR": os.environ.get("PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes")),
     }

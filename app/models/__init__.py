@@ -7,6 +7,7 @@ from app.models.case import BUSINESS_FIELDS, Case, SequenceCounter, WorkflowStat
 from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
 from app.models.notes import Attachment, Comment
+from app.models.ops import WorkerHeartbeat
 from app.models.outbox import OutboxMessage
 from app.models.rate_limit import RateLimitCounter
 from app.models.rollup import CaseRollup
@@ -18,5 +19,5 @@ __all__ = [
     "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "Action", "ActionCase", "Attachment", "AuditEvent",
     "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "Notification",
     "OutboxMessage", "ProcessDefinition", "RateLimitCounter", "SequenceCounter", "TaskRow", "User", "WorkflowState",
-    "WorkflowStateArchive",
+    "WorkerHeartbeat", "WorkflowStateArchive",
 ]
