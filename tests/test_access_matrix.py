@@ -28,6 +28,10 @@ STAFF = "staff"    # any signed-in staff member (page session or API token)
 EXPECTED = {
     "static": PUBLIC,
     "ops.health_check": PUBLIC,
+    "ops.live": PUBLIC,
+    "ops.ready": PUBLIC,
+    # No session role: a bearer METRICS_TOKEN, or loopback clients only when unset (tests/test_metrics.py)
+    "ops.prometheus_metrics": PUBLIC,
     "auth.index": STAFF,  # the home page: anonymous users are sent to the login page
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,

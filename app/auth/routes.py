@@ -7,8 +7,9 @@ from flask_login import current_user, login_user, logout_user
 
 from app.auth import bp
 from app.auth.forms import LoginForm
-from app.services.people import users
+from app.services.core.errors import ServiceError
 from app.services.people.users import login_limit
+from app.services.staff import signin
 from app.web import limiter
 
 
@@ -40,13 +41,17 @@ def bp_home() -> str:
 @limiter.limit(login_limit, methods=["POST"], error_message="Trop de tentatives de connexion : patientez.")
 def login():
     form = LoginForm()
+    status = 200
     if form.validate_on_submit():
-        user = users.authenticate(form.username.data, form.password.data)
-        if user is not None:
+        try:
+            user = signin.sign_in(form.username.data, form.password.data)
+        except ServiceError as exc:  # bad credentials, disabled account (401), directory down (503)
+            flash(exc.message, "error")
+            status = exc.status
+        else:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for(bp_home()))
-        flash("Identifiant ou mot de passe incorrect.", "error")
-    return render_template("auth/login.html", form=form), 200 if request.method == "GET" or form.errors else 401
+    return render_template("auth/login.html", form=form), status
 
 
 @bp.post("/logout")

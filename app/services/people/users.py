@@ -51,7 +51,7 @@ def by_username(username: str) -> User | None:
 
 
 def authenticate(username: str, password: str) -> User | None:
-    """The active user with this name and password, or None."""
+    """The active local user with this name and password, or None (sign-in with the directory too: signin.py)."""
     user = by_username(username or "")
     if user is None or not user.active or not user.check_password(password or ""):
         return None
