@@ -107,7 +107,9 @@ NAV = [  # (endpoint, French label, groups allowed or None for all staff); links
     ("audit.index", "Audit", ("auditeur",)),
     ("processes.index", "Processus", None),
     ("admin.incidents", "Incidents", ()),
+    ("admin.people", "Personnes", ()),
     ("letters.index", "Courriers", ("accueil", "gestionnaire", "auditeur")),
+    ("auth.absence", "Absence", None),
 ]
 
 

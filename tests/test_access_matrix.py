@@ -38,6 +38,12 @@ EXPECTED = {
     "auth.whoami": STAFF,
     "admin.incidents": ("admin",),
     "admin.retry": ("admin",),
+    "admin.people": ("admin",),
+    "admin.deactivate": ("admin",),
+    "admin.reactivate": ("admin",),
+    "auth.absence": STAFF,  # one's own absence
+    "auth.absence_start": STAFF,
+    "auth.absence_end": STAFF,
     "api.openapi": PUBLIC,
     "api.login": PUBLIC,
     "api.processes": STAFF,

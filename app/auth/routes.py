@@ -1,15 +1,17 @@
-"""Login and logout pages."""
+"""Login and logout pages; one's own absence (with a delegate or back to the group)."""
 
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
+from wtforms.fields.choices import SelectChoice
 
+from app.access import STAFF_GROUPS, groups_required, staff_required
 from app.auth import bp
-from app.auth.forms import LoginForm
+from app.auth.forms import AbsenceForm, LoginForm
 from app.services.core.errors import ServiceError
 from app.services.people.users import login_limit
-from app.services.staff import signin
+from app.services.staff import accounts, signin
 from app.web import limiter
 
 
@@ -66,3 +68,48 @@ def whoami():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     return render_template("auth/me.html")
+
+
+def _absence_form() -> AbsenceForm:
+    form = AbsenceForm()
+    form.delegate.choices = [SelectChoice("", "Mon groupe (les tâches y retournent)")] + [
+        SelectChoice(u.username, f"{u.full_name or u.username} ({', '.join(u.groups)})")
+        for u in accounts.delegates(current_user)]
+    return form
+
+
+@bp.get("/absence")
+@staff_required
+def absence():
+    return render_template("auth/absence.html", form=_absence_form())
+
+
+@bp.post("/absence")
+@groups_required(*STAFF_GROUPS, write=True)
+def absence_start():
+    """Declare oneself absent: held tasks go to a delegate (where their lane allows) or back to the group."""
+    form = _absence_form()
+    if not form.validate_on_submit():
+        flash("Choisissez un remplaçant dans la liste, ou « Mon groupe ».", "error")
+        return render_template("auth/absence.html", form=form), 422
+    try:
+        moved = accounts.mark_absent(current_user, form.delegate.data or None)
+    except ServiceError as exc:
+        flash("; ".join(getattr(exc, "errors", {}).values()) or exc.message, "error")
+        return render_template("auth/absence.html", form=form), exc.status
+    given = sum(1 for _, holder in moved if holder)
+    flash(f"Absence enregistrée : {given} tâche(s) confiée(s) à votre remplaçant, "
+          f"{len(moved) - given} rendue(s) à leur groupe.", "info")
+    return redirect(url_for("auth.absence"), 303)
+
+
+@bp.post("/absence/fin")
+@groups_required(*STAFF_GROUPS, write=True)
+def absence_end():
+    try:
+        accounts.mark_back(current_user)
+    except ServiceError as exc:
+        flash("; ".join(getattr(exc, "errors", {}).values()) or exc.message, "error")
+    else:
+        flash("Bon retour : votre absence est terminée.", "info")
+    return redirect(url_for("auth.absence"), 303)
