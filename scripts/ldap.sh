@@ -6,6 +6,8 @@
 #
 # Suffix dc=example,dc=org, administrator cn=admin,dc=example,dc=org with password `secret` (DIR/admin),
 # base entries ou=people and ou=groups. For tests only: listens on 127.0.0.1, on a free port picked at run time.
+# TLS: put DIR/tls/cert.pem and DIR/tls/key.pem (PEM) before `start`: StartTLS is then offered on the ldap://
+# port and ldaps:// listens on a second free port (its URL in DIR/ldaps_url).
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
@@ -45,8 +47,13 @@ start)
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     stop_server   # a stale DIR (killed run): start from scratch
-    rm -rf "$dir/db" "$dir/url" "$dir/port"
+    rm -rf "$dir/db" "$dir/url" "$dir/port" "$dir/ldaps_url"
     mkdir -p "$dir/db"
+    tls=
+    if [ -f "$dir/tls/cert.pem" ] && [ -f "$dir/tls/key.pem" ]; then
+        tls="TLSCertificateFile $dir/tls/cert.pem
+TLSCertificateKeyFile $dir/tls/key.pem"
+    fi
     cat >"$dir/slapd.conf" <<CONF
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -62,10 +69,13 @@ rootpw $PASSWORD
 directory $dir/db
 index objectClass,uid,member eq
 CONF
+    [ -n "$tls" ] && printf '%s\n' "$tls" | cat - "$dir/slapd.conf" >"$dir/slapd.conf.new" && mv "$dir/slapd.conf.new" "$dir/slapd.conf"
     started=
     for _ in 1 2 3 4 5; do
         port=$(free_port)
-        if "$SLAPD" -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$port/" >"$dir/slapd.log" 2>&1; then
+        listen="ldap://127.0.0.1:$port/"
+        if [ -n "$tls" ]; then sport=$(free_port); listen="$listen ldaps://127.0.0.1:$sport/"; fi
+        if "$SLAPD" -f "$dir/slapd.conf" -h "$listen" >"$dir/slapd.log" 2>&1; then
             for _ in $(seq 100); do
                 python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)))" \
                     && { started=1; break; }
@@ -98,6 +108,7 @@ LDIF
     ldapadd -x -H "ldap://127.0.0.1:$port" -D "$ADMIN" -w "$PASSWORD" -f "$dir/base.ldif" >"$dir/ldapadd.log" 2>&1 \
         || { cat "$dir/ldapadd.log" >&2; stop_server; exit 1; }
     url="ldap://127.0.0.1:$port"
+    [ -n "$tls" ] && echo "ldaps://127.0.0.1:$sport" >"$dir/ldaps_url"
     echo "$port" >"$dir/port"
     echo "$url" >"$dir/url"
     printf '%s\n%s\n' "$ADMIN" "$PASSWORD" >"$dir/admin"

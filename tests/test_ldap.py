@@ -184,3 +184,32 @@ def test_local_accounts_without_a_directory(app, client, ctx):
     create_user("gestionnaire", "demo", ["gestionnaire"])
     assert login(client, "gestionnaire", "demo").status_code == 302
     assert login(client, "gestionnaire", "faux").status_code == 401
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    server = LdapServer(tmp_path / "slapd-tls", tls=True)
+    server.start()
+    people = Directory(server)
+    people.add_person("tls", "pw-tls")
+    people.add_member("reclamations", "tls")
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("app_config", [{}])
+def test_ldaps_and_start_tls_check_the_certificate(tls_server, app, ctx):
+    client = app.test_client()
+    app.config.update(ldap_config(tls_server.ldaps_url, LDAP_CA_FILE=str(tls_server.ca_file)))
+    assert login(client, "tls", "pw-tls").status_code == 302
+    client.post("/logout")
+    app.config.update(ldap_config(tls_server.url, LDAP_START_TLS=True, LDAP_CA_FILE=str(tls_server.ca_file)))
+    assert login(client, "tls", "pw-tls").status_code == 302
+    client.post("/logout")
+    for url, start_tls in ((tls_server.ldaps_url, False), (tls_server.url, True)):  # an unknown CA: refused
+        app.config.update(ldap_config(url, LDAP_START_TLS=start_tls, LDAP_CA_FILE=None))
+        resp = login(client, "tls", "pw-tls")
+        assert resp.status_code == 503 and "injoignable" in flashed(resp)
+        app.config["LDAP_TLS_VERIFY"] = False  # the control: the same server without the check goes through
+        assert login(client, "tls", "pw-tls").status_code == 302
+        client.post("/logout")

@@ -17,12 +17,42 @@ GROUPS = f"ou=groups,{SUFFIX}"
 PLACEHOLDER = f"cn=placeholder,{SUFFIX}"
 
 
-class LdapServer:
-    """scripts/ldap.sh start|stop DIR."""
+def write_self_signed(folder: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 (cert.pem, key.pem in folder); return the certificate's path."""
+    import datetime
+    import ipaddress
 
-    def __init__(self, folder: Path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    for path in folder.iterdir():
+        path.chmod(0o644)  # slapd may run as another user
+    return folder / "cert.pem"
+
+
+class LdapServer:
+    """scripts/ldap.sh start|stop DIR; with tls=True, a self-signed certificate, StartTLS and ldaps://."""
+
+    def __init__(self, folder: Path, tls: bool = False):
         self.folder = folder
         self.url = None
+        self.ldaps_url = None
+        self.ca_file = write_self_signed(folder / "tls") if tls else None
 
     def start(self) -> str:
         done = subprocess.run(["bash", str(ROOT / "scripts" / "ldap.sh"), "start", str(self.folder)],
@@ -30,6 +60,8 @@ class LdapServer:
         if done.returncode != 0:
             raise RuntimeError("slapd did not start: " + done.stderr)
         self.url = done.stdout.strip().splitlines()[-1]
+        if self.ca_file is not None:
+            self.ldaps_url = (self.folder / "ldaps_url").read_text().strip()
         return self.url
 
     def stop(self) -> None:
