@@ -207,7 +207,7 @@ def test_ldaps_and_start_tls_check_the_certificate(tls_server, app, ctx):
     assert login(client, "tls", "pw-tls").status_code == 302
     client.post("/logout")
     for url, start_tls in ((tls_server.ldaps_url, False), (tls_server.url, True)):  # an unknown CA: refused
-        app.config.update(ldap_config(url, LDAP_START_TLS=start_tls, LDAP_CA_FILE=None))
+        app.config.update(ldap_config(url, LDAP_START_TLS=start_tls, LDAP_CA_FILE=None, LDAP_TLS_VERIFY=True))
         resp = login(client, "tls", "pw-tls")
         assert resp.status_code == 503 and "injoignable" in flashed(resp)
         app.config["LDAP_TLS_VERIFY"] = False  # the control: the same server without the check goes through
