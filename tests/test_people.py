@@ -3,7 +3,6 @@
 import html
 
 import pytest
-from flask import g
 from sqlalchemy import select
 
 from app import clock
@@ -11,29 +10,15 @@ from app.extensions import db
 from app.models import AuditEvent, TaskRow
 from app.services.people.users import by_username, create_user
 from tests.flows import complaint_data, start
+from tests.pages import UserClient
 
 
-class Client:
-    """A signed-in test client; drops Flask-Login's cached user after each request, since the fixtures' app
-    context outlives requests (otherwise the next request of another client would see this user)."""
-
-    def __init__(self, app, username, password="demo"):
-        self.client = app.test_client()
-        assert self.post("/login", data={"username": username, "password": password}).status_code == 302
-
-    def get(self, *args, **kwargs):
-        return self._done(self.client.get(*args, **kwargs))
-
-    def post(self, *args, **kwargs):
-        return self._done(self.client.post(*args, **kwargs))
-
-    @staticmethod
-    def _done(resp):
-        g.pop("_login_user", None)
-        return resp
-
-
-signed_in = Client
+def signed_in(app, username, password="demo"):
+    """Signed in through the login page (which records the last sign-in); requests never reuse another
+    client's user (tests/pages.py)."""
+    client = UserClient(app, app.response_class, use_cookies=True)
+    assert client.post("/login", data={"username": username, "password": password}).status_code == 302
+    return client
 
 
 def text(resp) -> str:
@@ -86,8 +71,8 @@ def test_deactivate_hands_claimed_tasks_back_to_the_group_on_each_trail(app, cla
     assert all(e.actor == "admin" and e.data == {"previous": "gestionnaire", "reason": "compte désactivé"}
                for e in released)
     assert [e.data["username"] for e in events("user_deactivated")] == ["gestionnaire"]
-    refused = app.test_client().post("/login", data={"username": "gestionnaire", "password": "demo"})
-    g.pop("_login_user", None)
+    refused = UserClient(app, app.response_class).post("/login", data={"username": "gestionnaire",
+                                                                         "password": "demo"})
     assert refused.status_code == 401
     assert app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
     again = admin.post("/admin/personnes/admin/desactiver", follow_redirects=True)
