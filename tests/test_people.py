@@ -48,6 +48,7 @@ def test_people_page_lists_groups_last_sign_in_and_held_tasks(app, claimed):
     page = admin.get("/admin/personnes")
     assert page.status_code == 200
     body = text(page)
+    assert body.count('aria-current="page"') == 1 and '<a href="/admin/personnes" aria-current="page">' in body
     assert "<th scope=\"row\">gestionnaire</th>" in body and "gestionnaire2" in body
     row = body.split('<th scope="row">gestionnaire</th>')[1].split("</tr>")[0]
     assert "local" in row and "actif" in row and "<td>2</td>" in row  # two tasks held
