@@ -20,7 +20,7 @@ VENDOR_STAMP := $(VENDOR)/.install-stamp
 help:
 	@echo "make install  venv + pip install -e '.[dev]', postgresql, chromium, dovecot, slapd, poppler (apt, if missing), npm assets"
 	@echo "make run      install, init-db, deploy, demo, then serve http://$(HOST):$(PORT) with the timer worker"
-	@echo "make serve-prod  db upgrade, then gunicorn (gunicorn.conf.py) and a timer worker (see README, Production)"
+	@echo "make serve-prod  db upgrade (pending migrations), deploy, then gunicorn (gunicorn.conf.py), a timer worker and an outbox sender (README, Production: Upgrades)"
 	@echo "make bench    run the benchmark (bench/run.py) and print its table"
 	@echo "make test     install, then scripts/test.sh (private PostgreSQL, ruff, pytest; ARGS='...' for pytest)"
 	@echo "make lint     ruff check app tests bench"
@@ -87,7 +87,8 @@ run: install
 	trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-# Production-like: the schema by migrations, several gunicorn workers, one timer and one outbox worker beside them.
+# Production-like: pending migrations applied first (flask db upgrade: README, Production, Upgrades, says what it
+# locks), then several gunicorn workers (metrics summed across them: gunicorn.conf.py), one timer and one outbox worker.
 serve-prod: install
 	$(FLASK) db upgrade
 	$(FLASK) deploy

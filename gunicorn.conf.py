@@ -29,6 +29,37 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 limit_request_line = 8190
 
+# Prometheus metrics summed across workers (prometheus-client's multiprocess mode): every process writes its
+# counters to files in PROMETHEUS_MULTIPROC_DIR, emptied when the server starts; the master removes a dead
+# worker's live gauges. Set before any worker imports the app (no preload), so every worker sees it.
+_own_metrics_dir = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    _own_metrics_dir = tempfile.mkdtemp(prefix="reclamations-metrics-", dir=worker_tmp_dir)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
+
+
+def on_starting(server):
+    import glob
+
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    for stale in glob.glob(os.path.join(folder, "*.db")):  # a previous run's counts must not add to this one's
+        os.unlink(stale)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:  # a folder made above for this run only
+        import shutil
+
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
 
 def post_worker_init(worker):
     """Move what start-up allocated (modules, parsed app) out of the collector's generations: each request's

@@ -1,6 +1,7 @@
 """Complaint and dispute management driven by BPMN: the Flask application factory."""
 
 import logging
+import os
 from pathlib import Path
 
 from flask import Flask
@@ -22,7 +23,10 @@ class IntegerConverter(WerkzeugIntegerConverter):
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the application."""
-    app = Flask(__name__, instance_relative_config=True)
+    # INSTANCE_PATH (absolute): the folder of the keys, the default SQLite database and attachments; default
+    # instance/ beside the app package. A test gives its own through test_config.
+    instance = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH") or None
+    app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(load_config(app.instance_path))
     if test_config:
@@ -130,7 +134,9 @@ NAV = [  # (endpoint, French label, groups allowed or None for all staff); links
     ("audit.index", "Audit", ("auditeur",)),
     ("processes.index", "Processus", None),
     ("admin.incidents", "Incidents", ()),
+    ("admin.people", "Personnes", ()),
     ("letters.index", "Courriers", (*LETTER_GROUPS, "auditeur")),
+    ("auth.absence", "Absence", None),
     ("privacy.index", "Données personnelles", PRIVACY_GROUPS),
 ]
 

@@ -75,5 +75,25 @@ def load_config(instance_path: str) -> dict:
         "LOGIN_RATELIMIT": os.environ.get("LOGIN_RATELIMIT", "10 per minute;100 per hour"),
         "PUBLIC_RATELIMIT": os.environ.get("PUBLIC_RATELIMIT", "120 per minute"),
         "PUBLIC_SUBMIT_RATELIMIT": os.environ.get("PUBLIC_SUBMIT_RATELIMIT", "10 per hour;30 per day"),
+        # Operations: /metrics bearer token (unset: loopback clients only); readiness: the workers expected
+        # (comma-separated, empty for none) and how old their last heartbeat may be; backups.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        "READY_WORKERS": os.environ.get("READY_WORKERS"),
+        "HEARTBEAT_MAX_AGE": float(os.environ.get("HEARTBEAT_MAX_AGE", 60)),
+        "BACKUP_DIR": os.environ.get("BACKUP_DIR") or None,
+        "PG_BIN_DIR": os.environ.get("PG_BIN_DIR") or None,
+        "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR") or None,
+        # Directory sign-in (app/services/people/directory.py; README, "Directory sign-in"). Unset LDAP_URL:
+        # local accounts only.
+        **{name: os.environ.get(name) or None for name in (
+            "LDAP_URL", "LDAP_USER_DN_TEMPLATE", "LDAP_BIND_DN", "LDAP_BIND_PASSWORD", "LDAP_SEARCH_BASE",
+            "LDAP_GROUP_BASE", "LDAP_GROUP_MAP", "LDAP_DISABLED_GROUP", "LDAP_CA_FILE")},
+        "LDAP_USER_FILTER": os.environ.get("LDAP_USER_FILTER", "(uid={username})"),
+        "LDAP_GROUP_FILTER": os.environ.get("LDAP_GROUP_FILTER", "(|(member={dn})(uniqueMember={dn}))"),
+        "LDAP_ATTR_NAME": os.environ.get("LDAP_ATTR_NAME", "displayName"),
+        "LDAP_ATTR_MAIL": os.environ.get("LDAP_ATTR_MAIL", "mail"),
+        "LDAP_START_TLS": _flag("LDAP_START_TLS"),
+        "LDAP_TLS_VERIFY": os.environ.get("LDAP_TLS_VERIFY", "1").lower() not in ("0", "false", "no", "off"),
+        "LDAP_TIMEOUT": float(os.environ.get("LDAP_TIMEOUT", 5)),
         "PROCESSES_DIR": os.environ.get("PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes")),
     }

@@ -17,6 +17,7 @@ TEST_BPMN = Path(__file__).resolve().parent / "bpmn"
 GROUPS = ("accueil", "gestionnaire", "service", "qualite", "responsable", "finance", "commercial", "direction",
           "auditeur", "proprietaire", "dpo", "admin")
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+pytest_plugins = ["tests.support.ldap"]  # the private OpenLDAP server's fixtures
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 

@@ -28,6 +28,10 @@ STAFF = "staff"    # any signed-in staff member (page session or API token)
 EXPECTED = {
     "static": PUBLIC,
     "ops.health_check": PUBLIC,
+    "ops.live": PUBLIC,
+    "ops.ready": PUBLIC,
+    # No session role: a bearer METRICS_TOKEN, or loopback clients only when unset (tests/test_metrics.py)
+    "ops.prometheus_metrics": PUBLIC,
     "auth.index": STAFF,  # the home page: anonymous users are sent to the login page
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
@@ -39,6 +43,12 @@ EXPECTED = {
     "privacy.hold": ("dpo",),
     "privacy.journal": ("dpo",),
     "admin.retry": ("admin",),
+    "admin.people": ("admin",),
+    "admin.deactivate": ("admin",),
+    "admin.reactivate": ("admin",),
+    "auth.absence": STAFF,  # one's own absence
+    "auth.absence_start": STAFF,
+    "auth.absence_end": STAFF,
     "api.openapi": PUBLIC,
     "api.login": PUBLIC,
     "api.processes": STAFF,

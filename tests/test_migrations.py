@@ -5,41 +5,27 @@ When this fails after a model change: add an Alembic revision (`flask --app app 
 revision is the schema of the first release (2 December 2026): it is frozen, never regenerated.
 """
 
-import os
-import uuid
-
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DatabaseError
 
 from app import create_app
-from app.config import normalize_db_url
 from app.extensions import db
 from tests.conftest import BACKENDS
-from tests.support.migrations import migration_head
+from tests.support.databases import empty_database
+from tests.support.migrations import migration_head, schema_diff
 
-HINT = ("The models and app/migrations differ: add an Alembic revision for your model change "
-        "(flask --app app db revision --autogenerate), review it, commit it. Differences: ")
+HINT = ("make test fails: a model changed without an Alembic revision (the models and app/migrations differ). "
+        "Add one: flask --app app db revision --autogenerate -m 'what changed', review it (backfill new columns), "
+        "give it an id named after your branch, commit it with the model change. Differences: ")
 
 
 @pytest.fixture(params=BACKENDS)
 def empty_url(request, tmp_path):
     """The URL of an empty database: a new SQLite file, or a new database on the test PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    server = normalize_db_url(os.environ["TEST_DATABASE_URL"])
-    name = f"mig_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with empty_database(request.param, tmp_path, "mig") as url:
+        yield url
 
 
 def _app(url):
@@ -47,9 +33,8 @@ def _app(url):
 
 
 def _diff(app) -> list:
-    with app.app_context(), db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return compare_metadata(context, db.metadata)
+    with app.app_context():
+        return schema_diff()
 
 
 def test_migrations_match_models(empty_url):

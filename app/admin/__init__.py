@@ -1,4 +1,4 @@
-"""Administration pages: the incidents list and retry."""
+"""Administration pages: the incidents list and retry; people management."""
 
 from flask import Blueprint
 

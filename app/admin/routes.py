@@ -1,4 +1,5 @@
-"""Incidents: cases stopped by a failing script, condition or service task; retry after a fix.
+"""Incidents: cases stopped by a failing script, condition or service task; retry after a fix. People: the
+accounts with their groups and last sign-in, deactivate (their tasks go back to their group) or reactivate.
 
 The retry POST is checked for its CSRF token by CSRFProtect, like every form.
 """
@@ -11,6 +12,7 @@ from app.admin import bp
 from app.services.cases import incidents as incident_service
 from app.services.cases import lifecycle as cases
 from app.services.core.errors import ServiceError
+from app.services.staff import accounts
 
 
 @bp.get("/incidents")
@@ -32,3 +34,38 @@ def retry(reference):
     else:
         flash(f"{case.reference} : l'incident est résolu, le dossier a repris.", "info")
     return redirect(url_for("admin.incidents"), 303)
+
+
+@bp.get("/personnes")
+@groups_required("admin")
+def people():
+    return render_template("admin/people.html", people=accounts.people(current_user))
+
+
+@bp.post("/personnes/<username>/desactiver")
+@groups_required("admin", write=True)
+def deactivate(username):
+    try:
+        moved = accounts.deactivate(current_user, username)
+    except ServiceError as exc:
+        flash(_message(exc), "error")
+    else:
+        flash(f"Compte {username} désactivé ; {len(moved)} tâche(s) rendue(s) à leur groupe.", "info")
+    return redirect(url_for("admin.people"), 303)
+
+
+@bp.post("/personnes/<username>/reactiver")
+@groups_required("admin", write=True)
+def reactivate(username):
+    try:
+        accounts.reactivate(current_user, username)
+    except ServiceError as exc:
+        flash(_message(exc), "error")
+    else:
+        flash(f"Compte {username} réactivé.", "info")
+    return redirect(url_for("admin.people"), 303)
+
+
+def _message(exc: ServiceError) -> str:
+    errors = getattr(exc, "errors", None)
+    return "; ".join(errors.values()) if errors else exc.message

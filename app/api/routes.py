@@ -9,9 +9,10 @@ from app.api import bp, json_body, token_required
 from app.api.serializers import case_json, event_json, form_json, task_json
 from app.services.cases import lifecycle as cases
 from app.services.core import audit, definitions
-from app.services.core.errors import Forbidden, Invalid
+from app.services.core.errors import Forbidden, Invalid, ServiceError
 from app.services.people import users
 from app.services.people.users import login_limit
+from app.services.staff import signin
 from app.services.tasks import actions as tasks
 from app.services.tasks import task_list
 from app.vocabulary import REPORT_READERS
@@ -29,9 +30,10 @@ def openapi():
 @limiter.limit(login_limit, error_message="Trop de tentatives de connexion : patientez.")
 def login():
     body = json_body()
-    user = users.authenticate(str(body.get("username", "")), str(body.get("password", "")))
-    if user is None:
-        return jsonify(error="Identifiant ou mot de passe incorrect."), 401
+    try:
+        user = signin.sign_in(str(body.get("username", "")), str(body.get("password", "")))
+    except ServiceError as exc:  # 401 refused, 503 directory unreachable
+        return jsonify(error=exc.message), exc.status
     return jsonify(token=users.issue_token(user), username=user.username, groups=user.groups)
 
 

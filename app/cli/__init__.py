@@ -1,4 +1,5 @@
-"""Command-line interface: init-db | deploy | demo | users create | audit verify/replay | timers run | outbox send."""
+"""Command-line interface: init-db | deploy | demo | users create | audit verify/replay | timers run | outbox send |
+backup create/restore."""
 
 import sys
 import time
@@ -24,6 +25,9 @@ def register(app) -> None:
     from app.cli.privacy import privacy_group
 
     app.cli.add_command(privacy_group)
+    from app.cli.backup import backup_group
+
+    app.cli.add_command(backup_group)
 
 
 @click.command("init-db")
@@ -205,6 +209,16 @@ def indicators_rebuild():
     click.echo(f"Indicateurs recalculés : {rows} lignes d'agrégats.")
 
 
+def _beat(worker: str, error: str | None = None) -> None:
+    """Write the worker's heartbeat (/health/ready, /metrics); a database still away only skips this one."""
+    from app.services.ops.heartbeat import beat
+
+    try:
+        beat(worker, error)
+    except Exception:  # noqa: BLE001 - the next pass beats again
+        db.session.rollback()
+
+
 @click.group("timers")
 def timers():
     """Fire due timers."""
@@ -221,11 +235,13 @@ def timers_run(once, interval, batch):
     while True:
         try:
             fired = fire_due_timers(limit=batch)
+            _beat("timers")
         except Exception as exc:  # noqa: BLE001 - a lost database must not stop the worker: retry next pass
             if once:
                 raise
             current_app.logger.exception("timer pass failed")
             click.echo(f"Passe interrompue ({type(exc).__name__}) : nouvelle tentative dans {interval:g} s", err=True)
+            _beat("timers", type(exc).__name__)
             fired = []
         if fired or once:
             click.echo(f"Minuteries déclenchées : {len(fired)} {' '.join(fired)}".rstrip())
@@ -252,11 +268,13 @@ def outbox_send(once, interval):
     while True:
         try:
             report = send_pending()
+            _beat("outbox")
         except Exception as exc:  # noqa: BLE001 - same as the timer worker: keep running
             if once:
                 raise
             current_app.logger.exception("outbox pass failed")
             click.echo(f"Passe interrompue ({type(exc).__name__})", err=True)
+            _beat("outbox", type(exc).__name__)
             report = None
         if report is not None and (once or report.sent or report.failed or report.to_print):
             click.echo(f"Envoyés : {len(report.sent)}, échecs : {len(report.failed)}, "

@@ -8,6 +8,7 @@ from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
 from app.models.idempotency import IdempotencyKey
 from app.models.notes import Attachment, Comment
+from app.models.ops import WorkerHeartbeat
 from app.models.outbox import OutboxMessage
 from app.models.privacy import AccessLog, LegalHold, PrivacyRequest
 from app.models.rate_limit import RateLimitCounter
@@ -20,6 +21,5 @@ __all__ = [
     "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "AccessLog", "Action", "ActionCase", "Attachment", "AuditEvent",
     "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "IdempotencyKey", "LegalHold",
     "Notification", "OutboxMessage", "PrivacyRequest", "ProcessDefinition", "RateLimitCounter", "SequenceCounter",
-    "TaskRow", "User",
-    "WorkflowState", "WorkflowStateArchive",
+    "TaskRow", "User", "WorkerHeartbeat", "WorkflowState", "WorkflowStateArchive",
 ]

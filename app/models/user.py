@@ -25,6 +25,14 @@ class User(UserMixin, db.Model):
     # Bumped by sign-out and password changes: every session cookie carrying an older value stops working.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # local: password kept here (admin, tests, small setups); ldap: checked by the directory at each sign-in,
+    # groups replaced by the directory's mapping (app/services/people/directory.py).
+    auth_source: Mapped[str] = mapped_column(String(10), default="local", server_default="local")
+    directory_dn: Mapped[str | None] = mapped_column(String(500))
+    # Absence (app/services/tasks/handover.py): since when, and who takes the user's tasks (None: their group).
+    absent_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    absence_delegate: Mapped[str | None] = mapped_column(String(80))
 
     @property
     def groups(self) -> list[str]:

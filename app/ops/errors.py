@@ -12,7 +12,7 @@ log = logging.getLogger("reclamations.errors")
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/health" or (
+    return request.path.startswith("/api/") or request.path.startswith("/health") or (
         request.accept_mimetypes.best == "application/json")
 
 

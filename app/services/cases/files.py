@@ -16,12 +16,12 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
 from app.models import Attachment, AuditEvent
+from app.services.core.storage import attachment_dir
 
 PART = ".part"
 _NAME = re.compile(r"[0-9a-f]{32}")
@@ -29,9 +29,8 @@ SWEEP_MINUTES = 60
 
 
 def storage_dir() -> Path:
-    path = Path(current_app.config.get("ATTACHMENT_DIR") or Path(current_app.instance_path) / "attachments")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The attachment folder (ATTACHMENT_DIR, default instance/attachments: app/services/core/storage.py)."""
+    return attachment_dir()
 
 
 @dataclass

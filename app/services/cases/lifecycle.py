@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from datetime import UTC
 
 from sqlalchemy import select, update
@@ -23,6 +24,7 @@ from app.services.core.case_lock import lock_case, lock_task_case
 from app.services.core.case_rules import SEVERITY_PRIORITY, column_value, status_of
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.core.handlers import HANDLERS
+from app.services.core.metrics import ENGINE_STEP
 from app.services.core.transaction import transaction, use_case
 from app.services.deadlines import clocks
 from app.services.messaging import messages
@@ -61,6 +63,7 @@ class CaseContext(StepContext):
         self.actor = actor
         self.effects: list[tuple] = []
         self._pending: list[tuple] = []
+        self.started = time.perf_counter()  # a context per step: the engine step duration starts here
 
     reference = property(lambda self: self.case.reference)
     has_parent = property(lambda self: self.case.parent_id is not None)
@@ -302,6 +305,7 @@ def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: 
 
     _sync_tasks(case, result, now)
     _run_effects(case, context, actor)
+    ENGINE_STEP.labels(event).observe(time.perf_counter() - context.started)
 
 
 def _sync_tasks(case: Case, result: StepResult, now) -> None:

@@ -66,7 +66,8 @@ def _dummy_hash() -> str:
 
 
 def authenticate(username: str, password: str) -> User | None:
-    """The active user with this name and password, or None; one password hash checked whatever the case."""
+    """The active local user with this name and password, or None; one password hash checked whatever the case
+    (unknown names too: no timing tells which exist). Directory sign-in: app/services/staff/signin.py."""
     user = by_username(username or "")
     if user is None:
         check_password_hash(_dummy_hash(), password or "")
