@@ -61,5 +61,11 @@ def load_config(instance_path: str) -> dict:
         "LOGIN_RATELIMIT": os.environ.get("LOGIN_RATELIMIT", "10 per minute;100 per hour"),
         "PUBLIC_RATELIMIT": os.environ.get("PUBLIC_RATELIMIT", "120 per minute"),
         "PUBLIC_SUBMIT_RATELIMIT": os.environ.get("PUBLIC_SUBMIT_RATELIMIT", "10 per hour;30 per day"),
+        # Budgets of user code and limits on data and documents (README, « Sécurité »).
+        "SCRIPT_TIME_BUDGET_MS": int(os.environ.get("SCRIPT_TIME_BUDGET_MS", 200)),
+        "SCRIPT_MEMORY_BUDGET_MB": int(os.environ.get("SCRIPT_MEMORY_BUDGET_MB", 64)),
+        "CASE_DATA_MAX_BYTES": int(os.environ.get("CASE_DATA_MAX_BYTES", 1024 * 1024)),
+        "MAX_BPMN_ELEMENTS": int(os.environ.get("MAX_BPMN_ELEMENTS", 2000)),
+        "TIMER_MIN_CYCLE_SECONDS": int(os.environ.get("TIMER_MIN_CYCLE_SECONDS", 60)),
         "PROCESSES_DIR": os.environ.get("PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes")),
     }
