@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
@@ -17,6 +19,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from app.engine.errors import BPMN_NS, MAX_BPMN_BYTES, DefinitionError
 from app.engine.script_safety import check_source
+from app.engine.scripting import cycle_problem
 from app.forms.fields import FieldSpec, FormDefinitionError, from_camunda
 
 # --- safe XML --------------------------------------------------------------------------------------
@@ -131,6 +134,24 @@ def _expressions(spec) -> list[tuple[str, str, str]]:
     return found
 
 
+def _cycle_problems(spec) -> list[tuple[str, str]]:
+    """Cycle timers whose constant period is under the minimum (the runtime guards computed ones)."""
+    found = []
+    for task_spec in spec.task_specs.values():
+        definition = getattr(task_spec, "event_definition", None)
+        if not isinstance(definition, CycleTimerEventDefinition) or not definition.expression:
+            continue
+        try:
+            tree = ast.parse(definition.expression, mode="eval").body
+        except SyntaxError:
+            continue
+        if isinstance(tree, ast.Constant) and isinstance(tree.value, str):
+            message = cycle_problem(tree.value)
+            if message:
+                found.append((task_spec.name, message))
+    return found
+
+
 def _form_of(task_spec) -> list[FieldSpec]:
     form = getattr(task_spec, "form", None)
     fields = []
@@ -168,6 +189,7 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
         for element_id, source, mode in _expressions(s):
             for message in check_source(source, mode):
                 problems.append((element_id, message))
+        problems.extend(_cycle_problems(s))
     if problems:
         raise DefinitionError(problems)
 

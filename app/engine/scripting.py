@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 
 from app import clock
 from app.engine import sandbox
-from app.engine.errors import EngineError
+from app.engine.errors import DocumentLimits, EngineError
 from app.engine.script_safety import check_source
 from app.engine.serialization import SERIALIZER
 
@@ -36,6 +36,48 @@ class _ClockDatetime(datetime):
 
 
 spiff_timer.datetime = _ClockDatetime
+
+
+# --- cycle timers: a period under the minimum would fire again at once, forever, inside one step -----------
+
+def cycle_seconds(expression: str) -> float:
+    """The period in seconds of an ISO 8601 cycle ("R3/P1D", "R/PT0S"); ValueError if it is not one."""
+    try:
+        return spiff_timer.TimerEventDefinition.parse_iso_recurring_interval(expression)[2].total_seconds()
+    except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises bare Exceptions for bad intervals
+        raise ValueError(str(exc)) from None
+
+
+def cycle_problem(expression: str) -> str | None:
+    """Why a cycle expression's period is refused (shorter than TIMER_MIN_CYCLE_SECONDS), or None."""
+    try:
+        seconds = cycle_seconds(expression)
+    except ValueError:
+        return None  # an invalid cycle has its own message
+    if seconds < DocumentLimits.min_cycle_seconds:
+        return (f"Minuteur « {expression} » : cycle trop court ({seconds:g} s entre deux déclenchements ; "
+                f"{DocumentLimits.min_cycle_seconds} s au minimum).")
+    return None
+
+
+_cycle_complete = spiff_timer.CycleTimerEventDefinition.cycle_complete
+
+
+def _guarded_cycle_complete(self, my_task):
+    """Compute the cycle as SpiffWorkflow does, refusing a period under the minimum (it would spin)."""
+    if my_task._get_internal_data("event_value") is None:
+        expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        cycles, start, duration = spiff_timer.TimerEventDefinition.parse_iso_recurring_interval(expression)
+        if duration.total_seconds() < DocumentLimits.min_cycle_seconds:
+            raise EngineError(f"Le minuteur « {element_label(my_task)} » a un cycle trop court "
+                              f"({duration.total_seconds():g} s ; {DocumentLimits.min_cycle_seconds} s au minimum) : "
+                              "il se déclencherait sans fin.", my_task.task_spec.name)
+        my_task._set_internal_data(event_value={"cycles": cycles, "next": start.isoformat(),
+                                                "duration": duration.total_seconds()})
+    return _cycle_complete(self, my_task)
+
+
+spiff_timer.CycleTimerEventDefinition.cycle_complete = _guarded_cycle_complete
 
 
 # --- limits ---------------------------------------------------------------------------------------------
