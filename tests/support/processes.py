@@ -14,7 +14,8 @@ ID, IO = "\x00id\x00", "\x00io\x00"
 
 
 def script(name: str, source: str) -> str:
-    return f'<bpmn:scriptTask id="{ID}" name="{escape(name)}">{IO}<bpmn:script>{escape(source)}</bpmn:script></bpmn:scriptTask>'
+    return (f'<bpmn:scriptTask id="{ID}" name="{escape(name)}">{IO}<bpmn:script>{escape(source)}</bpmn:script>'
+            "</bpmn:scriptTask>")
 
 
 def timer(name: str, expression: str, kind: str = "timeDuration") -> str:
@@ -41,7 +42,8 @@ def process(key: str, steps: list[str], fields: dict[str, str] | None = None, *,
     parts = [HEAD.format(key=key), f'<bpmn:process id="{key}" name="{escape(name)}" isExecutable="true">',
              '<bpmn:laneSet id="ls"><bpmn:lane id="lane" name="gestionnaire">',
              *(f"<bpmn:flowNodeRef>{i}</bpmn:flowNodeRef>" for i in ids), "</bpmn:lane></bpmn:laneSet>",
-             f'<bpmn:startEvent id="start" name="Début">{_form(fields)}<bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>']
+             f'<bpmn:startEvent id="start" name="Début">{_form(fields)}<bpmn:outgoing>f0</bpmn:outgoing>'
+             "</bpmn:startEvent>"]
     for index, step in enumerate(steps):
         io = f"<bpmn:incoming>f{index}</bpmn:incoming><bpmn:outgoing>f{index + 1}</bpmn:outgoing>"
         parts.append(step.replace(ID, f"s{index}").replace(IO, io))

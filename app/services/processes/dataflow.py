@@ -44,7 +44,7 @@ class Dataflow:
         writes = {el.id: writes_of(el) for el in elements.values()}
         self.written = set().union(*writes.values()) if writes else set()
         self._names = sorted(self.written)
-        bit = {name: 1 << index for index, name in enumerate(self._names)}
+        self._bit = bit = {name: 1 << index for index, name in enumerate(self._names)}
         own = {key: sum(bit[n] for n in names) for key, names in writes.items()}
         # a subprocess counts with everything inside it (deepest first, so that nesting adds up)
         total = dict(own)
@@ -141,7 +141,17 @@ class Dataflow:
                 before[key] = bits
         return before
 
-    def written_before(self, el: Element) -> set[str]:
+    def written_before(self, el: Element) -> VariableSet:
         """Variables written by what can run before el (a boundary event: before its activity)."""
-        bits = self._before.get(el.attached_to or el.id, 0)
-        return {name for index, name in enumerate(self._names) if bits >> index & 1}
+        return VariableSet(self._before.get(el.attached_to or el.id, 0), self._bit)
+
+
+class VariableSet:
+    """A set of variable names held as bits: `name in variables` costs the same whatever the process size."""
+
+    def __init__(self, bits: int, index: dict[str, int]):
+        self._bits, self._index = bits, index
+
+    def __contains__(self, name: str) -> bool:
+        bit = self._index.get(name)
+        return bit is not None and bool(self._bits & bit)

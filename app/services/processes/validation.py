@@ -161,7 +161,7 @@ def _gateway_problems(gw: Element, elements: dict[str, Element]) -> list[Problem
     return problems
 
 
-def _timer_problem(timer: tuple[str, str], written: set[str], before: set[str] | None = None) -> str | None:
+def _timer_problem(timer: tuple[str, str], written: set[str], before=None) -> str | None:
     kind, expression = timer
     if not kind or not expression:
         return "Minuteur sans expression (date, durée ou cycle)."
@@ -173,7 +173,7 @@ def _timer_problem(timer: tuple[str, str], written: set[str], before: set[str] |
         return _iso_problem(kind, tree.value)
     missing = sorted(names_used(expression) - written)
     if not missing:
-        late = sorted(names_used(expression) - before) if before is not None else []
+        late = sorted(n for n in names_used(expression) if n not in before) if before is not None else []
         if late:
             return (f"Minuteur « {expression} » : variable(s) écrite(s) seulement après ce minuteur : "
                     f"{', '.join(late)} ; le dossier s'arrêterait en incident en l'atteignant.")
