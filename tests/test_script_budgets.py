@@ -225,3 +225,14 @@ def other_connection_write(app, backend) -> str:
     finally:
         engine.dispose()
     return "ok"
+
+
+def test_replay_of_a_runaway_case_runs_under_the_same_budget(scripted, runner):
+    from app.services.audit.verification import verify_case
+
+    key = scripted("while n:\n    pass")
+    runaway, fine = start(key, n=1), start(key, n=0)
+    db.session.commit()
+    assert verify_case(runaway) == [] and verify_case(fine) == []  # replayed: the same incident, in bounded time
+    result = runner.invoke(args=["audit", "replay", "--all"])
+    assert result.exit_code == 0 and "Dossiers rejoués : 2, conformes : 2" in result.output
