@@ -179,7 +179,7 @@ class DataTooBig(Exception):
 
 def element_label(task) -> str:
     spec = task.task_spec
-    return spec.bpmn_name or spec.name
+    return getattr(spec, "bpmn_name", None) or spec.name
 
 
 def _what(task, source: str, mode: str) -> str:
@@ -193,6 +193,10 @@ def _what(task, source: str, mode: str) -> str:
 
 def engine_error(task, source: str, mode: str, exc: Exception) -> EngineError:
     """The French incident message for user code that failed, naming its element."""
+    if isinstance(exc, ValueError) and mode == "exec":
+        return EngineError(f"Script refusé : {exc}", task.task_spec.name)
+    if isinstance(exc, ValueError):
+        return EngineError(f"Expression refusée « {source} » : {exc}", task.task_spec.name)
     what = _what(task, source, mode)
     if isinstance(exc, sandbox.TimeBudgetExceeded):
         message = f"{what} a dépassé son budget de temps ({sandbox.BUDGET.time_ms} ms)."
@@ -210,10 +214,6 @@ def engine_error(task, source: str, mode: str, exc: Exception) -> EngineError:
     elif isinstance(exc, DataTooBig):
         message = (f"{what} a produit des données trop volumineuses ({size_text(exc.size)} ; "
                    f"{size_text(Limits.data_max_bytes)} au maximum) : rien n'a été enregistré.")
-    elif isinstance(exc, ValueError) and mode == "exec":
-        message = f"Script refusé : {exc}"
-    elif isinstance(exc, ValueError):
-        message = f"Expression refusée « {source} » : {exc}"
     else:
         message = f"{what} a échoué : {type(exc).__name__}"
     return EngineError(message, task.task_spec.name)
