@@ -11,9 +11,9 @@ import statistics
 import sys
 import time
 
-from bench.common import machine
 from app.engine import sandbox
 from app.services.processes import validation
+from bench.common import machine
 from tests.support.processes import process, script, timer
 
 

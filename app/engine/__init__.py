@@ -1,11 +1,13 @@
 """The engine: the only package that imports SpiffWorkflow.
 
-It parses BPMN documents into checked, cached specs (`parser`), runs conditions and scripts in a restricted
-environment with the application clock (`scripting`, `script_safety`), runs one case's workflow step by step
+It parses BPMN documents into checked, cached specs (`parser`), runs conditions, scripts and timer expressions
+in a restricted environment with the application clock (`scripting`, `script_safety`), in a worker process
+under a per-step CPU and memory budget (`sandbox`, `sandbox_worker`), runs one case's workflow step by step
 (`runtime.CaseWorkflow`), stores its state as JSON without the spec (`serialization`), keeps long-lived cases'
 task trees small (`compaction`) and moves running cases between versions (`migration`). `bpmn_xml` reads a
 document's elements with lxml for validation and comparison. Callers see plain values: ReadyTask, StepResult,
-dicts and strings; no SpiffWorkflow object leaves the package. The names below are its public facade.
+dicts and strings; no SpiffWorkflow object leaves the package. The names below are its public facade;
+`configure` applies the budgets and limits of the application's configuration.
 """
 
 from app.engine import sandbox, scripting
