@@ -236,3 +236,18 @@ def test_replay_of_a_runaway_case_runs_under_the_same_budget(scripted, runner):
     assert verify_case(runaway) == [] and verify_case(fine) == []  # replayed: the same incident, in bounded time
     result = runner.invoke(args=["audit", "replay", "--all"])
     assert result.exit_code == 0 and "Dossiers rejoués : 2, conformes : 2" in result.output
+
+
+def test_the_worker_is_a_second_wall_behind_the_ast_check():
+    """Even code that skipped the deploy check finds no import in the worker, and the server unpickles only
+    plain values from it."""
+    import os
+    import pickle
+
+    with pytest.raises(sandbox.ScriptFailed, match="NameError"):
+        sandbox.run("eval", "__import__('os').getpid()", {}, None, sandbox.StepBudget())
+    with pytest.raises(pickle.UnpicklingError, match="posix.system"):
+        sandbox.loads_answer(pickle.dumps(os.system))
+    plain = {"when": clock.now(), "tags": {"a"}, "n": 10 ** 50}
+    assert sandbox.loads_answer(pickle.dumps(plain)) == [plain]
+    assert sandbox.run("exec", "y = n + 1", {"n": 1, "when": clock.now()}, None, sandbox.StepBudget())["y"] == 2

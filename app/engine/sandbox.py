@@ -118,7 +118,8 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"type {module}.{name} refusé")
 
 
-def _loads_all(payload: bytes) -> list:
+def loads_answer(payload: bytes) -> list:
+    """The values of a worker answer (one or more pickles), plain types only."""
     stream, found = io.BytesIO(payload), []
     while stream.tell() < len(payload):
         found.append(_PlainUnpickler(stream).load())
@@ -161,7 +162,7 @@ class _Worker:
     def _receive(self, wall: float) -> list:
         deadline = time.monotonic() + wall
         size = int.from_bytes(self._read_exact(HEADER_SIZE, deadline), "big")
-        return _loads_all(self._read_exact(size, deadline))
+        return loads_answer(self._read_exact(size, deadline))
 
     def call(self, request: dict, cpu: float):
         try:
