@@ -34,6 +34,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # <int:...> in a URL stops at the largest SQL INTEGER: a larger id is a 404, not an overflow in the query.
     app.url_map.converters["int"] = IntegerConverter
+    from app import engine
+
+    engine.configure(app.config)  # script budgets and data/document limits (process-wide)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)

@@ -95,5 +95,11 @@ def load_config(instance_path: str) -> dict:
         "LDAP_START_TLS": _flag("LDAP_START_TLS"),
         "LDAP_TLS_VERIFY": os.environ.get("LDAP_TLS_VERIFY", "1").lower() not in ("0", "false", "no", "off"),
         "LDAP_TIMEOUT": float(os.environ.get("LDAP_TIMEOUT", 5)),
+        # Budgets of user code and limits on data and documents (README, « Sécurité »).
+        "SCRIPT_TIME_BUDGET_MS": int(os.environ.get("SCRIPT_TIME_BUDGET_MS", 200)),
+        "SCRIPT_MEMORY_BUDGET_MB": int(os.environ.get("SCRIPT_MEMORY_BUDGET_MB", 64)),
+        "CASE_DATA_MAX_BYTES": int(os.environ.get("CASE_DATA_MAX_BYTES", 1024 * 1024)),
+        "MAX_BPMN_ELEMENTS": int(os.environ.get("MAX_BPMN_ELEMENTS", 2000)),
+        "TIMER_MIN_CYCLE_SECONDS": int(os.environ.get("TIMER_MIN_CYCLE_SECONDS", 60)),
         "PROCESSES_DIR": os.environ.get("PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes")),
     }

@@ -81,15 +81,18 @@ def test_worker_crash_mid_batch_loses_and_duplicates_nothing(deployed, api, monk
     clock.advance(days=31)
     real_fire, calls = cases._fire, []
 
+    class WorkerKilled(BaseException):
+        """The process dying (kill -9, SIGTERM): not an Exception, which the pass isolates per case."""
+
     def crashing_fire(case):
         calls.append(case.reference)
         result = real_fire(case)  # the whole step is written to the session...
         if len(calls) == 4:
-            raise RuntimeError("worker killed")  # ...and the process dies before its commit
+            raise WorkerKilled("worker killed")  # ...and the process dies before its commit
         return result
 
     monkeypatch.setattr(cases, "_fire", crashing_fire)
-    with pytest.raises(RuntimeError, match="worker killed"):
+    with pytest.raises(WorkerKilled, match="worker killed"):
         cases.fire_due_timers()
     counts = fired_counts(refs)
     assert sum(counts.values()) == 3 and set(counts.values()) == {0, 1}

@@ -203,3 +203,29 @@ def test_a_sender_that_died_after_claiming_is_taken_over_later(deployed, api, sm
     clock.advance(minutes=11)
     assert outbox.send_pending().sent == [message.id]
     assert len(sink.messages) == 1 and sink.messages[0][1]["Message-ID"] == outbox.message_id(message)
+
+
+def test_a_poisoned_message_first_in_the_queue_is_marked_failed_and_the_pass_goes_on(deployed, api, smtp,
+                                                                                     monkeypatch):
+    sink, _controller, _port = smtp
+    for index in range(3):
+        start(api, **complaint_data(customer_email=f"client{index}@example.fr"))
+    poisoned, *others = outbox_rows()
+    real_deliver = outbox._deliver
+
+    def deliver(config, sender, recipients, subject, body, message_id):
+        if message_id == outbox.message_id(poisoned):  # what a header with a line feed used to raise
+            raise ValueError("Header values may not contain linefeed or carriage return characters")
+        return real_deliver(config, sender, recipients, subject, body, message_id)
+
+    monkeypatch.setattr(outbox, "_deliver", deliver)
+    report = outbox.send_pending()
+    assert report.failed == [poisoned.id] and report.sent == [m.id for m in others]
+    rows = {m.id: m for m in outbox_rows()}
+    assert rows[poisoned.id].status == "failed" and "linefeed" in rows[poisoned.id].last_error
+    assert rows[poisoned.id].next_attempt_at is None  # not retried: only SMTP failures are
+    assert all(rows[m.id].status == "sent" for m in others)
+    assert sorted(r[0][0] for r in sink.messages) == ["client1@example.fr", "client2@example.fr"]
+    [failure] = events("message_delivery_failed")
+    assert failure.data["outbox_id"] == poisoned.id and "linefeed" in failure.data["error"]
+    assert outbox.send_pending().failed == []

@@ -6,6 +6,13 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 TIMER_HELD = "9999-12-31T23:59:59+00:00"  # the fire time of a timer held by a paused clock: never reached
 
 
+class DocumentLimits:
+    """Bounds on what a process document may hold (MAX_BPMN_ELEMENTS, TIMER_MIN_CYCLE_SECONDS)."""
+
+    max_elements = 2000  # flow nodes (tasks, events, gateways, sub-processes) of one document
+    min_cycle_seconds = 60  # the shortest period of a cycle timer (R/PT0S would spin in the engine)
+
+
 class DefinitionError(ValueError):
     """A BPMN document that cannot be deployed; `problems` lists (element id, message)."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -10,13 +12,16 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from app.engine.errors import BPMN_NS, MAX_BPMN_BYTES, DefinitionError
+from app.engine.bpmn_xml import FLOW_NODE_TYPES
+from app.engine.errors import BPMN_NS, MAX_BPMN_BYTES, DefinitionError, DocumentLimits
 from app.engine.script_safety import check_source
+from app.engine.scripting import cycle_problem
 from app.forms.fields import FieldSpec, FormDefinitionError, from_camunda
 
 # --- safe XML --------------------------------------------------------------------------------------
@@ -36,7 +41,56 @@ def parse_xml(xml: str | bytes) -> etree._Element:
         raise DefinitionError([(None, f"XML mal formé : {exc}")]) from None
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise DefinitionError([(None, "Ce n'est pas un document BPMN 2.0 (élément racine bpmn:definitions).")])
+    _check_size(root)
     return root
+
+
+def _count(root) -> tuple[int, int]:
+    """(flow nodes, sequence flows) of a document."""
+    nodes = flows = 0
+    prefix = f"{{{BPMN_NS}}}"
+    for element in root.iter():
+        tag = element.tag
+        if isinstance(tag, str) and tag.startswith(prefix):
+            name = tag[len(prefix):]
+            if name in FLOW_NODE_TYPES:
+                nodes += 1
+            elif name == "sequenceFlow":
+                flows += 1
+    return nodes, flows
+
+
+def _check_size(root) -> None:
+    """Refuse documents with more flow elements than MAX_BPMN_ELEMENTS, before any costly check (linear)."""
+    nodes, flows = _count(root)
+    limit = DocumentLimits.max_elements
+    if nodes > limit or flows > 3 * limit:
+        raise DefinitionError([(None, f"Processus trop grand : {_n(nodes)} éléments et {_n(flows)} flux ; au maximum "
+                                      f"{_n(limit)} éléments (tâches, événements, passerelles) et {_n(3 * limit)} "
+                                      "flux. Découpez-le en sous-processus appelés.")])
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", "\u202f")  # French thousands separator (narrow no-break space)
+
+
+# SpiffWorkflow's parser follows the flows recursively (about two frames per element): a long chain needs a
+# deeper stack than Python's default 1,000 frames. Python 3.11 calls between Python functions use no C stack,
+# so a higher limit is safe; it is raised only while such a document is parsed, one at a time.
+_DEEP_PARSE = threading.Lock()
+
+
+def _with_depth(count: int, work):
+    needed = 3 * count + 500
+    if needed <= sys.getrecursionlimit():
+        return work()
+    with _DEEP_PARSE:
+        previous = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(previous, needed))
+        try:
+            return work()
+        finally:
+            sys.setrecursionlimit(previous)
 
 
 # --- parser: Camunda forms on start events, named service-task handlers ----------------------------
@@ -131,6 +185,24 @@ def _expressions(spec) -> list[tuple[str, str, str]]:
     return found
 
 
+def _cycle_problems(spec) -> list[tuple[str, str]]:
+    """Cycle timers whose constant period is under the minimum (the runtime guards computed ones)."""
+    found = []
+    for task_spec in spec.task_specs.values():
+        definition = getattr(task_spec, "event_definition", None)
+        if not isinstance(definition, CycleTimerEventDefinition) or not definition.expression:
+            continue
+        try:
+            tree = ast.parse(definition.expression, mode="eval").body
+        except SyntaxError:
+            continue
+        if isinstance(tree, ast.Constant) and isinstance(tree.value, str):
+            message = cycle_problem(tree.value)
+            if message:
+                found.append((task_spec.name, message))
+    return found
+
+
 def _form_of(task_spec) -> list[FieldSpec]:
     form = getattr(task_spec, "form", None)
     fields = []
@@ -153,10 +225,15 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
     elif key not in keys:
         raise DefinitionError([(key, "Processus exécutable introuvable dans ce document.")])
     parser = AppParser()
-    try:
+
+    def parse():
         parser.add_bpmn_xml(root, filename=filename)
-        spec = parser.get_spec(key)
-        subprocess_specs = parser.get_subprocess_specs(key)
+        return parser.get_spec(key), parser.get_subprocess_specs(key)
+
+    try:
+        spec, subprocess_specs = _with_depth(_count(root)[0], parse)
+    except RecursionError:
+        raise DefinitionError([(None, "Processus trop imbriqué ou enchaînement trop long pour le moteur.")]) from None
     except ValidationException as exc:
         raise DefinitionError([(getattr(exc, "id", None), str(exc).splitlines()[0])]) from None
     except (SpiffWorkflowException, KeyError, AttributeError, TypeError, ValueError) as exc:
@@ -168,6 +245,7 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
         for element_id, source, mode in _expressions(s):
             for message in check_source(source, mode):
                 problems.append((element_id, message))
+        problems.extend(_cycle_problems(s))
     if problems:
         raise DefinitionError(problems)
 

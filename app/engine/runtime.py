@@ -15,11 +15,14 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from app.engine import compaction as engine_compaction
+from app.engine import sandbox
 from app.engine.errors import TIMER_HELD, TIMER_TYPES, EngineError
 from app.engine.parser import ProcessSpec
 from app.engine.scripting import RestrictedScriptEngine
 from app.engine.serialization import SERIALIZER
 from app.forms.fields import FieldSpec
+
+MAX_STEP_ELEMENTS = 5000  # elements one engine step may complete (a real step completes a few dozen)
 
 # --- running cases ----------------------------------------------------------------------------------
 
@@ -131,23 +134,22 @@ class CaseWorkflow:
         if task is None:
             raise LookupError(task_id)
         task.set_data(**values)
-        task.run()
         return self._steps(first={"bpmn_id": task.task_spec.name, "type": "userTask",
-                                  "name": task.task_spec.bpmn_name}, updates=dict(values))
+                                  "name": task.task_spec.bpmn_name}, updates=dict(values), before=task.run)
 
     def fire_timers(self) -> StepResult:
         """Wake the timers whose time has come (by the application clock) and run the engine."""
-        self.wf.refresh_timers()
-        return self._steps()
+        # Inside the step: refreshing evaluates timer expressions (user code, under the step's budget).
+        return self._steps(before=self.wf.refresh_timers)
 
     def deliver_message(self, name: str, payload: dict) -> StepResult:
         """Deliver a BPMN message (e.g. litige_clos) to this workflow and run the engine."""
         waiting = self._message_catchers(name)
         result_var = getattr(waiting[0].task_spec.event_definition, "result_var", None) if waiting else None
         # The Camunda message definition expects {"payload", "result_var"}; the catch stores it in task data.
-        self.wf.catch(BpmnEvent(MessageEventDefinition(name), {"payload": payload,
-                                                              "result_var": result_var or f"{name}_payload"}))
-        return self._steps()
+        event = BpmnEvent(MessageEventDefinition(name), {"payload": payload,
+                                                        "result_var": result_var or f"{name}_payload"})
+        return self._steps(before=lambda: self.wf.catch(event))
 
     def waits_for_message(self, name: str) -> bool:
         return bool(self._message_catchers(name))
@@ -157,13 +159,21 @@ class CaseWorkflow:
                 if getattr(t.task_spec.event_definition, "name", None) == name
                 and isinstance(t.task_spec.event_definition, MessageEventDefinition)]
 
-    def _steps(self, first: dict | None = None, updates: dict | None = None) -> StepResult:
+    def _steps(self, first: dict | None = None, updates: dict | None = None, before=None) -> StepResult:
         result = StepResult()
         if first:
             result.path.append(first)
         updates = dict(updates or {})
+        # One CPU and memory budget for all the user code of this step (conditions, scripts, timers).
+        self.wf.script_engine.budget = sandbox.StepBudget()
+        completed = [0]
 
         def did_complete(task):
+            completed[0] += 1
+            if completed[0] > MAX_STEP_ELEMENTS:  # a loop without a wait state would never give the hand back
+                raise EngineError(f"Plus de {MAX_STEP_ELEMENTS} éléments exécutés en une seule étape : boucle sans "
+                                  "attente (tâche utilisateur, minuteur ou message) dans le processus ?",
+                                  task.task_spec.bpmn_id)
             ts = task.task_spec
             parent = task.parent.data if task.parent is not None else {}
             updates.update({k: v for k, v in task.data.items() if k not in parent or parent[k] != v})
@@ -176,6 +186,8 @@ class CaseWorkflow:
             result.path.append(entry)
 
         try:
+            if before is not None:
+                before()
             self.wf.do_engine_steps(did_complete_task=did_complete)
         except EngineError as exc:
             result.error = exc
@@ -184,6 +196,8 @@ class CaseWorkflow:
             result.error = EngineError(str(exc).splitlines()[0], bpmn_id)
         except Exception as exc:  # noqa: BLE001 - any failure becomes an incident, never a half step
             result.error = EngineError(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.wf.script_engine.budget = None
         if result.error is None and self.compaction:
             engine_compaction.compact(self.wf)
         too_deep = engine_compaction.depth_problem(self.wf)
@@ -275,9 +289,10 @@ class CaseWorkflow:
 
     def retry_errors(self) -> StepResult:
         """Put tasks left in ERROR back to READY and run the engine again (after a fix)."""
-        for task in self.wf.get_tasks(state=TaskState.ERROR):
-            task._set_state(TaskState.READY)
-        return self._steps()
+        def reset():
+            for task in self.wf.get_tasks(state=TaskState.ERROR):
+                task._set_state(TaskState.READY)
+        return self._steps(before=reset)
 
     # --- read-only views for the audit (replay and verification) ------------------------------------
 

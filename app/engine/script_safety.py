@@ -15,13 +15,17 @@ Decisions:
   The dangerous ones (exec, getattr, type, ...) are refused even when the script assigns them; the
   harmless ones (print, id, map, ...) may be used as ordinary variables if the script assigns them first.
   Task data variables should therefore not be named like Python builtins (type, id, input, ...).
-- Not covered: resource exhaustion (9**9**9, huge ranges); the engine must bound run time and memory.
+- Resource exhaustion that the code itself states is refused: constant powers, repetitions and shifts whose
+  result would be huge (10**10**10, 'a' * 10**10, 1 << 10**9), range() over a huge constant, and
+  `while True:` (any constant true test) with no break. What depends on the data cannot be seen here:
+  the engine runs every script under a CPU and memory budget (app.engine.sandbox).
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import math
 
 SAFE_BUILTINS: dict = {name: getattr(builtins, name) for name in (
     "len", "min", "max", "abs", "round", "sum", "any", "all", "sorted", "str", "int", "float", "bool",
@@ -58,6 +62,85 @@ _REFUSED_NODES: dict[type, str] = {
     ast.Yield: "yield interdit",
     ast.YieldFrom: "yield interdit",
 }
+
+
+MAX_CONSTANT_BITS = 1_000_000  # about 300,000 digits: a constant number the code may build
+MAX_CONSTANT_ITEMS = 10_000_000  # characters or items of a constant repetition, or of a range()
+_HUGE = ("calcul démesuré (puissance, répétition ou décalage de constantes) : le résultat ne tiendrait pas "
+         "dans le budget du moteur")
+
+
+def _size(node: ast.AST) -> tuple[str, float] | None:
+    """("num", log2 of the value) or ("seq", length) of a constant expression; None when unknown."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if isinstance(value, bool) or value is None:
+            return "num", 1.0
+        if isinstance(value, int | float):
+            return "num", math.log2(abs(value) + 1) if math.isfinite(value) else math.inf
+        if isinstance(value, str | bytes):
+            return "seq", float(len(value))
+        return None
+    if isinstance(node, ast.List | ast.Tuple):
+        return "seq", float(len(node.elts))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd | ast.Invert):
+        return _size(node.operand)
+    if not isinstance(node, ast.BinOp):
+        return None
+    left, right = _size(node.left), _size(node.right)
+    if left is None or right is None:
+        return None
+    (lkind, lsize), (rkind, rsize) = left, right
+
+    def times(log2_count: float) -> float:
+        return math.inf if log2_count > 1000 else 2 ** log2_count
+
+    if isinstance(node.op, ast.Pow) and lkind == rkind == "num":
+        return "num", lsize * times(rsize) if lsize > 1 else 1.0
+    if isinstance(node.op, ast.LShift) and lkind == rkind == "num":
+        return "num", lsize + times(rsize)
+    if isinstance(node.op, ast.Mult):
+        if lkind == rkind == "num":
+            return "num", lsize + rsize
+        if lkind == "seq" and rkind == "num":
+            return "seq", lsize * times(rsize)
+        if lkind == "num" and rkind == "seq":
+            return "seq", rsize * times(lsize)
+    if isinstance(node.op, ast.Add):
+        return (lkind, max(lsize, rsize) + 1) if lkind == rkind == "num" else (lkind, lsize + rsize)
+    return None
+
+
+def _huge(node: ast.AST) -> str | None:
+    """Why a constant computation is too big for any budget, or None."""
+    if isinstance(node, ast.BinOp):
+        size = _size(node)
+        if size is not None and size[1] > (MAX_CONSTANT_BITS if size[0] == "num" else MAX_CONSTANT_ITEMS):
+            return _HUGE
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" and node.args:
+        sizes = [_size(arg) for arg in node.args[:2]]
+        if any(size is not None and size[0] == "num" and size[1] > math.log2(MAX_CONSTANT_ITEMS) for size in sizes):
+            return f"range() démesuré (plus de {MAX_CONSTANT_ITEMS:,} éléments)".replace(",", " ")
+    return None
+
+
+def _breaks_out(loop: ast.While) -> bool:
+    """True if a break in the loop's body (not in a nested loop) can end it."""
+    stack = list(loop.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Break):
+            return True
+        if isinstance(node, ast.For | ast.While | ast.AsyncFor | ast.Lambda):
+            stack.extend(getattr(node, "orelse", []))  # a break in a nested loop's else ends ours
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _endless(node: ast.AST) -> bool:
+    return (isinstance(node, ast.While) and isinstance(node.test, ast.Constant) and bool(node.test.value)
+            and not _breaks_out(node))
 
 
 def _private(name: str) -> bool:
@@ -106,6 +189,11 @@ def _problems(tree: ast.AST) -> list[tuple[int, str]]:
             found.append((line, f"paramètre « {node.arg} » interdit (commence par _)"))
         elif isinstance(node, ast.comprehension) and node.is_async:
             found.append((getattr(node.target, "lineno", 1), "async interdit"))
+        huge = _huge(node)
+        if huge:
+            found.append((line, huge))
+        elif _endless(node):
+            found.append((line, "boucle « while » sans fin (condition toujours vraie et aucun break)"))
     return found
 
 

@@ -21,7 +21,7 @@ from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
 from app.services.core import audit, definitions, rollup
 from app.services.core.case_lock import lock_case, lock_task_case
-from app.services.core.case_rules import SEVERITY_PRIORITY, column_value, status_of
+from app.services.core.case_rules import SEVERITY_PRIORITY, check_data_size, column_value, status_of
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.core.handlers import HANDLERS
 from app.services.core.metrics import ENGINE_STEP
@@ -58,14 +58,20 @@ def allocate_reference(prefix: str) -> str:
 class CaseContext(StepContext):
     """Collects what handlers ask for; effects are kept only for handlers that succeed."""
 
-    def __init__(self, case: Case, actor: str):
+    def __init__(self, case: Case, actor: str, prefix: str | None = None):
         self.case = case
         self.actor = actor
+        self.prefix = prefix  # a case being created gets its reference when first asked (see create_case)
         self.effects: list[tuple] = []
         self._pending: list[tuple] = []
         self.started = time.perf_counter()  # a context per step: the engine step duration starts here
 
-    reference = property(lambda self: self.case.reference)
+    @property
+    def reference(self) -> str:
+        if self.case.reference is None:
+            self.case.reference = allocate_reference(self.prefix)
+        return self.case.reference
+
     has_parent = property(lambda self: self.case.parent_id is not None)
     utc = UTC
 
@@ -118,6 +124,7 @@ def start_case(user: User, process_key: str, raw_data: dict, *, html: bool = Fal
     clean, errors = validate_submission(pspec.start_form, raw_data or {}, html=html)
     if errors:
         raise Invalid(errors)
+    check_data_size(clean)
     with transaction():
         return create_case(user.username, process_key, clean)
 
@@ -130,19 +137,24 @@ def create_case(actor: str, process_key: str, data: dict, *, parent: Case | None
     now = clock.now()
     data = {k: v for k, v in data.items() if v not in (None, "")}
     data.setdefault("received_at", now.isoformat())
+    check_data_size(data)
+    # The engine runs before the transaction's first write: the reference counter (an UPDATE) and the case
+    # row come after it, so no write lock (SQLite) or counter row lock (PostgreSQL) is held while the
+    # process's scripts run. A handler that needs the reference during the step (opening a dispute) gets
+    # it then, under the same step budget.
     case = Case(
-        reference=reference or allocate_reference(pspec.properties.get("reference_prefix") or process_key[:3].upper()),
-        process_key=process_key, definition_id=definition.id, status="open", created_at=now, updated_at=now,
-        created_by=actor, tracking_token=secrets.token_urlsafe(24), parent_id=parent.id if parent else None,
-        data={},
+        reference=reference, process_key=process_key, definition_id=definition.id, status="open", created_at=now,
+        updated_at=now, created_by=actor, tracking_token=secrets.token_urlsafe(24),
+        parent_id=parent.id if parent else None, data={},
     )
+    context = CaseContext(case, actor, prefix=pspec.properties.get("reference_prefix") or process_key[:3].upper())
+    workflow, result = CaseWorkflow.start(pspec, data, context)
+    case.reference = context.reference
     db.session.add(case)
     db.session.flush()
     audit.record(case, actor, "case_started", data={
         "process": process_key, "version": definition.version, "definition_sha256": definition.sha256,
         "data": data, "parent": parent.reference if parent else None})
-    context = CaseContext(case, actor)
-    workflow, result = CaseWorkflow.start(pspec, data, context)
     apply_step(case, workflow, result, context, actor, event="engine_steps", event_data={})
     return case
 
@@ -178,6 +190,7 @@ def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False
     for spec in form:  # an optional boolean left out is an unticked box, as in the HTML form: a gateway can read it
         if spec.type == "boolean" and not spec.required and not spec.readonly and spec.name not in clean:
             clean[spec.name] = spec.default == "true"
+    check_data_size(clean)
     before = dict(case.data or {})
     result = workflow.complete(task_id, clean)
     now = clock.now()
@@ -189,9 +202,16 @@ def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False
 
 
 def fire_due_timers(limit: int = 100) -> list[str]:
-    """Fire every case timer due by the application clock, one transaction per case; return the references."""
+    """Fire every case timer due by the application clock, one transaction per case; return the references.
+
+    One bad case never stops the pass: a failure outside the engine (a stored state that cannot be read, a
+    value the database refuses) rolls back that case's transaction, puts the case in incident in a
+    transaction of its own, and the pass goes on with the next case. (The same pattern for every queue:
+    the outbox sender, and the mail fetcher: catch per item, mark the item, continue.)
+    """
     fired, seen = [], set()
     while len(seen) < limit:
+        current: list[int] = []
         # Strictly before now: SpiffWorkflow fires a timer only once its time has passed.
         # The case row lock first, as in every case change (case_lock); a case held elsewhere waits a pass.
         query = (select(Case).where(Case.next_timer_at < clock.now(), Case.completed.is_(False),
@@ -204,12 +224,30 @@ def fire_due_timers(limit: int = 100) -> list[str]:
                 if case is None:
                     break
                 seen.add(case.id)
+                current.append(case.id)
                 reference = case.reference
                 _fire(case)
             fired.append(reference)
         except Conflict:
             continue  # someone else moved the case meanwhile: the next pass sees its new timer
+        except Exception as exc:  # noqa: BLE001 - one poisoned case must not stop the others' timers
+            if not current:
+                raise  # the query itself failed (database lost): the worker retries the whole pass
+            log.exception("timer of case %s failed", current[0])
+            mark_incident(current[0], f"Minuteur non déclenché : {type(exc).__name__}: {str(exc)[:500]}")
     return fired
+
+
+def mark_incident(case_id: int, message: str) -> None:
+    """Put a case in incident after a failure outside the engine, in a transaction of its own (best effort)."""
+    try:
+        with transaction():
+            case = lock_case(case_id)
+            case.incident = message[:2000]
+            case.updated_at = clock.now()
+            audit.record(case, SYSTEM, "incident", data={"error": message[:2000]})
+    except Exception:  # noqa: BLE001 - logged; the case stays out of this pass (and in the log for an admin)
+        log.exception("case %s could not be marked in incident", case_id)
 
 
 def _fire(case: Case) -> Case:

@@ -7,6 +7,8 @@ the same functions, so what they compare cannot drift apart.
 from datetime import UTC
 from decimal import Decimal, InvalidOperation
 
+from app.engine import data_limit, data_size, size_text
+from app.services.core.errors import Invalid
 from app.services.core.handlers import parse_moment
 
 SEVERITY_PRIORITY = {"critical": 3, "high": 2, "medium": 1, "low": 0}
@@ -42,3 +44,12 @@ def column_value(name: str, value):
         except (TypeError, ValueError):
             return None
     return str(value)[:500]
+
+
+def check_data_size(data: dict) -> None:
+    """Refuse (422, nothing stored) data a step submits above the case data cap (CASE_DATA_MAX_BYTES)."""
+    size = data_size(data)
+    if size > data_limit():
+        message = (f"Données trop volumineuses ({size_text(size)} ; {size_text(data_limit())} au maximum par étape) : "
+                   "raccourcissez les textes ou joignez plutôt un fichier.")
+        raise Invalid({"data": message}, message)

@@ -4,6 +4,10 @@ A message is claimed by an atomic UPDATE (pending -> sending) before the SMTP se
 send the same row, and no database lock is held while talking to the mail server. A sender that dies between
 the SMTP acceptance and the final write leaves the row in `sending`; it is retried after CLAIM_TIMEOUT with
 the same Message-ID, so the recipient's mail system can recognise the duplicate (at-least-once, never lost).
+
+Each message is isolated: an SMTP or network failure is retried with backoff; any other failure (a message
+that cannot be built, a row the database refuses) marks that message `failed` with its error, and the
+pass goes on with the next one.
 """
 
 from __future__ import annotations
@@ -148,29 +152,56 @@ def send_pending(limit: int = 50) -> SendReport:
     for outbox_id in _due_ids(now, limit, config is not None):
         if not _claim(outbox_id, now):
             continue
-        message = db.session.get(OutboxMessage, outbox_id)
-        if message.channel != "email" or not message.recipient or "@" not in message.recipient:
-            with transaction():
-                case = lock_case(message.case_id)  # the case row lock before its writes (case_lock)
-                message.status, message.claimed_at = "to_print", None
-                audit.record(case, "system", "message_to_print", data={
-                    "outbox_id": message.id, "template": message.template, "recipient": message.recipient})
-            report.to_print.append(message.id)
-            continue
         try:
-            _deliver(config, current_app.config.get("MAIL_FROM", "reclamations@example.org"),
-                     [message.recipient], message.subject, message.body, message_id(message))
-        except (OSError, smtplib.SMTPException) as exc:
-            with transaction():
-                _failed(message, lock_case(message.case_id), exc)  # locked after SMTP: never held while sending
-            report.failed.append(message.id)
-        else:
-            with transaction():
-                _delivered(message, lock_case(message.case_id), "email", "system")
-            report.sent.append(message.id)
+            _send_one(outbox_id, config, report)
+        except Exception as exc:  # noqa: BLE001 - one poisoned message must not stop the others
+            current_app.logger.exception("outbox message %s failed", outbox_id)
+            _poisoned(outbox_id, exc)
+            report.failed.append(outbox_id)
     if config is not None:
         report.notifications = email_notifications(config)
     return report
+
+
+def _poisoned(outbox_id: int, exc: Exception) -> None:
+    """Mark a message that failed for another reason than the mail server `failed` with its error (no retry)."""
+    db.session.rollback()
+    try:
+        with transaction():
+            message = db.session.get(OutboxMessage, outbox_id)
+            case = lock_case(message.case_id)
+            message.status, message.claimed_at, message.next_attempt_at = "failed", None, None
+            message.attempts = (message.attempts or 0) + 1
+            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            audit.record(case, "system", "message_delivery_failed", data={
+                "outbox_id": message.id, "template": message.template, "attempt": message.attempts,
+                "error": message.last_error, "next_attempt_at": None})
+    except Exception:  # noqa: BLE001 - logged; the claim expires and an administrator sees the row
+        current_app.logger.exception("outbox message %s could not be marked failed", outbox_id)
+
+
+def _send_one(outbox_id: int, config: SmtpConfig | None, report: SendReport) -> None:
+    """Send one claimed message (or mark it to print); SMTP failures are retried with backoff."""
+    message = db.session.get(OutboxMessage, outbox_id)
+    if message.channel != "email" or not message.recipient or "@" not in message.recipient:
+        with transaction():
+            case = lock_case(message.case_id)  # the case row lock before its writes (case_lock)
+            message.status, message.claimed_at = "to_print", None
+            audit.record(case, "system", "message_to_print", data={
+                "outbox_id": message.id, "template": message.template, "recipient": message.recipient})
+        report.to_print.append(message.id)
+        return
+    try:
+        _deliver(config, current_app.config.get("MAIL_FROM", "reclamations@example.org"),
+                 [message.recipient], message.subject, message.body, message_id(message))
+    except (OSError, smtplib.SMTPException) as exc:
+        with transaction():
+            _failed(message, lock_case(message.case_id), exc)  # locked after SMTP: never held while sending
+        report.failed.append(message.id)
+    else:
+        with transaction():
+            _delivered(message, lock_case(message.case_id), "email", "system")
+        report.sent.append(message.id)
 
 
 def _failed(message: OutboxMessage, case: Case, exc: Exception) -> None:
@@ -269,7 +300,7 @@ def email_notifications(config: SmtpConfig, limit: int = 100) -> int:
             _deliver(config, sender, recipients, f"[Réclamations] {row.text[:120]}", body,
                      f"<notification-{row.id}@{sender.rpartition('@')[2] or 'localhost'}>")
             count += 1
-        except (OSError, smtplib.SMTPException) as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad notification must not stop the others
             current_app.logger.warning("notification %s not e-mailed: %s", row.id, exc)
             with transaction():  # not sent: it is not recorded as e-mailed (the next pass tries again)
                 db.session.execute(update(Notification).where(Notification.id == notification_id)

@@ -18,6 +18,7 @@ from app.forms.fields import FormDefinitionError, from_camunda
 from app.services.core import deadline_rules, handlers
 from app.services.core.definitions import form_problems
 from app.services.people.users import KNOWN_GROUPS
+from app.services.processes.dataflow import DEADLINE_HANDLER, Dataflow
 
 _DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(?:[.,]\d+)?S)?)?", re.ASCII)
 # Elements SpiffWorkflow cannot run in this application, with the reason shown to the process owner.
@@ -28,7 +29,6 @@ UNSUPPORTED = {
     "adHocSubProcess": "sous-processus ad hoc non pris en charge par le moteur",
     "task": "tâche sans type (ni utilisateur, ni service, ni script) : le moteur la passerait sans rien faire",
 }
-DEADLINE_HANDLER = "set_deadline"
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,8 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 def _element_problems(elements: dict[str, Element]) -> list[Problem]:
     problems: list[Problem] = []
-    written = _written_variables(elements)
+    flow = Dataflow(elements)
+    written = flow.written
     for el in elements.values():
         def add(message: str, el=el) -> None:
             problems.append(Problem(el.id, el.label, message))
@@ -125,7 +126,7 @@ def _element_problems(elements: dict[str, Element]) -> list[Problem]:
         if el.type == "exclusiveGateway":
             problems.extend(_gateway_problems(el, elements))
         if el.timer is not None:
-            message = _timer_problem(el.timer, written, _written_variables(elements, _before(el, elements)))
+            message = _timer_problem(el.timer, written, flow.written_before(el))
             if message:
                 add(message)
         if el.type == "serviceTask":
@@ -162,63 +163,7 @@ def _gateway_problems(gw: Element, elements: dict[str, Element]) -> list[Problem
     return problems
 
 
-def _written_variables(elements: dict[str, Element], only: set[str] | None = None) -> set[str]:
-    """Data variables the elements (or only those ids) write: form fields, set_deadline targets, scripts."""
-    written = set()
-    for el in elements.values():
-        if only is not None and el.id not in only:
-            continue
-        written.update(f.id for f in el.form if f.id)
-        if el.topic == DEADLINE_HANDLER:
-            written.add(el.properties.get("variable") or "due_at")
-            if el.properties.get("remind_before"):
-                written.add(el.properties.get("remind_variable") or "remind_at")
-        if el.script:
-            try:
-                tree = ast.parse(el.script)
-            except SyntaxError:
-                continue
-            written.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
-    return written
-
-
-def _before(el: Element, elements: dict[str, Element]) -> set[str]:
-    """Ids of the elements that can run before el: backwards along flows, out of subprocesses, into them."""
-    incoming: dict[str, list[str]] = {}
-    for f in elements.values():
-        if f.type == "sequenceFlow" and f.target:
-            incoming.setdefault(f.target, []).append(f.source)
-    seen: set[str] = set()
-    # a boundary timer starts with its activity: what the activity itself writes comes later
-    stack = [el.attached_to or el.id]
-    while stack:
-        node = elements.get(stack.pop())
-        if node is None:
-            continue
-        preds = list(incoming.get(node.id, []))
-        if not preds and node.parent:
-            preds.append(node.parent)  # the first element of a subprocess runs after what precedes it
-        if node.attached_to:
-            preds.append(node.attached_to)
-        for pred in preds:
-            if pred not in seen:
-                seen.add(pred)
-                stack.append(pred)
-    # a whole subprocess that ran before: its inner elements ran too
-    inner = {e.id for e in elements.values() if _inside(e, seen, elements)}
-    return seen | inner
-
-
-def _inside(el: Element, containers: set[str], elements: dict[str, Element]) -> bool:
-    parent = el.parent
-    while parent:
-        if parent in containers:
-            return True
-        parent = elements[parent].parent if parent in elements else None
-    return False
-
-
-def _timer_problem(timer: tuple[str, str], written: set[str], before: set[str] | None = None) -> str | None:
+def _timer_problem(timer: tuple[str, str], written: set[str], before=None) -> str | None:
     kind, expression = timer
     if not kind or not expression:
         return "Minuteur sans expression (date, durée ou cycle)."
@@ -230,7 +175,7 @@ def _timer_problem(timer: tuple[str, str], written: set[str], before: set[str] |
         return _iso_problem(kind, tree.value)
     missing = sorted(names_used(expression) - written)
     if not missing:
-        late = sorted(names_used(expression) - before) if before is not None else []
+        late = sorted(n for n in names_used(expression) if n not in before) if before is not None else []
         if late:
             return (f"Minuteur « {expression} » : variable(s) écrite(s) seulement après ce minuteur : "
                     f"{', '.join(late)} ; le dossier s'arrêterait en incident en l'atteignant.")

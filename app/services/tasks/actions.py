@@ -11,6 +11,7 @@ from app.forms.fields import validate_submission
 from app.models import Case, TaskRow, User
 from app.services.core import audit, definitions
 from app.services.core.case_lock import lock_task_case
+from app.services.core.case_rules import check_data_size
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from app.services.core.transaction import use_case
 from app.services.tasks.task_list import MANAGER_GROUPS
@@ -163,6 +164,7 @@ def save_draft(user: User, task_id: str, raw_data: dict, *, html: bool = False) 
     if errors:
         raise Invalid(errors)
     clean = {k: v for k, v in clean.items() if v is not None}  # empty fields fall back to the BPMN defaults
+    check_data_size(clean)
     result = db.session.execute(
         update(TaskRow).where(TaskRow.id == row.id, TaskRow.state == "ready").values(draft=clean)
         .execution_options(synchronize_session=False))
