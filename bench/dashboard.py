@@ -44,7 +44,12 @@ def main() -> None:
     if args.database:
         measure(args.database, args.cases, args.runs)
         return
-    measure(f"sqlite:///{Path(tempfile.gettempdir()) / f'bench-dashboard-{args.cases}.db'}", args.cases, args.runs)
+    # The generated file is kept between runs, one per size and schema revision (a new column needs a new file).
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(Path(__file__).resolve().parents[1] / "app" / "migrations")).get_current_head()
+    measure(f"sqlite:///{Path(tempfile.gettempdir()) / f'bench-dashboard-{args.cases}-{head}.db'}", args.cases,
+            args.runs)
     if os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"):
         from common import fresh_database
 

@@ -67,7 +67,7 @@ class _Chains:
         row = {"case_id": case["id"], "case_reference": case["reference"], "seq": seq, "at": at, "actor": "demo",
                "type": type_, "task_id": task_id, "bpmn_id": bpmn_id, "definition_id": case["definition_id"],
                "data": data, "prev_hash": prev, "hash": ""}
-        row["hash"] = compute_hash(SimpleNamespace(**row))  # a plain object: compute_hash only reads attributes
+        row["hash"] = compute_hash(SimpleNamespace(**row, sealed=data))  # compute_hash only reads attributes
         self.rows.append(row)
         return row["hash"]
 

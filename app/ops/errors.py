@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import jsonify, make_response, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -29,8 +29,8 @@ def _unavailable(exc):
     db.session.rollback()
     log.error("database unavailable", exc_info=exc, extra={
         "trace_id": trace_id(), "method": request.method, "path": request.path, "user": current_username()})
-    response = _respond(503, "Service momentanément indisponible : réessayez dans un instant.")
-    response[0].headers["Retry-After"] = "5"
+    response = make_response(*_respond(503, "Service momentanément indisponible : réessayez dans un instant."))
+    response.headers["Retry-After"] = "5"
     return response
 
 
