@@ -4,6 +4,7 @@ from app.models.archive import WorkflowStateArchive
 from app.models.audit import AuditEvent
 from app.models.capa import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase
 from app.models.case import BUSINESS_FIELDS, Case, SequenceCounter, WorkflowState
+from app.models.correspondence import MessageTemplate, ReplyDraft
 from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
 from app.models.notes import Attachment, Comment
@@ -16,7 +17,7 @@ from app.models.verification import CaseVerification
 
 __all__ = [
     "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "Action", "ActionCase", "Attachment", "AuditEvent",
-    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "Notification",
-    "OutboxMessage", "ProcessDefinition", "RateLimitCounter", "SequenceCounter", "TaskRow", "User", "WorkflowState",
-    "WorkflowStateArchive",
+    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "MessageTemplate",
+    "Notification", "OutboxMessage", "ProcessDefinition", "RateLimitCounter", "ReplyDraft", "SequenceCounter",
+    "TaskRow", "User", "WorkflowState", "WorkflowStateArchive",
 ]
