@@ -87,6 +87,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
     app.jinja_env.globals["nav_links"] = _nav_links
+    from app import formatting
+
+    formatting.install(app.jinja_env)  # the French filters (money, long_date, place_date...) in one place
 
     from app.cli import register
 

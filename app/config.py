@@ -61,5 +61,12 @@ def load_config(instance_path: str) -> dict:
         "LOGIN_RATELIMIT": os.environ.get("LOGIN_RATELIMIT", "10 per minute;100 per hour"),
         "PUBLIC_RATELIMIT": os.environ.get("PUBLIC_RATELIMIT", "120 per minute"),
         "PUBLIC_SUBMIT_RATELIMIT": os.environ.get("PUBLIC_SUBMIT_RATELIMIT", "10 per hour;30 per day"),
+        # Letters: the letterhead and sender block, the place of the date line, the signature, the mediator.
+        "LETTER_SENDER_NAME": os.environ.get("LETTER_SENDER_NAME", "Service Relations clients"),
+        "LETTER_SENDER_ADDRESS": os.environ.get("LETTER_SENDER_ADDRESS", ""),
+        "LETTER_SENDER_CONTACT": os.environ.get("LETTER_SENDER_CONTACT", ""),
+        "LETTER_PLACE": os.environ.get("LETTER_PLACE", "Paris"),
+        "LETTER_SIGNATURE": os.environ.get("LETTER_SIGNATURE", "Le service Relations clients"),
+        "MEDIATOR_TEXT": os.environ.get("MEDIATOR_TEXT", ""),
         "PROCESSES_DIR": os.environ.get("PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes")),
     }

@@ -334,7 +334,8 @@ def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
             db.session.flush()
             audit.record(case, actor, "message_sent", bpmn_id=bpmn_id, data={
                 "template": message.template, "channel": message.channel, "recipient": message.recipient,
-                "subject": message.subject, "outbox_id": message.id})
+                "subject": message.subject, "outbox_id": message.id,
+                "template_version_id": message.template_version_id})
         elif kind == "child":
             child = create_case(actor, effect[1], effect[2], parent=case, reference=effect[3])
             audit.record(case, actor, "dispute_opened", bpmn_id=bpmn_id,
