@@ -107,6 +107,7 @@ NAV = [  # (endpoint, French label, groups allowed or None for all staff); links
     ("processes.index", "Processus", None),
     ("admin.incidents", "Incidents", ()),
     ("letters.index", "Courriers", ("accueil", "gestionnaire", "auditeur")),
+    ("letters.templates_index", "Modèles", ("proprietaire",)),
 ]
 
 

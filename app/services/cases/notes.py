@@ -17,6 +17,7 @@ from app.services.cases.lifecycle import get_case
 from app.services.core import audit
 from app.services.core.case_lock import lock_case
 from app.services.core.errors import Invalid, NotFound
+from app.services.core.storage import storage_dir  # noqa: F401 - also used by the case pages
 from app.services.core.transaction import transaction
 
 # Extension -> the content type we serve it with (never the one the browser claimed).
@@ -38,12 +39,6 @@ MAX_COMMENT = 5000
 
 def max_bytes() -> int:
     return int(current_app.config.get("ATTACHMENT_MAX_BYTES", DEFAULT_MAX_BYTES))
-
-
-def storage_dir() -> Path:
-    path = Path(current_app.config.get("ATTACHMENT_DIR") or Path(current_app.instance_path) / "attachments")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def clean_filename(name: str | None) -> str:

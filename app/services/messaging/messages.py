@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask import current_app
+from sqlalchemy import select
 
 from app import clock, formatting
 from app.extensions import db
 from app.models import Case, OutboxMessage
+from app.services.core.errors import NotFound
 from app.services.messaging import templates
 
 KIND_LABELS = {"complaint": "réclamation", "compliment": "message", "suggestion": "suggestion",
@@ -103,3 +105,23 @@ def queue(case: Case, template: str, data: dict, *, channel: str | None = None) 
 def needs_pdf(message: OutboxMessage, kind: str | None) -> bool:
     """A posted letter is a PDF; an e-mail of a letter template (response, rejection...) carries the PDF too."""
     return message.channel in POSTAL_CHANNELS or kind == "letter"
+
+
+def case_by_reference(reference: str | None) -> Case:
+    case = db.session.scalars(select(Case).where(Case.reference == (reference or "").strip().upper())).first()
+    if case is None:
+        raise NotFound(f"Dossier inconnu : « {(reference or '').strip()[:40]} ».")
+    return case
+
+
+def preview(subject: str, body: str, reference: str | None, *, postal: bool = False) -> templates.Rendered:
+    """A template's text (saved or not) rendered with a real case's fields; Invalid if it does not compile."""
+    templates.check(subject or "", body or "")
+    case = case_by_reference(reference)
+    return templates.render_source(subject or "", body or "", fields(case, postal=postal))
+
+
+def recent_references(limit: int = 20) -> list[str]:
+    """Recent case references, to pick one for a preview."""
+    return list(db.session.scalars(select(Case.reference).order_by(Case.created_at.desc(), Case.id.desc())
+                                   .limit(limit)))
