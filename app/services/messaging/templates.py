@@ -215,7 +215,11 @@ def check(subject: str, body: str) -> None:
         except TemplateSyntaxError as exc:
             errors[name] = f"Erreur de syntaxe ligne {exc.lineno} : {exc.message}."
             continue
-        unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
+        try:
+            unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
+        except TemplateError as exc:  # an unknown filter or test shows when the template is compiled
+            errors[name] = f"Modèle invalide : {exc.message or exc}."
+            continue
         if unknown:
             errors[name] = "Champ inconnu : " + ", ".join(f"« {u} »" for u in unknown) + \
                            ". Champs disponibles : voir la liste à droite."
@@ -223,10 +227,6 @@ def check(subject: str, body: str) -> None:
         for included in meta.find_referenced_templates(ast):
             if included is None or active(normalize_key(included), missing_ok=True) is None:
                 errors[name] = f"Modèle inclus inconnu : « {included} »."
-        try:
-            TEXT_ENV.from_string(source)  # unknown filters and tests show at compile time
-        except TemplateError as exc:
-            errors[name] = f"Modèle invalide : {exc.message or exc}."
     if len(body) > MAX_BODY:
         errors["body"] = f"{MAX_BODY} caractères au maximum."
     if "\n" in subject:
@@ -241,8 +241,12 @@ def render_source(subject: str, body: str, context: dict) -> Rendered:
         text = TEXT_ENV.from_string(body).render(context)
         html = HTML_ENV.from_string(body).render(context)
         subject_text = TEXT_ENV.from_string(subject).render(context)
-    except (SecurityError, TemplateError) as exc:
-        raise Invalid({"body": f"Le modèle ne peut pas être rendu : {exc}."}) from None
+    except SecurityError:
+        problem = "Le modèle ne peut pas être rendu : accès interdit par le bac à sable des modèles."
+        raise Invalid({"body": problem}, problem) from None
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+        problem = f"Le modèle ne peut pas être rendu : {getattr(exc, 'message', None) or exc}."
+        raise Invalid({"body": problem}, problem) from None
     return Rendered(subject=" ".join(subject_text.split())[:300], text=_BLANKS.sub("\n\n", text).strip() + "\n",
                     html=text_to_html(_BLANKS.sub("\n\n", html).strip(), escaped=True))
 
