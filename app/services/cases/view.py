@@ -23,6 +23,8 @@ EVENT_LABELS = {
     "complainant_message": "Message du réclamant", "complainant_attachment": "Pièce jointe du réclamant",
     "public_intake_merged": "Nouveau contact web rattaché",
     "possible_duplicates": "Doublons possibles (dépôt web)", "survey_answered": "Enquête de satisfaction",
+    "reply_sent": "Réponse au réclamant", "reply_draft_saved": "Brouillon de réponse enregistré",
+    "message_to_print": "Courrier à imprimer", "message_delivered": "Envoi confirmé",
 }
 HIDDEN_EVENTS = {"timer_checked", "engine_steps"}
 # Data keys the process sets itself (not form fields): their French labels.
@@ -114,10 +116,15 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
     if event.type == "task_completed":
         entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1]))
                         for k, v in (data.get("submitted") or {}).items()]
-    elif event.type == "message_sent":
+    elif event.type in ("message_sent", "reply_sent"):
         letter = letters.get(data.get("outbox_id"))
         entry.detail = f"{data.get('subject', '')} ({data.get('channel')} → {data.get('recipient') or '—'})"
         entry.body = letter.body if letter is not None else None
+    elif event.type == "message_delivered":
+        number = f", suivi n° {data['tracking_number']}" if data.get("tracking_number") else ""
+        entry.detail = f"{data.get('channel')} → {data.get('recipient') or '—'}{number}"
+    elif event.type == "reply_draft_saved":
+        entry.detail = str(data.get("subject") or "")
     elif event.type == "status_changed":
         entry.detail = f"{STATUS_LABELS.get(data.get('from'), data.get('from'))} → " \
                        f"{STATUS_LABELS.get(data.get('to'), data.get('to'))}"
