@@ -108,3 +108,18 @@ def test_letters_page_serves_the_kept_pdf(deployed, api, client):
     client.post("/logout")
     client.post("/login", data={"username": "service", "password": "demo"})
     assert client.get(f"/courriers/{response.id}.pdf").status_code == 403
+
+
+def test_credit_note_letter_in_french_with_recourse_when_partly_justified(deployed, api):
+    from app.models import Case
+    from app.services.messaging import messages
+
+    ref = start(api, **complaint_data())["reference"]
+    case = db.session.scalars(select(Case).where(Case.reference == ref)).one()
+    data = {**case.data, "credit_note_number": "AV-2026-0042", "credited_amount": 1250.4, "justified": "partly"}
+    subject, body = messages.render("dispute_closed", case, data)
+    assert subject == f"Clôture du litige {ref}"
+    assert "Un avoir n° AV-2026-0042 de 1\u202f250,40\u00a0€ a été établi." in body
+    assert "Médiateur de l'eau" in body
+    _subject, justified = messages.render("dispute_closed", case, {**data, "justified": "justified"})
+    assert "Médiateur" not in justified

@@ -12,6 +12,7 @@ includes the active version of another template.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,12 +236,18 @@ def check(subject: str, body: str) -> None:
         raise Invalid(errors, "Le modèle contient des erreurs : il n'a pas été enregistré.")
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(autoescape: bool, source: str):
+    """A template compiled once per text (the rows never change; an edit is a new text)."""
+    return (HTML_ENV if autoescape else TEXT_ENV).from_string(source)
+
+
 def render_source(subject: str, body: str, context: dict) -> Rendered:
     """Render a subject and body in the sandbox: the text part, and the HTML part with autoescape."""
     try:
-        text = TEXT_ENV.from_string(body).render(context)
-        html = HTML_ENV.from_string(body).render(context)
-        subject_text = TEXT_ENV.from_string(subject).render(context)
+        text = _compiled(False, body).render(context)
+        html = _compiled(True, body).render(context)
+        subject_text = _compiled(False, subject).render(context)
     except SecurityError:
         problem = "Le modèle ne peut pas être rendu : accès interdit par le bac à sable des modèles."
         raise Invalid({"body": problem}, problem) from None
