@@ -96,7 +96,7 @@ def composer(user: User, reference: str) -> dict:
     return {
         "case": case, "channels": channels(case),
         "templates": [t for t in templates.catalogue() if t.kind != "partial"],
-        "fields": [(name, label, values.get(name)) for name, label in templates.FIELDS.items()
+        "fields": [(name, label.split(" (")[0], values.get(name)) for name, label in templates.FIELDS.items()
                    if name not in ("postal",) and isinstance(values.get(name), str) and values.get(name)],
         "files": case_files(case), "drafts": drafts(case, user),
     }
