@@ -2,6 +2,9 @@
 registered letters record their tracking number; the letters page serves the PDF."""
 
 import hashlib
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -58,6 +61,10 @@ def test_response_letter_pdf_reads_as_a_french_letter(deployed, api):
     assert f"Référence : {ref}" in text and f"Objet : Réponse à votre réclamation {ref}" in text
     assert "Claire Martin" in text and "Médiateur de l'eau" in text  # partial acceptance: the recourse
     assert not [label for label in NAV_LABELS if label in text]
+    if os.environ.get("CORRESPONDENCE_SCREENSHOTS"):  # the README's picture of a letter (docs/screenshots)
+        target = Path(os.environ["CORRESPONDENCE_SCREENSHOTS"]) / "letter-pdf"
+        subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", "-", str(target)], input=pdf, check=True,
+                       timeout=60)
     [event] = [e for e in db.session.scalars(select(AuditEvent).where(AuditEvent.type == "message_to_print"))
                if e.data["outbox_id"] == response.id]
     assert event.data["pdf_sha256"] == kept.sha256 and event.data["pdf_attachment_id"] == kept.id

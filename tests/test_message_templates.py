@@ -52,6 +52,7 @@ def test_first_use_seeds_a_missing_template(deployed, api):
     ('{% include "_absent" %}', "Modèle inclus inconnu"),
 ])
 def test_a_broken_template_is_refused_in_french_and_nothing_saved(deployed, body, error):
+    templates.seed_missing()
     owner = by_username("proprietaire")
     with pytest.raises(Invalid) as refused:
         templates.save(owner, "response", "Objet", body, base_version=1)
