@@ -94,6 +94,7 @@ def test_composer_journey(api, live, page, shots):
 
 def test_template_editor_journey(api, live, page, shots):
     reference = start(api, **complaint_data())["reference"]
+    [earlier] = db.session.scalars(select(OutboxMessage))
     sign_in(page, live.url, "proprietaire")
     page.get_by_role("link", name="Modèles").click()
     page.get_by_role("link", name="Modifier le modèle Accusé de réception").click()
@@ -123,3 +124,23 @@ def test_template_editor_journey(api, live, page, shots):
     versions = list(db.session.scalars(select(MessageTemplate).where(MessageTemplate.key == "acknowledgment")
                                        .order_by(MessageTemplate.version)))
     assert [v.version for v in versions] == [1, 2, 3] and versions[2].body == versions[0].body
+    # While version 2 was active a letter was written from it; the earlier one keeps version 1's text.
+    assert earlier.template_version_id == versions[0].id and earlier.body.startswith("Bonjour Martine Lefèvre,")
+
+
+def test_letter_written_while_an_edit_is_active_keeps_it(api, live, page):
+    start(api, **complaint_data())
+    sign_in(page, live.url, "proprietaire")
+    page.goto(f"{live.url}/courriers/modeles/acknowledgment")
+    page.get_by_label("Texte").fill("Madame, Monsieur {{ customer_name }},\n\nBien reçu.\n")
+    page.get_by_role("button", name="Enregistrer une nouvelle version").click()
+    assert "version 2, utilisée par les prochains messages" in page.content()
+    second = start(api, **complaint_data(customer_name="Paul Roux", customer_email="paul@example.fr"))["reference"]
+    db.session.expire_all()
+    first_letter, second_letter = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+    v1, v2 = db.session.scalars(select(MessageTemplate).where(MessageTemplate.key == "acknowledgment")
+                                .order_by(MessageTemplate.version))
+    assert first_letter.template_version_id == v1.id and first_letter.body.startswith("Bonjour Martine Lefèvre,")
+    assert second_letter.template_version_id == v2.id
+    assert second_letter.body == "Madame, Monsieur Paul Roux,\n\nBien reçu.\n"
+    assert second in second_letter.subject

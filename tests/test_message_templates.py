@@ -73,7 +73,7 @@ def test_only_process_owners_edit_and_a_stale_edit_is_refused(deployed):
 
 def test_sandbox_keeps_templates_away_from_python(deployed, api):
     ref = start(api, **complaint_data(customer_name="<b>Zoé</b> & fils"))["reference"]
-    with pytest.raises(Invalid, match="interdit par le bac à sable"):
+    with pytest.raises(Invalid, match="interdite par le bac à sable"):
         messages.preview("Objet", "{{ data.__class__.__mro__[1].__subclasses__() }}", ref)
     rendered = messages.preview("Objet {{ reference }}", "Bonjour {{ customer_name }},\n\nMerci.", ref)
     assert rendered.subject == f"Objet {ref}"
@@ -129,3 +129,20 @@ def test_editor_pages_are_for_process_owners(deployed, client):
     login(client, "admin")
     assert client.get("/courriers/modeles/response").status_code == 200
     assert client.get("/courriers/modeles/inconnu").status_code == 404
+
+
+@pytest.mark.parametrize("body", [
+    '{{ "x" * 100000000 }}', "{{ 10 ** 100000 }}", "{% for i in range(1000000) %}.{% endfor %}",
+    "{{ reference.__class__.__mro__ }}"])
+def test_sandbox_budgets_refuse_runaway_templates(deployed, api, body):
+    ref = start(api, **complaint_data())["reference"]
+    with pytest.raises(Invalid, match="bac à sable"):
+        messages.preview("Objet", body, ref)
+
+
+def test_nested_loops_are_refused_at_save(deployed):
+    templates.seed_missing()
+    body = "{% for a in range(9) %}{% for b in range(9) %}{% for c in range(9) %}.{% endfor %}{% endfor %}{% endfor %}"
+    with pytest.raises(Invalid) as refused:
+        templates.save(by_username("proprietaire"), "response", "Objet", body, base_version=1)
+    assert "Trop de boucles imbriquées" in refused.value.errors["body"]

@@ -56,6 +56,12 @@ def enclosed(message: OutboxMessage) -> list[str]:
                                    .order_by(Attachment.id)))
 
 
+def _old_address(message: OutboxMessage) -> str | None:
+    """A letter written before postal_address existed kept the address as its recipient."""
+    recipient = message.recipient or ""
+    return recipient if "@" not in recipient and recipient != (message.recipient_name or "") else None
+
+
 def letter_html(message: OutboxMessage, case: Case) -> str:
     """The letter as a standalone HTML page for WeasyPrint."""
     body = sanitize(message.body_html) if message.body_html else text_to_html(message.body)
@@ -63,7 +69,7 @@ def letter_html(message: OutboxMessage, case: Case) -> str:
     return render_template(
         "letters/letter_pdf.html", message=message, reference=case.reference, sender=sender(),
         recipient_name=message.recipient_name or case.customer_name or "",
-        recipient_address=_lines(message.postal_address),
+        recipient_address=_lines(message.postal_address or _old_address(message)),
         place_date=formatting.place_date(written, current_app.config.get("LETTER_PLACE")),
         registered=message.channel == "registered_letter", body=Markup(body), enclosed=enclosed(message),
         signed=message.channel != "email")

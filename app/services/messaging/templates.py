@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
-from jinja2 import BaseLoader, TemplateNotFound, TemplateSyntaxError, meta
+from jinja2 import BaseLoader, TemplateNotFound, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
@@ -78,6 +78,8 @@ FIELDS = {
 }
 CONTEXT_NAMES = set(FIELDS) | {"data", "case", "range", "loop", "dict", "lipsum", "cycler", "joiner", "namespace"}
 MAX_BODY = 20000
+# Budgets of a template run (process owners write them; a step renders them inside its transaction).
+MAX_RANGE, MAX_LOOP_DEPTH, MAX_POWER, MAX_OUTPUT = 1000, 2, 64, 200_000
 _BLANKS = re.compile(r"\n[ \t]*(\n[ \t]*)+\n")
 
 
@@ -103,9 +105,32 @@ def normalize_key(name: str) -> str:
     return name.removeprefix("messages/").removesuffix(".txt").strip()
 
 
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox with budgets: no huge repetition or power, a short `range`, nesting checked at save."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        numbers = [v for v in (left, right) if isinstance(v, int) and not isinstance(v, bool)]
+        sized = [v for v in (left, right) if isinstance(v, (str, list, tuple))]
+        if operator == "**" and numbers and abs(right if isinstance(right, int) else 0) > MAX_POWER:
+            raise SecurityError("power too large")
+        if operator == "*" and sized and numbers and len(sized[0]) * abs(numbers[0]) > MAX_OUTPUT:
+            raise SecurityError("repetition too large")
+        return super().call_binop(context, operator, left, right)
+
+
+def _short_range(*args):
+    values = range(*args)
+    if len(values) > MAX_RANGE:
+        raise SecurityError("range too large")
+    return values
+
+
 def _environment(autoescape: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(loader=_ActiveLoader(), autoescape=autoescape, keep_trailing_newline=True,
-                               trim_blocks=False, lstrip_blocks=False)
+    env = _Sandbox(loader=_ActiveLoader(), autoescape=autoescape, keep_trailing_newline=True,
+                   trim_blocks=False, lstrip_blocks=False)
+    env.globals["range"] = _short_range
     formatting.install(env)
     return env
 
@@ -207,6 +232,11 @@ def version(version_id: int) -> MessageTemplate:
 
 # --- checking and rendering ------------------------------------------------------------------------------
 
+def _loop_depth(node, depth: int = 0) -> int:
+    here = depth + 1 if isinstance(node, nodes.For) else depth
+    return max([here] + [_loop_depth(child, here) for child in node.iter_child_nodes()])
+
+
 def check(subject: str, body: str) -> None:
     """Refuse a template that does not compile or names unknown fields or templates, with a French message."""
     errors = {}
@@ -224,6 +254,9 @@ def check(subject: str, body: str) -> None:
         if unknown:
             errors[name] = "Champ inconnu : " + ", ".join(f"« {u} »" for u in unknown) + \
                            ". Champs disponibles : voir la liste à droite."
+            continue
+        if _loop_depth(ast) > MAX_LOOP_DEPTH:
+            errors[name] = f"Trop de boucles imbriquées : {MAX_LOOP_DEPTH} niveaux au plus."
             continue
         for included in meta.find_referenced_templates(ast):
             if included is None or active(normalize_key(included), missing_ok=True) is None:
@@ -248,8 +281,11 @@ def render_source(subject: str, body: str, context: dict) -> Rendered:
         text = _compiled(False, body).render(context)
         html = _compiled(True, body).render(context)
         subject_text = _compiled(False, subject).render(context)
+        if len(text) > MAX_OUTPUT:
+            raise SecurityError("output too large")
     except SecurityError:
-        problem = "Le modèle ne peut pas être rendu : accès interdit par le bac à sable des modèles."
+        problem = ("Le modèle ne peut pas être rendu : opération interdite par le bac à sable des modèles "
+                   "(accès interne, ou calcul, boucle ou texte trop grand).")
         raise Invalid({"body": problem}, problem) from None
     except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
         problem = f"Le modèle ne peut pas être rendu : {getattr(exc, 'message', None) or exc}."
