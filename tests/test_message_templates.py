@@ -146,3 +146,17 @@ def test_nested_loops_are_refused_at_save(deployed):
     with pytest.raises(Invalid) as refused:
         templates.save(by_username("proprietaire"), "response", "Objet", body, base_version=1)
     assert "Trop de boucles imbriquées" in refused.value.errors["body"]
+
+
+def test_letter_template_preview_as_pdf(deployed, api, client):
+    from tests.support.mail import pdf_text
+
+    ref = start(api, **complaint_data(customer_address="3 rue des Lilas\n69003 Lyon"))["reference"]
+    login(client, "proprietaire")
+    resp = client.post("/courriers/modeles/holding_letter", data={
+        "subject": "Votre dossier {{ reference }}", "body": "Bonjour {{ customer_name }}, réponse le {{ due }}.",
+        "base_version": "1", "reference": ref, "action": "preview_pdf"})
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    text = " ".join(pdf_text(resp.data).split())
+    assert f"Objet : Votre dossier {ref}" in text and "Bonjour Martine Lefèvre, réponse le 8 décembre 2026." in text
+    assert "69003 Lyon" in text and len(rows("holding_letter")) == 1  # nothing saved

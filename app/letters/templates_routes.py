@@ -1,6 +1,6 @@
 """The template editor for process owners: list, edit with a preview on a real case, history, roll back."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.access import groups_required
@@ -42,6 +42,15 @@ def template_edit(key):
     except ValueError:
         base_version = -1
     keep = {"subject": subject, "body": body, "note": note, "base_version": base_version, "reference": reference}
+    if form.get("action") == "preview_pdf" and row.kind == "letter":
+        try:
+            content, filename = messages.preview_letter(subject, body, reference)
+        except Invalid as exc:
+            return _editor_page(row, errors=exc.errors, status=422, **keep)
+        except NotFound as exc:
+            return _editor_page(row, errors={"reference": exc.message}, status=422, **keep)
+        return Response(content, mimetype="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"})
     if form.get("action") == "preview":
         try:
             rendered = messages.preview(subject, body, reference, postal=row.kind == "letter")

@@ -125,3 +125,17 @@ def recent_references(limit: int = 20) -> list[str]:
     """Recent case references, to pick one for a preview."""
     return list(db.session.scalars(select(Case.reference).order_by(Case.created_at.desc(), Case.id.desc())
                                    .limit(limit)))
+
+
+def preview_letter(subject: str, body: str, reference: str | None) -> tuple[bytes, str]:
+    """A letter template (saved or not) laid out as the PDF a real case would get; nothing is kept."""
+    from app.services.messaging import letters
+
+    rendered = preview(subject, body, reference, postal=True)
+    case = case_by_reference(reference)
+    data = case.data or {}
+    message = OutboxMessage(id=0, case_id=case.id, template="preview", channel="letter", subject=rendered.subject,
+                            body=rendered.text, body_html=rendered.html, created_at=clock.now(),
+                            recipient_name=data.get("customer_name") or case.customer_name,
+                            postal_address=data.get("customer_address"))
+    return letters.render_pdf(message, case), f"apercu-modele-{case.reference}.pdf"
