@@ -1,4 +1,4 @@
-"""The cost of one letter PDF (WeasyPrint), as the outbox sender makes it.
+"""The cost of one letter PDF (WeasyPrint), as the outbox sender makes it, and of writing a letter in a step.
 
     PYTHONPATH=. .venv/bin/python bench/letter_pdf.py [--runs 30] [--smoke]
 
@@ -6,8 +6,10 @@ Method: a fresh SQLite database (the migrations, processes/ deployed), one compl
 its response letter is rendered from the active template as the step writes it, then laid out as a PDF
 --runs times after one warm-up (the first call loads pango and the fonts: reported apart). The table gives the
 median, the 95th percentile and the minimum wall-clock time of `letters.render_pdf`, for a one-page letter and
-a long one, with the PDF size. The machine line gives nproc, CPU, RAM and the load average at the start:
-the machine is shared, so read the figures with that load in mind. --smoke: two runs, to check that it runs.
+a long one, with the PDF size; a second table times what the step itself pays to write the letter
+(`messages.queue`: the active version read, the text and HTML parts rendered, the row flushed). The machine
+line gives nproc, CPU, RAM and the load average at the start: the machine is shared, so read the figures with
+that load in mind. --smoke: two runs, to check that it runs.
 """
 
 from __future__ import annotations
@@ -62,9 +64,20 @@ def measure(runs: int) -> str:
                 rows.append([f"{label} ({pages} p.)", runs, f"{cold * 1000:.0f}", f"{median_ms(timings):.1f}",
                              f"{p95_ms(timings):.1f}", f"{min(timings) * 1000:.1f}", f"{len(pdf) / 1024:.1f}"])
                 db.session.rollback()
+            # What a step pays to write a letter: the active version read, its text and HTML parts rendered.
+            timings = []
+            for _ in range(max(runs, 5)):
+                started = time.perf_counter()
+                messages.queue(case, "response", letter_data)
+                db.session.flush()
+                timings.append(time.perf_counter() - started)
+                db.session.rollback()
+            queue_row = [f"{median_ms(timings):.2f}", f"{p95_ms(timings):.2f}", f"{min(timings) * 1000:.2f}"]
         clock.set_now(None)
     lines.append(table("Cost of one letter PDF (letters.render_pdf, WeasyPrint)",
                        ["letter", "runs", "first call ms", "median ms", "p95 ms", "min ms", "PDF KiB"], rows))
+    lines.append(table("Cost of writing the letter in the step (messages.queue: template read, text and HTML "
+                       "rendered, row flushed)", ["median ms", "p95 ms", "min ms"], [queue_row]))
     return "\n".join(lines)
 
 

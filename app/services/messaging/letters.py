@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app import clock, formatting
 from app.extensions import db
 from app.models import Attachment, Case, OutboxMessage
+from app.services.core.errors import NotFound
 from app.services.core.storage import storage_dir
 from app.services.messaging.rendering import sanitize, text_to_html
 
@@ -110,9 +111,12 @@ def keep_pdf(message: OutboxMessage, case: Case, pdf: bytes, stored: str, actor:
 
 
 def kept_pdf(message: OutboxMessage) -> bytes | None:
-    """The PDF kept when the letter was sent, or None before."""
+    """The PDF kept when the letter was made (None before); NotFound if its file is gone (never a new one:
+    the audit trail holds the kept file's hash)."""
     if not message.pdf_attachment_id:
         return None
     attachment = db.session.get(Attachment, message.pdf_attachment_id)
     path = storage_dir() / attachment.stored_name if attachment is not None else None
-    return path.read_bytes() if path is not None and path.is_file() else None
+    if path is None or not path.is_file():
+        raise NotFound("Le PDF conservé de ce courrier est introuvable dans le stockage des pièces.")
+    return path.read_bytes()

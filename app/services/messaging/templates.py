@@ -12,6 +12,7 @@ includes the active version of another template.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import re
 from dataclasses import dataclass
@@ -90,15 +91,47 @@ class Rendered:
     html: str
 
 
+# The active shared blocks of the render in progress ({key: body}), read in one query per render.
+_BLOCKS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("message_template_blocks", default=None)
+
+
 class _ActiveLoader(BaseLoader):
-    """`{% include "_signature" %}` (or the old "messages/_signature.txt"): the active version of that key."""
+    """`{% include "_signature" %}` (or the old "messages/_signature.txt"): the active version of that key.
+
+    Jinja keeps the compiled block while `uptodate` holds: the same text is compiled once, an edit recompiles.
+    """
 
     def get_source(self, environment, template):
         key = normalize_key(template)
-        row = active(key, seed=True, missing_ok=True)
-        if row is None:
-            raise TemplateNotFound(template)
-        return row.body, None, lambda: False  # always re-read: the active version may change
+        blocks = _BLOCKS.get()
+        if blocks is not None and key in blocks:
+            body = blocks[key]
+        else:
+            row = active(key, seed=True, missing_ok=True)
+            if row is None:
+                raise TemplateNotFound(template)
+            body = row.body
+
+        def uptodate() -> bool:
+            current = _BLOCKS.get()
+            return current is not None and current.get(key) == body
+
+        return body, None, uptodate
+
+
+def active_blocks() -> dict[str, str]:
+    """The active text of every shared block (kind partial), in one query; seeded first when none exists."""
+    latest = (select(MessageTemplate.key, func.max(MessageTemplate.version).label("v"))
+              .where(MessageTemplate.kind == "partial").group_by(MessageTemplate.key).subquery())
+    rows = db.session.execute(select(MessageTemplate.key, MessageTemplate.body).join(
+        latest, (MessageTemplate.key == latest.c.key) & (MessageTemplate.version == latest.c.v))).all()
+    found = {key: body for key, body in rows}
+    for key in seed_keys():
+        if key.startswith("_") and key not in found:
+            row = active(key, missing_ok=True)
+            if row is not None:
+                found[key] = row.body
+    return found
 
 
 def normalize_key(name: str) -> str:
@@ -146,7 +179,13 @@ def seed_dir() -> Path:
 
 
 def seed_keys() -> list[str]:
-    return sorted(p.stem for p in seed_dir().glob("*.txt"))
+    return list(_seed_keys(str(seed_dir())))
+
+
+@functools.lru_cache(maxsize=8)
+def _seed_keys(folder: str) -> tuple[str, ...]:
+    """The seed files of a folder (read once per process: they ship with the code)."""
+    return tuple(sorted(p.stem for p in Path(folder).glob("*.txt")))
 
 
 def read_seed(key: str) -> tuple[str, str] | None:
@@ -277,6 +316,7 @@ def _compiled(autoescape: bool, source: str):
 
 def render_source(subject: str, body: str, context: dict) -> Rendered:
     """Render a subject and body in the sandbox: the text part, and the HTML part with autoescape."""
+    token = _BLOCKS.set(active_blocks())
     try:
         text = _compiled(False, body).render(context)
         html = _compiled(True, body).render(context)
@@ -290,6 +330,8 @@ def render_source(subject: str, body: str, context: dict) -> Rendered:
     except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
         problem = f"Le modèle ne peut pas être rendu : {getattr(exc, 'message', None) or exc}."
         raise Invalid({"body": problem}, problem) from None
+    finally:
+        _BLOCKS.reset(token)
     return Rendered(subject=" ".join(subject_text.split())[:300], text=_BLANKS.sub("\n\n", text).strip() + "\n",
                     html=text_to_html(_BLANKS.sub("\n\n", html).strip(), escaped=True))
 
