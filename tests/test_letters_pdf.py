@@ -130,3 +130,18 @@ def test_credit_note_letter_in_french_with_recourse_when_partly_justified(deploy
     assert "Médiateur de l'eau" in body
     _subject, justified = messages.render("dispute_closed", case, {**data, "justified": "justified"})
     assert "Médiateur" not in justified
+
+
+def test_a_kept_pdf_is_served_as_kept_or_not_at_all(deployed, api, app):
+    from app.services.core.errors import NotFound
+
+    decided(api)
+    response = letter("response")
+    accueil = by_username("accueil")
+    before = outbox.letter_pdf(accueil, response.id)[0]  # not made yet: a fresh rendering, nothing kept
+    assert before.startswith(b"%PDF") and letter("response").pdf_attachment_id is None
+    outbox.send_pending()
+    kept = db.session.get(Attachment, letter("response").pdf_attachment_id)
+    (Path(app.config["ATTACHMENT_DIR"]) / kept.stored_name).unlink()
+    with pytest.raises(NotFound, match="introuvable"):
+        outbox.letter_pdf(accueil, response.id)
