@@ -145,3 +145,28 @@ def test_a_kept_pdf_is_served_as_kept_or_not_at_all(deployed, api, app):
     (Path(app.config["ATTACHMENT_DIR"]) / kept.stored_name).unlink()
     with pytest.raises(NotFound, match="introuvable"):
         outbox.letter_pdf(accueil, response.id)
+
+
+def test_a_step_sends_by_registered_letter_when_the_bpmn_says_so(deployed, api):
+    from app.engine import DefinitionError
+    from app.services.core import definitions
+    from tests.conftest import TEST_BPMN
+
+    xml = (TEST_BPMN / "registered_letter.bpmn").read_text(encoding="utf-8")
+    definitions.deploy_xml(xml, "test", "registered_letter.bpmn")
+    db.session.commit()
+    start(api, process="registered_test", user="gestionnaire", customer_name="Paul Roux",
+          customer_email="paul@example.fr", customer_address="8 avenue Foch\n75016 Paris")
+    start(api, process="registered_test", user="gestionnaire", customer_name="Léa Petit",
+          customer_email="lea@example.fr")  # no postal address: e-mail after all
+    registered, fallback = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+    assert (registered.channel, registered.recipient, registered.postal_address) == (
+        "registered_letter", "8 avenue Foch\n75016 Paris", "8 avenue Foch\n75016 Paris")
+    assert (fallback.channel, fallback.recipient) == ("email", "lea@example.fr")
+    assert "Médiateur de l'eau" in registered.body  # a rejection names the recourse
+    assert [m for m, _ref in outbox.letters_to_print()] == []
+    outbox.send_pending()
+    assert [m.id for m, _ref in outbox.letters_to_print()] == [registered.id]
+    with pytest.raises(DefinitionError) as refused:
+        definitions.deploy_xml(xml.replace('value="registered_letter"', 'value="pigeon"'), "test", "bad.bpmn")
+    assert "propriété « channel » inconnue : « pigeon »" in str(refused.value.problems)

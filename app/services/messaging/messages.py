@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import Case, OutboxMessage
 from app.services.core.errors import NotFound
 from app.services.messaging import templates
+from app.vocabulary import POSTAL_CHANNELS
 
 KIND_LABELS = {"complaint": "réclamation", "compliment": "message", "suggestion": "suggestion",
                "request": "demande"}
@@ -17,7 +18,7 @@ DECISION_LABELS = {"accepted": "fondée", "partly": "partiellement fondée", "re
 DEFAULT_MEDIATOR = ("le médiateur de la consommation dont relève notre entreprise, dont les coordonnées figurent "
                     "sur notre site internet")
 AMOUNT_FIELDS = ("amount", "compensation", "credited_amount", "blocked_amount")
-POSTAL_CHANNELS = ("letter", "registered_letter")
+
 
 
 def tracking_url(case: Case) -> str:
@@ -89,7 +90,7 @@ def queue(case: Case, template: str, data: dict, *, channel: str | None = None) 
     row = templates.active(template)
     email = data.get("customer_email")
     address = data.get("customer_address")
-    channel = channel or ("email" if email else "letter")
+    channel = choose_channel(channel, email, address)
     rendered = templates.render(row, fields(case, data, postal=channel in POSTAL_CHANNELS))
     message = OutboxMessage(
         case_id=case.id, template=template, channel=channel,
@@ -100,6 +101,14 @@ def queue(case: Case, template: str, data: dict, *, channel: str | None = None) 
     )
     db.session.add(message)
     return message
+
+
+def choose_channel(requested: str | None, email: str | None, address: str | None) -> str:
+    """The channel asked for (BPMN property `channel`) when the complainant can be reached by it, else e-mail
+    when there is an address, else a letter."""
+    if requested in POSTAL_CHANNELS and address:
+        return requested
+    return "email" if email else "letter"
 
 
 def needs_pdf(message: OutboxMessage, kind: str | None) -> bool:

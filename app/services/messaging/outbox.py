@@ -29,7 +29,8 @@ from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.core.storage import storage_dir
 from app.services.core.transaction import transaction, use_case
 from app.services.messaging import letters
-from app.services.messaging.messages import POSTAL_CHANNELS, needs_pdf
+from app.services.messaging.messages import needs_pdf
+from app.vocabulary import POSTAL_CHANNELS
 
 MAX_ATTEMPTS = 8
 BACKOFF = timedelta(minutes=1)  # doubled after each failure: 1, 2, 4 ... minutes
