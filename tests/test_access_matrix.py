@@ -123,6 +123,7 @@ EXPECTED = {
     "letters.template_edit": ("proprietaire",),
     "letters.template_versions": ("proprietaire",),
     "letters.template_roll_back": ("proprietaire",),
+    "letters.template_create": ("proprietaire",),
     "cases.reply": ("gestionnaire", "responsable"),  # the open task's group (qualification) and managers
     "cases.reply_action": ("gestionnaire", "responsable"),
 }

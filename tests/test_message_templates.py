@@ -160,3 +160,31 @@ def test_letter_template_preview_as_pdf(deployed, api, client):
     text = " ".join(pdf_text(resp.data).split())
     assert f"Objet : Votre dossier {ref}" in text and "Bonjour Martine Lefèvre, réponse le 8 décembre 2026." in text
     assert "69003 Lyon" in text and len(rows("holding_letter")) == 1  # nothing saved
+
+
+def test_process_owner_creates_a_template_the_composer_offers(deployed, api, client):
+    ref = start(api, **complaint_data())["reference"]
+    login(client, "proprietaire")
+    page = client.get("/courriers/modeles/").get_data(as_text=True)
+    assert "Demande d&#39;informations complémentaires" in page and "Créer le modèle" in page
+    assert 'Bonjour {{ customer_name }},\n\n\n{% include "_signature" %}</textarea>' in page.replace("&#34;", '"')
+    bad = client.post("/courriers/modeles/", data={"key": "Réponse!", "label": "", "kind": "fax",
+                                                   "subject": "", "body": ""})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "Identifiant : 3 à 60 lettres minuscules" in html
+    assert "Choisissez : courrier ou e-mail." in html and "L&#39;objet est obligatoire." in html
+    taken = client.post("/courriers/modeles/", data={"key": "response", "label": "X", "kind": "letter",
+                                                     "subject": "X", "body": "X"})
+    assert taken.status_code == 422 and "Un modèle « response » existe déjà." in taken.get_data(as_text=True)
+    broken = client.post("/courriers/modeles/", data={"key": "demande_pieces", "label": "Demande de pièces",
+                                                      "kind": "letter", "subject": "Pièces", "body": "{{ oups"})
+    assert broken.status_code == 422 and "Erreur de syntaxe" in broken.get_data(as_text=True)
+    created = client.post("/courriers/modeles/", data={
+        "key": "demande_pieces", "label": "Demande de pièces", "kind": "letter",
+        "subject": "Pièces pour le dossier {{ reference }}", "body": "Bonjour {{ customer_name }},\n\nMerci."})
+    assert created.status_code == 302 and created.headers["Location"].endswith("/courriers/modeles/demande_pieces")
+    [row] = rows("demande_pieces")
+    assert (row.version, row.kind, row.created_by) == (1, "letter", "proprietaire")
+    login(client, "responsable")
+    composer = client.get(f"/dossiers/{ref}/reponse?modele=demande_pieces&canal=email").get_data(as_text=True)
+    assert "Demande de pièces (courrier)" in composer and f"Pièces pour le dossier {ref}" in composer

@@ -14,7 +14,25 @@ EDITORS = templates.EDITORS
 @bp.get("/modeles/")
 @groups_required(*EDITORS)
 def templates_index():
-    return render_template("letters/templates.html", rows=templates.catalogue(), kinds=templates.KINDS)
+    return render_template("letters/templates.html", rows=templates.catalogue(), kinds=templates.KINDS,
+                           values={}, errors={})
+
+
+@bp.post("/modeles/")
+@groups_required(*EDITORS, write=True)
+def template_create():
+    values = {name: request.form.get(name, "") for name in ("key", "label", "kind", "subject", "body")}
+    try:
+        row = templates.create(current_user, **values)
+    except Invalid as exc:
+        flash(exc.message, "error")
+        return render_template("letters/templates.html", rows=templates.catalogue(), kinds=templates.KINDS,
+                               values=values, errors=exc.errors), 422
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("letters.templates_index"))
+    flash(f"Modèle « {row.label} » créé.", "info")
+    return redirect(url_for("letters.template_edit", key=row.key))
 
 
 def _editor_page(row, *, subject, body, note="", base_version=None, errors=None, rendered=None, reference="",

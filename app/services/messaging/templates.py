@@ -34,6 +34,7 @@ from app.services.core.transaction import transaction, use_case
 from app.services.messaging.rendering import text_to_html
 
 EDITORS = ("proprietaire",)  # and admin (User.in_any lets admin in)
+KEY = re.compile(r"[a-z][a-z0-9_]{2,59}")
 KINDS = {"letter": "Courrier", "email": "E-mail", "partial": "Bloc commun"}
 # key -> (kind, French label) of the seed files; a file not listed here is seeded as a letter.
 SEED_INFO = {
@@ -47,6 +48,7 @@ SEED_INFO = {
     "intake_merged": ("email", "Nouveau contact rattaché"),
     "tracking_link": ("email", "Nouvel envoi du lien de suivi"),
     "survey": ("email", "Enquête de satisfaction"),
+    "information_request": ("letter", "Demande d'informations complémentaires"),
     "_signature": ("partial", "Signature commune"),
     "_mediator": ("partial", "Recours : le médiateur"),
 }
@@ -374,6 +376,37 @@ def save(user: User, key: str, subject: str, body: str, *, base_version: int, no
     if (current.subject, current.body) == (subject, body):
         raise Invalid({"body": "Aucune modification par rapport à la version active."})
     return _add_version(user, current, subject, body, note.strip() or "Modification")
+
+
+@use_case
+def create(user: User, key: str, label: str, kind: str, subject: str, body: str) -> MessageTemplate:
+    """A new template (for the composer, or for a `send_message` step naming its key): its version 1."""
+    _editor(user)
+    key, label = (key or "").strip(), " ".join((label or "").split())
+    subject, body = " ".join((subject or "").split()), (body or "").replace("\r\n", "\n")
+    errors = {}
+    if not KEY.fullmatch(key):
+        errors["key"] = "Identifiant : 3 à 60 lettres minuscules, chiffres ou « _ », commençant par une lettre."
+    elif active(key, missing_ok=True) is not None:
+        errors["key"] = f"Un modèle « {key} » existe déjà."
+    if not label or len(label) > 200:
+        errors["label"] = "Le nom est obligatoire (200 caractères au plus)."
+    if kind not in ("letter", "email"):
+        errors["kind"] = "Choisissez : courrier ou e-mail."
+    if not subject:
+        errors["subject"] = "L'objet est obligatoire."
+    if not body.strip():
+        errors["body"] = "Le texte du modèle est vide."
+    if errors:
+        raise Invalid(errors, "Le modèle n'a pas été créé : corrigez les champs signalés.")
+    check(subject, body)
+    row = MessageTemplate(key=key, version=1, kind=kind, label=label, subject=subject, body=body,
+                          note="Création", created_at=clock.now(), created_by=user.username)
+    db.session.add(row)
+    db.session.flush()  # the same key created at the same moment fails here (unique key, version): Conflict
+    audit.record(None, user.username, "template_saved", data={
+        "key": key, "version": 1, "template_version_id": row.id, "note": "Création"})
+    return row
 
 
 @use_case
