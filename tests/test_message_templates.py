@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditEvent, MessageTemplate, OutboxMessage
 from app.services.core.errors import Conflict, Forbidden, Invalid
-from app.services.messaging import messages, templates
+from app.services.messaging import messages, template_editing, templates
 from app.services.people.users import by_username
 from tests.flows import complaint_data, start
 
@@ -55,18 +55,18 @@ def test_a_broken_template_is_refused_in_french_and_nothing_saved(deployed, body
     templates.seed_missing()
     owner = by_username("proprietaire")
     with pytest.raises(Invalid) as refused:
-        templates.save(owner, "response", "Objet", body, base_version=1)
+        template_editing.save(owner, "response", "Objet", body, base_version=1)
     assert error in refused.value.errors["body"]
     assert [r.version for r in rows("response")] == [1]
 
 
 def test_only_process_owners_edit_and_a_stale_edit_is_refused(deployed):
     with pytest.raises(Forbidden):
-        templates.save(by_username("gestionnaire"), "response", "Objet", "Texte", base_version=1)
+        template_editing.save(by_username("gestionnaire"), "response", "Objet", "Texte", base_version=1)
     owner = by_username("proprietaire")
-    templates.save(owner, "response", "Objet", "Texte 2", base_version=1)
+    template_editing.save(owner, "response", "Objet", "Texte 2", base_version=1)
     with pytest.raises(Conflict, match="modifié entre-temps"):
-        templates.save(by_username("admin"), "response", "Objet", "Texte 3", base_version=1)
+        template_editing.save(by_username("admin"), "response", "Objet", "Texte 3", base_version=1)
     [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.type == "template_saved"))
     assert event.case_id is None and event.actor == "proprietaire" and event.data["version"] == 2
 
@@ -144,7 +144,7 @@ def test_nested_loops_are_refused_at_save(deployed):
     templates.seed_missing()
     body = "{% for a in range(9) %}{% for b in range(9) %}{% for c in range(9) %}.{% endfor %}{% endfor %}{% endfor %}"
     with pytest.raises(Invalid) as refused:
-        templates.save(by_username("proprietaire"), "response", "Objet", body, base_version=1)
+        template_editing.save(by_username("proprietaire"), "response", "Objet", body, base_version=1)
     assert "Trop de boucles imbriquées" in refused.value.errors["body"]
 
 

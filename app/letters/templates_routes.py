@@ -6,7 +6,7 @@ from flask_login import current_user
 from app.access import groups_required
 from app.letters import bp
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
-from app.services.messaging import messages, templates
+from app.services.messaging import messages, template_editing, templates
 
 EDITORS = templates.EDITORS
 
@@ -23,7 +23,7 @@ def templates_index():
 def template_create():
     values = {name: request.form.get(name, "") for name in ("key", "label", "kind", "subject", "body")}
     try:
-        row = templates.create(current_user, **values)
+        row = template_editing.create(current_user, **values)
     except Invalid as exc:
         flash(exc.message, "error")
         return render_template("letters/templates.html", rows=templates.catalogue(), kinds=templates.KINDS,
@@ -78,7 +78,7 @@ def template_edit(key):
             return _editor_page(row, errors={"reference": exc.message}, status=422, **keep)
         return _editor_page(row, rendered=rendered, **keep)
     try:
-        saved = templates.save(current_user, key, subject, body, base_version=base_version, note=note)
+        saved = template_editing.save(current_user, key, subject, body, base_version=base_version, note=note)
     except Invalid as exc:
         flash(exc.message, "error")
         return _editor_page(row, errors=exc.errors, status=422, **keep)
@@ -106,7 +106,7 @@ def template_versions(key):
 @groups_required(*EDITORS, write=True)
 def template_roll_back(key, version_id):
     try:
-        row = templates.roll_back(current_user, key, version_id)
+        row = template_editing.roll_back(current_user, key, version_id)
     except NotFound:
         abort(404)
     except Invalid as exc:
