@@ -41,6 +41,7 @@ system-deps:
 	command -v ldapadd >/dev/null || missing="$$missing ldap-utils"; \
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	ldconfig -p | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	    echo "Installing system packages:$$missing"; \
 	    $(SUDO) apt-get update -q && \

@@ -139,6 +139,7 @@ NAV = [  # (endpoint, French label, groups allowed or None for all staff); links
     ("admin.incidents", "Incidents", ()),
     ("admin.people", "Personnes", ()),
     ("letters.index", "Courriers", (*LETTER_GROUPS, "auditeur")),
+    ("letters.templates_index", "Modèles", ("proprietaire",)),
     ("auth.absence", "Absence", None),
     ("privacy.index", "Données personnelles", PRIVACY_GROUPS),
 ]

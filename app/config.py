@@ -102,5 +102,12 @@ def load_config(instance_path: str) -> dict:
         "CASE_DATA_MAX_BYTES": int(os.environ.get("CASE_DATA_MAX_BYTES", 1024 * 1024)),
         "MAX_BPMN_ELEMENTS": int(os.environ.get("MAX_BPMN_ELEMENTS", 2000)),
         "TIMER_MIN_CYCLE_SECONDS": int(os.environ.get("TIMER_MIN_CYCLE_SECONDS", 60)),
+        # Letters: the letterhead and sender block, the place of the date line, the signature, the mediator.
+        "LETTER_SENDER_NAME": os.environ.get("LETTER_SENDER_NAME", "Service Relations clients"),
+        "LETTER_SENDER_ADDRESS": os.environ.get("LETTER_SENDER_ADDRESS", ""),
+        "LETTER_SENDER_CONTACT": os.environ.get("LETTER_SENDER_CONTACT", ""),
+        "LETTER_PLACE": os.environ.get("LETTER_PLACE", "Paris"),
+        "LETTER_SIGNATURE": os.environ.get("LETTER_SIGNATURE", "Le service Relations clients"),
+        "MEDIATOR_TEXT": os.environ.get("MEDIATOR_TEXT", ""),
         "PROCESSES_DIR": os.environ.get("PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes")),
     }

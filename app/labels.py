@@ -11,7 +11,7 @@ EVENT_LABELS = {
     "task_claimed": "Tâche prise", "task_released": "Tâche libérée", "task_reassigned": "Tâche réattribuée",
     "draft_saved": "Brouillon enregistré", "timer_fired": "Échéance atteinte", "timer_checked": "Minuteries vérifiées",
     "message_sent": "Message au réclamant", "message_received": "Message reçu", "message_ignored": "Message ignoré",
-    "message_to_print": "Courrier à imprimer", "message_delivered": "Message remis",
+    "message_to_print": "Courrier à imprimer", "message_delivered": "Envoi confirmé",
     "message_delivery_failed": "Échec d'envoi d'un message", "status_changed": "Statut modifié",
     "dispute_opened": "Litige ouvert", "incident": "Incident", "incident_retried": "Incident relancé",
     "case_migrated": "Dossier migré vers une autre version", "comment_added": "Commentaire interne",
@@ -26,6 +26,8 @@ EVENT_LABELS = {
     "capa_action_updated": "Action CAPA modifiée", "capa_status_changed": "Statut d'une action CAPA modifié",
     "clock_started": "Délai démarré", "clock_stopped": "Délai arrêté", "clock_paused": "Délai suspendu",
     "clock_resumed": "Délai repris", "verification_recorded": "Vérification enregistrée",
+    "reply_sent": "Réponse au réclamant", "reply_draft_saved": "Brouillon de réponse enregistré",
+    "template_saved": "Modèle de courrier enregistré",
 }
 # Events the staff timeline folds away unless they name steps.
 HIDDEN_EVENTS = {"timer_checked", "engine_steps"}

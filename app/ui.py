@@ -100,6 +100,11 @@ def install(app) -> None:
     app.add_template_global(event_label, "audit_event_label")
     app.add_template_global(audit_verification, "audit_verification")
     app.add_template_global(privacy_notice, "privacy_notice")
+    from app import formatting
+    from app.services.messaging.rendering import as_markup
+
+    formatting.install(app.jinja_env)  # the French filters (money, long_date, place_date...)
+    app.add_template_filter(as_markup, "safe_reply")  # a reply's HTML part, sanitised again by nh3 for the page
     app.register_error_handler(ServiceError, service_error)
     app.register_error_handler(403, forbidden)
     app.register_error_handler(CSRFError, csrf_error)

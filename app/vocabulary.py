@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 PARIS = ZoneInfo("Europe/Paris")  # stored in UTC, shown and typed in Paris time
 
 NOTIFICATION_KINDS = ("info", "reminder", "escalation")
+# How a message reaches the complainant: e-mail, letter, registered letter (lettre recommandée).
+MESSAGE_CHANNELS = ("email", "letter", "registered_letter")
+POSTAL_CHANNELS = ("letter", "registered_letter")
 
 # Role groups (the BPMN lanes are groups too): who may do what, stated once.
 STAFF_GROUPS = ("accueil", "gestionnaire", "service", "qualite", "responsable", "finance", "commercial",

@@ -8,6 +8,7 @@
 (3) bench/task_list.py and bench/dashboard.py: task list and dashboard latency with 100,000 cases.
 (4) bench/throughput.py: full lifecycles per second through HTTP, gunicorn 1, 2 and 4 workers, PostgreSQL.
 (5) bench/replay.py (audit): replay time of a 100-event case.
+(6) bench/letter_pdf.py: the cost of one letter PDF (WeasyPrint) and of writing a letter in a step.
 Scripts written by others are called as they are (with --smoke when they support it); a missing one is
 reported as such.
 """
@@ -72,6 +73,7 @@ def main() -> int:
         throughput.run(2 if args.smoke else 60, [1] if args.smoke else [1, 2, 4],
                        "postgresql" if has_pg else "sqlite"),
         external("replay.py", args.smoke, "(5) Replay of a 100-event case"),
+        external("letter_pdf.py", args.smoke, "(6) Cost of one letter PDF"),
     ]
     report = "\n".join(parts)
     print(report)

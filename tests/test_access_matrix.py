@@ -134,6 +134,14 @@ EXPECTED = {
     "letters.index": ("accueil", "gestionnaire", "auditeur"),
     "letters.show": ("accueil", "gestionnaire", "auditeur"),
     "letters.posted": ("accueil", "gestionnaire"),
+    "letters.pdf": ("accueil", "gestionnaire", "auditeur"),
+    "letters.templates_index": ("proprietaire",),  # process owners edit the message templates
+    "letters.template_edit": ("proprietaire",),
+    "letters.template_versions": ("proprietaire",),
+    "letters.template_roll_back": ("proprietaire",),
+    "letters.template_create": ("proprietaire",),
+    "cases.reply": ("gestionnaire", "responsable"),  # the open task's group (qualification) and managers
+    "cases.reply_action": ("gestionnaire", "responsable"),
 }
 ROLES = (None, *GROUPS)
 XML = (PROCESSES / "reclamation.bpmn").read_text(encoding="utf-8")

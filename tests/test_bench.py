@@ -13,7 +13,7 @@ def test_benchmark_smoke_run(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     report = out.read_text(encoding="utf-8")
-    for heading in ("Machine", "(1) Overhead per step", "(2)", "(3a)", "(3b)", "(4) Throughput", "(5)"):
+    for heading in ("Machine", "(1) Overhead per step", "(2)", "(3a)", "(3b)", "(4) Throughput", "(5)", "(6)"):
         assert heading in report, heading
     assert "| total |" in report
     throughput = report.split("(4) Throughput")[1].split("###")[0]

@@ -68,7 +68,7 @@ def test_escalation_then_holding_letter_end_to_end(deployed, api):
     do(api, ref, "ut_overdue", "responsable", {"overdue_action": "holding_letter",
                                                "expected_answer_on": "2026-12-20"})
     letters = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "holding_letter")).all()
-    assert len(letters) == 1 and "20/12/2026" in letters[0].body
+    assert len(letters) == 1 and "20 décembre 2026" in letters[0].body
     from app.models import Case, CaseClock
 
     case_id = db.session.scalar(select(Case.id).where(Case.reference == ref))

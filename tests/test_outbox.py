@@ -1,9 +1,7 @@
 """The outbox sender against a real local SMTP server (aiosmtpd): delivery, outage and retry, letters, races."""
 
-import socket
 import threading
 from datetime import timedelta
-from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -16,25 +14,7 @@ from app.services.core.errors import Conflict, Forbidden
 from app.services.messaging import outbox
 from app.services.people.users import by_username
 from tests.flows import complaint_data, start
-
-
-class Sink:
-    """An SMTP handler that keeps what it receives."""
-
-    def __init__(self):
-        self.messages = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        with self.lock:
-            self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.mail import Sink, free_port
 
 
 @pytest.fixture
@@ -213,10 +193,10 @@ def test_a_poisoned_message_first_in_the_queue_is_marked_failed_and_the_pass_goe
     poisoned, *others = outbox_rows()
     real_deliver = outbox._deliver
 
-    def deliver(config, sender, recipients, subject, body, message_id):
+    def deliver(config, sender, recipients, subject, body, message_id, **parts):
         if message_id == outbox.message_id(poisoned):  # what a header with a line feed used to raise
             raise ValueError("Header values may not contain linefeed or carriage return characters")
-        return real_deliver(config, sender, recipients, subject, body, message_id)
+        return real_deliver(config, sender, recipients, subject, body, message_id, **parts)
 
     monkeypatch.setattr(outbox, "_deliver", deliver)
     report = outbox.send_pending()

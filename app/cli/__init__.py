@@ -45,7 +45,17 @@ def init_db():
     else:
         db.create_all()
         stamp()
+    _seed_templates()
     click.echo(f"Base prête : {db.engine.url.render_as_string(hide_password=True)}")
+
+
+def _seed_templates() -> None:
+    """Create the message templates missing from the table from app/templates/messages (never overwrite one)."""
+    from app.services.messaging.templates import seed_missing
+
+    created = seed_missing("cli")
+    if created:
+        click.echo(f"Modèles de messages créés : {', '.join(created)}")
 
 
 @click.command("deploy")
@@ -68,6 +78,7 @@ def deploy(files, actor):
     for definition, created in results:
         state = "nouvelle version" if created else "inchangé"
         click.echo(f"{definition.key} v{definition.version} ({definition.sha256[:12]}) : {state}")
+    _seed_templates()
 
 
 @click.command("demo")

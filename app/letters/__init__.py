@@ -1,7 +1,7 @@
-"""Letters to complainants without an e-mail address: print, post, and record the posting."""
+"""Letters to complainants: print the PDF, post, record the posting; the message template editor."""
 
 from flask import Blueprint
 
 bp = Blueprint("letters", __name__, url_prefix="/courriers")
 
-from app.letters import routes  # noqa: E402,F401
+from app.letters import routes, templates_routes  # noqa: E402,F401

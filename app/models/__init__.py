@@ -4,6 +4,7 @@ from app.models.archive import WorkflowStateArchive
 from app.models.audit import AuditEvent
 from app.models.capa import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase
 from app.models.case import BUSINESS_FIELDS, Case, SequenceCounter, WorkflowState
+from app.models.correspondence import MessageTemplate, ReplyDraft
 from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
 from app.models.idempotency import IdempotencyKey
@@ -20,6 +21,6 @@ from app.models.verification import CaseVerification
 __all__ = [
     "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "AccessLog", "Action", "ActionCase", "Attachment", "AuditEvent",
     "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "IdempotencyKey", "LegalHold",
-    "Notification", "OutboxMessage", "PrivacyRequest", "ProcessDefinition", "RateLimitCounter", "SequenceCounter",
-    "TaskRow", "User", "WorkerHeartbeat", "WorkflowState", "WorkflowStateArchive",
+    "MessageTemplate", "Notification", "OutboxMessage", "PrivacyRequest", "ProcessDefinition", "RateLimitCounter",
+    "ReplyDraft", "SequenceCounter", "TaskRow", "User", "WorkerHeartbeat", "WorkflowState", "WorkflowStateArchive",
 ]

@@ -62,7 +62,7 @@ class ReplayContext(StepContext):
             raise LookupError(f"Aucun gestionnaire enregistré pour la tâche de service « {topic} »")
         return fn(self, properties, data)
 
-    def send_message(self, template: str, data: dict) -> None:
+    def send_message(self, template: str, data: dict, channel: str | None = None) -> None:
         return None  # already in the outbox and the audit log
 
     def message_parent(self, name: str, payload: dict) -> None:

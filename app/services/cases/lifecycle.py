@@ -88,8 +88,8 @@ class CaseContext(StepContext):
         self._pending = []
         return updates
 
-    def send_message(self, template: str, data: dict) -> None:
-        self._pending.append(("message", template, dict(data)))
+    def send_message(self, template: str, data: dict, channel: str | None = None) -> None:
+        self._pending.append(("message", template, dict(data), channel))
 
     def start_child_case(self, process: str, data: dict) -> str:
         definition = definitions.active(process)
@@ -374,12 +374,13 @@ def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
     for effect in effects:
         kind, bpmn_id = effect[0], effect[-1]
         if kind == "message":
-            message = messages.queue(case, effect[1], effect[2])
+            message = messages.queue(case, effect[1], effect[2], channel=effect[3])
             rollup.message_sent(case, message.template, clock.now())
             db.session.flush()
             audit.record(case, actor, "message_sent", bpmn_id=bpmn_id, data={
                 "template": message.template, "channel": message.channel, "recipient": message.recipient,
-                "subject": message.subject, "outbox_id": message.id})
+                "subject": message.subject, "outbox_id": message.id,
+                "template_version_id": message.template_version_id})
         elif kind == "child":
             child = create_case(actor, effect[1], effect[2], parent=case, reference=effect[3])
             audit.record(case, actor, "dispute_opened", bpmn_id=bpmn_id,

@@ -17,6 +17,7 @@ from app.services.cases.lifecycle import get_case
 from app.services.core import audit
 from app.services.core.case_lock import lock_case
 from app.services.core.errors import Invalid, NotFound
+from app.services.core.storage import storage_dir  # noqa: F401 - also used by the case pages
 from app.services.core.transaction import transaction
 
 # Extension -> the content type we serve it with (never the one the browser claimed).
@@ -40,7 +41,6 @@ def max_bytes() -> int:
     return int(current_app.config.get("ATTACHMENT_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 
-storage_dir = files.storage_dir
 
 
 def clean_filename(name: str | None) -> str:

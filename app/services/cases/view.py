@@ -112,10 +112,15 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
     if event.type == "task_completed":
         entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1]))
                         for k, v in (data.get("submitted") or {}).items()]
-    elif event.type == "message_sent":
+    elif event.type in ("message_sent", "reply_sent"):
         letter = letters.get(data.get("outbox_id"))
         entry.detail = f"{data.get('subject', '')} ({data.get('channel')} → {data.get('recipient') or '—'})"
         entry.body = letter.body if letter is not None else None
+    elif event.type == "message_delivered":
+        number = f", suivi n° {data['tracking_number']}" if data.get("tracking_number") else ""
+        entry.detail = f"{data.get('channel')} → {data.get('recipient') or '—'}{number}"
+    elif event.type == "reply_draft_saved":
+        entry.detail = str(data.get("subject") or "")
     elif event.type == "status_changed":
         entry.detail = f"{STATUS_LABELS.get(data.get('from'), data.get('from'))} → " \
                        f"{STATUS_LABELS.get(data.get('to'), data.get('to'))}"

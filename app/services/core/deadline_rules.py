@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 from app.services.core.calendar import MAX_DAYS, add_days
-from app.vocabulary import NOTIFICATION_KINDS, PARIS
+from app.vocabulary import MESSAGE_CHANNELS, NOTIFICATION_KINDS, PARIS
 
 CALENDARS = ("calendar", "working")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
@@ -20,7 +20,7 @@ DEADLINE_PROPS = {"clock", "variable", "days", "calendar", "from", "days_by_chan
                   "calendar_by_channel", "calendar_by_kind", "remind_before", "remind_variable"}
 TOPIC_PROPS = {
     "set_deadline": DEADLINE_PROPS,
-    "send_message": DEADLINE_PROPS | {"template", "stops_clock"},
+    "send_message": DEADLINE_PROPS | {"template", "stops_clock", "channel"},
     "stop_clock": {"clock"},
     "notify": {"to", "text", "kind"},
 }
@@ -114,8 +114,10 @@ def check_properties(topic: str | None, props: dict) -> list[str]:
     if allowed is None:
         return []
     problems = []
+    if topic == "send_message" and props.get("channel") and props["channel"] not in MESSAGE_CHANNELS:
+        problems.append(f"propriété « channel » inconnue : « {props['channel']} » (email, letter, registered_letter)")
     if topic == "send_message" and not (props.keys() & (DEADLINE_PROPS - {"variable"})):
-        return [f"propriété inconnue « {k} »" for k in props if k not in allowed]
+        return problems + [f"propriété inconnue « {k} »" for k in props if k not in allowed]
     problems += [f"propriété inconnue « {k} »" for k in props if k not in allowed]
     if topic in ("set_deadline", "send_message"):
         try:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 from app.services.core import deadline_rules
-from app.vocabulary import PARIS
+from app.vocabulary import MESSAGE_CHANNELS, PARIS
 
 HANDLERS: dict[str, Callable] = {}
 
@@ -105,11 +105,17 @@ def set_status(ctx, props: dict, data: dict) -> dict:
 
 @handler("send_message")
 def send_message(ctx, props: dict, data: dict) -> dict:
-    """Write the message named by `template` to the complainant into the outbox."""
+    """Write the message named by `template` to the complainant into the outbox (`channel`: how, if possible)."""
     template = props.get("template")
     if not template:
         raise HandlerError("Propriété « template » manquante.")
-    ctx.send_message(template, data)
+    channel = (props.get("channel") or "").strip() or None
+    if channel not in (None, *MESSAGE_CHANNELS):
+        raise HandlerError(f"Propriété « channel » inconnue : « {channel} » (email, letter, registered_letter).")
+    if channel:
+        ctx.send_message(template, data, channel=channel)
+    else:
+        ctx.send_message(template, data)
     if props.get("clock"):  # a clock measuring the time to this message: started at `from`, stopped now
         _start_clock(ctx, props, data, stopped=True)
     stops = [n.strip() for n in (props.get("stops_clock") or "").split(",") if n.strip()]

@@ -16,3 +16,8 @@ def attachment_dir(create: bool = True) -> Path:
 def instance_dir() -> Path:
     """The instance folder: the secret key and any other key file, the default SQLite database (INSTANCE_PATH)."""
     return Path(current_app.instance_path)
+
+
+def storage_dir() -> Path:
+    """The folder of the stored case files (created if missing)."""
+    return attachment_dir()

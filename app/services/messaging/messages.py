@@ -1,13 +1,26 @@
-"""Messages to complainants: rendered from templates/messages/, stored in the outbox by the step's transaction."""
+"""Messages to complainants: rendered from the active template version, put in the outbox by the step."""
+
+from __future__ import annotations
 
 import re
 
-from flask import current_app, render_template
+from flask import current_app
+from sqlalchemy import select
 
-from app import clock
+from app import clock, formatting
 from app.extensions import db
 from app.labels import KIND_WORDS
 from app.models import Case, OutboxMessage
+from app.services.core.errors import NotFound
+from app.services.messaging import templates
+from app.vocabulary import POSTAL_CHANNELS
+
+KIND_LABELS = KIND_WORDS
+DECISION_LABELS = {"accepted": "fondée", "partly": "partiellement fondée", "rejected": "non fondée"}
+DEFAULT_MEDIATOR = ("le médiateur de la consommation dont relève notre entreprise, dont les coordonnées figurent "
+                    "sur notre site internet")
+AMOUNT_FIELDS = ("amount", "compensation", "credited_amount", "blocked_amount")
+
 
 # Line breaks of every kind (CR, LF, VT, FF, NEL, the Unicode separators) and other control characters: in an
 # e-mail header they would end the header (header injection) or make the mail library refuse the message.
@@ -25,40 +38,130 @@ def is_address(text) -> bool:
     return isinstance(text, str) and len(text) <= 254 and _ADDRESS.fullmatch(text) is not None
 
 
-def _fmt_date(value) -> str:
-    from app.services.core.handlers import parse_moment
-    from app.vocabulary import PARIS
-
-    parsed = parse_moment(value)
-    # Paris dates: a date-only value is midnight in Paris, which is the day before in UTC.
-    return parsed[0].astimezone(PARIS).strftime("%d/%m/%Y") if parsed else ""
-
-
 def tracking_url(case: Case) -> str:
     base = current_app.config.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     return f"{base}/suivi/{case.tracking_token}"
 
 
+def _plain(value):
+    """Only JSON-like values reach a template (never an ORM object)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+
+
+def fields(case: Case, data: dict | None = None, *, postal: bool = False) -> dict:
+    """The documented template context (templates.FIELDS) of a case, with `data` and `case` for older templates."""
+    data = dict(case.data or {}) if data is None else dict(data)
+    config = current_app.config
+    today = clock.now()
+    values = {
+        "reference": case.reference,
+        "customer_name": data.get("customer_name") or case.customer_name or "",
+        "customer_email": data.get("customer_email") or case.customer_email or "",
+        "customer_address": data.get("customer_address") or "",
+        "kind_label": KIND_LABELS.get(data.get("kind") or case.kind or "", "dossier"),
+        "received": formatting.long_date(data.get("received_at") or case.received_at),
+        "due": formatting.long_date(data.get("due_at") or case.due_at),
+        "expected": formatting.long_date(data.get("expected_answer_on")),
+        "today": formatting.long_date(today),
+        "place_date": formatting.place_date(today, config.get("LETTER_PLACE")),
+        "credit_note_number": data.get("credit_note_number") or "",
+        "invoice_refs": data.get("invoice_refs") or case.invoice_refs or "",
+        "decision": data.get("decision") or "",
+        "decision_label": DECISION_LABELS.get(data.get("decision") or "", ""),
+        "response_text": data.get("response_text") or "",
+        "tracking_url": tracking_url(case),
+        "survey_url": tracking_url(case) + "/enquete",
+        "mediator": config.get("MEDIATOR_TEXT") or DEFAULT_MEDIATOR,
+        "sender_name": config.get("LETTER_SENDER_NAME") or "",
+        "signature": config.get("LETTER_SIGNATURE") or "",
+        "postal": postal,
+    }
+    for name in AMOUNT_FIELDS:
+        try:
+            values[name] = formatting.money(data.get(name) if data.get(name) not in (None, "")
+                                            else getattr(case, name, None))
+        except ValueError:
+            values[name] = str(data.get(name))
+    values["data"] = _plain(data)
+    values["case"] = {"reference": case.reference, "customer_name": values["customer_name"],
+                      "kind": case.kind, "status": case.status}
+    return values
+
+
 def render(template: str, case: Case, data: dict) -> tuple[str, str]:
-    """Render a message template: its first line is the subject, the rest the body."""
-    text = render_template(
-        f"messages/{template}.txt", case=case, data=data, kind_label=KIND_WORDS.get(data.get("kind"), "dossier"),
-        received=_fmt_date(data.get("received_at")), due=_fmt_date(data.get("due_at")),
-        expected=_fmt_date(data.get("expected_answer_on")),
-        tracking_url=tracking_url(case), survey_url=tracking_url(case) + "/enquete",
-    )
-    subject, _, body = text.partition("\n")
-    return header_value(subject), body.strip() + "\n"
+    """Render the active version of a template: (subject, text body)."""
+    rendered = templates.render(templates.active(template), fields(case, data))
+    return header_value(rendered.subject), rendered.text
 
 
-def queue(case: Case, template: str, data: dict) -> OutboxMessage:
-    """Add a message for the complainant to the outbox (committed with the step that sends it)."""
-    subject, body = render(template, case, data)
+def queue(case: Case, template: str, data: dict, *, channel: str | None = None) -> OutboxMessage:
+    """Add a message for the complainant to the outbox (committed with the step that sends it).
+
+    The text is written now from the version active now: a later edit of the template changes later messages
+    only, and the row names the version it came from.
+    """
+    row = templates.active(template)
     email = data.get("customer_email")
+    address = data.get("customer_address")
+    channel = choose_channel(channel, email, address)
+    rendered = templates.render(row, fields(case, data, postal=channel in POSTAL_CHANNELS))
     message = OutboxMessage(
-        case_id=case.id, template=template, channel="email" if email else "letter",
-        recipient=email or data.get("customer_address") or data.get("customer_name"), subject=subject, body=body,
+        case_id=case.id, template=template, channel=channel,
+        recipient=(email if channel == "email" else None) or address or data.get("customer_name"),
+        subject=header_value(rendered.subject), body=rendered.text, body_html=rendered.html, template_version_id=row.id,
+        recipient_name=data.get("customer_name") or case.customer_name, postal_address=address,
         status="pending", created_at=clock.now(), next_attempt_at=clock.now(),
     )
     db.session.add(message)
     return message
+
+
+def choose_channel(requested: str | None, email: str | None, address: str | None) -> str:
+    """The channel asked for (BPMN property `channel`) when the complainant can be reached by it, else e-mail
+    when there is an address, else a letter."""
+    if requested in POSTAL_CHANNELS and address:
+        return requested
+    return "email" if email else "letter"
+
+
+def needs_pdf(message: OutboxMessage, kind: str | None) -> bool:
+    """A posted letter is a PDF; an e-mail of a letter template (response, rejection...) carries the PDF too."""
+    return message.channel in POSTAL_CHANNELS or kind == "letter"
+
+
+def case_by_reference(reference: str | None) -> Case:
+    case = db.session.scalars(select(Case).where(Case.reference == (reference or "").strip().upper())).first()
+    if case is None:
+        raise NotFound(f"Dossier inconnu : « {(reference or '').strip()[:40]} ».")
+    return case
+
+
+def preview(subject: str, body: str, reference: str | None, *, postal: bool = False) -> templates.Rendered:
+    """A template's text (saved or not) rendered with a real case's fields; Invalid if it does not compile."""
+    templates.check(subject or "", body or "")
+    case = case_by_reference(reference)
+    return templates.render_source(subject or "", body or "", fields(case, postal=postal))
+
+
+def recent_references(limit: int = 20) -> list[str]:
+    """Recent case references, to pick one for a preview."""
+    return list(db.session.scalars(select(Case.reference).order_by(Case.created_at.desc(), Case.id.desc())
+                                   .limit(limit)))
+
+
+def preview_letter(subject: str, body: str, reference: str | None) -> tuple[bytes, str]:
+    """A letter template (saved or not) laid out as the PDF a real case would get; nothing is kept."""
+    from app.services.messaging import letters
+
+    rendered = preview(subject, body, reference, postal=True)
+    case = case_by_reference(reference)
+    data = case.data or {}
+    message = OutboxMessage(id=0, case_id=case.id, template="preview", channel="letter", subject=rendered.subject,
+                            body=rendered.text, body_html=rendered.html, created_at=clock.now(),
+                            recipient_name=data.get("customer_name") or case.customer_name,
+                            postal_address=data.get("customer_address"))
+    return letters.render_pdf(message, case), f"apercu-modele-{case.reference}.pdf"

@@ -12,6 +12,7 @@ pass goes on with the next one.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -25,18 +26,21 @@ from sqlalchemy import and_, or_, select, update
 
 from app import clock
 from app.extensions import db
-from app.models import Case, Notification, OutboxMessage, User
+from app.models import Attachment, Case, MessageTemplate, Notification, OutboxMessage, User
 from app.services.core import audit
 from app.services.core.case_lock import lock_case
-from app.services.core.errors import Conflict, Forbidden, NotFound
+from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.core.storage import storage_dir
 from app.services.core.transaction import transaction, use_case
-from app.services.messaging.messages import header_value, is_address
-from app.vocabulary import LETTER_GROUPS
+from app.services.messaging import letters
+from app.services.messaging.messages import header_value, is_address, needs_pdf
+from app.vocabulary import LETTER_GROUPS, POSTAL_CHANNELS
 
 MAX_ATTEMPTS = 8
 BACKOFF = timedelta(minutes=1)  # doubled after each failure: 1, 2, 4 ... minutes
 MAX_BACKOFF = timedelta(hours=6)
 CLAIM_TIMEOUT = timedelta(minutes=10)
+TRACKING_NUMBER = re.compile(r"[A-Z0-9]{8,30}")  # La Poste: 1A 123 456 7890 1 (spaces dropped), or a barcode
 
 
 @dataclass
@@ -87,7 +91,7 @@ class RefusedRecipient(smtplib.SMTPException):
 
 
 def _deliver(config: SmtpConfig, sender: str, recipients: list[str], subject: str, body: str,
-             message_id: str) -> None:
+             message_id: str, *, html: str | None = None, files: tuple = ()) -> None:
     bad = [r for r in recipients if not is_address(r)]
     if bad or not recipients:
         raise RefusedRecipient(f"Adresse de destinataire invalide : {header_value(', '.join(bad))[:200]}")
@@ -98,6 +102,11 @@ def _deliver(config: SmtpConfig, sender: str, recipients: list[str], subject: st
     mail["Date"] = format_datetime(clock.now())
     mail["Message-ID"] = header_value(message_id)
     mail.set_content(body)
+    if html:  # a sanitised fragment (rendering.sanitize): the HTML alternative of the same text
+        mail.add_alternative(f"<!doctype html><html lang=\"fr\"><body>{html}</body></html>", subtype="html")
+    for filename, content, content_type in files:
+        maintype, _, subtype = content_type.partition("/")
+        mail.add_attachment(content, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
     context = ssl.create_default_context()
     if config.ssl:
         server = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=context)
@@ -131,7 +140,7 @@ def _claim(message_id_: int, now) -> bool:
 
 
 def _due_ids(now, limit: int, email_ready: bool) -> list[int]:
-    channels = ["letter", "email"] if email_ready else ["letter"]
+    channels = [*POSTAL_CHANNELS, "email"] if email_ready else list(POSTAL_CHANNELS)
     query = (select(OutboxMessage.id).where(
         OutboxMessage.channel.in_(channels),
         or_(and_(OutboxMessage.status == "pending",
@@ -181,27 +190,69 @@ def _poisoned(outbox_id: int, exc: Exception) -> None:
 
 
 def _send_one(outbox_id: int, config: SmtpConfig | None, report: SendReport) -> None:
-    """Send one claimed message (or mark it to print); SMTP failures are retried with backoff."""
+    """Send one claimed message, or lay out its letter and mark it to print; SMTP failures are retried."""
     message = db.session.get(OutboxMessage, outbox_id)
-    if message.channel != "email" or not message.recipient or "@" not in message.recipient:
-        with transaction():
-            case = lock_case(message.case_id)  # the case row lock before its writes (case_lock)
-            message.status, message.claimed_at = "to_print", None
-            audit.record(case, "system", "message_to_print", data={
-                "outbox_id": message.id, "template": message.template, "recipient": message.recipient})
+    postal = message.channel != "email" or not message.recipient or "@" not in message.recipient
+    pdf = _letter_pdf(message, postal)  # made before any lock: WeasyPrint takes tens of milliseconds
+    stored = letters.write_pdf_file(pdf) if pdf else None
+    if postal:
+        _to_print(message, pdf, stored)
         report.to_print.append(message.id)
         return
     try:
         _deliver(config, current_app.config.get("MAIL_FROM", "reclamations@example.org"),
-                 [message.recipient], message.subject, message.body, message_id(message))
+                 [message.recipient], message.subject, message.body, message_id(message),
+                 html=message.body_html, files=_files(message, pdf))
     except (OSError, smtplib.SMTPException) as exc:
+        if stored:
+            letters.discard_file(stored)
         with transaction():
             _failed(message, lock_case(message.case_id), exc)  # locked after SMTP: never held while sending
         report.failed.append(message.id)
     else:
         with transaction():
-            _delivered(message, lock_case(message.case_id), "email", "system")
+            case = lock_case(message.case_id)
+            if pdf:
+                letters.keep_pdf(message, case, pdf, stored, "system")
+            _delivered(message, case, "email", "system")
         report.sent.append(message.id)
+
+
+def _letter_pdf(message: OutboxMessage, postal: bool) -> bytes | None:
+    """The PDF of a letter (a posted one, or a letter template sent by e-mail), or None for a plain e-mail."""
+    row = db.session.get(MessageTemplate, message.template_version_id) if message.template_version_id else None
+    if not (postal or needs_pdf(message, row.kind if row is not None else None)):
+        return None
+    return letters.render_pdf(message, db.session.get(Case, message.case_id))
+
+
+def _files(message: OutboxMessage, pdf: bytes | None) -> list[tuple[str, bytes, str]]:
+    """What the e-mail carries: the letter's PDF, and the case files staff chose to send."""
+    case = db.session.get(Case, message.case_id)
+    files = [(letters.pdf_name(message, case), pdf, letters.PDF_TYPE)] if pdf else []
+    for attachment_id in message.attachment_ids or []:
+        attachment = db.session.get(Attachment, int(attachment_id))
+        path = storage_dir() / attachment.stored_name if attachment is not None else None
+        if path is not None and attachment.case_id == message.case_id and path.is_file():
+            files.append((attachment.filename, path.read_bytes(), attachment.content_type))
+    return files
+
+
+def _to_print(message: OutboxMessage, pdf: bytes, stored: str) -> None:
+    try:
+        with transaction():
+            case = lock_case(message.case_id)  # the case row lock before its writes (case_lock)
+            letters.keep_pdf(message, case, pdf, stored, "system")
+            message.status, message.claimed_at = "to_print", None
+            audit.record(case, "system", "message_to_print", data={
+                "outbox_id": message.id, "template": message.template, "recipient": message.recipient,
+                "channel": message.channel, "pdf_sha256": message.pdf_sha256,
+                "pdf_attachment_id": message.pdf_attachment_id})
+    except Exception:
+        letters.discard_file(stored)
+        raise
+
+
 
 
 def _failed(message: OutboxMessage, case: Case, exc: Exception) -> None:
@@ -222,12 +273,14 @@ def _failed(message: OutboxMessage, case: Case, exc: Exception) -> None:
 def _delivered(message: OutboxMessage, case: Case, channel: str, actor: str) -> None:
     now = clock.now()
     message.status, message.sent_at, message.channel, message.sent_by = "sent", now, channel, actor
-    message.attempts = (message.attempts or 0) + (1 if channel == "email" else 0)
+    message.attempts = (message.attempts or 0) + (1 if channel == "email" else 0)  # a letter keeps its channel
     message.claimed_at, message.next_attempt_at = None, None
     audit.record(case, actor, "message_delivered", data={
         "outbox_id": message.id, "template": message.template, "channel": channel,
         "recipient": message.recipient, "at": now.isoformat(), "attempts": message.attempts,
-        "message_id": message_id(message) if channel == "email" else None})
+        "message_id": message_id(message) if channel == "email" else None,
+        "pdf_sha256": message.pdf_sha256, "pdf_attachment_id": message.pdf_attachment_id,
+        "tracking_number": message.tracking_number})
 
 
 # --- letters ---------------------------------------------------------------------------------------------
@@ -245,19 +298,40 @@ def get_letter(user: User, outbox_id: int) -> OutboxMessage:
     if not user.in_any(*LETTER_GROUPS, "auditeur"):
         raise Forbidden("Réservé à l'accueil et aux gestionnaires.")
     message = db.session.get(OutboxMessage, outbox_id)
-    if message is None or message.channel != "letter":
+    if message is None or message.channel not in POSTAL_CHANNELS:
         raise NotFound("Courrier inconnu.")
     return message
 
 
+def letter_pdf(user: User, outbox_id: int) -> tuple[bytes, str]:
+    """A letter's PDF and file name: the one kept when it was made, or a fresh rendering before that."""
+    message = get_letter(user, outbox_id)
+    case = db.session.get(Case, message.case_id)
+    return letters.kept_pdf(message) or letters.render_pdf(message, case), letters.pdf_name(message, case)
+
+
+def clean_tracking_number(value: str | None) -> str | None:
+    """A postal tracking number without spaces, upper case; Invalid (French) if it is not one."""
+    number = re.sub(r"[\s-]+", "", value or "").upper()
+    if not number:
+        return None
+    if not TRACKING_NUMBER.fullmatch(number):
+        raise Invalid({"tracking_number": "Numéro de suivi invalide : 8 à 30 lettres et chiffres "
+                                          "(par exemple 1A 123 456 7890 1)."})
+    return number
+
+
 @use_case
-def mark_posted(user: User, outbox_id: int) -> OutboxMessage:
-    """Record that a printed letter was posted: its proof of sending goes to the audit log."""
+def mark_posted(user: User, outbox_id: int, tracking_number: str | None = None) -> OutboxMessage:
+    """Record that a printed letter was posted (with its tracking number if registered): proof in the audit log."""
     if not user.in_any(*LETTER_GROUPS):
         raise Forbidden("Réservé à l'accueil et aux gestionnaires.")
     letter = db.session.get(OutboxMessage, outbox_id)
     if letter is None:
         raise NotFound("Courrier inconnu.")
+    number = clean_tracking_number(tracking_number)
+    if letter.channel == "registered_letter" and number is None:
+        raise Invalid({"tracking_number": "Indiquez le numéro de suivi de la lettre recommandée."})
     case = lock_case(letter.case_id)  # the case row lock before its writes (case_lock)
     claimed = db.session.execute(update(OutboxMessage).where(
         OutboxMessage.id == outbox_id, OutboxMessage.status == "to_print")
@@ -268,7 +342,8 @@ def mark_posted(user: User, outbox_id: int) -> OutboxMessage:
         raise Conflict("Ce courrier a déjà été envoyé.")
     message = db.session.get(OutboxMessage, outbox_id)
     db.session.refresh(message)
-    _delivered(message, case, "letter", user.username)
+    message.tracking_number = number
+    _delivered(message, case, message.channel if message.channel in POSTAL_CHANNELS else "letter", user.username)
     return message
 
 

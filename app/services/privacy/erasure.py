@@ -16,7 +16,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from app import clock
 from app.extensions import db
@@ -30,6 +30,7 @@ from app.models import (
     LegalHold,
     Notification,
     OutboxMessage,
+    ReplyDraft,
     TaskRow,
     WorkflowStateArchive,
 )
@@ -134,7 +135,9 @@ def erase_case(case_id: int, actor: str, reason: str, request_id: int | None = N
                        .execution_options(synchronize_session="fetch"))
     db.session.execute(update(OutboxMessage).where(OutboxMessage.case_id == case.id)
                        .values(recipient=ERASED, subject=f"[{case.reference}] {ERASED}", body=ERASED,
-                               last_error=None).execution_options(synchronize_session="fetch"))
+                               body_html=None, recipient_name=ERASED, postal_address=None, last_error=None)
+                       .execution_options(synchronize_session="fetch"))
+    db.session.execute(delete(ReplyDraft).where(ReplyDraft.case_id == case.id))
     db.session.execute(update(Comment).where(Comment.case_id == case.id).values(body=ERASED)
                        .execution_options(synchronize_session="fetch"))
     db.session.execute(update(Notification).where(Notification.case_id == case.id)

@@ -149,7 +149,8 @@ def _merge_intake(case: Case, clean: dict) -> None:
     db.session.flush()
     audit.record(case, PUBLIC_ACTOR, "message_sent", data={
         "template": message.template, "channel": message.channel, "recipient": message.recipient,
-        "subject": message.subject, "outbox_id": message.id})
+        "subject": message.subject, "outbox_id": message.id,
+        "template_version_id": message.template_version_id})
 
 
 # --- tracking ----------------------------------------------------------------------------------------------
@@ -339,4 +340,5 @@ def resend_link(reference: str | None, email: str | None) -> None:
         db.session.flush()
         audit.record(case, PUBLIC_ACTOR, "message_sent", data={
             "template": message.template, "channel": message.channel, "recipient": message.recipient,
-            "subject": message.subject, "outbox_id": message.id, "requested": "tracking_link"})
+            "subject": message.subject, "outbox_id": message.id, "requested": "tracking_link",
+            "template_version_id": message.template_version_id})

@@ -1,0 +1,131 @@
+"""French formats through Babel, in one home: amounts, dates, « Paris, le 3 décembre 2026 », amount parsing.
+
+Imports nothing from the application but `app.vocabulary`, so services, letters and templates may all use it.
+`FILTERS` are the Jinja filters of the same functions; `install(env)` registers them in a Jinja environment
+(the app's own, in create_app, and the sandboxed one of the message templates), so both speak alike.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
+
+from app.vocabulary import PARIS
+
+LOCALE = "fr_FR"
+CURRENCY = "EUR"
+DEFAULT_PLACE = "Paris"
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
+
+
+class AmountError(ValueError):
+    """A typed amount that is not a French amount; the message is for the person who typed it."""
+
+
+def _as_decimal(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise AmountError("Montant invalide.")
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    return parse_amount(str(value))
+
+
+def money(value, currency: str = CURRENCY) -> str:
+    """An amount as French currency: 1 250,40 € (Babel's narrow no-break space and no-break space)."""
+    amount = _as_decimal(value)
+    return "" if amount is None else format_currency(amount, currency, locale=LOCALE)
+
+
+def number(value, digits: int = 2) -> str:
+    """A number in French: 1 250,4 (at most `digits` decimals)."""
+    amount = _as_decimal(value)
+    return "" if amount is None else format_decimal(amount, format="#,##0." + "#" * digits, locale=LOCALE)
+
+
+def parse_amount(text: str | None) -> Decimal | None:
+    """A French amount typed by a person: `1 250,40`, `1250,40 €`, `1250.40` -> Decimal('1250.40'); empty -> None."""
+    if text is None:
+        return None
+    cleaned = str(text).strip().removesuffix("EUR").removesuffix("€").strip()
+    if not cleaned:
+        return None
+    grouped = _SPACES.sub("\u202f", cleaned)  # any space is the French group separator
+    try:
+        value = parse_decimal(grouped, locale=LOCALE, strict=True)
+    except (NumberFormatError, InvalidOperation):
+        raise AmountError(f"Montant invalide : « {str(text)[:40]} » (exemple : 1 250,40).") from None
+    if not value.is_finite():
+        raise AmountError("Montant invalide.")
+    return value
+
+
+def _moment(value) -> datetime | date | None:
+    """A date, an aware datetime (in Paris) or None, from a date, a datetime or an ISO string."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if _ISO_DAY.match(text):
+                return date.fromisoformat(text)
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=PARIS)
+        return aware.astimezone(PARIS)
+    if isinstance(value, date):
+        return value
+    return None
+
+
+def long_date(value) -> str:
+    """A date in French: 3 décembre 2026, 1er décembre 2026 (a datetime is read in Europe/Paris)."""
+    moment = _moment(value)
+    if moment is None:
+        return ""
+    day = moment.date() if isinstance(moment, datetime) else moment
+    text = format_date(day, format="long", locale=LOCALE)
+    return "1er" + text[1:] if day.day == 1 else text  # French writes the first day of a month as an ordinal
+
+
+def long_datetime(value) -> str:
+    """A date and time in French, in Europe/Paris: 3 décembre 2026 à 14:05."""
+    moment = _moment(value)
+    if moment is None:
+        return ""
+    if not isinstance(moment, datetime):
+        return long_date(moment)
+    return f"{long_date(moment)} à {format_datetime(moment, format='HH:mm', tzinfo=PARIS, locale=LOCALE)}"
+
+
+def short_date(value) -> str:
+    """A date as 03/12/2026 (Europe/Paris)."""
+    moment = _moment(value)
+    if moment is None:
+        return ""
+    return format_date(moment.date() if isinstance(moment, datetime) else moment, format="short", locale=LOCALE)
+
+
+def place_date(value, place: str | None = None) -> str:
+    """The place and date line of a letter: « Paris, le 3 décembre 2026 »."""
+    text = long_date(value)
+    return f"{place or DEFAULT_PLACE}, le {text}" if text else ""
+
+
+FILTERS = {"money": money, "number_fr": number, "long_date": long_date, "long_datetime": long_datetime,
+           "short_date": short_date, "place_date": place_date}
+
+
+def install(env) -> None:
+    """Register the French filters in a Jinja environment."""
+    env.filters.update(FILTERS)
