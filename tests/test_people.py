@@ -121,3 +121,16 @@ def test_absence_back_to_the_group_and_invalid_delegates(app, claimed):
     assert all(db.session.get(TaskRow, t).assignee is None for _, t in claimed)
     assert 'value="gestionnaire"' not in text(colleague.get("/absence"))  # absent: no longer offered
     assert signed_in(app, "auditeur").post("/absence", data={"delegate": ""}).status_code == 403
+
+
+def test_an_absent_person_is_not_offered_nor_given_tasks(app, api, claimed):
+    _, task_id = claimed[0]
+    assert api.post("gestionnaire", f"/api/tasks/{task_id}/unclaim").status_code == 200
+    signed_in(app, "gestionnaire2").post("/absence", data={"delegate": ""})
+    manager = signed_in(app, "responsable")
+    page = text(manager.get(f"/taches/{task_id}"))
+    assert 'value="gestionnaire"' in page and 'value="gestionnaire2"' not in page
+    resp = manager.post(f"/taches/{task_id}/reattribuer", data={"assignee": "gestionnaire2"}, follow_redirects=True)
+    assert "gestionnaire2 est déclaré absent" in text(resp)
+    db.session.expire_all()
+    assert db.session.get(TaskRow, task_id).assignee is None

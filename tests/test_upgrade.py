@@ -58,3 +58,32 @@ def test_first_release_database_upgrades_to_head_without_loss(backend, tmp_path)
             db.engine.dispose()
         for name, rows in before.items():
             assert after[name] == rows, f"{name} changed by the upgrade"
+
+
+def test_backup_of_a_first_release_database_restores_and_upgrades(backend, tmp_path):
+    """A backup taken before an upgrade restores with this code: the schema is brought to head on the way."""
+    with empty_database(backend, tmp_path, "release") as url, empty_database(backend, tmp_path, "again") as target:
+        build_release_database(url, tmp_path)
+        old = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "release-secret",
+                          "INSTANCE_PATH": str(tmp_path / "instance"), "ATTACHMENT_DIR": str(tmp_path / "files")})
+        made = old.test_cli_runner().invoke(args=["backup", "create", str(tmp_path / "backups")])
+        assert made.exit_code == 0, made.output
+        assert "schéma baseline, 6 dossiers" in made.output
+        with old.app_context():
+            with db.engine.connect() as conn:
+                before = snapshot(conn)
+            db.engine.dispose()
+        [archive] = (tmp_path / "backups").glob("*.tar")
+        new = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": target, "SECRET_KEY": "release-secret",
+                          "INSTANCE_PATH": str(tmp_path / "instance2"), "ATTACHMENT_DIR": str(tmp_path / "files2")})
+        with new.app_context():
+            restored = new.test_cli_runner().invoke(args=["backup", "restore", str(archive)])
+            assert restored.exit_code == 0, restored.output
+            assert f"Schéma : {migration_head()}." in restored.output
+            with db.engine.connect() as conn:
+                assert snapshot(conn) == before
+            assert schema_diff() == []
+            replayed = new.test_cli_runner().invoke(args=["audit", "replay", "--all"])
+            assert "conformes : 6, écarts : 0" in replayed.output, replayed.output
+            db.session.remove()
+            db.engine.dispose()

@@ -3,11 +3,12 @@
 from pathlib import Path
 
 import click
+from flask.cli import AppGroup
 
 from app.services.core.errors import Invalid
 
 
-@click.group("backup")
+@click.group("backup", cls=AppGroup)  # its commands run in an app context however they are invoked
 def backup_group():
     """Back up and restore the database, the attachments and the keys."""
 

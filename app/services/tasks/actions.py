@@ -18,8 +18,9 @@ from app.services.tasks.task_list import MANAGER_GROUPS
 
 
 def lane_members(lane: str | None) -> list[User]:
-    """Active users who may hold a task of the lane (its members and admins); every active user for None."""
-    people = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))
+    """Active, present users who may hold a task of the lane (its members and admins); all of them for None."""
+    people = db.session.scalars(select(User).where(User.active.is_(True), User.absent_since.is_(None))
+                                .order_by(User.username))
     return [u for u in people if lane is None or u.in_any(lane)]
 
 
@@ -94,6 +95,8 @@ def reassign(user: User, task_id: str, username: str) -> TaskRow:
     target = db.session.scalars(select(User).where(User.username == username)).first()
     if target is None or not target.active:
         raise Invalid({"assignee": "Utilisateur inconnu."})
+    if target.absent_since is not None:
+        raise Invalid({"assignee": f"{username} est déclaré absent : choisissez un autre membre du groupe."})
     if not target.in_any(row.lane or ""):
         raise Invalid({"assignee": f"{username} n'appartient pas au groupe « {row.lane} »."})
     previous = row.assignee
