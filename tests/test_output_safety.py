@@ -14,7 +14,7 @@ from app.services.core import csv_export
 from app.services.messaging import messages, outbox
 from app.services.people.users import by_username, create_user
 from tests.flows import complaint_data, start
-from tests.support.smtp import start_sink
+from tests.support.mail import start_sink
 
 
 @pytest.fixture

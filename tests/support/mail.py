@@ -27,6 +27,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_sink() -> tuple[Sink, object, int]:
+    """Start a sink on a free port; the caller stops the controller."""
+    from aiosmtpd.controller import Controller
+
+    sink, port = Sink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    return sink, controller, port
+
+
 def pdf_text(pdf: bytes) -> str:
     """The text of a PDF as pdftotext (poppler-utils) reads it, spaces of every kind made plain."""
     out = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True, timeout=60)
