@@ -45,9 +45,10 @@ def upload_definition():
     if request.mimetype not in XML_TYPES:
         raise ServiceError("Corps XML BPMN attendu (Content-Type application/xml ou text/xml).")
     xml = request.get_data(cache=False, as_text=True)
-    draft, _ = process_admin.save_draft(g.user, xml, key=request.args.get("key") or None,
-                                        filename=request.args.get("filename") or None)
-    return jsonify(definition_json(draft)), 201
+    draft, problems = process_admin.save_draft(g.user, xml, key=request.args.get("key") or None,
+                                               filename=request.args.get("filename") or None)
+    # warnings and notices (JUEL translated, Camunda rules applied) are returned to the owner
+    return jsonify({**definition_json(draft), "problems": [p.to_json() for p in problems]}), 201
 
 
 @bp.post("/process-definitions/<key>/<ref>/deploy")

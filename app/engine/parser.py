@@ -15,6 +15,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from app.engine import camunda_compat, messages_fr
 from app.engine.errors import BPMN_NS, MAX_BPMN_BYTES, DefinitionError
 from app.engine.script_safety import check_source
 from app.forms.fields import FieldSpec, FormDefinitionError, from_camunda
@@ -28,15 +29,23 @@ def parse_xml(xml: str | bytes) -> etree._Element:
         raise DefinitionError([(None, f"Fichier trop volumineux (plus de {MAX_BPMN_BYTES // 1024} Kio).")])
     if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
         raise DefinitionError([(None, "Les déclarations DOCTYPE et ENTITY sont refusées.")])
+    if camunda_compat.uses_old_namespace(raw):  # Camunda's old namespace: read as the current one
+        raw = camunda_compat.normalise_namespace(raw)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                              huge_tree=False, remove_comments=True)
     try:
         root = etree.fromstring(raw, parser)
     except etree.XMLSyntaxError as exc:
-        raise DefinitionError([(None, f"XML mal formé : {exc}")]) from None
+        raise DefinitionError([(None, f"XML mal formé : {messages_fr.lxml(exc)}.")]) from None
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise DefinitionError([(None, "Ce n'est pas un document BPMN 2.0 (élément racine bpmn:definitions).")])
     return root
+
+
+def load(xml: str | bytes) -> tuple[etree._Element, list[camunda_compat.Notice]]:
+    """Parse a document safely and rewrite it into what the engine runs (camunda_compat); return the notices."""
+    root = parse_xml(xml)
+    return root, camunda_compat.apply(root)
 
 
 # --- parser: Camunda forms on start events, named service-task handlers ----------------------------
@@ -90,7 +99,7 @@ class ProcessSpec:
     start_form: list[FieldSpec]
     start_lane: str | None
     lanes: list[str]
-    user_tasks: dict[str, dict] = field(default_factory=dict)  # bpmn id -> {name, lane, form}
+    user_tasks: dict[str, dict] = field(default_factory=dict)  # bpmn id -> {name, lane, assignee, form}
 
 
 def _process_properties(root, key: str) -> tuple[str, dict]:
@@ -106,6 +115,10 @@ def _process_properties(root, key: str) -> tuple[str, dict]:
         participants = root.xpath("bpmn:collaboration/bpmn:participant[@processRef=$key]", namespaces=ns, key=key)
         name = participants[0].get("name", "") if participants else ""
     return name or key, props
+
+
+def _process_node(root, key: str):
+    return next(p for p in root.iter(f"{{{BPMN_NS}}}process") if p.get("id") == key)
 
 
 def executable_process_ids(root) -> list[str]:
@@ -142,9 +155,25 @@ def _form_of(task_spec) -> list[FieldSpec]:
     return fields
 
 
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def assignment(node, lane: str | None) -> tuple[str | None, str | None]:
+    """(group, user) of a user task: its lane, else camunda:candidateGroups; camunda:assignee or a lone
+    camunda:candidateUsers entry as the user the task is given to."""
+    groups = _split(node.get(f"{{{CAMUNDA_MODEL_NS}}}candidateGroups"))
+    users = _split(node.get(f"{{{CAMUNDA_MODEL_NS}}}candidateUsers"))
+    assignee = (node.get(f"{{{CAMUNDA_MODEL_NS}}}assignee") or "").strip() or None
+    group = lane or (groups[0] if groups else None)
+    if assignee is None and len(users) == 1 and group is None:
+        assignee = users[0]
+    return group, assignee
+
+
 def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "process.bpmn") -> ProcessSpec:
     """Parse and check one BPMN document; raise DefinitionError listing what is wrong."""
-    root = parse_xml(xml)
+    root, notices = load(xml)
     keys = executable_process_ids(root)
     if key is None:
         if not keys:
@@ -158,11 +187,11 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
     except ValidationException as exc:
-        raise DefinitionError([(getattr(exc, "id", None), str(exc).splitlines()[0])]) from None
+        raise DefinitionError([(getattr(exc, "id", None), messages_fr.spiff(str(exc)))]) from None
     except (SpiffWorkflowException, KeyError, AttributeError, TypeError, ValueError) as exc:
         raise DefinitionError([(None, f"Le moteur ne peut pas lire ce processus : {exc!r}")]) from None
 
-    problems = []
+    problems = [(n.element, n.message) for n in notices if n.level == camunda_compat.ERROR]
     all_specs = [spec, *subprocess_specs.values()]
     for s in all_specs:
         for element_id, source, mode in _expressions(s):
@@ -172,6 +201,7 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
         raise DefinitionError(problems)
 
     name, props = _process_properties(root, key)
+    nodes = {n.get("id"): n for n in root.iter(f"{{{BPMN_NS}}}userTask")}
     user_tasks, lanes = {}, []
     start_form, start_lane = [], None
     for s in all_specs:
@@ -179,12 +209,18 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
             if ts.lane and ts.lane not in lanes:
                 lanes.append(ts.lane)
             if ts.manual:
-                user_tasks[ts.name] = {"name": ts.bpmn_name or ts.name, "lane": ts.lane, "form": _form_of(ts),
-                                       "properties": dict(getattr(ts, "extensions", {}) or {})}
+                group, assignee = (assignment(nodes[ts.name], ts.lane) if ts.name in nodes else (ts.lane, None))
+                if group and group not in lanes:
+                    lanes.append(group)
+                user_tasks[ts.name] = {"name": ts.bpmn_name or ts.name, "lane": group, "assignee": assignee,
+                                       "form": _form_of(ts), "properties": dict(getattr(ts, "extensions", {}) or {})}
     start = [ts for ts in spec.task_specs.values() if isinstance(ts, StartEvent) and ts.event_definition is not None]
     none_starts = [ts for ts in start if type(ts.event_definition).__name__ == "NoneEventDefinition"]
     if none_starts:
         start_form, start_lane = _form_of(none_starts[0]), none_starts[0].lane
+        if start_lane is None:  # Camunda: who may start the process
+            starters = _split(_process_node(root, key).get(f"{{{CAMUNDA_MODEL_NS}}}candidateStarterGroups"))
+            start_lane = starters[0] if starters else None
     return ProcessSpec(key=key, name=name, spec=spec, subprocess_specs=subprocess_specs, properties=props,
                        start_form=start_form, start_lane=start_lane, lanes=lanes, user_tasks=user_tasks)
 

@@ -38,6 +38,7 @@ class ReadyTask:
     lane: str | None
     form: list[FieldSpec]
     properties: dict
+    assignee: str | None = None  # camunda:assignee: the task is given to this user from the start
 
 
 @dataclass
@@ -109,9 +110,11 @@ class CaseWorkflow:
         result = []
         for t in self.wf.get_tasks(state=TaskState.READY, manual=True):
             ts = t.task_spec
-            result.append(ReadyTask(id=str(t.id), bpmn_id=ts.name, name=ts.bpmn_name or ts.name, lane=ts.lane,
-                                    form=self.pspec.user_tasks.get(ts.name, {}).get("form", []),
-                                    properties=dict(getattr(ts, "extensions", {}) or {})))
+            info = self.pspec.user_tasks.get(ts.name, {})
+            result.append(ReadyTask(id=str(t.id), bpmn_id=ts.name, name=ts.bpmn_name or ts.name,
+                                    lane=info.get("lane", ts.lane), form=info.get("form", []),
+                                    properties=dict(getattr(ts, "extensions", {}) or {}),
+                                    assignee=info.get("assignee")))
         return result
 
     def find_ready(self, task_id: str):

@@ -12,7 +12,7 @@ from app.services.processes import admin as process_admin
 from app.services.processes import compare as process_compare
 from app.services.processes import migration
 from app.services.processes.admin import OWNER_GROUP, ValidationFailed
-from app.services.processes.validation import validate
+from app.services.processes.validation import blocking, validate
 
 owner_required = groups_required(OWNER_GROUP, write=True)
 MAX_UPLOAD = 2 * 1024 * 1024
@@ -98,8 +98,9 @@ def upload():
     raw = file.read(MAX_UPLOAD + 1)
     draft, problems = process_admin.save_draft(current_user, raw.decode("utf-8", errors="replace"),
                                                filename=file.filename, strict=False)
-    if problems:
-        flash(f"Brouillon enregistré avec {len(problems)} problème(s) à corriger avant déploiement.", "error")
+    if blocking(problems):
+        flash(f"Brouillon enregistré avec {len(blocking(problems))} problème(s) à corriger avant déploiement.",
+              "error")
     else:
         flash("Brouillon enregistré : il peut être déployé.", "info")
     return redirect(url_for("processes.modeler", definition_id=draft.id))

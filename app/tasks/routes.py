@@ -109,7 +109,7 @@ def _render_task(row, form, *, status=200, conflict=None):
 
 
 def _can_act(row) -> bool:
-    return (row.state == "ready" and not is_read_only(current_user) and current_user.in_any(row.lane or "")
+    return (row.state == "ready" and not is_read_only(current_user) and tasks.may_work(current_user, row)
             and (row.assignee in (None, current_user.username) or current_user.is_admin))
 
 

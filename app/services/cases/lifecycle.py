@@ -315,6 +315,7 @@ def _sync_tasks(case: Case, result: StepResult, now) -> None:
             db.session.add(TaskRow(
                 id=t.id, case_id=case.id, case_reference=case.reference, process_key=case.process_key,
                 bpmn_id=t.bpmn_id, name=t.name[:300], lane=t.lane, state="ready", due_at=case.due_at,
+                assignee=t.assignee, claimed_at=now if t.assignee else None,  # camunda:assignee
                 priority=SEVERITY_PRIORITY.get(case.severity or "", 0), customer_name=case.customer_name,
                 channel=case.channel, created_at=now))  # the other filter columns: copied by rollup.before_flush
         else:

@@ -14,13 +14,13 @@ from xml.sax.saxutils import escape, quoteattr
 from sqlalchemy import func, select
 
 from app import clock
-from app.engine import DefinitionError, bpmn_xml, executable_process_ids, parse_xml
+from app.engine import DefinitionError, bpmn_xml, camunda_compat, executable_process_ids, parse_xml
 from app.extensions import db
 from app.models import Case, ProcessDefinition, User
 from app.services.core import audit, definitions
 from app.services.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.services.core.transaction import run
-from app.services.processes.validation import Problem, validate
+from app.services.processes.validation import Problem, blocking, validate
 
 OWNER_GROUP = "proprietaire"
 KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,99}", re.ASCII)
@@ -130,18 +130,21 @@ def overview() -> list[ProcessSummary]:
 
 def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | None = None,
                draft_id: int | None = None, strict: bool = True) -> tuple[ProcessDefinition, list[Problem]]:
-    """Store a document as a draft (or update draft_id); strict refuses any problem, otherwise only unreadable XML."""
+    """Store a document as a draft (or update draft_id); strict refuses any blocking problem, otherwise only
+    unreadable XML. Camunda's old namespace is rebound to the current one before storing (a notice says so)."""
     _require_editor(user)
     if not isinstance(xml, str):
         raise ValidationFailed([Problem(None, None, "Document BPMN attendu (texte XML).")])
+    original = xml
+    xml, renamed = camunda_compat.normalise_text(xml)
     try:
         root = parse_xml(xml)
     except DefinitionError as exc:
         raise ValidationFailed([Problem(e, None, m) for e, m in exc.problems]) from None
     keys = executable_process_ids(root)
-    checked_key, problems = validate(xml, key)
-    if strict and problems:
-        raise ValidationFailed(problems)
+    checked_key, problems = validate(original if renamed else xml, key)  # the notice comes from the original
+    if strict and blocking(problems):
+        raise ValidationFailed(blocking(problems))
     key = checked_key or key or (keys[0] if keys else None)
     if key is None:
         raise ValidationFailed(problems or [Problem(None, None, "Aucun processus exécutable.")])
@@ -188,8 +191,8 @@ def deploy(user: User, definition_id: int) -> ProcessDefinition:
     _require_editor(user)
     source = get(definition_id)
     key, problems = validate(source.xml, source.key)
-    if problems:
-        raise ValidationFailed(problems, "Le brouillon ne peut pas être déployé.")
+    if blocking(problems):
+        raise ValidationFailed(blocking(problems), "Le brouillon ne peut pas être déployé.")
     try:
         current = definitions.active(source.key)
     except NotFound:

@@ -11,12 +11,14 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from app.engine import DefinitionError, bpmn_xml, executable_process_ids, parse_definition, parse_xml
+from app.engine import DefinitionError, bpmn_xml, camunda_compat, executable_process_ids, parse_definition
 from app.engine.bpmn_xml import TYPE_LABELS, Element
+from app.engine.parser import load
 from app.engine.script_safety import check_source, names_used
 from app.forms.fields import FormDefinitionError, from_camunda
 from app.services.core import deadline_rules, handlers
-from app.services.people.users import KNOWN_GROUPS
+from app.services.people.users import KNOWN_GROUPS, by_username
+from app.services.processes import dataflow
 
 _DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(?:[.,]\d+)?S)?)?", re.ASCII)
 # Elements SpiffWorkflow cannot run in this application, with the reason shown to the process owner.
@@ -25,9 +27,14 @@ UNSUPPORTED = {
     "dataStoreReference": "magasin de données sans implémentation dans le moteur",
     "complexGateway": "passerelle complexe non prise en charge par le moteur",
     "adHocSubProcess": "sous-processus ad hoc non pris en charge par le moteur",
-    "task": "tâche sans type (ni utilisateur, ni service, ni script) : le moteur la passerait sans rien faire",
 }
-DEADLINE_HANDLER = "set_deadline"
+# Elements Camunda runs as a pass-through: a warning, not a refusal.
+PASS_THROUGH = {
+    "task": "Tâche sans type (ni utilisateur, ni service, ni script) : elle est passée sans rien faire, comme "
+            "dans Camunda.",
+}
+DEADLINE_HANDLER = dataflow.DEADLINE_HANDLER
+ERROR, WARNING, INFO = camunda_compat.ERROR, camunda_compat.WARNING, camunda_compat.INFO
 
 
 @dataclass(frozen=True)
@@ -37,18 +44,33 @@ class Problem:
     element: str | None
     label: str | None
     message: str
+    level: str = ERROR  # error blocks deployment; warning and info are shown to the owner
+
+    @property
+    def blocking(self) -> bool:
+        return self.level == ERROR
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
+def blocking(problems: list[Problem]) -> list[Problem]:
+    """The problems that forbid deployment."""
+    return [p for p in problems if p.blocking]
+
+
+NAMESPACE_NOTICE = ("Ancien espace de noms Camunda (http://activiti.org/bpmn) : remplacé par "
+                    "http://camunda.org/schema/1.0/bpmn ; les formulaires et attributs camunda: sont conservés.")
+
+
 def validate(xml: str | bytes, key: str | None = None) -> tuple[str | None, list[Problem]]:
     """Check a document; return (the process key checked, problems); no problem means it can be deployed."""
     try:
-        root = parse_xml(xml)
+        root, notices = load(xml)
     except DefinitionError as exc:
         return None, [Problem(e, None, m) for e, m in exc.problems]
     labels = bpmn_xml.labels(root)
+
     keys = executable_process_ids(root)
     if key is None:
         key = keys[0] if keys else None
@@ -61,14 +83,20 @@ def validate(xml: str | bytes, key: str | None = None) -> tuple[str | None, list
         return key, [Problem(key, labels.get(key), "Processus exécutable introuvable dans ce document.")]
 
     elements = bpmn_xml.elements(root, key)
-    problems = _element_problems(elements)
+    in_process = set(elements) | {key}
+    first = [Problem(key, labels.get(key), NAMESPACE_NOTICE, INFO)] if camunda_compat.uses_old_namespace(xml) else []
+    problems = first + [Problem(n.element, labels.get(n.element), n.message, n.level) for n in notices
+                        if n.element is None or n.element in in_process]
+    refused = {n.element for n in notices if n.level == ERROR}  # Camunda features refused: said once, above
+    problems += [p for p in _element_problems(elements) if p.element not in refused]
     unsupported = any(el.type in UNSUPPORTED for el in elements.values())
+    named = {p.element for p in problems if p.blocking}
     try:
         parse_definition(xml, key)
     except DefinitionError as exc:
         for element, message in exc.problems:
-            if unsupported and element is None:
-                continue  # the engine's crash on an unsupported element: already named above
+            if (unsupported and element is None) or (element in named and element is not None):
+                continue  # the engine's stop on an element already named above: each problem once
             problems.append(Problem(element or key, labels.get(element or key), _readable(message)))
     except Exception as exc:  # noqa: BLE001 - never a server error on a foreign diagram: name the process
         if not unsupported:
@@ -96,7 +124,7 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 
 def _element_problems(elements: dict[str, Element]) -> list[Problem]:
-    problems: list[Problem] = []
+    problems: list[Problem] = [Problem(*found) for found in dataflow.problems(elements)]
     written = _written_variables(elements)
     for el in elements.values():
         def add(message: str, el=el) -> None:
@@ -105,11 +133,10 @@ def _element_problems(elements: dict[str, Element]) -> list[Problem]:
         if el.type in UNSUPPORTED:
             reason = UNSUPPORTED[el.type]
             add(f"{reason[0].upper()}{reason[1:]}.")
+        if el.type in PASS_THROUGH:
+            problems.append(Problem(el.id, el.label, PASS_THROUGH[el.type], WARNING))
         if el.type == "userTask":
-            if not el.lane:
-                add("Tâche utilisateur hors couloir : placez-la dans le couloir du groupe qui doit la traiter.")
-            elif el.lane not in KNOWN_GROUPS:
-                add(f"Couloir « {el.lane} » : aucun groupe de ce nom ({', '.join(KNOWN_GROUPS)}).")
+            problems.extend(Problem(el.id, el.label, m, level) for m, level in _assignment_problems(el))
         for f in el.form:
             try:
                 from_camunda(f)
@@ -143,13 +170,11 @@ def _gateway_problems(gw: Element, elements: dict[str, Element]) -> list[Problem
     problems = []
     if not outgoing:
         return [Problem(gw.id, gw.label, "Passerelle exclusive sans flux sortant.")]
-    if gw.default is None:
+    if gw.default is None:  # every flow has a condition (camunda_compat made an unconditioned one the default)
         conditions = [f for f in outgoing if f.condition]
         problems.append(Problem(gw.id, gw.label, (
             f"Passerelle exclusive sans flux par défaut : si aucune de ses {len(conditions)} condition(s) n'est "
-            "vraie, le dossier s'arrête en incident. Marquez un flux sortant comme flux par défaut.")
-            if conditions else "Passerelle exclusive sans flux par défaut : marquez son flux sortant comme flux "
-            "par défaut (un flux sans condition n'est pris que s'il est le flux par défaut)."))
+            "vraie, le dossier s'arrête en incident. Marquez un flux sortant comme flux par défaut."), WARNING))
     elif gw.default not in gw.outgoing:
         problems.append(Problem(gw.id, gw.label,
                                 f"Le flux par défaut « {gw.default} » ne sort pas de cette passerelle."))
@@ -161,59 +186,57 @@ def _gateway_problems(gw: Element, elements: dict[str, Element]) -> list[Problem
 
 
 def _written_variables(elements: dict[str, Element], only: set[str] | None = None) -> set[str]:
-    """Data variables the elements (or only those ids) write: form fields, set_deadline targets, scripts."""
-    written = set()
-    for el in elements.values():
-        if only is not None and el.id not in only:
-            continue
-        written.update(f.id for f in el.form if f.id)
-        if el.topic == DEADLINE_HANDLER:
-            written.add(el.properties.get("variable") or "due_at")
-            if el.properties.get("remind_before"):
-                written.add(el.properties.get("remind_variable") or "remind_at")
-        if el.script:
-            try:
-                tree = ast.parse(el.script)
-            except SyntaxError:
-                continue
-            written.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
-    return written
+    return dataflow.written(elements, only)
 
 
 def _before(el: Element, elements: dict[str, Element]) -> set[str]:
-    """Ids of the elements that can run before el: backwards along flows, out of subprocesses, into them."""
-    incoming: dict[str, list[str]] = {}
-    for f in elements.values():
-        if f.type == "sequenceFlow" and f.target:
-            incoming.setdefault(f.target, []).append(f.source)
-    seen: set[str] = set()
-    # a boundary timer starts with its activity: what the activity itself writes comes later
-    stack = [el.attached_to or el.id]
-    while stack:
-        node = elements.get(stack.pop())
-        if node is None:
-            continue
-        preds = list(incoming.get(node.id, []))
-        if not preds and node.parent:
-            preds.append(node.parent)  # the first element of a subprocess runs after what precedes it
-        if node.attached_to:
-            preds.append(node.attached_to)
-        for pred in preds:
-            if pred not in seen:
-                seen.add(pred)
-                stack.append(pred)
-    # a whole subprocess that ran before: its inner elements ran too
-    inner = {e.id for e in elements.values() if _inside(e, seen, elements)}
-    return seen | inner
+    return dataflow.before(el, elements)
 
 
-def _inside(el: Element, containers: set[str], elements: dict[str, Element]) -> bool:
-    parent = el.parent
-    while parent:
-        if parent in containers:
-            return True
-        parent = elements[parent].parent if parent in elements else None
-    return False
+def _assignment_problems(el: Element) -> list[tuple[str, str]]:
+    """Who works on a user task: its lane, else camunda:candidateGroups; camunda:assignee / candidateUsers."""
+    found = []
+    groups, users = el.candidate_groups, list(dict.fromkeys([*([el.assignee] if el.assignee else []),
+                                                            *el.candidate_users]))
+    expressions = [v for v in [*groups, *users] if "${" in v or "#{" in v]
+    if expressions:
+        return [(f"Attribution par expression ({', '.join(expressions)}) : non prise en charge ; indiquez le groupe "
+                 "(couloir ou camunda:candidateGroups) ou l'identifiant de l'utilisateur.", ERROR)]
+    for group in ([el.lane] if el.lane else []) + groups:
+        if group not in KNOWN_GROUPS:
+            source = "Couloir" if group == el.lane else "Groupe candidat (camunda:candidateGroups)"
+            found.append((f"{source} « {group} » : aucun groupe de ce nom ({', '.join(KNOWN_GROUPS)}).", ERROR))
+    if el.lane and groups and el.lane not in groups:
+        found.append((f"Couloir « {el.lane} » et groupes candidats « {', '.join(groups)} » en désaccord : la tâche "
+                      "irait au couloir ; mettez-les d'accord.", ERROR))
+    elif not el.lane and len(groups) > 1:
+        found.append((f"Plusieurs groupes candidats ({', '.join(groups)}) : la tâche va au premier, « {groups[0]} ».",
+                      WARNING))
+    group = el.lane or (groups[0] if groups else None)
+    if group is None and not users:
+        found.append(("Tâche utilisateur hors couloir et sans groupe candidat : placez-la dans le couloir du groupe "
+                      "qui doit la traiter (ou indiquez camunda:candidateGroups).", ERROR))
+    elif group is None and len(users) > 1 and not el.assignee:
+        found.append((f"Plusieurs utilisateurs candidats ({', '.join(users)}) sans groupe : indiquez "
+                      "camunda:candidateGroups ou un seul utilisateur (camunda:assignee).", ERROR))
+    for username in users:
+        message = _user_problem(username, group)
+        if message:
+            found.append((message, ERROR))
+    return found
+
+
+def _user_problem(username: str, group: str | None) -> str | None:
+    from flask import has_app_context
+
+    if not has_app_context():
+        return None  # checked again at deploy, where the users are known
+    user = by_username(username)
+    if user is None or not user.active:
+        return f"Utilisateur « {username} » (camunda:assignee / candidateUsers) : inconnu ou désactivé."
+    if group and not user.in_any(group):
+        return f"Utilisateur « {username} » : il n'appartient pas au groupe « {group} » de la tâche."
+    return None
 
 
 def _timer_problem(timer: tuple[str, str], written: set[str], before: set[str] | None = None) -> str | None:
@@ -226,7 +249,7 @@ def _timer_problem(timer: tuple[str, str], written: set[str], before: set[str] |
     tree = ast.parse(expression, mode="eval").body
     if isinstance(tree, ast.Constant) and isinstance(tree.value, str):
         return _iso_problem(kind, tree.value)
-    missing = sorted(names_used(expression) - written)
+    missing = sorted(names_used(expression) - written - dataflow.SYSTEM_VARIABLES)
     if not missing:
         late = sorted(names_used(expression) - before) if before is not None else []
         if late:

@@ -22,6 +22,12 @@ def lane_members(lane: str | None) -> list[User]:
     return [u for u in people if lane is None or u.in_any(lane)]
 
 
+def may_work(user: User, row: TaskRow) -> bool:
+    """Tell whether the user belongs to the task's group; a task without group (camunda:assignee only) is its
+    assignee's (and the admins')."""
+    return user.in_any(row.lane) if row.lane else (user.is_admin or row.assignee == user.username)
+
+
 def get_task(user: User, task_id: str) -> TaskRow:
     """A task row the user may see: its lane's members, its holder, managers, auditors and admins."""
     row = db.session.get(TaskRow, task_id)
@@ -53,7 +59,7 @@ def _record(row: TaskRow, actor: str, type_: str, data: dict) -> None:
 def claim(user: User, task_id: str) -> TaskRow:
     """Take an unassigned ready task of one of the user's lanes."""
     row = lock_task_case(task_id)  # the case row lock first, as every case change (case_lock)
-    if not user.in_any(row.lane or ""):
+    if not may_work(user, row):
         raise Forbidden(f"Cette tâche est réservée au groupe « {row.lane} ».")
     if row.state != "ready":
         raise Conflict("Cette tâche a déjà été traitée.")
@@ -147,7 +153,7 @@ def actionable_row(user: User, task_id: str) -> TaskRow:
         raise NotFound("Tâche inconnue.")
     if row.state != "ready":
         raise Conflict("Cette tâche a déjà été traitée.", completed_by=row.completed_by)
-    if not user.in_any(row.lane or ""):
+    if not may_work(user, row):
         raise Forbidden(f"Cette tâche est réservée au groupe « {row.lane} ».")
     if row.assignee and row.assignee != user.username and not user.is_admin:
         raise Forbidden(f"Cette tâche est attribuée à {row.assignee}.")
