@@ -101,6 +101,20 @@ def test_new_namespace_assignee_and_negated_condition(api, deployed):
     assert "Event_refused" in str(history) and "Gateway_merge" not in str(history)  # ${!approved} taken
 
 
+def test_readonly_field_shows_the_case_value(app, api, deployed):
+    from tests.pages import login
+
+    upload_and_deploy(api, MODERN)
+    case = flows.start(api, process="validation_c7", customer_name="Éloïse Martin", amount=4000, kind="complaint")
+    task = flows.ready(api, case["reference"], "Activity_review")
+    html = login(app, "responsable").get(f"/taches/{task['id']}").get_data(as_text=True)
+    assert 'id="customer_name" name="customer_name" readonly type="text" value="Éloïse Martin"' in html
+    # the value is the process's: a changed value sent back is dropped
+    flows.do(api, case["reference"], "Activity_review", "responsable",
+              {"customer_name": "Autre", "approved": True, "comment": "Accordé."})
+    assert flows.case(api, case["reference"])["customer_name"] == "Éloïse Martin"
+
+
 def test_unsupported_camunda_features_are_named_in_french(api, deployed):
     body = upload(api, UNSUPPORTED, expect=422)
     by_element = {}

@@ -117,7 +117,8 @@ def _can_act(row) -> bool:
 @staff_required
 def task(task_id):
     row = tasks.get_task(current_user, task_id)
-    form = build_form(tasks.form_fields(row), data=row.draft or None)
+    fields = tasks.form_fields(row)
+    form = build_form(fields, data={**(row.draft or {}), **tasks.readonly_values(row, fields)} or None)
     return _render_task(row, form)
 
 

@@ -146,6 +146,18 @@ def form_fields(row: TaskRow) -> list:
     return list(pspec.user_tasks.get(row.bpmn_id, {}).get("form", []))
 
 
+def readonly_values(row: TaskRow, fields: list) -> dict:
+    """The case's current values of the form's readonly fields (shown, as Camunda does, never taken back)."""
+    case = db.session.get(Case, row.case_id)
+    data = case.data or {}
+    values = {}
+    for spec in fields:
+        if spec.readonly and data.get(spec.name) is not None:
+            value = data[spec.name]
+            values[spec.name] = value[:10] if spec.type == "date" and isinstance(value, str) else value
+    return values
+
+
 def actionable_row(user: User, task_id: str) -> TaskRow:
     """A ready task row the user may work on: 404 unknown, 409 done, 403 other lane or held by someone else."""
     row = db.session.get(TaskRow, task_id)

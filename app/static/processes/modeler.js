@@ -28,6 +28,14 @@
         a.append(strong, " ", code, " : ");
       }
       a.append(p.message);
+      li.className = "proc-problem-" + (p.level || "error");
+      if (p.level && p.level !== "error") {
+        var tag = document.createElement("span");
+        tag.className = "proc-level";
+        tag.textContent = p.level === "warning" ? "Avertissement" : "Information";
+        li.appendChild(tag);
+        li.append(" ");
+      }
       li.appendChild(a);
       list.appendChild(li);
     });
@@ -46,12 +54,24 @@
     if (link) { event.preventDefault(); focusElement(link.dataset.element); }
   });
 
+  // Camunda's old namespace (http://activiti.org/bpmn): read as the current one, as the server does on upload,
+  // so that its camunda: attributes are known to the panel and saving does not invent an <ns0> prefix.
+  var OLD_NAMESPACE = /(xmlns(?::[A-Za-z_][\w.-]*)?\s*=\s*)(["'])http:\/\/activiti\.org\/bpmn\2/g;
+
+  function normaliseNamespace(xml) {
+    return xml.replace(OLD_NAMESPACE, "$1$2http://camunda.org/schema/1.0/bpmn$2");
+  }
+
   async function importXml(xml) {
+    var renamed = OLD_NAMESPACE.test(xml);
+    OLD_NAMESPACE.lastIndex = 0;
+    xml = normaliseNamespace(xml);
     try {
       var result = await modeler.importXML(xml);
       modeler.get("canvas").zoom("fit-viewport");
       var warnings = (result && result.warnings) || [];
-      say(warnings.length ? "Diagramme ouvert (" + warnings.length + " avertissement(s) d'import)." : "Diagramme ouvert.");
+      say((warnings.length ? "Diagramme ouvert (" + warnings.length + " avertissement(s) d'import)." : "Diagramme ouvert.") +
+          (renamed ? " Ancien espace de noms Camunda (activiti.org) converti en camunda.org." : ""));
       canvas.dataset.loaded = "true";
     } catch (err) {
       say("Impossible d'ouvrir ce diagramme : " + err.message, true);
@@ -78,13 +98,14 @@
     var deployForm = document.getElementById("deploy-form");
     deployForm.action = body.deploy_url;
     deployForm.hidden = false;
-    document.getElementById("deploy").disabled = body.problems.length > 0;
+    var blocking = body.problems.filter(function (p) { return !p.level || p.level === "error"; });
+    document.getElementById("deploy").disabled = blocking.length > 0;
     var compare = document.getElementById("compare");
     compare.href = body.compare_url;
     compare.hidden = false;
     showProblems(body.problems);
-    say(body.problems.length ? "Brouillon enregistré : " + body.problems.length + " problème(s) à corriger avant déploiement."
-                             : "Brouillon enregistré : prêt à être déployé.");
+    say(blocking.length ? "Brouillon enregistré : " + blocking.length + " problème(s) à corriger avant déploiement."
+                        : "Brouillon enregistré : prêt à être déployé.");
     canvas.dataset.saved = String(body.id);
   }
 
