@@ -9,11 +9,12 @@ from app.services.processes.validation import validate
 ROOT = Path(__file__).resolve().parent.parent
 RECLAMATION = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
 LITIGE = (ROOT / "processes" / "litige.bpmn").read_text(encoding="utf-8")
+DECISIONS = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "processes").glob("*.dmn")}
 MIWG = sorted((ROOT / "tests" / "miwg").glob("*.bpmn"))
 
 
 def problems_of(xml, key=None):
-    _, problems = validate(xml, key)
+    _, problems = validate(xml, key, DECISIONS)
     return problems
 
 

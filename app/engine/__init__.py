@@ -8,6 +8,7 @@ document's elements with lxml for validation and comparison. Callers see plain v
 dicts and strings; no SpiffWorkflow object leaves the package. The names below are its public facade.
 """
 
+from app.engine import bpmn_xml, camunda_compat, dmn  # noqa: F401 - public modules of the facade
 from app.engine.errors import TIMER_HELD, TIMER_TYPES, DefinitionError, EngineError
 from app.engine.parser import (
     SPECS,

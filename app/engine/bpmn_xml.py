@@ -96,6 +96,9 @@ class Element:
     candidate_users: list[str] = field(default_factory=list)
     assignee: str | None = None
     result_variable: str | None = None  # camunda:resultVariable (message catch, decision)
+    decision_ref: str | None = None  # camunda:decisionRef of a business rule task
+    decision_outputs: list[str] = field(default_factory=list)  # filled by validation from the DMN documents
+    decision_reads: set[str] = field(default_factory=set)
     outgoing: list[str] = field(default_factory=list)
     node: object = None
 
@@ -190,6 +193,7 @@ def _collect(container, parent_id, parent_lane, lanes, result) -> None:
             el.candidate_groups = _split(node.get(f"{{{CAMUNDA}}}candidateGroups"))
             el.candidate_users = _split(node.get(f"{{{CAMUNDA}}}candidateUsers"))
             el.assignee = (node.get(f"{{{CAMUNDA}}}assignee") or "").strip() or None
+            el.decision_ref = node.get(f"{{{CAMUNDA}}}decisionRef")
             el.result_variable = node.get(f"{{{CAMUNDA}}}resultVariable") or next(
                 (d.get(f"{{{CAMUNDA}}}resultVariable") for d in node.iter(f"{{{BPMN}}}messageEventDefinition")
                  if d.get(f"{{{CAMUNDA}}}resultVariable")), None)
@@ -203,6 +207,12 @@ def _collect(container, parent_id, parent_lane, lanes, result) -> None:
         result[node_id] = el
         if kind in ("subProcess", "transaction", "adHocSubProcess"):
             _collect(node, node_id, lane, lanes, result)
+
+
+def decision_refs(root) -> set[str]:
+    """The camunda:decisionRef of every business rule task of the document."""
+    return {n.get(f"{{{CAMUNDA}}}decisionRef") for n in root.iter(f"{{{BPMN}}}businessRuleTask")
+            if n.get(f"{{{CAMUNDA}}}decisionRef")}
 
 
 def labels(root) -> dict[str, str]:

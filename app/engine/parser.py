@@ -7,15 +7,21 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
-from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import (
+    CAMUNDA_MODEL_NS,
+    BusinessRuleTaskParser,
+    CamundaTaskParser,
+    UserTaskParser,
+)
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from app.engine import camunda_compat, messages_fr
+from app.engine import camunda_compat, dmn, messages_fr
 from app.engine.errors import BPMN_NS, MAX_BPMN_BYTES, DefinitionError
 from app.engine.script_safety import check_source
 from app.forms.fields import FieldSpec, FormDefinitionError, from_camunda
@@ -77,12 +83,75 @@ class FormStartEventParser(CamundaStartEventParser):
         return task
 
 
+class DecisionTask(BusinessRuleTask):
+    """A business rule task: the decision's outputs go into the case data under their names; with
+    camunda:resultVariable, Camunda's mapping is applied too (singleEntry: the value, singleResult: a dict,
+    collectEntries: a list of values, resultList: a list of dicts)."""
+
+    def __init__(self, wf_spec, bpmn_id, result_variable=None, map_result=None, **kwargs):
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.result_variable, self.map_result = result_variable, map_result or "resultList"
+
+    def _run_hook(self, my_task):
+        result = self.dmnEngine.result(my_task)
+        done = super()._run_hook(my_task)
+        if self.result_variable:
+            rows = _result_rows(result)
+            if self.map_result == "singleEntry":
+                value = next(iter(rows[0].values()), None) if rows else None
+            elif self.map_result == "singleResult":
+                value = rows[0] if rows else None
+            elif self.map_result == "collectEntries":
+                value = [next(iter(r.values()), None) for r in rows]
+            else:
+                value = rows
+            my_task.data[self.result_variable] = value
+        return done
+
+
+def _result_rows(result: dict) -> list[dict]:
+    """The decision result as rows (COLLECT gives one list per output)."""
+    if not result:
+        return []
+    if all(isinstance(v, list) for v in result.values()):
+        length = max(len(v) for v in result.values())
+        return [{k: v[i] for k, v in result.items() if i < len(v)} for i in range(length)]
+    return [result]
+
+
+class DecisionTaskParser(BusinessRuleTaskParser):
+    def create_task(self):
+        decision_ref = self.node.get(f"{{{CAMUNDA_MODEL_NS}}}decisionRef")
+        if not decision_ref:
+            self.raise_validation_exception("Tâche de règle métier sans table de décision (camunda:decisionRef).")
+        return self.spec_class(
+            self.spec, self.bpmn_id, dmnEngine=self.process_parser.parser.get_engine(decision_ref, self.node),
+            result_variable=self.node.get(f"{{{CAMUNDA_MODEL_NS}}}resultVariable"),
+            map_result=self.node.get(f"{{{CAMUNDA_MODEL_NS}}}mapDecisionResult"), **self.bpmn_attributes)
+
+
 class AppParser(CamundaParser):
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (HandlerTaskParser, HandlerTask),
         full_tag("startEvent"): (FormStartEventParser, StartEvent),
+        full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
     }
+
+    def get_engine(self, decision_ref, node):
+        if decision_ref not in self.dmn_parsers:
+            raise ValidationException(f'No DMN Diagram available with id "{decision_ref}"', node=node, file_name="")
+        dmn_parser = self.dmn_parsers[decision_ref]
+        dmn_parser.parse()
+        return dmn.FeelNullEngine(dmn_parser.decision.decisionTables[0])
+
+    def _find_dependencies(self, process):
+        # a business rule task without decisionRef is reported by DecisionTaskParser, in French
+        for business_rule in process.xpath(".//bpmn:businessRuleTask", namespaces=self.namespaces):
+            ref = business_rule.get(f"{{{CAMUNDA_MODEL_NS}}}decisionRef")
+            if ref:
+                self.dmn_dependencies.add(ref)
+        BpmnParser._find_dependencies(self, process)
 
 
 # --- parsed definitions ------------------------------------------------------------------------------
@@ -100,6 +169,7 @@ class ProcessSpec:
     start_lane: str | None
     lanes: list[str]
     user_tasks: dict[str, dict] = field(default_factory=dict)  # bpmn id -> {name, lane, assignee, form}
+    decisions: dict[str, dmn.Decision] = field(default_factory=dict)  # decision id -> what it reads and writes
 
 
 def _process_properties(root, key: str) -> tuple[str, dict]:
@@ -171,9 +241,37 @@ def assignment(node, lane: str | None) -> tuple[str | None, str | None]:
     return group, assignee
 
 
-def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "process.bpmn") -> ProcessSpec:
-    """Parse and check one BPMN document; raise DefinitionError listing what is wrong."""
+def load_decisions(documents: dict[str, str] | None) -> tuple[list, dict[str, dmn.Decision]]:
+    """Parse the DMN documents shipped with a process: ([(filename, root)], decisions by id); DefinitionError
+    lists what is wrong, by file and decision."""
+    roots, decisions, problems = [], {}, []
+    for filename, text in sorted((documents or {}).items()):
+        try:
+            root = dmn.parse_dmn(text)
+        except DefinitionError as exc:
+            problems += [(e or filename, f"{filename} : {m}") for e, m in exc.problems]
+            continue
+        found = dmn.read(root)
+        if len(found) != 1:
+            problems.append((filename, f"{filename} : un fichier DMN contient exactement une décision "
+                                       f"(trouvées : {len(found)})."))
+        for decision in found:
+            if decision.id in decisions:
+                problems.append((decision.id, f"Décision « {decision.id} » présente dans deux fichiers DMN."))
+            decisions[decision.id] = decision
+            problems += decision.problems
+        roots.append((filename, root))
+    if problems:
+        raise DefinitionError(problems)
+    return roots, decisions
+
+
+def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "process.bpmn",
+                     decisions: dict[str, str] | None = None) -> ProcessSpec:
+    """Parse and check one BPMN document (with its DMN documents, by file name); raise DefinitionError
+    listing what is wrong."""
     root, notices = load(xml)
+    dmn_roots, decision_info = load_decisions(decisions)
     keys = executable_process_ids(root)
     if key is None:
         if not keys:
@@ -183,6 +281,8 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
         raise DefinitionError([(key, "Processus exécutable introuvable dans ce document.")])
     parser = AppParser()
     try:
+        for dmn_filename, dmn_root in dmn_roots:
+            parser.add_dmn_xml(dmn_root, filename=dmn_filename)
         parser.add_bpmn_xml(root, filename=filename)
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
@@ -222,7 +322,8 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
             starters = _split(_process_node(root, key).get(f"{{{CAMUNDA_MODEL_NS}}}candidateStarterGroups"))
             start_lane = starters[0] if starters else None
     return ProcessSpec(key=key, name=name, spec=spec, subprocess_specs=subprocess_specs, properties=props,
-                       start_form=start_form, start_lane=start_lane, lanes=lanes, user_tasks=user_tasks)
+                       start_form=start_form, start_lane=start_lane, lanes=lanes, user_tasks=user_tasks,
+                       decisions=decision_info)
 
 
 class SpecCache:
@@ -233,12 +334,12 @@ class SpecCache:
         self._lock = threading.Lock()
         self._size = size
 
-    def get(self, sha256: str, key: str, xml: str) -> ProcessSpec:
+    def get(self, sha256: str, key: str, xml: str, decisions: dict[str, str] | None = None) -> ProcessSpec:
         with self._lock:
             if (sha256, key) in self._items:
                 self._items.move_to_end((sha256, key))
                 return self._items[(sha256, key)]
-        parsed = parse_definition(xml, key)
+        parsed = parse_definition(xml, key, decisions=decisions)
         with self._lock:
             self._items[(sha256, key)] = parsed
             while len(self._items) > self._size:

@@ -123,6 +123,34 @@ def deploy(definition_id):
     return redirect(url_for("processes.history", key=definition.key))
 
 
+@bp.get("/versions/<int:definition_id>/decisions/<filename>")
+@staff_required
+def decision_download(definition_id, filename):
+    return Response(process_admin.decision_document(definition_id, filename), mimetype="application/xml",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@bp.get("/versions/<int:definition_id>/decisions/<filename>/editeur")
+@owner_required
+def decision_editor(definition_id, filename):
+    definition = process_admin.get(definition_id)
+    process_admin.decision_document(definition_id, filename)  # 404 for an unknown table
+    return render_template("processes/decision.html", definition=definition, filename=filename)
+
+
+@bp.post("/versions/<int:definition_id>/decisions")
+@owner_required
+def decision_save(definition_id):
+    """Save the DMN editor's table into the draft (JSON answer for the page's script)."""
+    filename = request.args.get("filename") or None
+    draft, problems = process_admin.save_decision(current_user, definition_id, request.get_data(as_text=True),
+                                                  filename)
+    name = filename if filename in (draft.decisions or {}) else sorted(draft.decisions)[-1]
+    return jsonify(id=draft.id, problems=[p.to_json() for p in problems],
+                   editor_url=url_for("processes.decision_editor", definition_id=draft.id, filename=name),
+                   modeler_url=url_for("processes.modeler", definition_id=draft.id))
+
+
 @bp.post("/versions/<int:definition_id>/supprimer")
 @owner_required
 def delete(definition_id):

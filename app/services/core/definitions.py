@@ -10,6 +10,8 @@ from app.engine import (
     SPECS,
     DefinitionError,
     ProcessSpec,
+    bpmn_xml,
+    dmn,
     executable_process_ids,
     parse_definition,
     parse_xml,
@@ -21,8 +23,28 @@ from app.services.core.errors import NotFound
 from app.services.core.transaction import transaction
 
 
-def sha256(xml: str) -> str:
-    return hashlib.sha256(xml.encode("utf-8")).hexdigest()
+def sha256(xml: str, decisions: dict[str, str] | None = None) -> str:
+    """The version's fingerprint: the BPMN, and its DMN documents when it has some."""
+    digest = hashlib.sha256(xml.encode("utf-8"))
+    for name, text in sorted((decisions or {}).items()):
+        digest.update(b"\0" + name.encode("utf-8") + b"\0" + text.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def decision_digests(decisions: dict[str, str] | None) -> dict[str, str]:
+    """File name -> sha256 of each DMN document (for the audit trail)."""
+    return {name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in sorted((decisions or {}).items())}
+
+
+def decisions_next_to(xml: str, folder: Path) -> dict[str, str]:
+    """The DMN files of a folder that the document's business rule tasks call, by file name."""
+    refs = bpmn_xml.decision_refs(parse_xml(xml))
+    found = {}
+    for path in sorted(Path(folder).glob("*.dmn")) if refs else []:
+        text = path.read_text(encoding="utf-8")
+        if refs & set(dmn.decision_ids(text)):
+            found[path.name] = text
+    return found
 
 
 def active(key: str) -> ProcessDefinition:
@@ -64,20 +86,30 @@ def user_tasks_of_deployed() -> set[tuple[str, str]]:
 
 def spec_for(definition: ProcessDefinition) -> ProcessSpec:
     """The parsed spec of a definition row (parsed once per version and process, then cached)."""
-    return SPECS.get(definition.sha256, definition.key, definition.xml)
+    return SPECS.get(definition.sha256, definition.key, definition.xml, definition.decisions)
 
 
-def deploy_xml(xml: str, actor: str, filename: str | None = None) -> list[tuple[ProcessDefinition, bool]]:
+def deploy_xml(xml: str, actor: str, filename: str | None = None,
+               decisions: dict[str, str] | None = None) -> list[tuple[ProcessDefinition, bool]]:
     """Deploy every executable process of a document; unchanged ones (same hash) make no new version.
 
+    `decisions` are the DMN documents by file name (None: those of the active version).
     Returns (definition, created) pairs. Raises DefinitionError and writes nothing if any process is invalid.
     """
     root = parse_xml(xml)
     keys = executable_process_ids(root)
     if not keys:
         raise DefinitionError([(None, "Aucun processus exécutable (isExecutable=\"true\").")])
-    digest = sha256(xml)
-    parsed = [parse_definition(xml, key, filename or "process.bpmn") for key in keys]
+    if decisions is None:  # no DMN given: the tables of the active version go on with the new one
+        decisions = {}
+        for key in keys:
+            try:
+                decisions.update(active(key).decisions or {})
+            except NotFound:
+                continue
+    decisions = decisions or None
+    digest = sha256(xml, decisions)
+    parsed = [parse_definition(xml, key, filename or "process.bpmn", decisions) for key in keys]
     problems = [p for pspec in parsed for p in deadline_rules.check_definition(pspec)]
     if problems:
         raise DefinitionError(problems)
@@ -97,13 +129,14 @@ def deploy_xml(xml: str, actor: str, filename: str | None = None) -> list[tuple[
         definition = ProcessDefinition(
             key=pspec.key, name=pspec.name, version=last_version + 1, status="deployed", xml=xml, sha256=digest,
             filename=filename, created_by=actor, created_at=now, deployed_by=actor, deployed_at=now,
-            based_on_id=current.id if current else None,
+            based_on_id=current.id if current else None, decisions=decisions,
         )
         db.session.add(definition)
         db.session.flush()
         audit.record(None, actor, "definition_deployed",
                      data={"key": definition.key, "version": definition.version, "sha256": digest,
-                           "filename": filename, "definition_id": definition.id})
+                           "filename": filename, "definition_id": definition.id,
+                           "decisions": decision_digests(decisions)})
         results.append((definition, True))
     return results
 
@@ -119,9 +152,11 @@ def serialize_deployments() -> None:
 
 
 def deploy_files(paths: list[Path], actor: str) -> list[tuple[ProcessDefinition, bool]]:
-    """Deploy BPMN files in one transaction: all of them or none."""
+    """Deploy BPMN files in one transaction: all of them or none; each with the DMN files of its folder that
+    its business rule tasks call."""
     results = []
     with transaction():
         for path in paths:
-            results.extend(deploy_xml(Path(path).read_text(encoding="utf-8"), actor, Path(path).name))
+            xml = Path(path).read_text(encoding="utf-8")
+            results.extend(deploy_xml(xml, actor, Path(path).name, decisions_next_to(xml, Path(path).parent)))
     return results

@@ -14,7 +14,8 @@ from xml.sax.saxutils import escape, quoteattr
 from sqlalchemy import func, select
 
 from app import clock
-from app.engine import DefinitionError, bpmn_xml, camunda_compat, executable_process_ids, parse_xml
+from app.engine import DefinitionError, bpmn_xml, camunda_compat, dmn, executable_process_ids, parse_xml
+from app.engine.parser import load_decisions
 from app.extensions import db
 from app.models import Case, ProcessDefinition, User
 from app.services.core import audit, definitions
@@ -24,6 +25,7 @@ from app.services.processes.validation import Problem, blocking, validate
 
 OWNER_GROUP = "proprietaire"
 KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,99}", re.ASCII)
+DMN_FILENAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,115}\.dmn", re.ASCII)
 
 
 class ValidationFailed(ServiceError):
@@ -142,18 +144,26 @@ def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | 
     except DefinitionError as exc:
         raise ValidationFailed([Problem(e, None, m) for e, m in exc.problems]) from None
     keys = executable_process_ids(root)
-    checked_key, problems = validate(original if renamed else xml, key)  # the notice comes from the original
+    guess = key or (keys[0] if keys else None)
+    try:
+        base = definitions.active(guess) if guess else None
+    except NotFound:
+        base = None
+    existing = db.session.get(ProcessDefinition, draft_id) if draft_id is not None else None
+    # the DMN documents go with the draft: kept from the draft saved before, else from the active version
+    decisions = (existing.decisions if existing is not None else base.decisions if base is not None else None)
+    checked_key, problems = validate(original if renamed else xml, key, decisions)  # notices from the original
     if strict and blocking(problems):
         raise ValidationFailed(blocking(problems))
     key = checked_key or key or (keys[0] if keys else None)
     if key is None:
         raise ValidationFailed(problems or [Problem(None, None, "Aucun processus exécutable.")])
     name = bpmn_xml.process_names(root).get(key, key)
-
-    try:
-        base = definitions.active(key)
-    except NotFound:
-        base = None
+    if base is not None and base.key != key:
+        try:
+            base = definitions.active(key)
+        except NotFound:
+            base = None
 
     def work():
         now = clock.now()
@@ -167,7 +177,8 @@ def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | 
             draft = ProcessDefinition(key=key, version=None, status="draft", created_by=user.username,
                                       created_at=now)
             db.session.add(draft)
-        draft.name, draft.xml, draft.sha256 = name[:200], xml, definitions.sha256(xml)
+        draft.name, draft.xml, draft.decisions = name[:200], xml, decisions
+        draft.sha256 = definitions.sha256(xml, decisions)
         draft.filename = (filename or draft.filename or f"{key}.bpmn")[:255]
         draft.based_on_id = base.id if base is not None else None
         draft.created_by, draft.created_at = user.username, now
@@ -175,6 +186,50 @@ def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | 
         return draft
 
     return _commit(work), problems
+
+
+def save_decision(user: User, definition_id: int, dmn_xml: str, filename: str | None = None) -> tuple[
+        ProcessDefinition, list[Problem]]:
+    """Attach a DMN document to a draft (replacing the file that defines the same decision); a deployed
+    version gets a new draft with it. Refused if the DMN document itself is unreadable or invalid."""
+    _require_editor(user)
+    if not isinstance(dmn_xml, str):
+        raise ValidationFailed([Problem(None, None, "Document DMN attendu (texte XML).")])
+    try:
+        ids = dmn.decision_ids(dmn_xml)
+        load_decisions({filename or "decision.dmn": dmn_xml})
+    except DefinitionError as exc:
+        raise ValidationFailed([Problem(e, e, m) for e, m in exc.problems], "Table de décision invalide.") from None
+    source = get(definition_id)
+    decisions = {name: text for name, text in (source.decisions or {}).items()
+                 if not set(dmn.decision_ids(text)) & set(ids)}
+    name = filename if filename and DMN_FILENAME.fullmatch(filename) else f"{ids[0]}.dmn"
+    decisions[name] = dmn_xml
+    checked_key, problems = validate(source.xml, source.key, decisions)
+
+    def work():
+        now = clock.now()
+        if source.status == "draft":
+            draft = source
+        else:
+            draft = ProcessDefinition(key=source.key, version=None, status="draft", name=source.name, xml=source.xml,
+                                      filename=source.filename, based_on_id=source.id)
+            db.session.add(draft)
+        draft.decisions = decisions
+        draft.sha256 = definitions.sha256(draft.xml, decisions)
+        draft.created_by, draft.created_at = user.username, now
+        db.session.flush()
+        return draft
+
+    return _commit(work), problems
+
+
+def decision_document(definition_id: int, filename: str) -> str:
+    """The text of one DMN document of a version, or NotFound."""
+    text = (get(definition_id).decisions or {}).get(filename)
+    if text is None:
+        raise NotFound("Table de décision inconnue pour cette version.")
+    return text
 
 
 def delete_draft(user: User, definition_id: int) -> None:
@@ -190,7 +245,7 @@ def deploy(user: User, definition_id: int) -> ProcessDefinition:
     """Deploy a draft as the next version, or deploy an earlier version again (as a new version: a rollback)."""
     _require_editor(user)
     source = get(definition_id)
-    key, problems = validate(source.xml, source.key)
+    key, problems = validate(source.xml, source.key, source.decisions)
     if blocking(problems):
         raise ValidationFailed(blocking(problems), "Le brouillon ne peut pas être déployé.")
     try:
@@ -211,7 +266,8 @@ def deploy(user: User, definition_id: int) -> ProcessDefinition:
             target = source
         else:  # an earlier version deployed again: a new version with the same document
             target = ProcessDefinition(key=source.key, name=source.name, xml=source.xml, sha256=source.sha256,
-                                       filename=source.filename, created_by=user.username, created_at=now)
+                                       filename=source.filename, created_by=user.username, created_at=now,
+                                       decisions=source.decisions)
             db.session.add(target)
         target.status, target.version = "deployed", last + 1
         target.deployed_by, target.deployed_at = user.username, now
@@ -220,7 +276,7 @@ def deploy(user: User, definition_id: int) -> ProcessDefinition:
         audit.record(None, user.username, "definition_deployed", data={
             "key": target.key, "version": target.version, "sha256": target.sha256, "filename": target.filename,
             "definition_id": target.id, "previous_version": current.version if current else None,
-            "from_draft": from_draft,
+            "from_draft": from_draft, "decisions": definitions.decision_digests(target.decisions),
             "redeployed_version": None if source.id == target.id else source.version})
         return target
 

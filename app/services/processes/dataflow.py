@@ -28,6 +28,7 @@ def written_by(el: Element) -> set[str]:
         if el.properties.get("remind_before"):
             found.add(el.properties.get("remind_variable") or "remind_at")
     found |= HANDLER_WRITES.get(el.topic or "", set())
+    found.update(el.decision_outputs)
     if el.result_variable:
         found.add(el.result_variable)
     if el.script:
@@ -94,13 +95,17 @@ def _reads(el: Element) -> list[tuple[str, set[str]]]:
             found.append(("Script", names_used(el.script, "exec")))
     except (SyntaxError, ValueError):
         pass  # reported by the syntax checks
+    if el.decision_reads:
+        found.append((f"Table de décision « {el.decision_ref} »", set(el.decision_reads)))
     if el.topic == DEADLINE_HANDLER and el.properties.get("from"):
         found.append((f"Propriété « from » de « {el.topic} »", {el.properties["from"]}))
     return found
 
 
-def problems(elements: dict[str, Element]) -> list[tuple[str, str, str]]:
-    """(element id, label, French message) for each read of a variable no earlier step can have written."""
+def problems(elements: dict[str, Element]) -> list[tuple[str, str, str, str]]:
+    """(element id, label, French message, level) for each read of a variable no earlier step can have written.
+
+    A decision table reads a missing variable as null (FEEL): a warning, not a refusal."""
     everywhere = written(elements) | SYSTEM_VARIABLES
     found = []
     for el in elements.values():
@@ -115,11 +120,14 @@ def problems(elements: dict[str, Element]) -> list[tuple[str, str, str]]:
         for what, names in reads:
             missing = sorted(names - everywhere)
             late = sorted((names & everywhere) - available)
+            decision = el.type == "businessRuleTask"
+            outcome = "elle(s) vaudrai(en)t null" if decision else "le dossier s'arrêterait en incident en arrivant ici"
+            level = "warning" if decision else "error"
             if missing:
                 found.append((el.id, el.label, f"{what} : variable(s) qu'aucune étape n'écrit : {', '.join(missing)} ; "
-                              "le dossier s'arrêterait en incident en arrivant ici (ajoutez un champ de formulaire "
-                              "ou une affectation de script qui l'écrit)."))
-            elif late:
+                              f"{outcome} (ajoutez un champ de formulaire ou une affectation de script qui "
+                              "l'écrit).", level))
+            elif late and not decision:
                 found.append((el.id, el.label, f"{what} : variable(s) écrite(s) seulement après cet élément : "
-                              f"{', '.join(late)} ; le dossier s'arrêterait en incident en arrivant ici."))
+                              f"{', '.join(late)} ; {outcome}.", level))
     return found

@@ -11,9 +11,9 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from app.engine import DefinitionError, bpmn_xml, camunda_compat, executable_process_ids, parse_definition
+from app.engine import DefinitionError, bpmn_xml, camunda_compat, dmn, executable_process_ids, parse_definition
 from app.engine.bpmn_xml import TYPE_LABELS, Element
-from app.engine.parser import load
+from app.engine.parser import load, load_decisions
 from app.engine.script_safety import check_source, names_used
 from app.forms.fields import FormDefinitionError, from_camunda
 from app.services.core import deadline_rules, handlers
@@ -23,7 +23,6 @@ from app.services.processes import dataflow
 _DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(?:[.,]\d+)?S)?)?", re.ASCII)
 # Elements SpiffWorkflow cannot run in this application, with the reason shown to the process owner.
 UNSUPPORTED = {
-    "businessRuleTask": "tâche de règle métier (DMN) : les tables de décision ne sont pas prises en charge",
     "dataStoreReference": "magasin de données sans implémentation dans le moteur",
     "complexGateway": "passerelle complexe non prise en charge par le moteur",
     "adHocSubProcess": "sous-processus ad hoc non pris en charge par le moteur",
@@ -63,8 +62,10 @@ NAMESPACE_NOTICE = ("Ancien espace de noms Camunda (http://activiti.org/bpmn) : 
                     "http://camunda.org/schema/1.0/bpmn ; les formulaires et attributs camunda: sont conservés.")
 
 
-def validate(xml: str | bytes, key: str | None = None) -> tuple[str | None, list[Problem]]:
-    """Check a document; return (the process key checked, problems); no problem means it can be deployed."""
+def validate(xml: str | bytes, key: str | None = None,
+             decisions: dict[str, str] | None = None) -> tuple[str | None, list[Problem]]:
+    """Check a document and the DMN documents shipped with it (by file name); return (the process key checked,
+    problems); no blocking problem means it can be deployed."""
     try:
         root, notices = load(xml)
     except DefinitionError as exc:
@@ -83,16 +84,24 @@ def validate(xml: str | bytes, key: str | None = None) -> tuple[str | None, list
         return key, [Problem(key, labels.get(key), "Processus exécutable introuvable dans ce document.")]
 
     elements = bpmn_xml.elements(root, key)
+    decision_problems, tables = _decisions(decisions)
+    for el in elements.values():
+        if el.type == "businessRuleTask" and el.decision_ref in tables:
+            table = tables[el.decision_ref]
+            el.decision_outputs = list(table.outputs)
+            el.decision_reads = _reads_of(table)
     in_process = set(elements) | {key}
     first = [Problem(key, labels.get(key), NAMESPACE_NOTICE, INFO)] if camunda_compat.uses_old_namespace(xml) else []
     problems = first + [Problem(n.element, labels.get(n.element), n.message, n.level) for n in notices
                         if n.element is None or n.element in in_process]
     refused = {n.element for n in notices if n.level == ERROR}  # Camunda features refused: said once, above
     problems += [p for p in _element_problems(elements) if p.element not in refused]
+    problems += decision_problems
+    problems += _rule_task_problems(elements, tables, _declared(decisions))
     unsupported = any(el.type in UNSUPPORTED for el in elements.values())
     named = {p.element for p in problems if p.blocking}
     try:
-        parse_definition(xml, key)
+        parse_definition(xml, key, decisions=decisions)
     except DefinitionError as exc:
         for element, message in exc.problems:
             if (unsupported and element is None) or (element in named and element is not None):
@@ -103,6 +112,51 @@ def validate(xml: str | bytes, key: str | None = None) -> tuple[str | None, list
             problems.append(Problem(key, labels.get(key),
                                     f"Le moteur ne peut pas lire ce processus ({type(exc).__name__})."))
     return key, _unique(problems)
+
+
+def _decisions(documents: dict[str, str] | None) -> tuple[list[Problem], dict]:
+    """The DMN documents' problems and their decisions by id."""
+    try:
+        _, tables = load_decisions(documents)
+    except DefinitionError as exc:
+        return [Problem(e, e, m) for e, m in exc.problems], {}
+    return [], tables
+
+
+def _reads_of(table) -> set[str]:
+    names = set()
+    for _label, expression in table.inputs:
+        try:
+            names |= names_used(expression, "eval")
+        except (SyntaxError, ValueError):
+            continue
+    return names
+
+
+def _declared(documents: dict[str, str] | None) -> set[str]:
+    """Decision ids the documents declare, even when a document has problems (reported on their own)."""
+    found = set()
+    for text in (documents or {}).values():
+        try:
+            found.update(dmn.decision_ids(text))
+        except DefinitionError:
+            continue
+    return found
+
+
+def _rule_task_problems(elements: dict[str, Element], tables: dict, declared: set[str]) -> list[Problem]:
+    problems = []
+    for el in elements.values():
+        if el.type != "businessRuleTask":
+            continue
+        if not el.decision_ref:
+            problems.append(Problem(el.id, el.label, "Tâche de règle métier sans table de décision : indiquez "
+                                    "camunda:decisionRef (l'identifiant de la décision du fichier DMN joint)."))
+        elif el.decision_ref not in tables and el.decision_ref not in declared:
+            known = ", ".join(sorted(tables)) or "aucune"
+            problems.append(Problem(el.id, el.label, f"Table de décision « {el.decision_ref} » introuvable : joignez "
+                                    f"le fichier DMN qui la définit (décisions jointes : {known})."))
+    return problems
 
 
 def _readable(message: str) -> str:
