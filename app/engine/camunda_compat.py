@@ -102,6 +102,17 @@ def _conditions(process) -> list[Notice]:
         element = _owner_id(cond)
         text = (cond.text or "").strip()
         language = (cond.get("language") or "").strip().lower()
+        if juel.is_feel(text, language):
+            try:
+                python = juel.translate_feel(text)
+            except juel.JuelError as exc:
+                notices.append(Notice(element, f"Condition FEEL « {text} » : {exc} ; réécrivez-la avec des "
+                                               "comparaisons simples."))
+                cond.text = "False"
+                continue
+            cond.text = python
+            notices.append(Notice(element, f"Condition FEEL « {text} » exécutée comme « {python} ».", INFO))
+            continue
         if language not in PYTHON_LANGUAGES and not (language == "juel" or juel.is_juel(text)):
             notices.append(Notice(element, f"Condition en langage « {cond.get('language')} » : non exécutée ici ; "
                                            "écrivez-la en expression simple (Python ou ${...})."))

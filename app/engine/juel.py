@@ -22,7 +22,8 @@ _TOKEN = re.compile(r"""
 _WORD_OPS = {"and": "&&", "or": "||", "not": "!", "eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=",
              "ge": ">="}
 _LITERALS = {"true": "True", "false": "False", "null": "None"}
-_UNSUPPORTED_WORDS = {"empty", "div", "mod", "instanceof"}
+_UNSUPPORTED_WORDS = {"empty", "div", "mod", "instanceof", "some", "every", "satisfies", "if", "then", "else", "for",
+                      "in", "between", "instance"}
 _COMPARISONS = ("==", "!=", "<", ">", "<=", ">=")
 # Python precedences of what we emit: operands of lower precedence get parentheses.
 _OR, _AND, _NOT, _CMP, _UNARY, _ATOM = 1, 2, 3, 4, 8, 9
@@ -52,6 +53,22 @@ def translate(text: str) -> str:
     if parser.pos != len(tokens):
         raise JuelError(f"élément inattendu « {tokens[parser.pos][1]} »")
     return source
+
+
+FEEL_LANGUAGES = ("feel", "https://www.omg.org/spec/dmn/20191111/feel/", "http://www.omg.org/spec/feel/20140401")
+
+
+def is_feel(text: str | None, language: str | None = None) -> bool:
+    """Tell whether a condition is a FEEL expression (Camunda 8's `= ...`, or a FEEL language attribute)."""
+    return (text or "").strip().startswith("=") or (language or "").strip().lower() in FEEL_LANGUAGES
+
+
+def translate_feel(text: str) -> str:
+    """The Python expression for a simple FEEL condition (`= approved`, `= not(approved)`, `= amount > 10`)."""
+    body = text.strip()
+    body = body[1:] if body.startswith("=") else body
+    body = re.sub(r"(?<![<>!=])=(?!=)", "==", body)  # FEEL's equality is a single =
+    return translate("${" + body + "}")
 
 
 def _tokens(body: str) -> list[tuple[str, str]]:

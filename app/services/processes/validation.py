@@ -150,13 +150,30 @@ def _rule_task_problems(elements: dict[str, Element], tables: dict, declared: se
         if el.type != "businessRuleTask":
             continue
         if not el.decision_ref:
+            called = _foreign_decision(el.node)
+            hint = (f" ; ce diagramme appelle la décision « {called[0]} » ({called[1]}) : joignez le fichier DMN qui "
+                    f"la définit et indiquez camunda:decisionRef=\"{called[0]}\"") if called else ""
             problems.append(Problem(el.id, el.label, "Tâche de règle métier sans table de décision : indiquez "
-                                    "camunda:decisionRef (l'identifiant de la décision du fichier DMN joint)."))
+                                    "camunda:decisionRef (l'identifiant de la décision du fichier DMN joint)"
+                                    f"{hint}."))
         elif el.decision_ref not in tables and el.decision_ref not in declared:
             known = ", ".join(sorted(tables)) or "aucune"
             problems.append(Problem(el.id, el.label, f"Table de décision « {el.decision_ref} » introuvable : joignez "
                                     f"le fichier DMN qui la définit (décisions jointes : {known})."))
     return problems
+
+
+def _foreign_decision(node) -> tuple[str, str] | None:
+    """The decision another tool's business rule task calls (Camunda 8, Trisotech): (id, how it is written)."""
+    for child in node.iter():
+        if not isinstance(child.tag, str):
+            continue
+        local = child.tag.rsplit("}", 1)[-1]
+        if local == "calledDecision" and child.get("decisionId"):
+            return child.get("decisionId"), "zeebe:calledDecision, Camunda 8"
+        if local == "header" and child.get("key") == "decisionRef" and child.get("value"):
+            return child.get("value"), "en-tête zeebe decisionRef"
+    return None
 
 
 def _readable(message: str) -> str:
