@@ -26,14 +26,15 @@ from app.services.core.transaction import transaction
 def sha256(xml: str, decisions: dict[str, str] | None = None) -> str:
     """The version's fingerprint: the BPMN, and its DMN documents when it has some."""
     digest = hashlib.sha256(xml.encode("utf-8"))
-    for name, text in sorted((decisions or {}).items()):
-        digest.update(b"\0" + name.encode("utf-8") + b"\0" + text.encode("utf-8"))
+    for name, document in sorted((decisions or {}).items()):
+        digest.update(b"\0" + name.encode("utf-8") + b"\0" + document.encode("utf-8"))
     return digest.hexdigest()
 
 
 def decision_digests(decisions: dict[str, str] | None) -> dict[str, str]:
     """File name -> sha256 of each DMN document (for the audit trail)."""
-    return {name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in sorted((decisions or {}).items())}
+    return {name: hashlib.sha256(document.encode("utf-8")).hexdigest()
+            for name, document in sorted((decisions or {}).items())}
 
 
 def decisions_next_to(xml: str, folder: Path) -> dict[str, str]:
@@ -41,9 +42,9 @@ def decisions_next_to(xml: str, folder: Path) -> dict[str, str]:
     refs = bpmn_xml.decision_refs(parse_xml(xml))
     found = {}
     for path in sorted(Path(folder).glob("*.dmn")) if refs else []:
-        text = path.read_text(encoding="utf-8")
-        if refs & set(dmn.decision_ids(text)):
-            found[path.name] = text
+        document = path.read_text(encoding="utf-8")
+        if refs & set(dmn.decision_ids(document)):
+            found[path.name] = document
     return found
 
 
