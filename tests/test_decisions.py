@@ -39,12 +39,12 @@ def test_the_table_decides_the_department(api, deployed):
 
 def test_a_new_table_is_a_new_version_and_running_cases_keep_theirs(api, deployed):
     old_case = start(api, **complaint_data())["reference"]
-    changed = TABLE.replace('<text>"logistics"</text>', '<text>"sales"</text>')
+    changed = TABLE.replace('<text>"technical"</text>', '<text>"sales"</text>')  # not covered by the owner tests
     body = put_decision(api, "1", changed)
     assert body["status"] == "draft" and body["decisions"] == ["service_par_categorie.dmn"]
     compare = api.get("proprietaire", f"/api/process-definitions/reclamation/{body['ref']}/compare").get_json()
     rules = [c for c in compare["changes"] if c["element"] == "service_par_categorie"]
-    assert len(rules) == 1 and "Règle 3 modifiée" in rules[0]["message"] and '"sales"' in rules[0]["message"]
+    assert len(rules) == 1 and "Règle 4 modifiée" in rules[0]["message"] and '"sales"' in rules[0]["message"]
     resp = api.post("proprietaire", f"/api/process-definitions/reclamation/{body['ref']}/deploy")
     assert resp.status_code == 201 and resp.get_json()["version"] == 2
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.type == "definition_deployed")
@@ -52,12 +52,12 @@ def test_a_new_table_is_a_new_version_and_running_cases_keep_theirs(api, deploye
     assert set(event.data["decisions"]) == {"service_par_categorie.dmn"}
 
     new_case = start(api, **complaint_data())["reference"]
-    do(api, old_case, "ut_qualify", "gestionnaire", QUALIFY)
-    do(api, new_case, "ut_qualify", "gestionnaire", QUALIFY)
-    assert case(api, old_case)["department"] == "logistics"  # pinned to v1 and its table
+    do(api, old_case, "ut_qualify", "gestionnaire", {**QUALIFY, "category": "product"})
+    do(api, new_case, "ut_qualify", "gestionnaire", {**QUALIFY, "category": "product"})
+    assert case(api, old_case)["department"] == "technical"  # pinned to v1 and its table
     assert case(api, new_case)["department"] == "sales"
     stored = api.get("proprietaire", "/api/process-definitions/reclamation/1/decisions/service_par_categorie.dmn")
-    assert '"logistics"' in stored.get_data(as_text=True)
+    assert '"technical"' in stored.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("change, words", [

@@ -7,6 +7,7 @@ from flask import Response, g, jsonify, request
 from app.api import bp, token_required
 from app.services.core.errors import NotFound, ServiceError
 from app.services.processes import admin as process_admin
+from app.services.processes import attachments as process_attachments
 
 XML_TYPES = ("application/xml", "text/xml", "application/bpmn+xml")
 # Bounded digits: a 30-digit number would overflow the database integer (500 instead of 404).
@@ -58,10 +59,27 @@ def upload_decision(key, ref):
     """Attach a DMN document to a draft (a deployed version gets a new draft with it)."""
     if request.mimetype not in XML_TYPES:
         raise ServiceError("Corps XML DMN attendu (Content-Type application/xml ou text/xml).")
-    draft, problems = process_admin.save_decision(g.user, resolve(key, ref).id, request.get_data(as_text=True),
+    draft, problems = process_attachments.save_decision(g.user, resolve(key, ref).id, request.get_data(as_text=True),
                                                   request.args.get("filename") or None)
     return jsonify({**definition_json(draft), "decisions": sorted(draft.decisions or {}),
                     "problems": [p.to_json() for p in problems]}), 201
+
+
+@bp.post("/process-definitions/<key>/<ref>/tests")
+@token_required
+def upload_tests(key, ref):
+    """Store the owner tests of a draft (JSON {"tests": [...]}) and run them at once."""
+    from app.api import json_body
+
+    draft, failures = process_attachments.save_tests(g.user, resolve(key, ref).id, json_body())
+    return jsonify({**definition_json(draft), "tests": len(draft.tests or []),
+                    "failures": [f.to_json() for f in failures]}), 201
+
+
+@bp.get("/process-definitions/<key>/<ref>/tests")
+@token_required
+def definition_tests(key, ref):
+    return jsonify(tests=resolve(key, ref).tests or [])
 
 
 @bp.get("/process-definitions/<key>/<ref>/decisions/<filename>")

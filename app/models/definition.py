@@ -33,3 +33,5 @@ class ProcessDefinition(db.Model):
     # The DMN documents the process's business rule tasks call, by file name: deployed and pinned with the
     # BPMN (sha256 covers them too), so a case keeps the tables of its version.
     decisions: Mapped[dict | None] = mapped_column(JSONType)
+    # Test cases written by the process owner (services/core/owner_tests.py), run before this version deploys.
+    tests: Mapped[list | None] = mapped_column(JSONType)

@@ -9,6 +9,7 @@ from app.services.core import definitions
 from app.services.core.errors import ServiceError
 from app.services.people.users import KNOWN_GROUPS
 from app.services.processes import admin as process_admin
+from app.services.processes import attachments as process_attachments
 from app.services.processes import compare as process_compare
 from app.services.processes import migration
 from app.services.processes.admin import OWNER_GROUP, ValidationFailed
@@ -126,7 +127,7 @@ def deploy(definition_id):
 @bp.get("/versions/<int:definition_id>/decisions/<filename>")
 @staff_required
 def decision_download(definition_id, filename):
-    return Response(process_admin.decision_document(definition_id, filename), mimetype="application/xml",
+    return Response(process_attachments.decision_document(definition_id, filename), mimetype="application/xml",
                     headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
@@ -134,7 +135,7 @@ def decision_download(definition_id, filename):
 @owner_required
 def decision_editor(definition_id, filename):
     definition = process_admin.get(definition_id)
-    process_admin.decision_document(definition_id, filename)  # 404 for an unknown table
+    process_attachments.decision_document(definition_id, filename)  # 404 for an unknown table
     return render_template("processes/decision.html", definition=definition, filename=filename)
 
 
@@ -143,7 +144,7 @@ def decision_editor(definition_id, filename):
 def decision_save(definition_id):
     """Save the DMN editor's table into the draft (JSON answer for the page's script)."""
     filename = request.args.get("filename") or None
-    draft, problems = process_admin.save_decision(current_user, definition_id, request.get_data(as_text=True),
+    draft, problems = process_attachments.save_decision(current_user, definition_id, request.get_data(as_text=True),
                                                   filename)
     name = filename if filename in (draft.decisions or {}) else sorted(draft.decisions)[-1]
     return jsonify(id=draft.id, problems=[p.to_json() for p in problems],

@@ -1,4 +1,4 @@
-"""Decision tables (DMN) stored with their process definition version.
+"""Decision tables (DMN) and owner tests stored with their process definition version.
 
 Revision ID: h17_dmn
 Revises: baseline
@@ -17,8 +17,11 @@ def upgrade():
     with op.batch_alter_table("process_definition") as batch:
         batch.add_column(sa.Column("decisions", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
                                    nullable=True))
+        batch.add_column(sa.Column("tests", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()),
+                                                                   "postgresql"), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table("process_definition") as batch:
+        batch.drop_column("tests")
         batch.drop_column("decisions")

@@ -18,7 +18,7 @@ from app.engine import (
 )
 from app.extensions import db
 from app.models import ProcessDefinition
-from app.services.core import audit, deadline_rules
+from app.services.core import audit, deadline_rules, owner_tests
 from app.services.core.errors import NotFound
 from app.services.core.transaction import transaction
 
@@ -90,8 +90,25 @@ def spec_for(definition: ProcessDefinition) -> ProcessSpec:
     return SPECS.get(definition.sha256, definition.key, definition.xml, definition.decisions)
 
 
-def deploy_xml(xml: str, actor: str, filename: str | None = None,
-               decisions: dict[str, str] | None = None) -> list[tuple[ProcessDefinition, bool]]:
+def tests_next_to(path: Path) -> list[dict] | None:
+    """The owner tests shipped next to a BPMN file (<name>.tests.json), or None."""
+    found = path.with_name(path.stem + ".tests.json")
+    if not found.exists():
+        return None
+    try:
+        return owner_tests.parse_tests(found.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DefinitionError([(None, f"{found.name} : {exc}")]) from None
+
+
+def test_problems(xml: str, key: str, tests: list[dict] | None, decisions: dict[str, str] | None) -> list:
+    """(element, French message) for each owner test that fails on this version."""
+    return [(f.element, f"Test « {f.test} » : {f.message}")
+            for f in owner_tests.run(xml, key, tests or [], decisions)] if tests else []
+
+
+def deploy_xml(xml: str, actor: str, filename: str | None = None, decisions: dict[str, str] | None = None,
+               tests: list[dict] | None = None) -> list[tuple[ProcessDefinition, bool]]:
     """Deploy every executable process of a document; unchanged ones (same hash) make no new version.
 
     `decisions` are the DMN documents by file name (None: those of the active version).
@@ -101,17 +118,23 @@ def deploy_xml(xml: str, actor: str, filename: str | None = None,
     keys = executable_process_ids(root)
     if not keys:
         raise DefinitionError([(None, "Aucun processus exécutable (isExecutable=\"true\").")])
-    if decisions is None:  # no DMN given: the tables of the active version go on with the new one
+    if decisions is None:  # no DMN given: the tables of the active version go on, else the shipped ones
         decisions = {}
         for key in keys:
             try:
                 decisions.update(active(key).decisions or {})
             except NotFound:
                 continue
+        if not decisions:
+            from flask import current_app
+
+            folder = current_app.config.get("PROCESSES_DIR") if current_app else None
+            decisions = decisions_next_to(xml, Path(folder)) if folder else {}
     decisions = decisions or None
     digest = sha256(xml, decisions)
     parsed = [parse_definition(xml, key, filename or "process.bpmn", decisions) for key in keys]
     problems = [p for pspec in parsed for p in deadline_rules.check_definition(pspec)]
+    problems += [p for pspec in parsed for p in test_problems(xml, pspec.key, tests, decisions)]
     if problems:
         raise DefinitionError(problems)
     serialize_deployments()
@@ -130,14 +153,14 @@ def deploy_xml(xml: str, actor: str, filename: str | None = None,
         definition = ProcessDefinition(
             key=pspec.key, name=pspec.name, version=last_version + 1, status="deployed", xml=xml, sha256=digest,
             filename=filename, created_by=actor, created_at=now, deployed_by=actor, deployed_at=now,
-            based_on_id=current.id if current else None, decisions=decisions,
+            based_on_id=current.id if current else None, decisions=decisions, tests=tests,
         )
         db.session.add(definition)
         db.session.flush()
         audit.record(None, actor, "definition_deployed",
                      data={"key": definition.key, "version": definition.version, "sha256": digest,
                            "filename": filename, "definition_id": definition.id,
-                           "decisions": decision_digests(decisions)})
+                           "decisions": decision_digests(decisions), "tests": len(tests or [])})
         results.append((definition, True))
     return results
 
@@ -159,5 +182,6 @@ def deploy_files(paths: list[Path], actor: str) -> list[tuple[ProcessDefinition,
     with transaction():
         for path in paths:
             xml = Path(path).read_text(encoding="utf-8")
-            results.extend(deploy_xml(xml, actor, Path(path).name, decisions_next_to(xml, Path(path).parent)))
+            results.extend(deploy_xml(xml, actor, Path(path).name, decisions_next_to(xml, Path(path).parent),
+                                      tests_next_to(Path(path))))
     return results

@@ -14,8 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 from sqlalchemy import func, select
 
 from app import clock
-from app.engine import DefinitionError, bpmn_xml, camunda_compat, dmn, executable_process_ids, parse_xml
-from app.engine.parser import load_decisions
+from app.engine import DefinitionError, bpmn_xml, camunda_compat, executable_process_ids, parse_xml
 from app.extensions import db
 from app.models import Case, ProcessDefinition, User
 from app.services.core import audit, definitions
@@ -25,7 +24,6 @@ from app.services.processes.validation import Problem, blocking, validate
 
 OWNER_GROUP = "proprietaire"
 KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,99}", re.ASCII)
-DMN_FILENAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,115}\.dmn", re.ASCII)
 
 
 class ValidationFailed(ServiceError):
@@ -43,12 +41,12 @@ def can_edit(user: User) -> bool:
     return user.in_any(OWNER_GROUP)
 
 
-def _require_editor(user: User) -> None:
+def require_editor(user: User) -> None:
     if not can_edit(user):
         raise Forbidden("Réservé aux propriétaires de processus.")
 
 
-def _commit(work):
+def commit(work):
     return run(work, duplicate="Une autre version vient d'être enregistrée : rechargez et recommencez.")
 
 
@@ -134,7 +132,7 @@ def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | 
                draft_id: int | None = None, strict: bool = True) -> tuple[ProcessDefinition, list[Problem]]:
     """Store a document as a draft (or update draft_id); strict refuses any blocking problem, otherwise only
     unreadable XML. Camunda's old namespace is rebound to the current one before storing (a notice says so)."""
-    _require_editor(user)
+    require_editor(user)
     if not isinstance(xml, str):
         raise ValidationFailed([Problem(None, None, "Document BPMN attendu (texte XML).")])
     original = xml
@@ -152,6 +150,7 @@ def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | 
     existing = db.session.get(ProcessDefinition, draft_id) if draft_id is not None else None
     # the DMN documents go with the draft: kept from the draft saved before, else from the active version
     decisions = (existing.decisions if existing is not None else base.decisions if base is not None else None)
+    tests = (existing.tests if existing is not None else base.tests if base is not None else None)
     checked_key, problems = validate(original if renamed else xml, key, decisions)  # notices from the original
     if strict and blocking(problems):
         raise ValidationFailed(blocking(problems))
@@ -177,7 +176,7 @@ def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | 
             draft = ProcessDefinition(key=key, version=None, status="draft", created_by=user.username,
                                       created_at=now)
             db.session.add(draft)
-        draft.name, draft.xml, draft.decisions = name[:200], xml, decisions
+        draft.name, draft.xml, draft.decisions, draft.tests = name[:200], xml, decisions, tests
         draft.sha256 = definitions.sha256(xml, decisions)
         draft.filename = (filename or draft.filename or f"{key}.bpmn")[:255]
         draft.based_on_id = base.id if base is not None else None
@@ -185,69 +184,29 @@ def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | 
         db.session.flush()
         return draft
 
-    return _commit(work), problems
-
-
-def save_decision(user: User, definition_id: int, dmn_xml: str, filename: str | None = None) -> tuple[
-        ProcessDefinition, list[Problem]]:
-    """Attach a DMN document to a draft (replacing the file that defines the same decision); a deployed
-    version gets a new draft with it. Refused if the DMN document itself is unreadable or invalid."""
-    _require_editor(user)
-    if not isinstance(dmn_xml, str):
-        raise ValidationFailed([Problem(None, None, "Document DMN attendu (texte XML).")])
-    try:
-        ids = dmn.decision_ids(dmn_xml)
-        load_decisions({filename or "decision.dmn": dmn_xml})
-    except DefinitionError as exc:
-        raise ValidationFailed([Problem(e, e, m) for e, m in exc.problems], "Table de décision invalide.") from None
-    source = get(definition_id)
-    decisions = {name: text for name, text in (source.decisions or {}).items()
-                 if not set(dmn.decision_ids(text)) & set(ids)}
-    name = filename if filename and DMN_FILENAME.fullmatch(filename) else f"{ids[0]}.dmn"
-    decisions[name] = dmn_xml
-    checked_key, problems = validate(source.xml, source.key, decisions)
-
-    def work():
-        now = clock.now()
-        if source.status == "draft":
-            draft = source
-        else:
-            draft = ProcessDefinition(key=source.key, version=None, status="draft", name=source.name, xml=source.xml,
-                                      filename=source.filename, based_on_id=source.id)
-            db.session.add(draft)
-        draft.decisions = decisions
-        draft.sha256 = definitions.sha256(draft.xml, decisions)
-        draft.created_by, draft.created_at = user.username, now
-        db.session.flush()
-        return draft
-
-    return _commit(work), problems
-
-
-def decision_document(definition_id: int, filename: str) -> str:
-    """The text of one DMN document of a version, or NotFound."""
-    text = (get(definition_id).decisions or {}).get(filename)
-    if text is None:
-        raise NotFound("Table de décision inconnue pour cette version.")
-    return text
+    return commit(work), problems
 
 
 def delete_draft(user: User, definition_id: int) -> None:
     """Drop a draft (deployed versions are kept forever)."""
-    _require_editor(user)
+    require_editor(user)
     draft = get(definition_id)
     if draft.status != "draft":
         raise Conflict("Une version déployée ne se supprime pas.")
-    _commit(lambda: db.session.delete(draft))
+    commit(lambda: db.session.delete(draft))
 
 
 def deploy(user: User, definition_id: int) -> ProcessDefinition:
     """Deploy a draft as the next version, or deploy an earlier version again (as a new version: a rollback)."""
-    _require_editor(user)
+    require_editor(user)
     source = get(definition_id)
     key, problems = validate(source.xml, source.key, source.decisions)
     if blocking(problems):
         raise ValidationFailed(blocking(problems), "Le brouillon ne peut pas être déployé.")
+    failed = definitions.test_problems(source.xml, source.key, source.tests, source.decisions)
+    if failed:
+        raise ValidationFailed([Problem(e, None, m) for e, m in failed],
+                               f"{len(failed)} test(s) du processus en échec : la version n'est pas déployée.")
     try:
         current = definitions.active(source.key)
     except NotFound:
@@ -267,7 +226,7 @@ def deploy(user: User, definition_id: int) -> ProcessDefinition:
         else:  # an earlier version deployed again: a new version with the same document
             target = ProcessDefinition(key=source.key, name=source.name, xml=source.xml, sha256=source.sha256,
                                        filename=source.filename, created_by=user.username, created_at=now,
-                                       decisions=source.decisions)
+                                       decisions=source.decisions, tests=source.tests)
             db.session.add(target)
         target.status, target.version = "deployed", last + 1
         target.deployed_by, target.deployed_at = user.username, now
@@ -277,10 +236,11 @@ def deploy(user: User, definition_id: int) -> ProcessDefinition:
             "key": target.key, "version": target.version, "sha256": target.sha256, "filename": target.filename,
             "definition_id": target.id, "previous_version": current.version if current else None,
             "from_draft": from_draft, "decisions": definitions.decision_digests(target.decisions),
+            "tests": len(target.tests or []),
             "redeployed_version": None if source.id == target.id else source.version})
         return target
 
-    return _commit(work)
+    return commit(work)
 
 
 # --- new process template -------------------------------------------------------------------------------
@@ -367,7 +327,7 @@ id="Definitions_{k}" targetNamespace="http://bpmn.io/schema/bpmn">
 
 def create_from_template(user: User, key: str, name: str, lane: str = "gestionnaire") -> ProcessDefinition:
     """Start a new process as a draft from the template; refuses a key already in use."""
-    _require_editor(user)
+    require_editor(user)
     if db.session.scalar(select(func.count()).where(ProcessDefinition.key == (key or ""))):
         raise Conflict(f"Le processus « {key} » existe déjà.")
     draft, _ = save_draft(user, template_xml(key, name, lane), key=key, filename=f"{key}.bpmn")
