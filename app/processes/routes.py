@@ -6,7 +6,7 @@ from flask_login import current_user
 from app.access import groups_required, staff_required
 from app.processes import bp
 from app.services.core import definitions
-from app.services.core.errors import ServiceError
+from app.services.core.errors import NotFound, ServiceError
 from app.services.people.users import KNOWN_GROUPS
 from app.services.processes import admin as process_admin
 from app.services.processes import attachments as process_attachments
@@ -71,8 +71,19 @@ def download(definition_id):
 @owner_required
 def modeler(definition_id):
     definition = process_admin.get(definition_id)
-    problems = validate(definition.xml, definition.key)[1] if definition.status == "draft" else []
-    return render_template("processes/modeler.html", definition=definition, problems=problems)
+    problems = validate(definition.xml, definition.key, definition.decisions)[1] if definition.status == "draft" \
+        else []
+    return render_template("processes/modeler.html", definition=definition, problems=problems,
+                           keys=process_admin.known_keys())
+
+
+@bp.post("/versions/<int:definition_id>/valider")
+@owner_required
+def check(definition_id):
+    """« Valider »: the checks of the modeler's current XML, with the draft's tables, without saving anything."""
+    definition = process_admin.get(definition_id)
+    key, problems = validate(request.get_data(cache=False, as_text=True), definition.key, definition.decisions)
+    return jsonify(key=key, problems=[p.to_json() for p in problems], blocking=len(blocking(problems)))
 
 
 @bp.post("/<key>/brouillon")
@@ -166,7 +177,15 @@ def delete(definition_id):
 def compare(definition_id):
     other = process_admin.get(definition_id)
     base_id = request.args.get("base", type=int)
-    base = process_admin.get(base_id) if base_id else definitions.active(other.key)
+    if base_id:
+        base = process_admin.get(base_id)
+    else:
+        try:
+            base = definitions.active(other.key)
+        except NotFound:  # never deployed: nothing to compare with, say so
+            return render_template("processes/error.html", definition=other, problems=None, message=(
+                f"« {other.name} » n'a encore aucune version déployée : il n'y a rien à comparer. Le premier "
+                "déploiement de ce brouillon créera la version 1.")), 200
     result = process_compare.compare(base, other)
     return render_template("processes/compare.html", result=result, markers=result.markers(),
                            waiting={c.element: c.waiting for c in result.changes if c.waiting})

@@ -69,6 +69,11 @@ def get_version(key: str, version: int) -> ProcessDefinition:
     return definition
 
 
+def known_keys() -> list[str]:
+    """The keys of every process known (deployed or draft)."""
+    return list(db.session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)))
+
+
 def running_counts(key: str | None = None) -> dict[int, int]:
     """Running (not completed) cases per definition id."""
     query = select(Case.definition_id, func.count()).where(Case.completed.is_(False)).group_by(Case.definition_id)
@@ -154,7 +159,8 @@ def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | 
     checked_key, problems = validate(original if renamed else xml, key, decisions)  # notices from the original
     if strict and blocking(problems):
         raise ValidationFailed(blocking(problems))
-    key = checked_key or key or (keys[0] if keys else None)
+    # a non-executable diagram (drawn elsewhere) is kept as a draft of its first process, to be fixed in the modeler
+    key = checked_key or key or (keys[0] if keys else None) or next(iter(bpmn_xml.process_names(root)), None)
     if key is None:
         raise ValidationFailed(problems or [Problem(None, None, "Aucun processus exécutable.")])
     name = bpmn_xml.process_names(root).get(key, key)
@@ -173,6 +179,11 @@ def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | 
             if draft.key != key:
                 raise Conflict(f"Ce brouillon concerne le processus « {draft.key} », pas « {key} ».")
         else:
+            same = db.session.scalars(select(ProcessDefinition).where(
+                ProcessDefinition.key == key, ProcessDefinition.status == "draft",
+                ProcessDefinition.sha256 == definitions.sha256(xml, decisions))).first()
+            if same is not None:  # the same document saved again: the existing draft, not a new one
+                return same
             draft = ProcessDefinition(key=key, version=None, status="draft", created_by=user.username,
                                       created_at=now)
             db.session.add(draft)

@@ -81,6 +81,10 @@ def validate(xml: str | bytes, key: str | None = None,
                          "l'exécutera pas.") for pid, name in names.items()]
         return None, found or [Problem(None, None, "Aucun processus dans ce document.")]
     if key not in keys:
+        if key in bpmn_xml.process_names(root):
+            return key, [Problem(key, labels.get(key), "Processus non exécutable : cochez « Exécutable » dans les "
+                                 "propriétés du processus (isExecutable=\"true\"), puis corrigez ce que la "
+                                 "vérification signale.")]
         return key, [Problem(key, labels.get(key), "Processus exécutable introuvable dans ce document.")]
 
     elements = bpmn_xml.elements(root, key)

@@ -4,7 +4,7 @@
   var canvas = document.getElementById("decision-canvas");
   var status = document.getElementById("decision-status");
   var saveUrl = canvas.dataset.saveUrl;
-  var editor = new window.DmnJS({ container: canvas, common: { keyboard: { bindTo: document } } });
+  var editor = new window.DmnJS({ container: canvas });
   window.decisionEditor = editor;  // for browser tests
 
   function say(text, isError) {
