@@ -22,7 +22,7 @@ EVENT_LABELS = {
     "timer_fired": "Minuterie déclenchée", "timer_checked": "Minuteries vérifiées",
     "message_sent": "Message envoyé", "message_received": "Message reçu", "message_ignored": "Message ignoré",
     "status_changed": "Statut modifié", "dispute_opened": "Litige ouvert", "incident": "Incident",
-    "incident_retried": "Incident relancé", "case_migrated": "Dossier migré", "comment_added": "Commentaire",
+    "incident_retried": "Incident relancé", "token_moved": "Jeton déplacé", "case_migrated": "Dossier migré", "comment_added": "Commentaire",
     "attachment_added": "Pièce jointe", "definition_deployed": "Version déployée",
     "public_intake_merged": "Nouvelle demande rattachée", "complainant_message": "Message du réclamant",
     "complainant_attachment": "Pièce jointe du réclamant", "capa_actions_created": "Actions CAPA créées",

@@ -97,3 +97,35 @@ def lxml(message: str) -> str:
         if match:
             return match.expand(french) + where
     return "erreur de syntaxe XML" + where
+
+
+_RUNTIME = [
+    (r"Error evaluating expression '([^']*)'.*?name '([^']+)' is not defined",
+     r"Expression « \1 » : la variable « \2 » n'existe pas dans le dossier (aucune étape ne l'a écrite)"),
+    (r"name '([^']+)' is not defined", r"la variable « \1 » n'existe pas dans le dossier (aucune étape ne l'a écrite)"),
+    (r"Error evaluating expression '([^']*)'[,.\s]*Did you mean one of '\[([^\]]*)\]'\?",
+     r"Expression « \1 » : une variable qu'elle lit n'existe pas dans le dossier (aucune étape ne l'a écrite ; "
+     r"variables proches : \2)"),
+    (r"Error evaluating expression '([^']*)'[,:]?\s*(.*)", r"Erreur dans l'expression « \1 » : \2"),
+    (r"(?:ZeroDivisionError:\s*)?division by zero", "division par zéro"),
+    (r"\bKeyError:\s*", "clé absente : "), (r"\bTypeError:\s*", "type de valeur incorrect : "),
+    (r"\bValueError:\s*", "valeur incorrecte : "), (r"\bNameError:\s*", ""),
+    (r"No conditions satisfied for (\S+)", r"Aucune condition vraie à la passerelle \1 et pas de flux par défaut"),
+    (r"unsupported operand type\(s\) for (\S+): '(\w+)' and '(\w+)'",
+     r"opération « \1 » impossible entre une valeur \2 et une valeur \3"),
+    (r"'(<|>|<=|>=)' not supported between instances of '(\w+)' and '(\w+)'",
+     r"comparaison « \1 » impossible entre une valeur \2 et une valeur \3"),
+    (r"Error executing Script\s*:?\s*(.*)", r"Erreur dans le script : \1"),
+]
+_RUNTIME_COMPILED = [(re.compile(p, re.DOTALL), fr) for p, fr in _RUNTIME]
+
+
+def runtime(message: str) -> str:
+    """French for an engine failure while a case runs (the incident shown to people); unknown text is kept,
+    prefixed, so that nothing is lost."""
+    text = str(message or "").strip()
+    out = text
+    for pattern, french in _RUNTIME_COMPILED:
+        out = pattern.sub(lambda m, f=french: m.expand(f), out)
+    out = re.sub(r"\s*Did you mean (?:one of )?'([^']+)'\?", r" (vouliez-vous dire « \1 » ?)", out)
+    return out

@@ -18,7 +18,8 @@ EVENT_LABELS = {
     "task_released": "Tâche libérée", "task_reassigned": "Tâche réattribuée", "draft_saved": "Brouillon enregistré",
     "message_sent": "Message au réclamant", "status_changed": "Statut modifié", "timer_fired": "Échéance atteinte",
     "message_received": "Message reçu", "message_ignored": "Message ignoré", "incident": "Incident",
-    "incident_retried": "Incident relancé", "dispute_opened": "Litige ouvert", "comment_added": "Commentaire interne",
+    "incident_retried": "Incident relancé", "token_moved": "Jeton déplacé par un administrateur",
+    "dispute_opened": "Litige ouvert", "comment_added": "Commentaire interne",
     "attachment_added": "Pièce jointe ajoutée", "intake_linked": "Nouveau contact rattaché",
     "complainant_message": "Message du réclamant", "complainant_attachment": "Pièce jointe du réclamant",
     "public_intake_merged": "Nouveau contact web rattaché",
@@ -176,10 +177,14 @@ def current_tasks(case: Case) -> list[TaskRow]:
 def diagram(case: Case) -> dict:
     """The pinned version's XML, the elements already passed (from the audit paths) and the current steps."""
     completed: list[str] = []
+    stuck = None
     for event in audit.history(case.id):
         for entry in (event.data or {}).get("path", []):
             if entry.get("bpmn_id") and entry["bpmn_id"] not in completed:
                 completed.append(entry["bpmn_id"])
+        if event.type == "incident":
+            stuck = event.bpmn_id
     current = [t.bpmn_id for t in current_tasks(case)]
+    incident = {"element": stuck, "error": case.incident} if case.incident else None
     return {"reference": case.reference, "process": case.process_key, "version": case.definition.version,
-            "xml": case.definition.xml, "completed": completed, "current": current}
+            "xml": case.definition.xml, "completed": completed, "current": current, "incident": incident}
