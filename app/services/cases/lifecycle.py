@@ -274,8 +274,9 @@ def move_token(user: User, reference: str, from_bpmn_id: str, to_bpmn_id: str, r
         try:
             result = workflow.move_token(from_bpmn_id, to_bpmn_id)
         except LookupError:
-            raise Invalid({"to": f"Déplacement impossible de « {from_bpmn_id} » vers « {to_bpmn_id} » : choisissez "
-                                 "une étape déjà passée ou une étape qui suit celle où le dossier est arrêté."}) from None
+            raise Invalid({"to": f"Déplacement impossible de « {from_bpmn_id} » vers « {to_bpmn_id} » : "
+                                 "choisissez une étape déjà passée ou une étape qui suit celle où le dossier est "
+                                 "arrêté."}) from None
         apply_step(case, workflow, result, context, user.username, event="token_moved",
                    event_data={"from": from_bpmn_id, "to": to_bpmn_id, "reason": reason[:1000],
                                "incident": case.incident}, before=before)
