@@ -160,3 +160,13 @@ def test_spiff_messages_are_french_and_all_problems_come_at_once(api, deployed):
     errors = upload(api, xml, expect=422)["errors"]
     assert {e["element"] for e in errors} == {"Activity_quick", "Flow_0b2", "Activity_review"}
     assert all("Error" not in e["message"] and "exception" not in e["message"].lower() for e in errors)
+    # a call activity without calledElement comes with the others, in French, once
+    xml = xml.replace('<bpmn:userTask id="Activity_quick" name="Rembourser" camunda:assignee="x,${a}">',
+                      '<bpmn:callActivity id="Activity_quick" name="Rembourser">').replace(
+        "      <bpmn:outgoing>Flow_0c3</bpmn:outgoing>\n    </bpmn:userTask>",
+        "      <bpmn:outgoing>Flow_0c3</bpmn:outgoing>\n    </bpmn:callActivity>")
+    errors = upload(api, xml, expect=422)["errors"]
+    assert {e["element"] for e in errors} == {"Activity_quick", "Flow_0b2", "Activity_review"}
+    quick = [e["message"] for e in errors if e["element"] == "Activity_quick"]
+    assert quick == ["Activité d'appel sans processus appelé (attribut calledElement)."]
+    assert all("Error" not in e["message"] and "exception" not in e["message"].lower() for e in errors)

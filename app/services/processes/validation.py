@@ -118,6 +118,11 @@ def validate(xml: str | bytes, key: str | None = None,
     return key, _unique(problems)
 
 
+def _document_processes(node) -> set[str]:
+    root = node.getroottree().getroot()
+    return {p.get("id") for p in bpmn_xml.processes(root)}
+
+
 def _decisions(documents: dict[str, str] | None) -> tuple[list[Problem], dict]:
     """The DMN documents' problems and their decisions by id."""
     try:
@@ -228,6 +233,14 @@ def _element_problems(elements: dict[str, Element]) -> list[Problem]:
             message = _timer_problem(el.timer, written, _written_variables(elements, _before(el, elements)))
             if message:
                 add(message)
+        if el.type == "callActivity":
+            called = el.node.get("calledElement")
+            if not called:
+                add("Activité d'appel sans processus appelé (attribut calledElement).")
+            elif called not in _document_processes(el.node):
+                add(f"Le processus appelé « {called} » est introuvable dans ce document.")
+        if el.type == "scriptTask" and not el.script:
+            add("Tâche de script sans script.")
         if el.type == "serviceTask":
             if not el.topic:
                 add("Tâche de service sans nom de gestionnaire (camunda:topic).")
