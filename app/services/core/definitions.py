@@ -182,6 +182,6 @@ def deploy_files(paths: list[Path], actor: str) -> list[tuple[ProcessDefinition,
     with transaction():
         for path in paths:
             xml = Path(path).read_text(encoding="utf-8")
-            results.extend(deploy_xml(xml, actor, Path(path).name, decisions_next_to(xml, Path(path).parent),
+            results.extend(deploy_xml(xml, actor, Path(path).name, decisions_next_to(xml, Path(path).parent) or None,
                                       tests_next_to(Path(path))))
     return results
