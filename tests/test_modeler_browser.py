@@ -171,3 +171,35 @@ def test_decision_table_edited_in_the_browser(server, browser):
 
     assert [e for e in errors if "Inferno" not in e] == []  # dmn-js's bundle warns about its own build
     page.context.close()
+
+
+def test_incident_is_shown_on_the_diagram(server, browser):
+    from app.services.cases import lifecycle as cases
+    from app.services.people.users import by_username
+    from app.services.tasks import actions
+    from tests.flows import complaint_data
+
+    with server.app.app_context():
+        case = cases.start_case(by_username("accueil"), "reclamation", complaint_data())
+        reference = case.reference
+        row = [r for r in actions.ready_for_case(case.id) if r.bpmn_id == "ut_qualify"][0]
+        cases.complete_task(by_username("gestionnaire"), row.id,
+                            {"admissible": True, "category": "billing", "severity": "high"})
+        # skipping the analysis leaves the next gateway without its variable: an incident at gw_info
+        cases.move_token(by_username("admin"), reference, "ut_analyse", "gw_info", "Analyse faite hors outil.")
+    page, errors = login(browser, server.base, "admin")
+    page.goto(f"/admin/incidents/{reference}")
+    page.wait_for_selector("#diagram[data-incident=gw_info]", timeout=30000)
+    assert page.locator('g.djs-element[data-element-id="gw_info"].hl-incident').count() == 1
+    assert "needs_information" in page.inner_text(".diagram-incident")
+    assert "n'existe pas dans le dossier" in page.inner_text("#incident-error")
+    page.fill("#move-reason", "Aucune information à demander : décision directe.")
+    page.select_option("#move-to", "ut_decide")
+    page.click("#move-form button[type=submit]")
+    page.wait_for_load_state()
+    assert "le dossier a repris" in page.inner_text("main")
+    page.goto(f"/dossiers/{reference}")
+    page.wait_for_selector("#diagram[data-loaded=true]", timeout=30000)
+    assert page.locator(".hl-incident").count() == 0 and page.locator(".hl-current").count() >= 1
+    assert errors == []
+    page.context.close()
