@@ -16,8 +16,8 @@ from pathlib import Path
 from app import clock
 from app.engine import CaseWorkflow, StepContext, parse_definition
 from app.engine import migration as engine_migration
-from app.services.core.handlers import HANDLERS
 from app.services.core import owner_tests
+from app.services.core.handlers import HANDLERS
 from app.services.processes import compare as process_compare
 from app.services.processes import validation as process_validation
 
