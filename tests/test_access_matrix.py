@@ -75,6 +75,7 @@ EXPECTED = {
     "processes.delete": ("proprietaire",),
     "processes.migrate": ("proprietaire",),
     "processes.check": ("proprietaire",),
+    "processes.tests_save": ("proprietaire",),
     "processes.decision_download": STAFF,
     "processes.decision_editor": ("proprietaire",),
     "processes.decision_save": ("proprietaire",),

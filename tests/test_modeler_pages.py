@@ -108,3 +108,21 @@ def test_process_pages_show_paris_time(client, deployed):
     from zoneinfo import ZoneInfo
 
     assert row.deployed_at.astimezone(ZoneInfo("Europe/Paris")).strftime("%d/%m/%Y %H:%M") in page
+
+
+def test_owner_tests_edited_in_the_modeler_page(client, deployed):
+    import json
+
+    login(client)
+    page = client.get(f"/processus/versions/{active_id()}/modeleur").get_data(as_text=True)
+    assert "Tests du processus (5)" in page and "Réclamation non recevable" in page
+    shipped = json.loads((ROOT / "processes" / "reclamation.tests.json").read_text(encoding="utf-8"))
+    wrong = {"tests": [{**shipped["tests"][1], "expect": {"data": {"status": "open"}}}]}
+    resp = client.post(f"/processus/versions/{active_id()}/tests", data={"tests": json.dumps(wrong)},
+                       follow_redirects=True)
+    text = resp.get_data(as_text=True)
+    assert "en échec" in text and "Donnée « status »" in text and "Tests du processus (1)" in text
+    draft = db.session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == "reclamation",
+                                                              ProcessDefinition.status == "draft"))
+    assert draft.tests == wrong["tests"]
+    assert client.post(f"/processus/versions/{draft.id}/deployer").status_code == 422  # the failing test blocks

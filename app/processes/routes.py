@@ -73,8 +73,11 @@ def modeler(definition_id):
     definition = process_admin.get(definition_id)
     problems = validate(definition.xml, definition.key, definition.decisions)[1] if definition.status == "draft" \
         else []
+    import json
+
+    tests_json = json.dumps({"tests": definition.tests or []}, ensure_ascii=False, indent=2)
     return render_template("processes/modeler.html", definition=definition, problems=problems,
-                           keys=process_admin.known_keys())
+                           keys=process_admin.known_keys(), tests_json=tests_json)
 
 
 @bp.post("/versions/<int:definition_id>/valider")
@@ -161,6 +164,26 @@ def decision_save(definition_id):
     return jsonify(id=draft.id, problems=[p.to_json() for p in problems],
                    editor_url=url_for("processes.decision_editor", definition_id=draft.id, filename=name),
                    modeler_url=url_for("processes.modeler", definition_id=draft.id))
+
+
+@bp.post("/versions/<int:definition_id>/tests")
+@owner_required
+def tests_save(definition_id):
+    """Owner tests edited in the modeler page (JSON in a text area): stored on the draft and run at once."""
+    import json
+
+    try:
+        document = json.loads(request.form.get("tests") or "[]")
+    except ValueError:
+        flash("Tests du processus : JSON invalide.", "error")
+        return redirect(url_for("processes.modeler", definition_id=definition_id))
+    draft, failures = process_attachments.save_tests(current_user, definition_id, document)
+    if failures:
+        for f in failures:
+            flash(f"Test « {f.test} » en échec : {f.message}", "error")
+    else:
+        flash(f"{len(draft.tests or [])} test(s) enregistré(s) : tous passent.", "info")
+    return redirect(url_for("processes.modeler", definition_id=draft.id))
 
 
 @bp.post("/versions/<int:definition_id>/supprimer")
