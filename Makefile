@@ -64,7 +64,8 @@ vendor: $(VENDOR_STAMP)
 $(VENDOR_STAMP): package.json package-lock.json Makefile
 	npm ci --no-audit --no-fund
 	rm -rf $(VENDOR)
-	mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/bpmn-js-properties-panel $(VENDOR)/camunda-bpmn-moddle $(VENDOR)/chart.js
+	mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/bpmn-js-properties-panel $(VENDOR)/camunda-bpmn-moddle $(VENDOR)/chart.js \
+	         $(VENDOR)/dmn-js
 	cp $(NM)/bpmn-js/dist/bpmn-modeler.production.min.js \
 	   $(NM)/bpmn-js/dist/bpmn-viewer.production.min.js \
 	   $(NM)/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(VENDOR)/bpmn-js/
@@ -73,9 +74,11 @@ $(VENDOR_STAMP): package.json package-lock.json Makefile
 	cp $(NM)/@bpmn-io/properties-panel/dist/assets/properties-panel.css $(VENDOR)/bpmn-js-properties-panel/
 	cp $(NM)/camunda-bpmn-moddle/resources/camunda.json $(VENDOR)/camunda-bpmn-moddle/
 	cp $(NM)/chart.js/dist/chart.umd.js $(VENDOR)/chart.js/
-	for p in bpmn-js bpmn-js-properties-panel camunda-bpmn-moddle chart.js; do \
+	cp $(NM)/dmn-js/dist/dmn-modeler.production.min.js $(NM)/dmn-js/dist/dmn-viewer.production.min.js $(VENDOR)/dmn-js/
+	cp -r $(NM)/dmn-js/dist/assets $(VENDOR)/dmn-js/assets
+	for p in bpmn-js bpmn-js-properties-panel camunda-bpmn-moddle chart.js dmn-js; do \
 	    cp $(NM)/$$p/LICENSE* $(VENDOR)/$$p/ 2>/dev/null || true; done
-	for p in bpmn-js bpmn-js-properties-panel @bpmn-io/properties-panel camunda-bpmn-moddle chart.js; do \
+	for p in bpmn-js bpmn-js-properties-panel @bpmn-io/properties-panel camunda-bpmn-moddle chart.js dmn-js; do \
 	    echo "$$p $$(node -p "require('./$(NM)/$$p/package.json').version")"; done > $(VENDOR)/VERSIONS.txt
 	touch $@
 

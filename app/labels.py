@@ -14,6 +14,7 @@ EVENT_LABELS = {
     "message_to_print": "Courrier à imprimer", "message_delivered": "Envoi confirmé",
     "message_delivery_failed": "Échec d'envoi d'un message", "status_changed": "Statut modifié",
     "dispute_opened": "Litige ouvert", "incident": "Incident", "incident_retried": "Incident relancé",
+    "token_moved": "Jeton déplacé par un administrateur",
     "case_migrated": "Dossier migré vers une autre version", "comment_added": "Commentaire interne",
     "attachment_added": "Pièce jointe ajoutée", "definition_deployed": "Version déployée",
     "intake_linked": "Nouveau contact rattaché",

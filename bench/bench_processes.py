@@ -1,4 +1,5 @@
-"""Cost of the process owners' checks: validation, comparison, migration check and migration of one case.
+"""Cost of the process owners' checks: validation, comparison, migration check and migration of one case, a
+Camunda Modeler 7 diagram's checks (JUEL translation, Camunda rules) and the shipped owner tests.
 
 Run: PYTHONPATH=. python bench/bench_processes.py [runs]. Prints a table (median and p90 in ms) with the machine.
 Pure engine-layer calls on processes/reclamation.bpmn, no database: what a deploy or a migration listing
@@ -15,6 +16,7 @@ from pathlib import Path
 from app import clock
 from app.engine import CaseWorkflow, StepContext, parse_definition
 from app.engine import migration as engine_migration
+from app.services.core import owner_tests
 from app.services.core.handlers import HANDLERS
 from app.services.processes import compare as process_compare
 from app.services.processes import validation as process_validation
@@ -22,6 +24,9 @@ from app.services.processes import validation as process_validation
 ROOT = Path(__file__).resolve().parent.parent
 XML = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
 NEW = XML.replace('name="Qualifier la réclamation"', 'name="Qualifier et classer la réclamation"')
+DECISIONS = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "processes").glob("*.dmn")}
+CAMUNDA7 = (ROOT / "tests" / "bpmn" / "camunda7_activiti.bpmn").read_text(encoding="utf-8")
+TESTS = owner_tests.parse_tests((ROOT / "processes" / "reclamation.tests.json").read_text(encoding="utf-8"))
 
 
 class Context(StepContext):
@@ -48,12 +53,16 @@ def timed(fn, runs):
 
 
 def main(runs: int = 50) -> None:
-    old, new = parse_definition(XML), parse_definition(NEW)
+    old, new = parse_definition(XML, decisions=DECISIONS), parse_definition(NEW, decisions=DECISIONS)
     data = {"channel": "letter", "origin": "external_customer", "kind": "complaint", "customer_name": "M",
             "description": "d", "written": True}
     state = CaseWorkflow.start(old, data, Context())[0].dump()
     rows = [
-        ("validate (lxml rules + parse_definition)", timed(lambda: process_validation.validate(NEW), runs)),
+        ("validate (lxml rules + parse_definition)",
+         timed(lambda: process_validation.validate(NEW, None, DECISIONS), runs)),
+        ("validate a Camunda 7 diagram (old ns, JUEL)", timed(lambda: process_validation.validate(CAMUNDA7), runs)),
+        (f"owner tests: {len(TESTS)} reclamation cases, in memory",
+         timed(lambda: owner_tests.run_uncached(NEW, "reclamation", TESTS, DECISIONS), max(5, runs // 5))),
         ("compare two documents (XML diff)", timed(lambda: process_compare.diff_xml(XML, NEW, "reclamation"), runs)),
         ("migration check, one case", timed(lambda: engine_migration.check(old, new, state), runs)),
         ("migrate one case (load, diff, migrate, steps)",

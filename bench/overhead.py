@@ -44,7 +44,9 @@ def raw_run(cases: int) -> dict[str, list[float]]:
     """Per step seconds for the in-memory run (no serialization, no database)."""
     from app.engine import CaseWorkflow, parse_definition
 
-    pspec = parse_definition((ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8"), "reclamation")
+    decisions = {p.name: p.read_text(encoding="utf-8") for p in sorted((ROOT / "processes").glob("*.dmn"))} or None
+    pspec = parse_definition((ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8"), "reclamation",
+                             decisions=decisions)
     times = {s: [] for s in STEPS}
     for _ in range(cases):
         context = MemoryContext()

@@ -27,6 +27,7 @@ class Builder:
     def definition_v2(self, key: str = "reclamation") -> ProcessDefinition:
         v1 = self.defs[key]
         v2 = ProcessDefinition(key=key, name=v1.name, version=2, status="deployed", xml=v1.xml, sha256="f" * 64,
+                               decisions=v1.decisions,
                                created_by="test", created_at=v1.created_at, deployed_at=v1.created_at)
         db.session.add(v2)
         db.session.flush()

@@ -49,6 +49,8 @@ EXPECTED = {
     "auth.absence": STAFF,  # one's own absence
     "auth.absence_start": STAFF,
     "auth.absence_end": STAFF,
+    "admin.incident": ("admin",),
+    "admin.move": ("admin",),
     "api.openapi": PUBLIC,
     "api.login": PUBLIC,
     "api.processes": STAFF,
@@ -70,6 +72,10 @@ EXPECTED = {
     "api.migration_candidates": STAFF,
     "api.migrate_cases": ("proprietaire",),
     "api.workflow_archives": STAFF,
+    "api.upload_decision": ("proprietaire",),
+    "api.decision_xml": STAFF,
+    "api.upload_tests": ("proprietaire",),
+    "api.definition_tests": STAFF,
     "processes.index": STAFF,
     "processes.history": STAFF,
     "processes.compare": STAFF,
@@ -83,6 +89,11 @@ EXPECTED = {
     "processes.deploy": ("proprietaire",),
     "processes.delete": ("proprietaire",),
     "processes.migrate": ("proprietaire",),
+    "processes.check": ("proprietaire",),
+    "processes.tests_save": ("proprietaire",),
+    "processes.decision_download": STAFF,
+    "processes.decision_editor": ("proprietaire",),
+    "processes.decision_save": ("proprietaire",),
     "actions.index": ("qualite", "responsable", "direction", "auditeur"),
     "actions.show": ("qualite", "responsable", "direction", "auditeur"),
     "actions.create": ("qualite", "responsable"),
@@ -150,6 +161,8 @@ BODIES = {
     "api.login": {"json": {"username": "accueil", "password": "demo"}},
     "api.create_case": {"json": {"process": "reclamation", "data": {}}},
     "api.upload_definition": {"data": XML, "content_type": "application/xml"},
+    "api.upload_decision": {"data": (PROCESSES / "service_par_categorie.dmn").read_text(encoding="utf-8"),
+                            "content_type": "application/xml"},
 }
 
 

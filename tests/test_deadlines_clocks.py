@@ -198,10 +198,11 @@ def test_validator_names_the_element_with_a_bad_deadline_property():
     from app.services.processes.validation import validate
 
     xml = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
-    assert validate(xml)[1] == []  # remind_at is written by set_deadline (remind_before)
+    tables = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "processes").glob("*.dmn")}
+    assert validate(xml, None, tables)[1] == []  # remind_at is written by set_deadline (remind_before)
     bad = xml.replace('<camunda:property name="remind_before" value="3" />',
                       '<camunda:property name="remind_before" value="trois" />', 1)
-    problems = validate(bad)[1]
+    problems = validate(bad, None, tables)[1]
     assert [(p.element, p.message) for p in problems] == [
         ("st_deadline_written", "Propriétés de « set_deadline » : remind_before : nombre de jours invalide « trois »")]
 

@@ -62,7 +62,10 @@ def frozen_clock():
 
 
 def spec(path: str, key: str | None = None):
-    return parse_definition((ROOT / path).read_bytes(), key)
+    """A parsed document, with the decision tables (DMN) shipped beside it."""
+    folder = (ROOT / path).parent
+    decisions = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.dmn"))} or None
+    return parse_definition((ROOT / path).read_bytes(), key, decisions=decisions)
 
 
 def _view(workflow: CaseWorkflow) -> tuple:

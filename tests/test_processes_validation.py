@@ -9,11 +9,12 @@ from app.services.processes.validation import validate
 ROOT = Path(__file__).resolve().parent.parent
 RECLAMATION = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
 LITIGE = (ROOT / "processes" / "litige.bpmn").read_text(encoding="utf-8")
+DECISIONS = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "processes").glob("*.dmn")}
 MIWG = sorted((ROOT / "tests" / "miwg").glob("*.bpmn"))
 
 
 def problems_of(xml, key=None):
-    _, problems = validate(xml, key)
+    _, problems = validate(xml, key, DECISIONS)
     return problems
 
 
@@ -57,21 +58,32 @@ def test_condition_that_does_not_compile_and_refused_name():
     assert any("interdit" in m for m in found), found
 
 
-def test_exclusive_gateway_without_default_flow():
+def test_exclusive_gateway_without_default_flow_follows_camunda():
+    # Camunda takes an unconditioned flow as always true: it becomes the default, with a warning (no refusal)
     xml = RECLAMATION.replace('<bpmn:exclusiveGateway id="gw_written" name="Réclamation écrite ?" '
                               'default="f_written_no">',
                               '<bpmn:exclusiveGateway id="gw_written" name="Réclamation écrite ?">')
-    found = by_element(problems_of(xml), "gw_written")
-    assert found and "sans flux par défaut" in found[0] and "1 condition" in found[0], found
+    problems = problems_of(xml)
+    assert [p for p in problems if p.blocking] == []
+    found = [p for p in problems if p.element == "f_written_no"]
+    assert found and found[0].level == "warning" and "règle de Camunda" in found[0].message, found
+    # every flow conditioned and none true: an incident, as in Camunda: a warning naming the gateway
+    flow = '<bpmn:sequenceFlow id="f_written_no" name="Non (orale)" sourceRef="gw_written" targetRef="st_deadline_oral"'
+    xml = xml.replace(flow + " />", flow + ">"
+                      "<bpmn:conditionExpression>written == False</bpmn:conditionExpression></bpmn:sequenceFlow>")
+    found = [p for p in problems_of(xml) if p.element == "gw_written"]
+    assert found and "sans flux par défaut" in found[0].message and "2 condition" in found[0].message, found
+    assert found[0].level == "warning"
 
 
 def test_timer_with_invalid_duration_and_unquoted_duration():
     xml = RECLAMATION.replace('"P30D"</bpmn:timeDuration>', '"PT30D"</bpmn:timeDuration>')
     found = [p for p in problems_of(xml) if "PT30D" in p.message]
     assert found and "ISO 8601" in found[0].message and found[0].element == "bt_survey_timeout"
+    # Camunda's unquoted literal is read as the fixed value, with a notice (not refused)
     xml = RECLAMATION.replace('"P30D"</bpmn:timeDuration>', 'P30D</bpmn:timeDuration>')
-    found = by_element(problems_of(xml), "bt_survey_timeout")
-    assert found and "guillemets" in found[0]
+    found = [p for p in problems_of(xml) if p.element == "bt_survey_timeout"]
+    assert len(found) == 1 and found[0].level == "info" and 'valeur fixe "P30D"' in found[0].message, found
 
 
 def test_timer_variable_must_be_written_somewhere():

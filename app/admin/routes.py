@@ -4,7 +4,7 @@ accounts with their groups and last sign-in, deactivate (their tasks go back to 
 The retry POST is checked for its CSRF token by CSRFProtect, like every form.
 """
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.access import groups_required
@@ -69,3 +69,28 @@ def reactivate(username):
 def _message(exc: ServiceError) -> str:
     errors = getattr(exc, "errors", None)
     return "; ".join(errors.values()) if errors else exc.message
+
+
+@bp.get("/incidents/<reference>")
+@groups_required("admin")
+def incident(reference):
+    """One case in incident: where it is stuck on the diagram, the error, retry and move the token."""
+    case = cases.get_case(reference)
+    return render_template("admin/incident.html", case=case, targets=cases.token_targets(current_user, reference))
+
+
+@bp.post("/incidents/<reference>/deplacer")
+@groups_required("admin", write=True)
+def move(reference):
+    try:
+        case = cases.move_token(current_user, reference, request.form.get("from", ""), request.form.get("to", ""),
+                                request.form.get("reason", ""))
+    except ServiceError as exc:
+        errors = getattr(exc, "errors", None) or {}
+        flash(" ".join(errors.values()) if errors else exc.message, "error")
+        return redirect(url_for("admin.incident", reference=reference), 303)
+    if case.incident:
+        flash(f"{case.reference} : jeton déplacé, mais le dossier s'arrête de nouveau — {case.incident}", "error")
+        return redirect(url_for("admin.incident", reference=reference), 303)
+    flash(f"{case.reference} : jeton déplacé, le dossier a repris.", "info")
+    return redirect(url_for("admin.incidents"), 303)

@@ -7,6 +7,7 @@ from flask import Response, g, jsonify, request
 from app.api import bp, token_required
 from app.services.core.errors import NotFound, ServiceError
 from app.services.processes import admin as process_admin
+from app.services.processes import attachments as process_attachments
 
 XML_TYPES = ("application/xml", "text/xml", "application/bpmn+xml")
 # Bounded digits: a 30-digit number would overflow the database integer (500 instead of 404).
@@ -18,7 +19,8 @@ def definition_json(d, running: int | None = None, active: bool | None = None) -
     out = {"id": d.id, "key": d.key, "name": d.name, "version": d.version, "status": d.status, "sha256": d.sha256,
            "filename": d.filename, "created_by": d.created_by, "created_at": iso(d.created_at),
            "deployed_by": d.deployed_by, "deployed_at": iso(d.deployed_at), "based_on_id": d.based_on_id,
-           "ref": str(d.version) if d.version is not None else f"draft-{d.id}"}
+           "ref": str(d.version) if d.version is not None else f"draft-{d.id}",
+           "decisions": sorted(d.decisions or {})}
     if running is not None:
         out["running_cases"] = running
     if active is not None:
@@ -45,9 +47,50 @@ def upload_definition():
     if request.mimetype not in XML_TYPES:
         raise ServiceError("Corps XML BPMN attendu (Content-Type application/xml ou text/xml).")
     xml = request.get_data(cache=False, as_text=True)
-    draft, _ = process_admin.save_draft(g.user, xml, key=request.args.get("key") or None,
-                                        filename=request.args.get("filename") or None)
-    return jsonify(definition_json(draft)), 201
+    draft, problems = process_admin.save_draft(g.user, xml, key=request.args.get("key") or None,
+                                               filename=request.args.get("filename") or None)
+    # warnings and notices (JUEL translated, Camunda rules applied) are returned to the owner
+    return jsonify({**definition_json(draft), "problems": [p.to_json() for p in problems]}), 201
+
+
+@bp.post("/process-definitions/<key>/<ref>/decisions")
+@token_required
+def upload_decision(key, ref):
+    """Attach a DMN document to a draft (a deployed version gets a new draft with it)."""
+    if request.mimetype not in XML_TYPES:
+        raise ServiceError("Corps XML DMN attendu (Content-Type application/xml ou text/xml).")
+    draft, problems = process_attachments.save_decision(g.user, resolve(key, ref).id, request.get_data(as_text=True),
+                                                  request.args.get("filename") or None)
+    return jsonify({**definition_json(draft), "decisions": sorted(draft.decisions or {}),
+                    "problems": [p.to_json() for p in problems]}), 201
+
+
+@bp.post("/process-definitions/<key>/<ref>/tests")
+@token_required
+def upload_tests(key, ref):
+    """Store the owner tests of a draft (JSON {"tests": [...]}) and run them at once."""
+    from app.api import json_body
+
+    draft, failures = process_attachments.save_tests(g.user, resolve(key, ref).id, json_body())
+    return jsonify({**definition_json(draft), "tests": len(draft.tests or []),
+                    "failures": [f.to_json() for f in failures]}), 201
+
+
+@bp.get("/process-definitions/<key>/<ref>/tests")
+@token_required
+def definition_tests(key, ref):
+    return jsonify(tests=resolve(key, ref).tests or [])
+
+
+@bp.get("/process-definitions/<key>/<ref>/decisions/<filename>")
+@token_required
+def decision_xml(key, ref, filename):
+    definition = resolve(key, ref)
+    text = (definition.decisions or {}).get(filename)
+    if text is None:
+        raise NotFound("Table de décision inconnue pour cette version.")
+    return Response(text, mimetype="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @bp.post("/process-definitions/<key>/<ref>/deploy")

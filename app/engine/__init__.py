@@ -10,7 +10,7 @@ dicts and strings; no SpiffWorkflow object leaves the package. The names below a
 `configure` applies the budgets and limits of the application's configuration.
 """
 
-from app.engine import sandbox, scripting
+from app.engine import bpmn_xml, camunda_compat, dmn, sandbox, scripting  # noqa: F401 - public modules
 from app.engine.errors import TIMER_HELD, TIMER_TYPES, DefinitionError, DocumentLimits, EngineError
 from app.engine.parser import (
     SPECS,

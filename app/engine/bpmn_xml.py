@@ -92,12 +92,23 @@ class Element:
     topic: str | None = None
     properties: dict = field(default_factory=dict)
     attached_to: str | None = None
+    candidate_groups: list[str] = field(default_factory=list)
+    candidate_users: list[str] = field(default_factory=list)
+    assignee: str | None = None
+    result_variable: str | None = None  # camunda:resultVariable (message catch, decision)
+    decision_ref: str | None = None  # camunda:decisionRef of a business rule task
+    decision_outputs: list[str] = field(default_factory=list)  # filled by validation from the DMN documents
+    decision_reads: set[str] = field(default_factory=set)
     outgoing: list[str] = field(default_factory=list)
     node: object = None
 
     @property
     def label(self) -> str:
         return self.name or self.id
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 def _text(node) -> str | None:
@@ -179,6 +190,13 @@ def _collect(container, parent_id, parent_lane, lanes, result) -> None:
             el.attached_to = node.get("attachedToRef")
             el.script = _text(node.find(f"{{{BPMN}}}script"))
             el.topic = node.get(f"{{{CAMUNDA}}}topic") or node.get(f"{{{CAMUNDA}}}expression")
+            el.candidate_groups = _split(node.get(f"{{{CAMUNDA}}}candidateGroups"))
+            el.candidate_users = _split(node.get(f"{{{CAMUNDA}}}candidateUsers"))
+            el.assignee = (node.get(f"{{{CAMUNDA}}}assignee") or "").strip() or None
+            el.decision_ref = node.get(f"{{{CAMUNDA}}}decisionRef")
+            el.result_variable = node.get(f"{{{CAMUNDA}}}resultVariable") or next(
+                (d.get(f"{{{CAMUNDA}}}resultVariable") for d in node.iter(f"{{{BPMN}}}messageEventDefinition")
+                 if d.get(f"{{{CAMUNDA}}}resultVariable")), None)
             timer = node.find(f"{{{BPMN}}}timerEventDefinition")
             if timer is not None:
                 for child in timer:
@@ -189,6 +207,12 @@ def _collect(container, parent_id, parent_lane, lanes, result) -> None:
         result[node_id] = el
         if kind in ("subProcess", "transaction", "adHocSubProcess"):
             _collect(node, node_id, lane, lanes, result)
+
+
+def decision_refs(root) -> set[str]:
+    """The camunda:decisionRef of every business rule task of the document."""
+    return {n.get(f"{{{CAMUNDA}}}decisionRef") for n in root.iter(f"{{{BPMN}}}businessRuleTask")
+            if n.get(f"{{{CAMUNDA}}}decisionRef")}
 
 
 def labels(root) -> dict[str, str]:

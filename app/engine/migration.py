@@ -17,9 +17,10 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
+from SpiffWorkflow.dmn.serializer.task_spec import BaseBusinessRuleTaskConverter
 
 from app.engine import compaction as engine_compaction
-from app.engine.parser import HandlerTask, ProcessSpec
+from app.engine.parser import DecisionTask, HandlerTask, ProcessSpec
 from app.engine.runtime import CaseWorkflow, StepContext, StepResult
 
 FROZEN = TaskState.COMPLETED | TaskState.STARTED
@@ -48,9 +49,20 @@ class _HandlerTaskConverter(BpmnTaskSpecConverter):
         raise NotImplementedError
 
 
+class _DecisionTaskConverter(BaseBusinessRuleTaskConverter):
+    """Lets the diff compare business rule tasks: their table and Camunda result mapping."""
+
+    def to_dict(self, spec):
+        return {**super().to_dict(spec), "result_variable": spec.result_variable, "map_result": spec.map_result}
+
+    def from_dict(self, dct):  # never used: specs are compared, not restored
+        raise NotImplementedError
+
+
 # A registry of its own, so that comparing specs never changes how cases are serialized.
 _registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
 _HandlerTaskConverter(HandlerTask, _registry)
+_DecisionTaskConverter(DecisionTask, _registry)
 
 
 def _label(task) -> str:

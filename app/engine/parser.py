@@ -9,15 +9,22 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
-from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import (
+    CAMUNDA_MODEL_NS,
+    BusinessRuleTaskParser,
+    CamundaTaskParser,
+    UserTaskParser,
+)
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from app.engine import camunda_compat, dmn, messages_fr
 from app.engine.bpmn_xml import FLOW_NODE_TYPES
 from app.engine.errors import BPMN_NS, MAX_BPMN_BYTES, DefinitionError, DocumentLimits
 from app.engine.script_safety import check_source
@@ -33,12 +40,14 @@ def parse_xml(xml: str | bytes) -> etree._Element:
         raise DefinitionError([(None, f"Fichier trop volumineux (plus de {MAX_BPMN_BYTES // 1024} Kio).")])
     if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
         raise DefinitionError([(None, "Les déclarations DOCTYPE et ENTITY sont refusées.")])
+    if camunda_compat.uses_old_namespace(raw):  # Camunda's old namespace: read as the current one
+        raw = camunda_compat.normalise_namespace(raw)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                              huge_tree=False, remove_comments=True)
     try:
         root = etree.fromstring(raw, parser)
     except etree.XMLSyntaxError as exc:
-        raise DefinitionError([(None, f"XML mal formé : {exc}")]) from None
+        raise DefinitionError([(None, f"XML mal formé : {messages_fr.lxml(exc)}.")]) from None
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise DefinitionError([(None, "Ce n'est pas un document BPMN 2.0 (élément racine bpmn:definitions).")])
     _check_size(root)
@@ -93,6 +102,12 @@ def _with_depth(count: int, work):
             sys.setrecursionlimit(previous)
 
 
+def load(xml: str | bytes) -> tuple[etree._Element, list[camunda_compat.Notice]]:
+    """Parse a document safely and rewrite it into what the engine runs (camunda_compat); return the notices."""
+    root = parse_xml(xml)
+    return root, camunda_compat.apply(root)
+
+
 # --- parser: Camunda forms on start events, named service-task handlers ----------------------------
 
 class HandlerTask(ServiceTask):
@@ -122,12 +137,75 @@ class FormStartEventParser(CamundaStartEventParser):
         return task
 
 
+class DecisionTask(BusinessRuleTask):
+    """A business rule task: the decision's outputs go into the case data under their names; with
+    camunda:resultVariable, Camunda's mapping is applied too (singleEntry: the value, singleResult: a dict,
+    collectEntries: a list of values, resultList: a list of dicts)."""
+
+    def __init__(self, wf_spec, bpmn_id, result_variable=None, map_result=None, **kwargs):
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.result_variable, self.map_result = result_variable, map_result or "resultList"
+
+    def _run_hook(self, my_task):
+        result = self.dmnEngine.result(my_task)
+        done = super()._run_hook(my_task)
+        if self.result_variable:
+            rows = _result_rows(result)
+            if self.map_result == "singleEntry":
+                value = next(iter(rows[0].values()), None) if rows else None
+            elif self.map_result == "singleResult":
+                value = rows[0] if rows else None
+            elif self.map_result == "collectEntries":
+                value = [next(iter(r.values()), None) for r in rows]
+            else:
+                value = rows
+            my_task.data[self.result_variable] = value
+        return done
+
+
+def _result_rows(result: dict) -> list[dict]:
+    """The decision result as rows (COLLECT gives one list per output)."""
+    if not result:
+        return []
+    if all(isinstance(v, list) for v in result.values()):
+        length = max(len(v) for v in result.values())
+        return [{k: v[i] for k, v in result.items() if i < len(v)} for i in range(length)]
+    return [result]
+
+
+class DecisionTaskParser(BusinessRuleTaskParser):
+    def create_task(self):
+        decision_ref = self.node.get(f"{{{CAMUNDA_MODEL_NS}}}decisionRef")
+        if not decision_ref:
+            self.raise_validation_exception("Tâche de règle métier sans table de décision (camunda:decisionRef).")
+        return self.spec_class(
+            self.spec, self.bpmn_id, dmnEngine=self.process_parser.parser.get_engine(decision_ref, self.node),
+            result_variable=self.node.get(f"{{{CAMUNDA_MODEL_NS}}}resultVariable"),
+            map_result=self.node.get(f"{{{CAMUNDA_MODEL_NS}}}mapDecisionResult"), **self.bpmn_attributes)
+
+
 class AppParser(CamundaParser):
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (HandlerTaskParser, HandlerTask),
         full_tag("startEvent"): (FormStartEventParser, StartEvent),
+        full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
     }
+
+    def get_engine(self, decision_ref, node):
+        if decision_ref not in self.dmn_parsers:
+            raise ValidationException(f'No DMN Diagram available with id "{decision_ref}"', node=node, file_name="")
+        dmn_parser = self.dmn_parsers[decision_ref]
+        dmn_parser.parse()
+        return dmn.FeelNullEngine(dmn_parser.decision.decisionTables[0])
+
+    def _find_dependencies(self, process):
+        # a business rule task without decisionRef is reported by DecisionTaskParser, in French
+        for business_rule in process.xpath(".//bpmn:businessRuleTask", namespaces=self.namespaces):
+            ref = business_rule.get(f"{{{CAMUNDA_MODEL_NS}}}decisionRef")
+            if ref:
+                self.dmn_dependencies.add(ref)
+        BpmnParser._find_dependencies(self, process)
 
 
 # --- parsed definitions ------------------------------------------------------------------------------
@@ -144,7 +222,8 @@ class ProcessSpec:
     start_form: list[FieldSpec]
     start_lane: str | None
     lanes: list[str]
-    user_tasks: dict[str, dict] = field(default_factory=dict)  # bpmn id -> {name, lane, form}
+    user_tasks: dict[str, dict] = field(default_factory=dict)  # bpmn id -> {name, lane, assignee, form}
+    decisions: dict[str, dmn.Decision] = field(default_factory=dict)  # decision id -> what it reads and writes
 
 
 def _process_properties(root, key: str) -> tuple[str, dict]:
@@ -160,6 +239,10 @@ def _process_properties(root, key: str) -> tuple[str, dict]:
         participants = root.xpath("bpmn:collaboration/bpmn:participant[@processRef=$key]", namespaces=ns, key=key)
         name = participants[0].get("name", "") if participants else ""
     return name or key, props
+
+
+def _process_node(root, key: str):
+    return next(p for p in root.iter(f"{{{BPMN_NS}}}process") if p.get("id") == key)
 
 
 def executable_process_ids(root) -> list[str]:
@@ -214,9 +297,53 @@ def _form_of(task_spec) -> list[FieldSpec]:
     return fields
 
 
-def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "process.bpmn") -> ProcessSpec:
-    """Parse and check one BPMN document; raise DefinitionError listing what is wrong."""
-    root = parse_xml(xml)
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def assignment(node, lane: str | None) -> tuple[str | None, str | None]:
+    """(group, user) of a user task: its lane, else camunda:candidateGroups; camunda:assignee or a lone
+    camunda:candidateUsers entry as the user the task is given to."""
+    groups = _split(node.get(f"{{{CAMUNDA_MODEL_NS}}}candidateGroups"))
+    users = _split(node.get(f"{{{CAMUNDA_MODEL_NS}}}candidateUsers"))
+    assignee = (node.get(f"{{{CAMUNDA_MODEL_NS}}}assignee") or "").strip() or None
+    group = lane or (groups[0] if groups else None)
+    if assignee is None and len(users) == 1 and group is None:
+        assignee = users[0]
+    return group, assignee
+
+
+def load_decisions(documents: dict[str, str] | None) -> tuple[list, dict[str, dmn.Decision]]:
+    """Parse the DMN documents shipped with a process: ([(filename, root)], decisions by id); DefinitionError
+    lists what is wrong, by file and decision."""
+    roots, decisions, problems = [], {}, []
+    for filename, text in sorted((documents or {}).items()):
+        try:
+            root = dmn.parse_dmn(text)
+        except DefinitionError as exc:
+            problems += [(e or filename, f"{filename} : {m}") for e, m in exc.problems]
+            continue
+        found = dmn.read(root)
+        if len(found) != 1:
+            problems.append((filename, f"{filename} : un fichier DMN contient exactement une décision "
+                                       f"(trouvées : {len(found)})."))
+        for decision in found:
+            if decision.id in decisions:
+                problems.append((decision.id, f"Décision « {decision.id} » présente dans deux fichiers DMN."))
+            decisions[decision.id] = decision
+            problems += decision.problems
+        roots.append((filename, root))
+    if problems:
+        raise DefinitionError(problems)
+    return roots, decisions
+
+
+def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "process.bpmn",
+                     decisions: dict[str, str] | None = None) -> ProcessSpec:
+    """Parse and check one BPMN document (with its DMN documents, by file name); raise DefinitionError
+    listing what is wrong."""
+    root, notices = load(xml)
+    dmn_roots, decision_info = load_decisions(decisions)
     keys = executable_process_ids(root)
     if key is None:
         if not keys:
@@ -227,6 +354,8 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
     parser = AppParser()
 
     def parse():
+        for dmn_filename, dmn_root in dmn_roots:
+            parser.add_dmn_xml(dmn_root, filename=dmn_filename)
         parser.add_bpmn_xml(root, filename=filename)
         return parser.get_spec(key), parser.get_subprocess_specs(key)
 
@@ -235,11 +364,11 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
     except RecursionError:
         raise DefinitionError([(None, "Processus trop imbriqué ou enchaînement trop long pour le moteur.")]) from None
     except ValidationException as exc:
-        raise DefinitionError([(getattr(exc, "id", None), str(exc).splitlines()[0])]) from None
+        raise DefinitionError([(getattr(exc, "id", None), messages_fr.spiff(str(exc)))]) from None
     except (SpiffWorkflowException, KeyError, AttributeError, TypeError, ValueError) as exc:
         raise DefinitionError([(None, f"Le moteur ne peut pas lire ce processus : {exc!r}")]) from None
 
-    problems = []
+    problems = [(n.element, n.message) for n in notices if n.level == camunda_compat.ERROR]
     all_specs = [spec, *subprocess_specs.values()]
     for s in all_specs:
         for element_id, source, mode in _expressions(s):
@@ -250,6 +379,7 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
         raise DefinitionError(problems)
 
     name, props = _process_properties(root, key)
+    nodes = {n.get("id"): n for n in root.iter(f"{{{BPMN_NS}}}userTask")}
     user_tasks, lanes = {}, []
     start_form, start_lane = [], None
     for s in all_specs:
@@ -257,14 +387,21 @@ def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "
             if ts.lane and ts.lane not in lanes:
                 lanes.append(ts.lane)
             if ts.manual:
-                user_tasks[ts.name] = {"name": ts.bpmn_name or ts.name, "lane": ts.lane, "form": _form_of(ts),
-                                       "properties": dict(getattr(ts, "extensions", {}) or {})}
+                group, assignee = (assignment(nodes[ts.name], ts.lane) if ts.name in nodes else (ts.lane, None))
+                if group and group not in lanes:
+                    lanes.append(group)
+                user_tasks[ts.name] = {"name": ts.bpmn_name or ts.name, "lane": group, "assignee": assignee,
+                                       "form": _form_of(ts), "properties": dict(getattr(ts, "extensions", {}) or {})}
     start = [ts for ts in spec.task_specs.values() if isinstance(ts, StartEvent) and ts.event_definition is not None]
     none_starts = [ts for ts in start if type(ts.event_definition).__name__ == "NoneEventDefinition"]
     if none_starts:
         start_form, start_lane = _form_of(none_starts[0]), none_starts[0].lane
+        if start_lane is None:  # Camunda: who may start the process
+            starters = _split(_process_node(root, key).get(f"{{{CAMUNDA_MODEL_NS}}}candidateStarterGroups"))
+            start_lane = starters[0] if starters else None
     return ProcessSpec(key=key, name=name, spec=spec, subprocess_specs=subprocess_specs, properties=props,
-                       start_form=start_form, start_lane=start_lane, lanes=lanes, user_tasks=user_tasks)
+                       start_form=start_form, start_lane=start_lane, lanes=lanes, user_tasks=user_tasks,
+                       decisions=decision_info)
 
 
 class SpecCache:
@@ -283,12 +420,12 @@ class SpecCache:
                 self._items.move_to_end((sha256, key))
             return found
 
-    def get(self, sha256: str, key: str, xml: str) -> ProcessSpec:
+    def get(self, sha256: str, key: str, xml: str, decisions: dict[str, str] | None = None) -> ProcessSpec:
         with self._lock:
             if (sha256, key) in self._items:
                 self._items.move_to_end((sha256, key))
                 return self._items[(sha256, key)]
-        parsed = parse_definition(xml, key)
+        parsed = parse_definition(xml, key, decisions=decisions)
         with self._lock:
             self._items[(sha256, key)] = parsed
             while len(self._items) > self._size:

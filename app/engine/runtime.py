@@ -15,7 +15,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from app.engine import compaction as engine_compaction
-from app.engine import sandbox
+from app.engine import messages_fr, sandbox
 from app.engine.errors import TIMER_HELD, TIMER_TYPES, EngineError
 from app.engine.parser import ProcessSpec
 from app.engine.scripting import RestrictedScriptEngine
@@ -25,6 +25,17 @@ from app.forms.fields import FieldSpec
 MAX_STEP_ELEMENTS = 5000  # elements one engine step may complete (a real step completes a few dozen)
 
 # --- running cases ----------------------------------------------------------------------------------
+
+def _visible_outputs(spec) -> list:
+    """The BPMN elements right after a task spec, through Spiff's internal tasks (boundary splits, joins)."""
+    found = []
+    for output in spec.outputs:
+        if output.bpmn_id is not None:
+            found.append(output)
+        else:
+            found.extend(o for o in output.outputs if o.bpmn_id is not None)
+    return found
+
 
 class StepContext:
     """What service-task handlers can do during a step; the service layer implements it."""
@@ -41,6 +52,7 @@ class ReadyTask:
     lane: str | None
     form: list[FieldSpec]
     properties: dict
+    assignee: str | None = None  # camunda:assignee: the task is given to this user from the start
 
 
 @dataclass
@@ -112,9 +124,11 @@ class CaseWorkflow:
         result = []
         for t in self.wf.get_tasks(state=TaskState.READY, manual=True):
             ts = t.task_spec
-            result.append(ReadyTask(id=str(t.id), bpmn_id=ts.name, name=ts.bpmn_name or ts.name, lane=ts.lane,
-                                    form=self.pspec.user_tasks.get(ts.name, {}).get("form", []),
-                                    properties=dict(getattr(ts, "extensions", {}) or {})))
+            info = self.pspec.user_tasks.get(ts.name, {})
+            result.append(ReadyTask(id=str(t.id), bpmn_id=ts.name, name=ts.bpmn_name or ts.name,
+                                    lane=info.get("lane", ts.lane), form=info.get("form", []),
+                                    properties=dict(getattr(ts, "extensions", {}) or {}),
+                                    assignee=info.get("assignee")))
         return result
 
     def find_ready(self, task_id: str):
@@ -193,9 +207,9 @@ class CaseWorkflow:
             result.error = exc
         except SpiffWorkflowException as exc:
             bpmn_id = getattr(getattr(exc, "task_spec", None), "name", None)
-            result.error = EngineError(str(exc).splitlines()[0], bpmn_id)
+            result.error = EngineError(messages_fr.runtime(str(exc).splitlines()[0]), bpmn_id)
         except Exception as exc:  # noqa: BLE001 - any failure becomes an incident, never a half step
-            result.error = EngineError(f"{type(exc).__name__}: {exc}")
+            result.error = EngineError(messages_fr.runtime(f"{type(exc).__name__}: {exc}"))
         finally:
             self.wf.script_engine.budget = None
         if result.error is None and self.compaction:
@@ -286,6 +300,46 @@ class CaseWorkflow:
     def next_timer_at(self) -> datetime | None:
         """The earliest pending timer (held ones excluded)."""
         return self._waiting()[1]
+
+    def token_targets(self) -> dict[str, dict[str, str]]:
+        """Where an administrator may move each token: {held element: {target id: label}} - back to an element
+        already passed, or on to an element right after the held one."""
+        targets = {}
+        held = self.wf.get_tasks(state=TaskState.ERROR | TaskState.READY | TaskState.WAITING)
+        passed = {t.task_spec.bpmn_id: t.task_spec.bpmn_name or t.task_spec.bpmn_id
+                  for t in self.wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id and t.task_spec.manual}
+        for task in held:
+            bpmn_id = task.task_spec.bpmn_id
+            if bpmn_id is None:
+                continue
+            after = {o.bpmn_id: o.bpmn_name or o.bpmn_id for o in _visible_outputs(task.task_spec)}
+            targets[bpmn_id] = {**{k: v for k, v in passed.items() if k != bpmn_id}, **after}
+        return targets
+
+    def move_token(self, from_bpmn_id: str, to_bpmn_id: str) -> StepResult:
+        """Move the token held at one element to another (an administrator's repair, recorded by the caller):
+        back to a user task already passed (it is ready again), or on to an element right after the held one
+        (the held element is skipped, not run). LookupError if the move is not possible."""
+        held = [t for t in self.wf.get_tasks(state=TaskState.ERROR | TaskState.READY | TaskState.WAITING)
+                if t.task_spec.bpmn_id == from_bpmn_id]
+        if not held:
+            raise LookupError(from_bpmn_id)
+        task = held[0]
+        forward = [o for o in task.task_spec.outputs if o.bpmn_id == to_bpmn_id
+                   or (o.bpmn_id is None and any(n.bpmn_id == to_bpmn_id for n in o.outputs))]
+        if forward:
+            target = forward[0]
+            task._set_state(TaskState.READY)
+            task._sync_children([target], TaskState.FUTURE)
+            task.complete()
+            return self._steps(first={"bpmn_id": from_bpmn_id, "type": "skipped", "name": task.task_spec.bpmn_name})
+        passed = [t for t in self.wf.get_tasks(state=TaskState.COMPLETED)
+                  if t.task_spec.bpmn_id == to_bpmn_id and t.task_spec.manual]
+        if not passed:
+            raise LookupError(to_bpmn_id)
+        latest = max(passed, key=lambda t: t.last_state_change)
+        self.wf.reset_from_task_id(latest.id)
+        return self._steps()
 
     def retry_errors(self) -> StepResult:
         """Put tasks left in ERROR back to READY and run the engine again (after a fix)."""

@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 
 from app import clock
-from app.engine import sandbox
+from app.engine import messages_fr, sandbox
 from app.engine.errors import DocumentLimits, EngineError
 from app.engine.script_safety import check_source
 from app.engine.serialization import SERIALIZER
@@ -207,7 +207,7 @@ def engine_error(task, source: str, mode: str, exc: Exception) -> EngineError:
             message = f"{what} a échoué : récursion trop profonde."
         else:
             line = f" (ligne {exc.line})" if exc.line else ""
-            message = f"{what} a échoué{line} : {exc}"
+            message = f"{what} a échoué{line} : {messages_fr.runtime(str(exc))}"
     elif isinstance(exc, UnstorableData):
         message = (f"{what} a produit une valeur impossible à enregistrer dans « {exc.name} » ({exc.reason}) : "
                    "seuls les textes, nombres, booléens, listes et dictionnaires sont conservés.")

@@ -6,7 +6,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.types import UTCDateTime
+from app.models.types import JSONType, UTCDateTime
 
 
 class ProcessDefinition(db.Model):
@@ -32,3 +32,8 @@ class ProcessDefinition(db.Model):
     deployed_by: Mapped[str | None] = mapped_column(String(80))
     deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     based_on_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"))
+    # The DMN documents the process's business rule tasks call, by file name: deployed and pinned with the
+    # BPMN (sha256 covers them too), so a case keeps the tables of its version.
+    decisions: Mapped[dict | None] = mapped_column(JSONType, deferred=True)  # read on a spec cache miss
+    # Test cases written by the process owner (services/core/owner_tests.py), run before this version deploys.
+    tests: Mapped[list | None] = mapped_column(JSONType)

@@ -6,13 +6,14 @@ from flask_login import current_user
 from app.access import groups_required, staff_required
 from app.processes import bp
 from app.services.core import definitions
-from app.services.core.errors import ServiceError
+from app.services.core.errors import NotFound, ServiceError
 from app.services.people.users import KNOWN_GROUPS
 from app.services.processes import admin as process_admin
+from app.services.processes import attachments as process_attachments
 from app.services.processes import compare as process_compare
 from app.services.processes import migration
 from app.services.processes.admin import OWNER_GROUP, ValidationFailed
-from app.services.processes.validation import validate
+from app.services.processes.validation import blocking, validate
 
 owner_required = groups_required(OWNER_GROUP, write=True)
 MAX_UPLOAD = 2 * 1024 * 1024
@@ -70,8 +71,22 @@ def download(definition_id):
 @owner_required
 def modeler(definition_id):
     definition = process_admin.get(definition_id)
-    problems = validate(definition.xml, definition.key)[1] if definition.status == "draft" else []
-    return render_template("processes/modeler.html", definition=definition, problems=problems)
+    problems = validate(definition.xml, definition.key, definition.decisions)[1] if definition.status == "draft" \
+        else []
+    import json
+
+    tests_json = json.dumps({"tests": definition.tests or []}, ensure_ascii=False, indent=2)
+    return render_template("processes/modeler.html", definition=definition, problems=problems,
+                           keys=process_admin.known_keys(), tests_json=tests_json)
+
+
+@bp.post("/versions/<int:definition_id>/valider")
+@owner_required
+def check(definition_id):
+    """« Valider »: the checks of the modeler's current XML, with the draft's tables, without saving anything."""
+    definition = process_admin.get(definition_id)
+    key, problems = validate(request.get_data(cache=False, as_text=True), definition.key, definition.decisions)
+    return jsonify(key=key, problems=[p.to_json() for p in problems], blocking=len(blocking(problems)))
 
 
 @bp.post("/<key>/brouillon")
@@ -98,8 +113,9 @@ def upload():
     raw = file.read(MAX_UPLOAD + 1)
     draft, problems = process_admin.save_draft(current_user, raw.decode("utf-8", errors="replace"),
                                                filename=file.filename, strict=False)
-    if problems:
-        flash(f"Brouillon enregistré avec {len(problems)} problème(s) à corriger avant déploiement.", "error")
+    if blocking(problems):
+        flash(f"Brouillon enregistré avec {len(blocking(problems))} problème(s) à corriger avant déploiement.",
+              "error")
     else:
         flash("Brouillon enregistré : il peut être déployé.", "info")
     return redirect(url_for("processes.modeler", definition_id=draft.id))
@@ -122,6 +138,54 @@ def deploy(definition_id):
     return redirect(url_for("processes.history", key=definition.key))
 
 
+@bp.get("/versions/<int:definition_id>/decisions/<filename>")
+@staff_required
+def decision_download(definition_id, filename):
+    return Response(process_attachments.decision_document(definition_id, filename), mimetype="application/xml",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@bp.get("/versions/<int:definition_id>/decisions/<filename>/editeur")
+@owner_required
+def decision_editor(definition_id, filename):
+    definition = process_admin.get(definition_id)
+    process_attachments.decision_document(definition_id, filename)  # 404 for an unknown table
+    return render_template("processes/decision.html", definition=definition, filename=filename)
+
+
+@bp.post("/versions/<int:definition_id>/decisions")
+@owner_required
+def decision_save(definition_id):
+    """Save the DMN editor's table into the draft (JSON answer for the page's script)."""
+    filename = request.args.get("filename") or None
+    draft, problems = process_attachments.save_decision(current_user, definition_id, request.get_data(as_text=True),
+                                                  filename)
+    name = filename if filename in (draft.decisions or {}) else sorted(draft.decisions)[-1]
+    return jsonify(id=draft.id, problems=[p.to_json() for p in problems],
+                   editor_url=url_for("processes.decision_editor", definition_id=draft.id, filename=name),
+                   modeler_url=url_for("processes.modeler", definition_id=draft.id))
+
+
+@bp.post("/versions/<int:definition_id>/tests")
+@owner_required
+def tests_save(definition_id):
+    """Owner tests edited in the modeler page (JSON in a text area): stored on the draft and run at once."""
+    import json
+
+    try:
+        document = json.loads(request.form.get("tests") or "[]")
+    except ValueError:
+        flash("Tests du processus : JSON invalide.", "error")
+        return redirect(url_for("processes.modeler", definition_id=definition_id))
+    draft, failures = process_attachments.save_tests(current_user, definition_id, document)
+    if failures:
+        for f in failures:
+            flash(f"Test « {f.test} » en échec : {f.message}", "error")
+    else:
+        flash(f"{len(draft.tests or [])} test(s) enregistré(s) : tous passent.", "info")
+    return redirect(url_for("processes.modeler", definition_id=draft.id))
+
+
 @bp.post("/versions/<int:definition_id>/supprimer")
 @owner_required
 def delete(definition_id):
@@ -136,7 +200,15 @@ def delete(definition_id):
 def compare(definition_id):
     other = process_admin.get(definition_id)
     base_id = request.args.get("base", type=int)
-    base = process_admin.get(base_id) if base_id else definitions.active(other.key)
+    if base_id:
+        base = process_admin.get(base_id)
+    else:
+        try:
+            base = definitions.active(other.key)
+        except NotFound:  # never deployed: nothing to compare with, say so
+            return render_template("processes/error.html", definition=other, problems=None, message=(
+                f"« {other.name} » n'a encore aucune version déployée : il n'y a rien à comparer. Le premier "
+                "déploiement de ce brouillon créera la version 1.")), 200
     result = process_compare.compare(base, other)
     return render_template("processes/compare.html", result=result, markers=result.markers(),
                            waiting={c.element: c.waiting for c in result.changes if c.waiting})

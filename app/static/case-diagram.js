@@ -21,7 +21,18 @@
           canvas.addMarker(el.id, 'hl-flow');
         }
       });
+      // A case stuck in incident: the element where it stopped, with the error (French) beside it.
+      if (info.incident && info.incident.element && registry.get(info.incident.element)) {
+        canvas.addMarker(info.incident.element, 'hl-incident');
+        const note = document.createElement('div');
+        note.className = 'diagram-incident';
+        note.setAttribute('role', 'note');
+        note.textContent = 'Arrêté ici : ' + info.incident.error;
+        viewer.get('overlays').add(info.incident.element, 'incident', { position: { bottom: -8, left: 0 }, html: note });
+        box.dataset.incident = info.incident.element;
+      }
       canvas.zoom('fit-viewport');
+      box.dataset.loaded = 'true';
     })
     .catch(() => { box.textContent = 'Le diagramme n’a pas pu être affiché.'; });
 })();

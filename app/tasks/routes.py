@@ -110,7 +110,7 @@ def _render_task(row, form, *, status=200, conflict=None):
 
 
 def _can_act(row) -> bool:
-    return (row.state == "ready" and not is_read_only(current_user) and current_user.in_any(row.lane or "")
+    return (row.state == "ready" and not is_read_only(current_user) and tasks.may_work(current_user, row)
             and (row.assignee in (None, current_user.username) or current_user.is_admin))
 
 
@@ -118,7 +118,8 @@ def _can_act(row) -> bool:
 @staff_required
 def task(task_id):
     row = tasks.get_task(current_user, task_id)
-    form = build_form(tasks.form_fields(row), data=row.draft or None)
+    fields = tasks.form_fields(row)
+    form = build_form(fields, data={**(row.draft or {}), **tasks.readonly_values(row, fields)} or None)
     return _render_task(row, form)
 
 

@@ -262,6 +262,12 @@ def _retried(replay: Replay, event: AuditEvent):
     return replay.workflow.retry_errors()
 
 
+@replays("token_moved")
+def _moved(replay: Replay, event: AuditEvent):
+    data = event.data or {}
+    return replay.workflow.move_token(data.get("from"), data.get("to"))
+
+
 @replays("task_claimed", "task_reassigned")
 def _claimed(replay: Replay, event: AuditEvent):
     replay.holders[replay.resolve(event)] = event.data.get("assignee")

@@ -293,6 +293,41 @@ def retry_incident(user: User, reference: str) -> Case:
         return case
 
 
+def token_targets(user: User, reference: str) -> dict[str, dict[str, str]]:
+    """Where an administrator may move the case's tokens: {held element: {target id: label}}."""
+    if not user.is_admin:
+        raise Forbidden("Réservé aux administrateurs.")
+    case = get_case(reference)
+    return load_workflow(case, CaseContext(case, user.username)).token_targets()
+
+
+def move_token(user: User, reference: str, from_bpmn_id: str, to_bpmn_id: str, reason: str) -> Case:
+    """Move the token held at one element to another (back to a step already passed, or on past the held one),
+    with a reason; recorded on the audit trail (token_moved) and replayed by the audit replay."""
+    if not user.is_admin:
+        raise Forbidden("Réservé aux administrateurs.")
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise Invalid({"reason": "Indiquez la raison du déplacement (5 caractères au moins) : elle est tracée."})
+    with transaction():
+        case = lock_case(get_case(reference).id)
+        if case.completed:
+            raise Conflict("Ce dossier est terminé.")
+        context = CaseContext(case, user.username)
+        workflow = load_workflow(case, context)
+        before = dict(case.data or {})
+        try:
+            result = workflow.move_token(from_bpmn_id, to_bpmn_id)
+        except LookupError:
+            raise Invalid({"to": f"Déplacement impossible de « {from_bpmn_id} » vers « {to_bpmn_id} » : "
+                                 "choisissez une étape déjà passée ou une étape qui suit celle où le dossier est "
+                                 "arrêté."}) from None
+        apply_step(case, workflow, result, context, user.username, event="token_moved",
+                   event_data={"from": from_bpmn_id, "to": to_bpmn_id, "reason": reason[:1000],
+                               "incident": case.incident}, before=before)
+        return case
+
+
 # --- helpers ----------------------------------------------------------------------------------------------
 
 def get_case(reference: str) -> Case:
@@ -360,6 +395,7 @@ def _sync_tasks(case: Case, result: StepResult, now) -> None:
             db.session.add(TaskRow(
                 id=t.id, case_id=case.id, case_reference=case.reference, process_key=case.process_key,
                 bpmn_id=t.bpmn_id, name=t.name[:300], lane=t.lane, state="ready", due_at=case.due_at,
+                assignee=t.assignee, claimed_at=now if t.assignee else None,  # camunda:assignee
                 priority=SEVERITY_PRIORITY.get(case.severity or "", 0), customer_name=case.customer_name,
                 channel=case.channel, created_at=now))  # the other filter columns: copied by rollup.before_flush
         else:

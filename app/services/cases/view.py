@@ -181,10 +181,14 @@ def current_tasks(case: Case) -> list[TaskRow]:
 def diagram(case: Case) -> dict:
     """The pinned version's XML, the elements already passed (from the audit paths) and the current steps."""
     completed: list[str] = []
+    stuck = None
     for event in audit.history(case.id):
         for entry in (event.data or {}).get("path", []):
             if entry.get("bpmn_id") and entry["bpmn_id"] not in completed:
                 completed.append(entry["bpmn_id"])
+        if event.type == "incident":
+            stuck = event.bpmn_id
     current = [t.bpmn_id for t in current_tasks(case)]
+    incident = {"element": stuck, "error": case.incident} if case.incident else None
     return {"reference": case.reference, "process": case.process_key, "version": case.definition.version,
-            "xml": case.definition.xml, "completed": completed, "current": current}
+            "xml": case.definition.xml, "completed": completed, "current": current, "incident": incident}

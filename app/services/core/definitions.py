@@ -10,19 +10,42 @@ from app.engine import (
     SPECS,
     DefinitionError,
     ProcessSpec,
+    bpmn_xml,
+    dmn,
     executable_process_ids,
     parse_definition,
     parse_xml,
 )
 from app.extensions import db
 from app.models import ProcessDefinition
-from app.services.core import audit, deadline_rules
+from app.services.core import audit, deadline_rules, owner_tests
 from app.services.core.errors import NotFound
 from app.services.core.transaction import transaction
 
 
-def sha256(xml: str) -> str:
-    return hashlib.sha256(xml.encode("utf-8")).hexdigest()
+def sha256(xml: str, decisions: dict[str, str] | None = None) -> str:
+    """The version's fingerprint: the BPMN, and its DMN documents when it has some."""
+    digest = hashlib.sha256(xml.encode("utf-8"))
+    for name, document in sorted((decisions or {}).items()):
+        digest.update(b"\0" + name.encode("utf-8") + b"\0" + document.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def decision_digests(decisions: dict[str, str] | None) -> dict[str, str]:
+    """File name -> sha256 of each DMN document (for the audit trail)."""
+    return {name: hashlib.sha256(document.encode("utf-8")).hexdigest()
+            for name, document in sorted((decisions or {}).items())}
+
+
+def decisions_next_to(xml: str, folder: Path) -> dict[str, str]:
+    """The DMN files of a folder that the document's business rule tasks call, by file name."""
+    refs = bpmn_xml.decision_refs(parse_xml(xml))
+    found = {}
+    for path in sorted(Path(folder).glob("*.dmn")) if refs else []:
+        document = path.read_text(encoding="utf-8")
+        if refs & set(dmn.decision_ids(document)):
+            found[path.name] = document
+    return found
 
 
 def active(key: str) -> ProcessDefinition:
@@ -63,10 +86,11 @@ def user_tasks_of_deployed() -> set[tuple[str, str]]:
 
 
 def spec_for(definition: ProcessDefinition) -> ProcessSpec:
-    """The parsed spec of a definition row (parsed once per version and process, then cached; the XML is read
-    only on a cache miss)."""
+    """The parsed spec of a definition row (parsed once per version and process, then cached; the XML and the
+    decision tables are read only on a cache miss)."""
     cached = SPECS.cached(definition.sha256, definition.key)
-    return cached if cached is not None else SPECS.get(definition.sha256, definition.key, definition.xml)
+    return cached if cached is not None else SPECS.get(definition.sha256, definition.key, definition.xml,
+                                                        definition.decisions)
 
 
 def form_problems(pspec) -> list[tuple[str, str]]:
@@ -78,18 +102,51 @@ def form_problems(pspec) -> list[tuple[str, str]]:
             if (message := reserved_id_message(spec.name))]
 
 
-def deploy_xml(xml: str, actor: str, filename: str | None = None) -> list[tuple[ProcessDefinition, bool]]:
+def tests_next_to(path: Path) -> list[dict] | None:
+    """The owner tests shipped next to a BPMN file (<name>.tests.json), or None."""
+    found = path.with_name(path.stem + ".tests.json")
+    if not found.exists():
+        return None
+    try:
+        return owner_tests.parse_tests(found.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DefinitionError([(None, f"{found.name} : {exc}")]) from None
+
+
+def test_problems(xml: str, key: str, tests: list[dict] | None, decisions: dict[str, str] | None) -> list:
+    """(element, French message) for each owner test that fails on this version."""
+    return [(f.element, f"Test « {f.test} » : {f.message}")
+            for f in owner_tests.run(xml, key, tests or [], decisions)] if tests else []
+
+
+def deploy_xml(xml: str, actor: str, filename: str | None = None, decisions: dict[str, str] | None = None,
+               tests: list[dict] | None = None) -> list[tuple[ProcessDefinition, bool]]:
     """Deploy every executable process of a document; unchanged ones (same hash) make no new version.
 
+    `decisions` are the DMN documents by file name (None: those of the active version).
     Returns (definition, created) pairs. Raises DefinitionError and writes nothing if any process is invalid.
     """
     root = parse_xml(xml)
     keys = executable_process_ids(root)
     if not keys:
         raise DefinitionError([(None, "Aucun processus exécutable (isExecutable=\"true\").")])
-    digest = sha256(xml)
-    parsed = [parse_definition(xml, key, filename or "process.bpmn") for key in keys]
+    if decisions is None:  # no DMN given: the tables of the active version go on, else the shipped ones
+        decisions = {}
+        for key in keys:
+            try:
+                decisions.update(active(key).decisions or {})
+            except NotFound:
+                continue
+        if not decisions:
+            from flask import current_app
+
+            folder = current_app.config.get("PROCESSES_DIR") if current_app else None
+            decisions = decisions_next_to(xml, Path(folder)) if folder else {}
+    decisions = decisions or None
+    digest = sha256(xml, decisions)
+    parsed = [parse_definition(xml, key, filename or "process.bpmn", decisions) for key in keys]
     problems = [p for pspec in parsed for p in deadline_rules.check_definition(pspec) + form_problems(pspec)]
+    problems += [p for pspec in parsed for p in test_problems(xml, pspec.key, tests, decisions)]
     if problems:
         raise DefinitionError(problems)
     serialize_deployments()
@@ -108,13 +165,14 @@ def deploy_xml(xml: str, actor: str, filename: str | None = None) -> list[tuple[
         definition = ProcessDefinition(
             key=pspec.key, name=pspec.name, version=last_version + 1, status="deployed", xml=xml, sha256=digest,
             filename=filename, created_by=actor, created_at=now, deployed_by=actor, deployed_at=now,
-            based_on_id=current.id if current else None,
+            based_on_id=current.id if current else None, decisions=decisions, tests=tests,
         )
         db.session.add(definition)
         db.session.flush()
         audit.record(None, actor, "definition_deployed",
                      data={"key": definition.key, "version": definition.version, "sha256": digest,
-                           "filename": filename, "definition_id": definition.id})
+                           "filename": filename, "definition_id": definition.id,
+                           "decisions": decision_digests(decisions), "tests": len(tests or [])})
         results.append((definition, True))
     return results
 
@@ -130,9 +188,12 @@ def serialize_deployments() -> None:
 
 
 def deploy_files(paths: list[Path], actor: str) -> list[tuple[ProcessDefinition, bool]]:
-    """Deploy BPMN files in one transaction: all of them or none."""
+    """Deploy BPMN files in one transaction: all of them or none; each with the DMN files of its folder that
+    its business rule tasks call."""
     results = []
     with transaction():
         for path in paths:
-            results.extend(deploy_xml(Path(path).read_text(encoding="utf-8"), actor, Path(path).name))
+            xml = Path(path).read_text(encoding="utf-8")
+            results.extend(deploy_xml(xml, actor, Path(path).name, decisions_next_to(xml, Path(path).parent) or None,
+                                      tests_next_to(Path(path))))
     return results

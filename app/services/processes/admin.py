@@ -14,14 +14,14 @@ from xml.sax.saxutils import escape, quoteattr
 from sqlalchemy import func, select
 
 from app import clock
-from app.engine import DefinitionError, bpmn_xml, executable_process_ids, parse_xml
+from app.engine import DefinitionError, bpmn_xml, camunda_compat, executable_process_ids, parse_xml
 from app.extensions import db
 from app.models import Case, ProcessDefinition, User
 from app.services.core import audit, definitions
 from app.services.core.bounds import MAX_ID
 from app.services.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.services.core.transaction import run
-from app.services.processes.validation import Problem, validate
+from app.services.processes.validation import Problem, blocking, validate
 from app.vocabulary import OWNER_GROUP
 
 KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,99}", re.ASCII)
@@ -42,12 +42,12 @@ def can_edit(user: User) -> bool:
     return user.in_any(OWNER_GROUP)
 
 
-def _require_editor(user: User) -> None:
+def require_editor(user: User) -> None:
     if not can_edit(user):
         raise Forbidden("Réservé aux propriétaires de processus.")
 
 
-def _commit(work):
+def commit(work):
     return run(work, duplicate="Une autre version vient d'être enregistrée : rechargez et recommencez.")
 
 
@@ -70,6 +70,11 @@ def get_version(key: str, version: int) -> ProcessDefinition:
     if definition is None:
         raise NotFound(f"Version {version} du processus « {key} » inconnue.")
     return definition
+
+
+def known_keys() -> list[str]:
+    """The keys of every process known (deployed or draft)."""
+    return list(db.session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)))
 
 
 def running_counts(key: str | None = None) -> dict[int, int]:
@@ -133,27 +138,40 @@ def overview() -> list[ProcessSummary]:
 
 def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | None = None,
                draft_id: int | None = None, strict: bool = True) -> tuple[ProcessDefinition, list[Problem]]:
-    """Store a document as a draft (or update draft_id); strict refuses any problem, otherwise only unreadable XML."""
-    _require_editor(user)
+    """Store a document as a draft (or update draft_id); strict refuses any blocking problem, otherwise only
+    unreadable XML. Camunda's old namespace is rebound to the current one before storing (a notice says so)."""
+    require_editor(user)
     if not isinstance(xml, str):
         raise ValidationFailed([Problem(None, None, "Document BPMN attendu (texte XML).")])
+    original = xml
+    xml, renamed = camunda_compat.normalise_text(xml)
     try:
         root = parse_xml(xml)
     except DefinitionError as exc:
         raise ValidationFailed([Problem(e, None, m) for e, m in exc.problems]) from None
     keys = executable_process_ids(root)
-    checked_key, problems = validate(xml, key)
-    if strict and problems:
-        raise ValidationFailed(problems)
-    key = checked_key or key or (keys[0] if keys else None)
+    guess = key or (keys[0] if keys else None)
+    try:
+        base = definitions.active(guess) if guess else None
+    except NotFound:
+        base = None
+    existing = db.session.get(ProcessDefinition, draft_id) if draft_id is not None else None
+    # the DMN documents go with the draft: kept from the draft saved before, else from the active version
+    decisions = (existing.decisions if existing is not None else base.decisions if base is not None else None)
+    tests = (existing.tests if existing is not None else base.tests if base is not None else None)
+    checked_key, problems = validate(original if renamed else xml, key, decisions)  # notices from the original
+    if strict and blocking(problems):
+        raise ValidationFailed(blocking(problems))
+    # a non-executable diagram (drawn elsewhere) is kept as a draft of its first process, to be fixed in the modeler
+    key = checked_key or key or (keys[0] if keys else None) or next(iter(bpmn_xml.process_names(root)), None)
     if key is None:
         raise ValidationFailed(problems or [Problem(None, None, "Aucun processus exécutable.")])
     name = bpmn_xml.process_names(root).get(key, key)
-
-    try:
-        base = definitions.active(key)
-    except NotFound:
-        base = None
+    if base is not None and base.key != key:
+        try:
+            base = definitions.active(key)
+        except NotFound:
+            base = None
 
     def work():
         now = clock.now()
@@ -164,35 +182,45 @@ def save_draft(user: User, xml: str, *, key: str | None = None, filename: str | 
             if draft.key != key:
                 raise Conflict(f"Ce brouillon concerne le processus « {draft.key} », pas « {key} ».")
         else:
+            same = db.session.scalars(select(ProcessDefinition).where(
+                ProcessDefinition.key == key, ProcessDefinition.status == "draft",
+                ProcessDefinition.sha256 == definitions.sha256(xml, decisions))).first()
+            if same is not None:  # the same document saved again: the existing draft, not a new one
+                return same
             draft = ProcessDefinition(key=key, version=None, status="draft", created_by=user.username,
                                       created_at=now)
             db.session.add(draft)
-        draft.name, draft.xml, draft.sha256 = name[:200], xml, definitions.sha256(xml)
+        draft.name, draft.xml, draft.decisions, draft.tests = name[:200], xml, decisions, tests
+        draft.sha256 = definitions.sha256(xml, decisions)
         draft.filename = (filename or draft.filename or f"{key}.bpmn")[:255]
         draft.based_on_id = base.id if base is not None else None
         draft.created_by, draft.created_at = user.username, now
         db.session.flush()
         return draft
 
-    return _commit(work), problems
+    return commit(work), problems
 
 
 def delete_draft(user: User, definition_id: int) -> None:
     """Drop a draft (deployed versions are kept forever)."""
-    _require_editor(user)
+    require_editor(user)
     draft = get(definition_id)
     if draft.status != "draft":
         raise Conflict("Une version déployée ne se supprime pas.")
-    _commit(lambda: db.session.delete(draft))
+    commit(lambda: db.session.delete(draft))
 
 
 def deploy(user: User, definition_id: int) -> ProcessDefinition:
     """Deploy a draft as the next version, or deploy an earlier version again (as a new version: a rollback)."""
-    _require_editor(user)
+    require_editor(user)
     source = get(definition_id)
-    key, problems = validate(source.xml, source.key)
-    if problems:
-        raise ValidationFailed(problems, "Le brouillon ne peut pas être déployé.")
+    key, problems = validate(source.xml, source.key, source.decisions)
+    if blocking(problems):
+        raise ValidationFailed(blocking(problems), "Le brouillon ne peut pas être déployé.")
+    failed = definitions.test_problems(source.xml, source.key, source.tests, source.decisions)
+    if failed:
+        raise ValidationFailed([Problem(e, None, m) for e, m in failed],
+                               f"{len(failed)} test(s) du processus en échec : la version n'est pas déployée.")
     try:
         current = definitions.active(source.key)
     except NotFound:
@@ -211,7 +239,8 @@ def deploy(user: User, definition_id: int) -> ProcessDefinition:
             target = source
         else:  # an earlier version deployed again: a new version with the same document
             target = ProcessDefinition(key=source.key, name=source.name, xml=source.xml, sha256=source.sha256,
-                                       filename=source.filename, created_by=user.username, created_at=now)
+                                       filename=source.filename, created_by=user.username, created_at=now,
+                                       decisions=source.decisions, tests=source.tests)
             db.session.add(target)
         target.status, target.version = "deployed", last + 1
         target.deployed_by, target.deployed_at = user.username, now
@@ -220,11 +249,12 @@ def deploy(user: User, definition_id: int) -> ProcessDefinition:
         audit.record(None, user.username, "definition_deployed", data={
             "key": target.key, "version": target.version, "sha256": target.sha256, "filename": target.filename,
             "definition_id": target.id, "previous_version": current.version if current else None,
-            "from_draft": from_draft,
+            "from_draft": from_draft, "decisions": definitions.decision_digests(target.decisions),
+            "tests": len(target.tests or []),
             "redeployed_version": None if source.id == target.id else source.version})
         return target
 
-    return _commit(work)
+    return commit(work)
 
 
 # --- new process template -------------------------------------------------------------------------------
@@ -311,7 +341,7 @@ id="Definitions_{k}" targetNamespace="http://bpmn.io/schema/bpmn">
 
 def create_from_template(user: User, key: str, name: str, lane: str = "gestionnaire") -> ProcessDefinition:
     """Start a new process as a draft from the template; refuses a key already in use."""
-    _require_editor(user)
+    require_editor(user)
     if db.session.scalar(select(func.count()).where(ProcessDefinition.key == (key or ""))):
         raise Conflict(f"Le processus « {key} » existe déjà.")
     draft, _ = save_draft(user, template_xml(key, name, lane), key=key, filename=f"{key}.bpmn")

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import func, select
 
-from app.engine import bpmn_xml, parse_xml
+from app.engine import DefinitionError, bpmn_xml, dmn, parse_xml
 from app.engine.bpmn_xml import TYPE_LABELS, Element
 from app.extensions import db
 from app.models import Case, ProcessDefinition, TaskRow
@@ -147,9 +147,50 @@ def waiting_counts(definition_ids: list[int]) -> dict[str, int]:
     return dict(rows)
 
 
+def diff_decisions(old: dict[str, str] | None, new: dict[str, str] | None) -> list[Change]:
+    """Differences between the decision tables of two versions, rule by rule (kind decision)."""
+    def tables(documents):
+        found = {}
+        for text in (documents or {}).values():
+            try:
+                for decision in dmn.read(dmn.parse_dmn(text)):
+                    found[decision.id] = decision
+            except DefinitionError:
+                continue
+        return found
+
+    before, after = tables(old), tables(new)
+    changes = []
+    for did in sorted(before.keys() | after.keys()):
+        a, b = before.get(did), after.get(did)
+        name = (b or a).name
+        if a is None or b is None:
+            changes.append(Change(did, name, "decision", "added" if a is None else "removed",
+                                  f"Table de décision {'ajoutée' if a is None else 'supprimée'}."))
+            continue
+        if a.hit_policy != b.hit_policy:
+            changes.append(Change(did, name, "decision", "decision",
+                                  f"Politique de résultat : {a.hit_policy} → {b.hit_policy}."))
+        if a.inputs != b.inputs or a.outputs != b.outputs:
+            changes.append(Change(did, name, "decision", "decision", "Entrées ou sorties de la table modifiées."))
+        old_rules = {r["id"]: r for r in a.rules}
+        new_rules = {r["id"]: r for r in b.rules}
+        for number, rule in enumerate(b.rules, start=1):
+            if rule["id"] not in old_rules:
+                changes.append(Change(did, name, "decision", "decision", f"Règle {number} ajoutée : "
+                                      f"{' | '.join(rule['inputs'])} → {' | '.join(rule['outputs'])}."))
+            elif old_rules[rule["id"]] != rule:
+                changes.append(Change(did, name, "decision", "decision", f"Règle {number} modifiée : "
+                                      f"{' | '.join(rule['inputs'])} → {' | '.join(rule['outputs'])}."))
+        removed = [r for r in a.rules if r["id"] not in new_rules]
+        if removed:
+            changes.append(Change(did, name, "decision", "decision", f"{len(removed)} règle(s) supprimée(s)."))
+    return changes
+
+
 def compare(base: ProcessDefinition, other: ProcessDefinition) -> Comparison:
     """Compare other (a draft, or any version) with base, counting base's running cases on each changed step."""
-    changes = diff_xml(base.xml, other.xml, base.key)
+    changes = diff_xml(base.xml, other.xml, base.key) + diff_decisions(base.decisions, other.decisions)
     counts = waiting_counts([base.id])
     for c in changes:
         c.waiting = counts.get(c.element, 0)

@@ -1,14 +1,14 @@
-"""Which data variables can be written before an element runs: one linear pass over the whole process.
+"""Dataflow checks at deploy, in one linear pass: which variables can be written before each element runs.
 
-Validation asks it for every timer ("is the variable this timer reads written by something that runs
-before it?"). Walking backwards from each timer cost O(elements) per timer, and re-reading every script for
-each timer made it O(elements²): a 2,000-element upload took seconds. Here every element's writes are read
-once, and the sets are propagated along the flows once, strongly connected components (loops) merged
-(Tarjan), variables held as bits of one integer: O(elements + flows) set unions.
+A condition, script or handler property must read only variables that a step before it can have written (start
+form, user task forms, script assignments, handler outputs, message payloads, decision results, system keys);
+otherwise the case would fall into an incident when it got there. "Can have written" is a may-analysis over the
+paths that reach the element (backwards along sequence flows, out of and into subprocesses, through loops): a
+variable written on one branch only is accepted.
 
-"Before" means as in the checks written earlier: the elements from which a path of flows leads to this one
-(the first element of a subprocess follows what precedes the subprocess; a boundary event follows its
-activity, whose own writes come later), where a subprocess counts with everything inside it.
+Cost: every element's writes are read once and the sets propagated along the flows once, strongly connected
+components (loops) merged (Tarjan), variables held as bits of one integer: O(elements + flows) set unions.
+(Walking backwards from each reading element was O(elements²): a 2,000-element upload took seconds.)
 """
 
 from __future__ import annotations
@@ -16,24 +16,92 @@ from __future__ import annotations
 import ast
 
 from app.engine.bpmn_xml import Element
+from app.engine.script_safety import names_used
 
+# Keys every case has from its start (lifecycle.create_case) and what the handlers write into the data.
+SYSTEM_VARIABLES = frozenset({"received_at"})
+HANDLER_WRITES = {"set_status": {"status", "closed_at"}, "send_message": {"last_message"},
+                  "open_dispute": {"dispute_reference"}}
 DEADLINE_HANDLER = "set_deadline"
 
 
-def writes_of(el: Element) -> set[str]:
-    """Data variables one element writes: its form fields, a set_deadline target, its script's assignments."""
-    written = {f.id for f in el.form if f.id}
+def written_by(el: Element) -> set[str]:
+    """The data variables one element writes."""
+    found = {f.id for f in el.form if f.id}
     if el.topic == DEADLINE_HANDLER:
-        written.add(el.properties.get("variable") or "due_at")
+        found.add(el.properties.get("variable") or "due_at")
         if el.properties.get("remind_before"):
-            written.add(el.properties.get("remind_variable") or "remind_at")
+            found.add(el.properties.get("remind_variable") or "remind_at")
+    found |= HANDLER_WRITES.get(el.topic or "", set())
+    found.update(el.decision_outputs)
+    if el.result_variable:
+        found.add(el.result_variable)
     if el.script:
         try:
             tree = ast.parse(el.script)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return written
-        written.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
-    return written
+            return found
+        found.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    return found
+
+
+def written(elements: dict[str, Element], only: set[str] | None = None) -> set[str]:
+    """Data variables the elements (or only those ids) write."""
+    found = set()
+    for el in elements.values():
+        if only is None or el.id in only:
+            found |= written_by(el)
+    return found
+
+
+def _reads(el: Element) -> list[tuple[str, set[str]]]:
+    """(what is read, variable names) for the element's condition, script and handler properties."""
+    found = []
+    try:
+        if el.type == "sequenceFlow" and el.condition:
+            found.append((f"Condition « {el.condition} »", names_used(el.condition, "eval")))
+        if el.script:
+            found.append(("Script", names_used(el.script, "exec")))
+    except (SyntaxError, ValueError, RecursionError):
+        pass  # reported by the syntax checks
+    if el.decision_reads:
+        found.append((f"Table de décision « {el.decision_ref} »", set(el.decision_reads)))
+    if el.topic == DEADLINE_HANDLER and el.properties.get("from"):
+        found.append((f"Propriété « from » de « {el.topic} »", {el.properties["from"]}))
+    return found
+
+
+def problems(elements: dict[str, Element], flow: Dataflow | None = None) -> list[tuple[str, str, str, str]]:
+    """(element id, label, French message, level) for each read of a variable no earlier step can have written.
+
+    A decision table reads a missing variable as null (FEEL): a warning, not a refusal."""
+    everywhere = written(elements) | SYSTEM_VARIABLES
+    flow = flow or Dataflow(elements)
+    found = []
+    for el in elements.values():
+        reads = _reads(el)
+        if not reads:
+            continue
+        start = elements.get(el.source) if el.type == "sequenceFlow" else el
+        if start is None:
+            continue
+        earlier = flow.written_before(start)
+        own = written_by(start) if start is not el else set()  # a flow's source has run when its condition is read
+        for what, names in reads:
+            missing = sorted(names - everywhere)
+            late = sorted(n for n in names & everywhere
+                          if n not in earlier and n not in own and n not in SYSTEM_VARIABLES)
+            decision = el.type == "businessRuleTask"
+            outcome = "elle(s) vaudrai(en)t null" if decision else "le dossier s'arrêterait en incident en arrivant ici"
+            level = "warning" if decision else "error"
+            if missing:
+                found.append((el.id, el.label, f"{what} : variable(s) qu'aucune étape n'écrit : {', '.join(missing)} ; "
+                              f"{outcome} (ajoutez un champ de formulaire ou une affectation de script qui "
+                              "l'écrit).", level))
+            elif late and not decision:
+                found.append((el.id, el.label, f"{what} : variable(s) écrite(s) seulement après cet élément : "
+                              f"{', '.join(late)} ; {outcome}.", level))
+    return found
 
 
 class Dataflow:
@@ -41,7 +109,7 @@ class Dataflow:
 
     def __init__(self, elements: dict[str, Element]):
         self.elements = elements
-        writes = {el.id: writes_of(el) for el in elements.values()}
+        writes = {el.id: written_by(el) for el in elements.values()}
         self.written = set().union(*writes.values()) if writes else set()
         self._names = sorted(self.written)
         self._bit = bit = {name: 1 << index for index, name in enumerate(self._names)}

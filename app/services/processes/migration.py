@@ -34,10 +34,11 @@ class Candidate:
     reasons: list[str] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)
     incident: str | None = None
+    impact: list[str] = field(default_factory=list)  # what the move changes for this case, in French
 
     def to_json(self) -> dict:
         return {"reference": self.reference, "from_version": self.from_version, "stage": self.stage, "ok": self.ok,
-                "reasons": self.reasons, "steps": self.steps, "incident": self.incident}
+                "reasons": self.reasons, "steps": self.steps, "incident": self.incident, "impact": self.impact}
 
 
 @dataclass
@@ -74,7 +75,20 @@ def _check(case: Case, target: ProcessDefinition) -> Candidate:
     verdict = engine_migration.check(definitions.spec_for(case.definition), definitions.spec_for(target),
                                      state.state)
     candidate.ok, candidate.reasons, candidate.steps = verdict.ok, verdict.reasons, verdict.steps
+    candidate.impact = _impact(case, target, verdict.steps)
     return candidate
+
+
+def _impact(case: Case, target: ProcessDefinition, steps: list[dict]) -> list[str]:
+    """What changes for one case: its waiting steps' changes (form, name, lane) in the target version."""
+    from app.services.processes.compare import diff_xml
+
+    waiting = {s.get("bpmn_id") for s in steps}
+    changes = [c for c in diff_xml(case.definition.xml, target.xml, case.process_key) if c.element in waiting]
+    found = [f"« {c.label} » : {c.message}" for c in changes]
+    if steps and not found:
+        found.append("Aucun changement sur l'étape en cours : seules les étapes suivantes suivent la nouvelle version.")
+    return found
 
 
 def candidates(key: str, to_definition_id: int | None = None) -> tuple[ProcessDefinition, list[Candidate]]:

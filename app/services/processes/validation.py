@@ -11,24 +11,30 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from app.engine import DefinitionError, bpmn_xml, executable_process_ids, parse_definition, parse_xml
+from app.engine import DefinitionError, bpmn_xml, camunda_compat, dmn, executable_process_ids, parse_definition
 from app.engine.bpmn_xml import TYPE_LABELS, Element
+from app.engine.parser import load, load_decisions
 from app.engine.script_safety import check_source, names_used
 from app.forms.fields import FormDefinitionError, from_camunda
 from app.services.core import deadline_rules, handlers
 from app.services.core.definitions import form_problems
-from app.services.people.users import KNOWN_GROUPS
-from app.services.processes.dataflow import DEADLINE_HANDLER, Dataflow
+from app.services.people.users import KNOWN_GROUPS, by_username
+from app.services.processes import dataflow
 
 _DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(?:[.,]\d+)?S)?)?", re.ASCII)
 # Elements SpiffWorkflow cannot run in this application, with the reason shown to the process owner.
 UNSUPPORTED = {
-    "businessRuleTask": "tâche de règle métier (DMN) : les tables de décision ne sont pas prises en charge",
     "dataStoreReference": "magasin de données sans implémentation dans le moteur",
     "complexGateway": "passerelle complexe non prise en charge par le moteur",
     "adHocSubProcess": "sous-processus ad hoc non pris en charge par le moteur",
-    "task": "tâche sans type (ni utilisateur, ni service, ni script) : le moteur la passerait sans rien faire",
 }
+# Elements Camunda runs as a pass-through: a warning, not a refusal.
+PASS_THROUGH = {
+    "task": "Tâche sans type (ni utilisateur, ni service, ni script) : elle est passée sans rien faire, comme "
+            "dans Camunda.",
+}
+DEADLINE_HANDLER = dataflow.DEADLINE_HANDLER
+ERROR, WARNING, INFO = camunda_compat.ERROR, camunda_compat.WARNING, camunda_compat.INFO
 
 
 @dataclass(frozen=True)
@@ -38,18 +44,35 @@ class Problem:
     element: str | None
     label: str | None
     message: str
+    level: str = ERROR  # error blocks deployment; warning and info are shown to the owner
+
+    @property
+    def blocking(self) -> bool:
+        return self.level == ERROR
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-def validate(xml: str | bytes, key: str | None = None) -> tuple[str | None, list[Problem]]:
-    """Check a document; return (the process key checked, problems); no problem means it can be deployed."""
+def blocking(problems: list[Problem]) -> list[Problem]:
+    """The problems that forbid deployment."""
+    return [p for p in problems if p.blocking]
+
+
+NAMESPACE_NOTICE = ("Ancien espace de noms Camunda (http://activiti.org/bpmn) : remplacé par "
+                    "http://camunda.org/schema/1.0/bpmn ; les formulaires et attributs camunda: sont conservés.")
+
+
+def validate(xml: str | bytes, key: str | None = None,
+             decisions: dict[str, str] | None = None) -> tuple[str | None, list[Problem]]:
+    """Check a document and the DMN documents shipped with it (by file name); return (the process key checked,
+    problems); no blocking problem means it can be deployed."""
     try:
-        root = parse_xml(xml)
+        root, notices = load(xml)
     except DefinitionError as exc:
         return None, [Problem(e, None, m) for e, m in exc.problems]
     labels = bpmn_xml.labels(root)
+
     keys = executable_process_ids(root)
     if key is None:
         key = keys[0] if keys else None
@@ -59,24 +82,109 @@ def validate(xml: str | bytes, key: str | None = None) -> tuple[str | None, list
                          "l'exécutera pas.") for pid, name in names.items()]
         return None, found or [Problem(None, None, "Aucun processus dans ce document.")]
     if key not in keys:
+        if key in bpmn_xml.process_names(root):
+            return key, [Problem(key, labels.get(key), "Processus non exécutable : cochez « Exécutable » dans les "
+                                 "propriétés du processus (isExecutable=\"true\"), puis corrigez ce que la "
+                                 "vérification signale.")]
         return key, [Problem(key, labels.get(key), "Processus exécutable introuvable dans ce document.")]
 
     elements = bpmn_xml.elements(root, key)
-    problems = _element_problems(elements)
+    decision_problems, tables = _decisions(decisions)
+    for el in elements.values():
+        if el.type == "businessRuleTask" and el.decision_ref in tables:
+            table = tables[el.decision_ref]
+            el.decision_outputs = list(table.outputs)
+            el.decision_reads = _reads_of(table)
+    in_process = set(elements) | {key}
+    first = [Problem(key, labels.get(key), NAMESPACE_NOTICE, INFO)] if camunda_compat.uses_old_namespace(xml) else []
+    problems = first + [Problem(n.element, labels.get(n.element), n.message, n.level) for n in notices
+                        if n.element is None or n.element in in_process]
+    refused = {n.element for n in notices if n.level == ERROR}  # Camunda features refused: said once, above
+    problems += [p for p in _element_problems(elements) if p.element not in refused]
+    problems += decision_problems
+    problems += _rule_task_problems(elements, tables, _declared(decisions))
     unsupported = any(el.type in UNSUPPORTED for el in elements.values())
+    named = {p.element for p in problems if p.blocking}
     try:
-        pspec = parse_definition(xml, key)
+        pspec = parse_definition(xml, key, decisions=decisions)
         problems += [Problem(element, labels.get(element), message) for element, message in form_problems(pspec)]
     except DefinitionError as exc:
         for element, message in exc.problems:
-            if unsupported and element is None:
-                continue  # the engine's crash on an unsupported element: already named above
+            if (unsupported and element is None) or (element in named and element is not None):
+                continue  # the engine's stop on an element already named above: each problem once
             problems.append(Problem(element or key, labels.get(element or key), _readable(message)))
     except Exception as exc:  # noqa: BLE001 - never a server error on a foreign diagram: name the process
         if not unsupported:
             problems.append(Problem(key, labels.get(key),
                                     f"Le moteur ne peut pas lire ce processus ({type(exc).__name__})."))
     return key, _unique(problems)
+
+
+def _document_processes(node) -> set[str]:
+    root = node.getroottree().getroot()
+    return {p.get("id") for p in bpmn_xml.processes(root)}
+
+
+def _decisions(documents: dict[str, str] | None) -> tuple[list[Problem], dict]:
+    """The DMN documents' problems and their decisions by id."""
+    try:
+        _, tables = load_decisions(documents)
+    except DefinitionError as exc:
+        return [Problem(e, e, m) for e, m in exc.problems], {}
+    return [], tables
+
+
+def _reads_of(table) -> set[str]:
+    names = set()
+    for _label, expression in table.inputs:
+        try:
+            names |= names_used(expression, "eval")
+        except (SyntaxError, ValueError):
+            continue
+    return names
+
+
+def _declared(documents: dict[str, str] | None) -> set[str]:
+    """Decision ids the documents declare, even when a document has problems (reported on their own)."""
+    found = set()
+    for text in (documents or {}).values():
+        try:
+            found.update(dmn.decision_ids(text))
+        except DefinitionError:
+            continue
+    return found
+
+
+def _rule_task_problems(elements: dict[str, Element], tables: dict, declared: set[str]) -> list[Problem]:
+    problems = []
+    for el in elements.values():
+        if el.type != "businessRuleTask":
+            continue
+        if not el.decision_ref:
+            called = _foreign_decision(el.node)
+            hint = (f" ; ce diagramme appelle la décision « {called[0]} » ({called[1]}) : joignez le fichier DMN qui "
+                    f"la définit et indiquez camunda:decisionRef=\"{called[0]}\"") if called else ""
+            problems.append(Problem(el.id, el.label, "Tâche de règle métier sans table de décision : indiquez "
+                                    "camunda:decisionRef (l'identifiant de la décision du fichier DMN joint)"
+                                    f"{hint}."))
+        elif el.decision_ref not in tables and el.decision_ref not in declared:
+            known = ", ".join(sorted(tables)) or "aucune"
+            problems.append(Problem(el.id, el.label, f"Table de décision « {el.decision_ref} » introuvable : joignez "
+                                    f"le fichier DMN qui la définit (décisions jointes : {known})."))
+    return problems
+
+
+def _foreign_decision(node) -> tuple[str, str] | None:
+    """The decision another tool's business rule task calls (Camunda 8, Trisotech): (id, how it is written)."""
+    for child in node.iter():
+        if not isinstance(child.tag, str):
+            continue
+        local = child.tag.rsplit("}", 1)[-1]
+        if local == "calledDecision" and child.get("decisionId"):
+            return child.get("decisionId"), "zeebe:calledDecision, Camunda 8"
+        if local == "header" and child.get("key") == "decisionRef" and child.get("value"):
+            return child.get("value"), "en-tête zeebe decisionRef"
+    return None
 
 
 def _readable(message: str) -> str:
@@ -98,8 +206,8 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 
 def _element_problems(elements: dict[str, Element]) -> list[Problem]:
-    problems: list[Problem] = []
-    flow = Dataflow(elements)
+    flow = dataflow.Dataflow(elements)
+    problems: list[Problem] = [Problem(*found) for found in dataflow.problems(elements, flow)]
     written = flow.written
     for el in elements.values():
         def add(message: str, el=el) -> None:
@@ -108,11 +216,10 @@ def _element_problems(elements: dict[str, Element]) -> list[Problem]:
         if el.type in UNSUPPORTED:
             reason = UNSUPPORTED[el.type]
             add(f"{reason[0].upper()}{reason[1:]}.")
+        if el.type in PASS_THROUGH:
+            problems.append(Problem(el.id, el.label, PASS_THROUGH[el.type], WARNING))
         if el.type == "userTask":
-            if not el.lane:
-                add("Tâche utilisateur hors couloir : placez-la dans le couloir du groupe qui doit la traiter.")
-            elif el.lane not in KNOWN_GROUPS:
-                add(f"Couloir « {el.lane} » : aucun groupe de ce nom ({', '.join(KNOWN_GROUPS)}).")
+            problems.extend(Problem(el.id, el.label, m, level) for m, level in _assignment_problems(el))
         for f in el.form:
             try:
                 from_camunda(f)
@@ -129,6 +236,14 @@ def _element_problems(elements: dict[str, Element]) -> list[Problem]:
             message = _timer_problem(el.timer, written, flow.written_before(el))
             if message:
                 add(message)
+        if el.type == "callActivity":
+            called = el.node.get("calledElement")
+            if not called:
+                add("Activité d'appel sans processus appelé (attribut calledElement).")
+            elif called not in _document_processes(el.node):
+                add(f"Le processus appelé « {called} » est introuvable dans ce document.")
+        if el.type == "scriptTask" and not el.script:
+            add("Tâche de script sans script.")
         if el.type == "serviceTask":
             if not el.topic:
                 add("Tâche de service sans nom de gestionnaire (camunda:topic).")
@@ -146,13 +261,11 @@ def _gateway_problems(gw: Element, elements: dict[str, Element]) -> list[Problem
     problems = []
     if not outgoing:
         return [Problem(gw.id, gw.label, "Passerelle exclusive sans flux sortant.")]
-    if gw.default is None:
+    if gw.default is None:  # every flow has a condition (camunda_compat made an unconditioned one the default)
         conditions = [f for f in outgoing if f.condition]
         problems.append(Problem(gw.id, gw.label, (
             f"Passerelle exclusive sans flux par défaut : si aucune de ses {len(conditions)} condition(s) n'est "
-            "vraie, le dossier s'arrête en incident. Marquez un flux sortant comme flux par défaut.")
-            if conditions else "Passerelle exclusive sans flux par défaut : marquez son flux sortant comme flux "
-            "par défaut (un flux sans condition n'est pris que s'il est le flux par défaut)."))
+            "vraie, le dossier s'arrête en incident. Marquez un flux sortant comme flux par défaut."), WARNING))
     elif gw.default not in gw.outgoing:
         problems.append(Problem(gw.id, gw.label,
                                 f"Le flux par défaut « {gw.default} » ne sort pas de cette passerelle."))
@@ -161,6 +274,52 @@ def _gateway_problems(gw: Element, elements: dict[str, Element]) -> list[Problem
             problems.append(Problem(f.id, f.label, f"Flux sans condition sortant de la passerelle « {gw.label} » "
                                     "et qui n'est pas le flux par défaut."))
     return problems
+
+
+def _assignment_problems(el: Element) -> list[tuple[str, str]]:
+    """Who works on a user task: its lane, else camunda:candidateGroups; camunda:assignee / candidateUsers."""
+    found = []
+    groups, users = el.candidate_groups, list(dict.fromkeys([*([el.assignee] if el.assignee else []),
+                                                            *el.candidate_users]))
+    expressions = [v for v in [*groups, *users] if "${" in v or "#{" in v]
+    if expressions:
+        return [(f"Attribution par expression ({', '.join(expressions)}) : non prise en charge ; indiquez le groupe "
+                 "(couloir ou camunda:candidateGroups) ou l'identifiant de l'utilisateur.", ERROR)]
+    for group in ([el.lane] if el.lane else []) + groups:
+        if group not in KNOWN_GROUPS:
+            source = "Couloir" if group == el.lane else "Groupe candidat (camunda:candidateGroups)"
+            found.append((f"{source} « {group} » : aucun groupe de ce nom ({', '.join(KNOWN_GROUPS)}).", ERROR))
+    if el.lane and groups and el.lane not in groups:
+        found.append((f"Couloir « {el.lane} » et groupes candidats « {', '.join(groups)} » en désaccord : la tâche "
+                      "irait au couloir ; mettez-les d'accord.", ERROR))
+    elif not el.lane and len(groups) > 1:
+        found.append((f"Plusieurs groupes candidats ({', '.join(groups)}) : la tâche va au premier, « {groups[0]} ».",
+                      WARNING))
+    group = el.lane or (groups[0] if groups else None)
+    if group is None and not users:
+        found.append(("Tâche utilisateur hors couloir et sans groupe candidat : placez-la dans le couloir du groupe "
+                      "qui doit la traiter (ou indiquez camunda:candidateGroups).", ERROR))
+    elif group is None and len(users) > 1 and not el.assignee:
+        found.append((f"Plusieurs utilisateurs candidats ({', '.join(users)}) sans groupe : indiquez "
+                      "camunda:candidateGroups ou un seul utilisateur (camunda:assignee).", ERROR))
+    for username in users:
+        message = _user_problem(username, group)
+        if message:
+            found.append((message, ERROR))
+    return found
+
+
+def _user_problem(username: str, group: str | None) -> str | None:
+    from flask import has_app_context
+
+    if not has_app_context():
+        return None  # checked again at deploy, where the users are known
+    user = by_username(username)
+    if user is None or not user.active:
+        return f"Utilisateur « {username} » (camunda:assignee / candidateUsers) : inconnu ou désactivé."
+    if group and not user.in_any(group):
+        return f"Utilisateur « {username} » : il n'appartient pas au groupe « {group} » de la tâche."
+    return None
 
 
 def _timer_problem(timer: tuple[str, str], written: set[str], before=None) -> str | None:
@@ -173,9 +332,10 @@ def _timer_problem(timer: tuple[str, str], written: set[str], before=None) -> st
     tree = ast.parse(expression, mode="eval").body
     if isinstance(tree, ast.Constant) and isinstance(tree.value, str):
         return _iso_problem(kind, tree.value)
-    missing = sorted(names_used(expression) - written)
+    missing = sorted(names_used(expression) - written - dataflow.SYSTEM_VARIABLES)
     if not missing:
-        late = sorted(n for n in names_used(expression) if n not in before) if before is not None else []
+        late = sorted(n for n in names_used(expression) - dataflow.SYSTEM_VARIABLES if n not in before) \
+            if before is not None else []
         if late:
             return (f"Minuteur « {expression} » : variable(s) écrite(s) seulement après ce minuteur : "
                     f"{', '.join(late)} ; le dossier s'arrêterait en incident en l'atteignant.")

@@ -24,6 +24,12 @@ def lane_members(lane: str | None) -> list[User]:
     return [u for u in people if lane is None or u.in_any(lane)]
 
 
+def may_work(user: User, row: TaskRow) -> bool:
+    """Tell whether the user belongs to the task's group; a task without group (camunda:assignee only) is its
+    assignee's (and the admins')."""
+    return user.in_any(row.lane) if row.lane else (user.is_admin or row.assignee == user.username)
+
+
 def get_task(user: User, task_id: str) -> TaskRow:
     """A task row the user may see: its lane's members, its holder, managers, auditors and admins."""
     row = db.session.get(TaskRow, task_id)
@@ -55,7 +61,7 @@ def _record(row: TaskRow, actor: str, type_: str, data: dict) -> None:
 def claim(user: User, task_id: str) -> TaskRow:
     """Take an unassigned ready task of one of the user's lanes."""
     row = lock_task_case(task_id)  # the case row lock first, as every case change (case_lock)
-    if not user.in_any(row.lane or ""):
+    if not may_work(user, row):
         raise Forbidden(f"Cette tâche est réservée au groupe « {row.lane} ».")
     if row.state != "ready":
         raise Conflict("Cette tâche a déjà été traitée.")
@@ -144,6 +150,18 @@ def form_fields(row: TaskRow) -> list:
     return list(pspec.user_tasks.get(row.bpmn_id, {}).get("form", []))
 
 
+def readonly_values(row: TaskRow, fields: list) -> dict:
+    """The case's current values of the form's readonly fields (shown, as Camunda does, never taken back)."""
+    case = db.session.get(Case, row.case_id)
+    data = case.data or {}
+    values = {}
+    for spec in fields:
+        if spec.readonly and data.get(spec.name) is not None:
+            value = data[spec.name]
+            values[spec.name] = value[:10] if spec.type == "date" and isinstance(value, str) else value
+    return values
+
+
 def actionable_row(user: User, task_id: str) -> TaskRow:
     """A ready task row the user may work on: 404 unknown, 409 done, 403 other lane or held by someone else."""
     row = db.session.get(TaskRow, task_id)
@@ -151,7 +169,7 @@ def actionable_row(user: User, task_id: str) -> TaskRow:
         raise NotFound("Tâche inconnue.")
     if row.state != "ready":
         raise Conflict("Cette tâche a déjà été traitée.", completed_by=row.completed_by)
-    if not user.in_any(row.lane or ""):
+    if not may_work(user, row):
         raise Forbidden(f"Cette tâche est réservée au groupe « {row.lane} ».")
     if row.assignee and row.assignee != user.username and not user.is_admin:
         raise Forbidden(f"Cette tâche est attribuée à {row.assignee}.")

@@ -28,10 +28,71 @@
         a.append(strong, " ", code, " : ");
       }
       a.append(p.message);
+      li.className = "proc-problem-" + (p.level || "error");
+      if (p.level && p.level !== "error") {
+        var tag = document.createElement("span");
+        tag.className = "proc-level";
+        tag.textContent = p.level === "warning" ? "Avertissement" : "Information";
+        li.appendChild(tag);
+        li.append(" ");
+      }
       li.appendChild(a);
       list.appendChild(li);
     });
     box.hidden = problems.length === 0;
+    markDiagram(problems);
+  }
+
+  // Problems on the diagram: a marker on each element (red: blocking, amber: warning) and a badge with the
+  // count; the badge's title lists the messages. Information notices (a JUEL translation) are not marked.
+  var marked = [];
+  function markDiagram(problems) {
+    if (!modeler) { return; }
+    var registry = modeler.get("elementRegistry");
+    var diagram = modeler.get("canvas");
+    var overlays = modeler.get("overlays");
+    marked.forEach(function (id) {
+      diagram.removeMarker(id, "proc-lint-error");
+      diagram.removeMarker(id, "proc-lint-warning");
+    });
+    overlays.remove({ type: "proc-lint" });
+    marked = [];
+    var byElement = {};
+    problems.forEach(function (p) {
+      if (!p.element || p.level === "info" || !registry.get(p.element)) { return; }
+      (byElement[p.element] = byElement[p.element] || []).push(p);
+    });
+    Object.keys(byElement).forEach(function (id) {
+      var list = byElement[id];
+      var blocking = list.some(function (p) { return !p.level || p.level === "error"; });
+      diagram.addMarker(id, blocking ? "proc-lint-error" : "proc-lint-warning");
+      marked.push(id);
+      var badge = document.createElement("button");
+      badge.type = "button";
+      badge.className = "proc-lint-badge " + (blocking ? "proc-lint-badge-error" : "proc-lint-badge-warning");
+      badge.textContent = String(list.length);
+      badge.title = list.map(function (p) { return p.message; }).join("\n");
+      badge.setAttribute("aria-label", (blocking ? "Problème" : "Avertissement") + " : " + badge.title);
+      badge.dataset.element = id;
+      badge.addEventListener("click", function () { focusElement(id); });
+      overlays.add(id, "proc-lint", { position: { top: -12, right: 12 }, html: badge });
+    });
+    canvas.dataset.markers = String(marked.length);
+  }
+
+  async function check() {
+    say("Vérification…");
+    var xml = (await modeler.saveXML({ format: true })).xml;
+    var response = await fetch(document.getElementById("check").dataset.url, {
+      method: "POST", credentials: "same-origin", body: xml,
+      headers: { "Content-Type": "application/xml", "X-CSRFToken": canvas.dataset.csrf, "Accept": "application/json" }
+    });
+    var body = await response.json().catch(function () { return {}; });
+    showProblems(body.problems || []);
+    document.getElementById("deploy").disabled = true;  // what is deployed is the saved draft: save first
+    say(body.blocking ? body.blocking + " problème(s) à corriger (rien n'est enregistré)."
+                      : "Aucun problème bloquant (rien n'est enregistré : enregistrez le brouillon pour déployer).");
+    canvas.dataset.checked = String(body.blocking || 0);
   }
 
   function focusElement(id) {
@@ -46,12 +107,24 @@
     if (link) { event.preventDefault(); focusElement(link.dataset.element); }
   });
 
+  // Camunda's old namespace (http://activiti.org/bpmn): read as the current one, as the server does on upload,
+  // so that its camunda: attributes are known to the panel and saving does not invent an <ns0> prefix.
+  var OLD_NAMESPACE = /(xmlns(?::[A-Za-z_][\w.-]*)?\s*=\s*)(["'])http:\/\/activiti\.org\/bpmn\2/g;
+
+  function normaliseNamespace(xml) {
+    return xml.replace(OLD_NAMESPACE, "$1$2http://camunda.org/schema/1.0/bpmn$2");
+  }
+
   async function importXml(xml) {
+    var renamed = OLD_NAMESPACE.test(xml);
+    OLD_NAMESPACE.lastIndex = 0;
+    xml = normaliseNamespace(xml);
     try {
       var result = await modeler.importXML(xml);
       modeler.get("canvas").zoom("fit-viewport");
       var warnings = (result && result.warnings) || [];
-      say(warnings.length ? "Diagramme ouvert (" + warnings.length + " avertissement(s) d'import)." : "Diagramme ouvert.");
+      say((warnings.length ? "Diagramme ouvert (" + warnings.length + " avertissement(s) d'import)." : "Diagramme ouvert.") +
+          (renamed ? " Ancien espace de noms Camunda (activiti.org) converti en camunda.org." : ""));
       canvas.dataset.loaded = "true";
     } catch (err) {
       say("Impossible d'ouvrir ce diagramme : " + err.message, true);
@@ -78,13 +151,14 @@
     var deployForm = document.getElementById("deploy-form");
     deployForm.action = body.deploy_url;
     deployForm.hidden = false;
-    document.getElementById("deploy").disabled = body.problems.length > 0;
+    var blocking = body.problems.filter(function (p) { return !p.level || p.level === "error"; });
+    document.getElementById("deploy").disabled = blocking.length > 0;
     var compare = document.getElementById("compare");
     compare.href = body.compare_url;
     compare.hidden = false;
     showProblems(body.problems);
-    say(body.problems.length ? "Brouillon enregistré : " + body.problems.length + " problème(s) à corriger avant déploiement."
-                             : "Brouillon enregistré : prêt à être déployé.");
+    say(blocking.length ? "Brouillon enregistré : " + blocking.length + " problème(s) à corriger avant déploiement."
+                        : "Brouillon enregistré : prêt à être déployé.");
     canvas.dataset.saved = String(body.id);
   }
 
@@ -98,6 +172,57 @@
     link.remove();
   }
 
+  // « Ouvrir un fichier » : which process does the file describe? The file's executable processes are listed;
+  // one of them may be this draft's process (opened here), another becomes a draft of its own process.
+  function askWhichProcess(xml) {
+    xml = normaliseNamespace(xml);
+    var doc = new DOMParser().parseFromString(xml, "application/xml");
+    var processes = Array.prototype.filter.call(doc.getElementsByTagNameNS("*", "process"), function (p) {
+      return p.namespaceURI === "http://www.omg.org/spec/BPMN/20100524/MODEL";
+    }).map(function (p) { return { id: p.getAttribute("id"), name: p.getAttribute("name") || p.getAttribute("id"),
+                                   executable: p.getAttribute("isExecutable") === "true" }; });
+    var dialog = document.getElementById("open-dialog");
+    var choices = document.getElementById("open-choices");
+    choices.querySelectorAll("label").forEach(function (l) { l.remove(); });
+    var known = (canvas.dataset.keys || "").split(",");
+    var key = canvas.dataset.key;
+    document.getElementById("open-dialog-text").textContent = processes.length
+      ? "Ce fichier contient " + processes.length + " processus. Ce modeleur édite « " + key + " »."
+      : "Ce fichier ne contient aucun processus BPMN.";
+    processes.forEach(function (p, index) {
+      var label = document.createElement("label");
+      var input = document.createElement("input");
+      input.type = "radio"; input.name = "process"; input.value = p.id;
+      input.checked = p.id === key || (index === 0 && !processes.some(function (q) { return q.id === key; }));
+      var text = p.id === key ? "ce processus (" + p.name + ") : remplacer le diagramme affiché"
+        : (known.indexOf(p.id) >= 0 ? "le processus existant « " + p.id + " » : nouveau brouillon"
+                                    : "un nouveau processus « " + p.id + " » (" + p.name + ")");
+      if (!p.executable) { text += " — non exécutable, à corriger"; }
+      label.append(input, " ", text);
+      choices.appendChild(label);
+    });
+    document.getElementById("open-confirm").disabled = processes.length === 0;
+    dialog.onclose = function () {
+      if (dialog.returnValue !== "ok") { say("Ouverture annulée."); return; }
+      var chosen = choices.querySelector("input:checked");
+      if (!chosen) { return; }
+      if (chosen.value === key) { importXml(xml); return; }
+      saveAs(chosen.value, xml).catch(function (err) { say("Ouverture impossible : " + err.message, true); });
+    };
+    dialog.showModal();
+  }
+
+  async function saveAs(otherKey, xml) {
+    var url = canvas.dataset.saveBase.replace("__KEY__", encodeURIComponent(otherKey));
+    var response = await fetch(url, {
+      method: "POST", credentials: "same-origin", body: xml,
+      headers: { "Content-Type": "application/xml", "X-CSRFToken": canvas.dataset.csrf, "Accept": "application/json" }
+    });
+    var body = await response.json().catch(function () { return {}; });
+    if (!response.ok) { showProblems(body.errors || []); say(body.error || "Ouverture refusée.", true); return; }
+    window.location.assign(body.modeler_url);
+  }
+
   async function start() {
     var moddle = await (await fetch(canvas.dataset.moddleUrl, { credentials: "same-origin" })).json();
     var panel = window.BpmnJSPropertiesPanel;
@@ -105,7 +230,7 @@
       container: canvas,
       propertiesPanel: { parent: "#properties" },
       additionalModules: [panel.BpmnPropertiesPanelModule, panel.BpmnPropertiesProviderModule,
-                          panel.CamundaPlatformPropertiesProviderModule],
+                          panel.CamundaPlatformPropertiesProviderModule, window.FrenchTranslateModule],
       moddleExtensions: { camunda: moddle }
     });
     window.processModeler = modeler;  // for browser tests and the curious
@@ -113,12 +238,23 @@
       save().catch(function (err) { say("Enregistrement impossible : " + err.message, true); });
     });
     document.getElementById("download").addEventListener("click", download);
+    document.getElementById("check").addEventListener("click", function () {
+      check().catch(function (err) { say("Vérification impossible : " + err.message, true); });
+    });
     document.getElementById("open-file").addEventListener("change", function (event) {
       var file = event.target.files[0];
-      if (file) { file.text().then(importXml); }
+      if (file) { file.text().then(askWhichProcess); }
+      event.target.value = "";
     });
     var response = await fetch(canvas.dataset.xmlUrl, { credentials: "same-origin" });
     await importXml(await response.text());
+    var initial = [];
+    document.querySelectorAll("#problem-list li a[data-element]").forEach(function (a) {
+      var li = a.closest("li");
+      var level = (li.className.match(/proc-problem-(\w+)/) || [])[1] || "error";
+      initial.push({ element: a.dataset.element, level: level, message: a.textContent });
+    });
+    markDiagram(initial);
   }
 
   start().catch(function (err) { say("Le modeleur n'a pas pu démarrer : " + err.message, true); });
