@@ -61,5 +61,10 @@ def load_config(instance_path: str) -> dict:
         "LOGIN_RATELIMIT": os.environ.get("LOGIN_RATELIMIT", "10 per minute;100 per hour"),
         "PUBLIC_RATELIMIT": os.environ.get("PUBLIC_RATELIMIT", "120 per minute"),
         "PUBLIC_SUBMIT_RATELIMIT": os.environ.get("PUBLIC_SUBMIT_RATELIMIT", "10 per hour;30 per day"),
+        # Incoming e-mail (app/services/mailbox): unset IMAP_URL, no intake. See README, « Boîte aux lettres ».
+        "IMAP_URL": os.environ.get("IMAP_URL") or None,
+        "IMAP_DONE_FOLDER": os.environ.get("IMAP_DONE_FOLDER", "Traités"),
+        "MAIL_MAX_BYTES": int(os.environ.get("MAIL_MAX_BYTES", 25 * 1024 * 1024)),
+        "MAIL_BLOCKED_SENDERS": os.environ.get("MAIL_BLOCKED_SENDERS", ""),
         "PROCESSES_DIR": os.environ.get("PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes")),
     }

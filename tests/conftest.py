@@ -11,6 +11,8 @@ from app import clock, create_app
 from app.config import normalize_db_url
 from app.extensions import db
 
+pytest_plugins = ["tests.support.imap"]  # the Dovecot server fixtures (imap_server, mailbox)
+
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = ROOT / "processes"
 TEST_BPMN = Path(__file__).resolve().parent / "bpmn"

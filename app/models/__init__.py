@@ -6,6 +6,7 @@ from app.models.capa import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase
 from app.models.case import BUSINESS_FIELDS, Case, SequenceCounter, WorkflowState
 from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
+from app.models.mail import MAIL_STATUSES, IngestedMail
 from app.models.notes import Attachment, Comment
 from app.models.outbox import OutboxMessage
 from app.models.rate_limit import RateLimitCounter
@@ -16,7 +17,7 @@ from app.models.verification import CaseVerification
 
 __all__ = [
     "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "Action", "ActionCase", "Attachment", "AuditEvent",
-    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "Notification",
-    "OutboxMessage", "ProcessDefinition", "RateLimitCounter", "SequenceCounter", "TaskRow", "User", "WorkflowState",
+    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "IngestedMail",
+    "MAIL_STATUSES", "Notification", "OutboxMessage", "ProcessDefinition", "RateLimitCounter", "SequenceCounter", "TaskRow", "User", "WorkflowState",
     "WorkflowStateArchive",
 ]

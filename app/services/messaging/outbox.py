@@ -26,6 +26,7 @@ from app.services.core import audit
 from app.services.core.case_lock import lock_case
 from app.services.core.errors import Conflict, Forbidden, NotFound
 from app.services.core.transaction import transaction, use_case
+from app.services.messaging import conversation
 
 MAX_ATTEMPTS = 8
 BACKOFF = timedelta(minutes=1)  # doubled after each failure: 1, 2, 4 ... minutes
@@ -78,11 +79,13 @@ def _smtp_config() -> SmtpConfig | None:
 
 
 def _deliver(config: SmtpConfig, sender: str, recipients: list[str], subject: str, body: str,
-             message_id: str) -> None:
+             message_id: str, headers: dict[str, str] | None = None) -> None:
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = sender, ", ".join(recipients), subject
     mail["Date"] = format_datetime(clock.now())
     mail["Message-ID"] = message_id
+    for name, value in (headers or {}).items():  # threading (In-Reply-To, References), Auto-Submitted
+        mail[name] = value
     mail.set_content(body)
     context = ssl.create_default_context()
     if config.ssl:
@@ -98,9 +101,8 @@ def _deliver(config: SmtpConfig, sender: str, recipients: list[str], subject: st
 
 
 def message_id(message: OutboxMessage) -> str:
-    """A stable Message-ID per outbox row: a retried message carries the same one."""
-    domain = current_app.config.get("MAIL_FROM", "reclamations@example.org").rpartition("@")[2] or "localhost"
-    return f"<outbox-{message.id}-{message.case_id}@{domain}>"
+    """A stable Message-ID per outbox row: a retried message carries the same one (see conversation.py)."""
+    return conversation.message_id(message)
 
 
 def _claim(message_id_: int, now) -> bool:
@@ -147,9 +149,11 @@ def send_pending(limit: int = 50) -> SendReport:
                     "outbox_id": message.id, "template": message.template, "recipient": message.recipient})
             report.to_print.append(message.id)
             continue
+        reference = db.session.get(Case, message.case_id).reference
         try:
             _deliver(config, current_app.config.get("MAIL_FROM", "reclamations@example.org"),
-                     [message.recipient], message.subject, message.body, message_id(message))
+                     [message.recipient], conversation.email_subject(message.subject, reference), message.body,
+                     message_id(message), conversation.thread_headers(message))
         except (OSError, smtplib.SMTPException) as exc:
             with transaction():
                 _failed(message, lock_case(message.case_id), exc)  # locked after SMTP: never held while sending
