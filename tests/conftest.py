@@ -11,7 +11,7 @@ from app import clock, create_app
 from app.config import normalize_db_url
 from app.extensions import db
 
-pytest_plugins = ["tests.support.imap"]  # the Dovecot server fixtures (imap_server, mailbox)
+pytest_plugins = ["tests.support.imap", "tests.support.mails"]  # Dovecot (imap_server, mailbox), SMTP sink
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = ROOT / "processes"

@@ -16,8 +16,8 @@ from app.models.user import ADMIN_GROUP, User
 from app.models.verification import CaseVerification
 
 __all__ = [
-    "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "Action", "ActionCase", "Attachment", "AuditEvent",
-    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "IngestedMail",
-    "MAIL_STATUSES", "Notification", "OutboxMessage", "ProcessDefinition", "RateLimitCounter", "SequenceCounter", "TaskRow", "User", "WorkflowState",
-    "WorkflowStateArchive",
+    "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "MAIL_STATUSES", "Action", "ActionCase", "Attachment",
+    "AuditEvent", "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "IngestedMail",
+    "Notification", "OutboxMessage", "ProcessDefinition", "RateLimitCounter", "SequenceCounter", "TaskRow", "User",
+    "WorkflowState", "WorkflowStateArchive",
 ]
