@@ -70,6 +70,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.admin import bp as admin_bp
 
     app.register_blueprint(admin_bp)
+    from app.mailbox import bp as mailbox_bp
+
+    app.register_blueprint(mailbox_bp)
 
     ops.init_app(app)
     from app.actions import bp as actions_bp
@@ -104,6 +107,7 @@ NAV = [  # (endpoint, French label, groups allowed or None for all staff); links
     ("processes.index", "Processus", None),
     ("admin.incidents", "Incidents", ()),
     ("letters.index", "Courriers", ("accueil", "gestionnaire", "auditeur")),
+    ("mailbox.index", "Courriels", ("accueil", "responsable", "auditeur")),
 ]
 
 

@@ -283,3 +283,34 @@ def test_without_move_the_fetcher_copies_flags_and_expunges_its_own_messages(mai
     mailbox.append(mail())
     fetch()
     assert len(cases()) == 1 and mailbox.uids("INBOX") == [] and len(mailbox.messages(DONE)) == 1
+
+
+def test_staff_open_release_and_discard_quarantined_mail_on_their_page(mailbox, app, client):
+    app.config["MAIL_BLOCKED_SENDERS"] = "bloque@example.fr; @spam.example"
+    mailbox.append(mail(sender="Bloqué <bloque@example.fr>", subject="<script>alert(1)</script> Objet",
+                        text="Texte <b>brut</b> de la réclamation."))
+    mailbox.append(mail(sender="offre@spam.example", subject="Promotion"))
+    first, second = fetch().outcomes
+    client.post("/login", data={"username": "service", "password": "demo"})
+    assert client.get("/courriels/").status_code == 403
+    client.get("/logout")
+    client.post("/login", data={"username": "accueil", "password": "demo"})
+    page = client.get("/courriels/").get_data(as_text=True)
+    assert "Quarantaine (2)" in page and "Expéditeur bloqué" in page and "<script>alert" not in page
+    detail = client.get(f"/courriels/{first.mail_id}").get_data(as_text=True)
+    assert "Texte &lt;b&gt;brut&lt;/b&gt; de la réclamation." in detail and "Relâcher" in detail
+    released = client.post(f"/courriels/{first.mail_id}/relacher", follow_redirects=True).get_data(as_text=True)
+    [case] = cases()
+    assert f"Courriel relâché : Dossier ouvert ({case.reference})." in released
+    assert case.customer_email == "bloque@example.fr" and case.channel == "email"
+    again = client.post(f"/courriels/{first.mail_id}/relacher", follow_redirects=True).get_data(as_text=True)
+    assert "plus en quarantaine" in again and len(cases()) == 1
+    client.post(f"/courriels/{second.mail_id}/ecarter")
+    db.session.expire_all()
+    assert db.session.get(IngestedMail, second.mail_id).status == "discarded"
+    journal = client.get("/courriels/?vue=tous").get_data(as_text=True)
+    assert "Écarté" in journal and "Dossier ouvert" in journal and case.reference in journal
+    client.get("/logout")
+    client.post("/login", data={"username": "auditeur", "password": "demo"})
+    assert client.get("/courriels/").status_code == 200
+    assert client.post(f"/courriels/{second.mail_id}/ecarter").status_code == 403

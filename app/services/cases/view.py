@@ -23,11 +23,14 @@ EVENT_LABELS = {
     "complainant_message": "Message du réclamant", "complainant_attachment": "Pièce jointe du réclamant",
     "public_intake_merged": "Nouveau contact web rattaché",
     "possible_duplicates": "Doublons possibles (dépôt web)", "survey_answered": "Enquête de satisfaction",
+    "mail_attachment_refused": "Pièce jointe d'un e-mail refusée", "mail_auto_reply": "Réponse automatique reçue",
+    "message_bounced": "Message non remis",
 }
 HIDDEN_EVENTS = {"timer_checked", "engine_steps"}
 # Data keys the process sets itself (not form fields): their French labels.
 SYSTEM_LABELS = {"due_at": "Échéance de réponse", "escalation_at": "Date d'escalade", "status": "Statut",
-                 "closed_at": "Clôturé le", "acknowledged_at": "Accusé de réception le"}
+                 "closed_at": "Clôturé le", "acknowledged_at": "Accusé de réception le",
+                 "mail_subject": "Objet de l'e-mail"}
 PARIS = ZoneInfo("Europe/Paris")
 _ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 STATUS_LABELS = {"open": "Ouvert", "in_progress": "En cours", "waiting_customer": "En attente du client",
@@ -131,6 +134,13 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
         entry.detail = f"{data.get('filename')} ({data.get('size')} octets)"
     elif event.type == "complainant_message":
         entry.body = data.get("text")
+        entry.detail = f"par e-mail : {data.get('subject') or '(sans objet)'}" if data.get("channel") == "email" else ""
+    elif event.type == "mail_attachment_refused":
+        entry.detail = f"{data.get('filename')} : {data.get('reason')}"
+    elif event.type == "mail_auto_reply":
+        entry.detail = f"{data.get('subject') or '(sans objet)'} — {data.get('reason')}"
+    elif event.type == "message_bounced":
+        entry.detail = f"{data.get('recipient')} : {data.get('status') or ''} {data.get('diagnostic') or ''}".strip()
     elif event.type == "complainant_attachment":
         entry.detail = f"{data.get('filename')} ({data.get('size')} octets)"
         entry.body = data.get("text") or None
