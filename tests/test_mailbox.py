@@ -314,3 +314,105 @@ def test_staff_open_release_and_discard_quarantined_mail_on_their_page(mailbox, 
     client.post("/login", data={"username": "auditeur", "password": "demo"})
     assert client.get("/courriels/").status_code == 200
     assert client.post(f"/courriels/{second.mail_id}/ecarter").status_code == 403
+
+
+CHILD = """
+import json, os, signal, sys
+from app import create_app
+from app.services.mailbox import fetcher
+config = json.loads(sys.argv[1])
+app = create_app(config)
+seen = []
+def kill(outcome):
+    seen.append(outcome)
+    if len(seen) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)  # killed right after message 3 committed
+with app.app_context():
+    fetcher.fetch_once(after_commit=kill)
+"""
+
+
+def test_a_fetcher_process_killed_mid_batch_loses_and_duplicates_nothing(mailbox, app):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    for i in range(5):
+        mailbox.append(mail(sender=f"client{i}@example.fr", subject=f"Demande {i}", text=f"Texte {i}"))
+    db.session.commit()
+    config = {k: app.config[k] for k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "PROCESSES_DIR", "ATTACHMENT_DIR",
+                                         "IMAP_URL", "RATELIMIT_ENABLED")}
+    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(config)], cwd=ROOT, capture_output=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+    db.session.expire_all()
+    assert len(cases()) == 3 and len(mailbox.uids("INBOX")) == 5
+    report = fetch()
+    assert sum(o.duplicate for o in report.outcomes) == 3 and len(cases()) == 5
+    assert mailbox.uids("INBOX") == [] and len(mailbox.messages(DONE)) == 5
+
+
+def test_two_fetchers_at_once_give_each_mail_once(mailbox, app):
+    import threading
+
+    for i in range(8):
+        mailbox.append(mail(sender=f"client{i}@example.fr", subject=f"Demande {i}", text=f"Texte {i}"))
+    db.session.commit()
+    errors = []
+
+    def run():
+        with app.app_context():
+            try:
+                fetcher.fetch_once()
+            except Exception as exc:  # noqa: BLE001 - SQLite may refuse a concurrent writer: that pass stops
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    fetch()  # whatever a stopped pass left in the folder
+    assert sorted(c.customer_email for c in cases()) == [f"client{i}@example.fr" for i in range(8)]
+    assert db.session.scalar(select(func.count(IngestedMail.id))) == 8
+    assert mailbox.uids("INBOX") == [] and len(mailbox.messages(DONE)) == 8
+
+
+def test_the_same_mail_ingested_twice_at_the_same_moment_gives_one_case(app):
+    """Two fetchers racing on one message (no mailbox lock): the unique key lets one through."""
+    import threading
+
+    from app.services.mailbox.intake import ingest
+
+    raws = [mail(sender=f"client{i}@example.fr", subject=f"Demande {i}", text=f"Texte {i}") for i in range(4)]
+    db.session.commit()
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def run():
+        with app.app_context():
+            try:
+                for raw in raws:
+                    barrier.wait(30)
+                    results.append(ingest(raw))
+            except Exception as exc:  # noqa: BLE001 - SQLite may refuse the concurrent writer ("locked")
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    for raw in raws:  # what a refused writer did not do, a next pass does (or finds done)
+        ingest(raw)
+    db.session.expire_all()
+    assert sorted(c.customer_email for c in cases()) == [f"client{i}@example.fr" for i in range(4)]
+    assert db.session.scalar(select(func.count(IngestedMail.id))) == 4
+    assert all(o.status == "case_opened" for o in results)

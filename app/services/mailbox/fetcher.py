@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from flask import current_app
 from imapclient.exceptions import IMAPClientError
+from sqlalchemy import text as sql
 
+from app.extensions import db
 from app.services.mailbox import imap
 from app.services.mailbox.intake import Outcome, ingest
 
@@ -23,11 +26,14 @@ log = logging.getLogger("reclamations.mailbox")
 class FetchReport:
     outcomes: list[Outcome] = field(default_factory=list)
     move_errors: int = 0
+    skipped: bool = False  # another fetcher was reading this mailbox
 
     def counts(self) -> Counter:
         return Counter("duplicate" if o.duplicate else o.status for o in self.outcomes)
 
     def summary(self) -> str:
+        if self.skipped:
+            return "Relève déjà en cours par un autre processus : passe sautée."
         counts = self.counts()
         labels = (("case_opened", "dossiers ouverts"), ("merged", "rattachés"), ("threaded", "réponses"),
                   ("auto_reply", "réponses automatiques"), ("bounce", "avis de non-remise"),
@@ -62,6 +68,35 @@ def fetch_once(limit: int | None = None, *, after_commit=None) -> FetchReport:
     if config is None:
         return report
     done_folder = current_app.config.get("IMAP_DONE_FOLDER") or imap.DEFAULT_DONE_FOLDER
+    with _one_fetcher(config) as alone:
+        if not alone:
+            report.skipped = True
+            return report
+        _fetch(config, done_folder, limit, after_commit, report)
+    return report
+
+
+@contextmanager
+def _one_fetcher(config: imap.ImapConfig):
+    """On PostgreSQL, one pass per mailbox at a time (a session advisory lock on its own connection, released
+    if the fetcher dies): a second fetcher skips the pass instead of copying the same messages twice. The
+    ingested_mail key keeps every mail once whatever happens; this only keeps the done folder clean."""
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = "mail-fetch:" + config.describe()
+    with db.engine.connect() as conn:
+        got = conn.execute(sql("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": key}).scalar()
+        conn.commit()
+        try:
+            yield bool(got)
+        finally:
+            if got:
+                conn.execute(sql("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": key})
+                conn.commit()
+
+
+def _fetch(config, done_folder: str, limit, after_commit, report: FetchReport) -> None:
     with imap.Mailbox(config, done_folder) as box:
         pending = box.pending()
         uids = list(pending)[:limit] if limit else list(pending)
@@ -81,4 +116,3 @@ def fetch_once(limit: int | None = None, *, after_commit=None) -> FetchReport:
             except IMAPClientError as exc:  # recorded already: the next pass sees them as duplicates and moves them
                 report.move_errors += 1
                 log.warning("processed mails not moved to %s: %s", done_folder, exc)
-    return report

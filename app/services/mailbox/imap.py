@@ -102,6 +102,13 @@ class Mailbox:
         """Move processed messages to the done folder, marked read. Called only after their commit."""
         if not uids:
             return
+        # Another fetcher may have moved some meanwhile: NOOP brings its expunges into this session's view, so
+        # they are not copied a second time.
+        self.client.noop()
+        still = set(self.client.search(["UID", ",".join(str(u) for u in uids), "NOT", "DELETED"]))
+        uids = [u for u in uids if u in still]
+        if not uids:
+            return
         self.client.add_flags(uids, [b"\\Seen"], silent=True)
         if self.can_move:
             self.client.move(uids, self.done_folder)
