@@ -416,3 +416,29 @@ def test_the_same_mail_ingested_twice_at_the_same_moment_gives_one_case(app):
     assert sorted(c.customer_email for c in cases()) == [f"client{i}@example.fr" for i in range(4)]
     assert db.session.scalar(select(func.count(IngestedMail.id))) == 4
     assert all(o.status == "case_opened" for o in results)
+
+
+def test_every_email_we_send_is_threaded_to_the_conversation(mailbox, smtp_sink, api):
+    from app.services.public.intake import resend_link
+    from tests.flows import complaint_data, start
+
+    # A case filed by staff (no mail from the complainant yet): our e-mails thread to each other.
+    ref = start(api, **complaint_data(customer_email="web@example.fr"))["reference"]
+    outbox.send_pending()
+    resend_link(ref, "web@example.fr")
+    outbox.send_pending()
+    first, second = (m for _r, m in smtp_sink.messages)
+    assert first["In-Reply-To"] is None and f"[{ref}]" in first["Subject"] and f"[{ref}]" in second["Subject"]
+    assert second["In-Reply-To"] == first["Message-ID"] and second["References"] == first["Message-ID"]
+    # Once the complainant writes, our next e-mail answers their last message, with its References chain.
+    reply = mail(sender="web@example.fr", subject=f"Re: [{ref}]", text="Merci.",
+                 headers={"In-Reply-To": second["Message-ID"],
+                          "References": f"{first['Message-ID']} {second['Message-ID']}"})
+    mailbox.append(reply)
+    fetch()
+    resend_link(ref, "web@example.fr")
+    outbox.send_pending()
+    third = smtp_sink.messages[-1][1]
+    assert third["In-Reply-To"] == message_id_of(reply)
+    assert third["References"].split() == [first["Message-ID"], second["Message-ID"], message_id_of(reply)]
+    assert len({m["Message-ID"] for _r, m in smtp_sink.messages}) == 3
