@@ -13,7 +13,7 @@ from app.services.messaging import outbox
 from tests.flows import do
 from tests.support.mails import PDF, dsn, mail, message_id_of
 
-pytestmark = pytest.mark.usefixtures("deployed")
+pytestmark = pytest.mark.usefixtures("deployed", "rollup_checked")
 QUALIFY = {"admissible": True, "category": "billing", "severity": "medium"}
 DONE = "Traités"
 
@@ -102,6 +102,11 @@ def test_a_reply_with_only_in_reply_to_lands_on_its_case_and_wakes_the_waiting_s
     db.session.refresh(answer_clock)
     assert answer_clock.paused_at is None and events(case, "clock_resumed")
     assert case.data["complainant_reply"]["text"].startswith("Voici mon relevé.")
+    # Auditors can trust it: the case replays from its trail to the same state.
+    from app.services.audit.verification import verify_and_record
+
+    assert verify_and_record([case.reference], "test") == [(case.reference, [])]
+    db.session.expire_all()
     holders = db.session.scalars(select(Notification.text).where(Notification.case_id == case.id)).all()
     assert any("répondu par e-mail" in t for t in holders)
     # Staff timeline and the public tracking page show it as the complainant's message, with its file.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -22,7 +23,7 @@ def mail(*, sender="Jean Dupont <jean.dupont@example.fr>", to="reclamations@exam
     """A raw e-mail; files are (name, content type, bytes); message_id None leaves the header out."""
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg["Date"] = format_datetime(__import__("datetime").datetime(2026, 11, 23, 10, 0).astimezone())
+    msg["Date"] = format_datetime(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
     if message_id:
         msg["Message-ID"] = make_msgid(domain="example.fr") if message_id == "auto" else message_id
     for name, value in (headers or {}).items():

@@ -31,6 +31,7 @@ MAIL_ACTOR = "mail"
 COMPLAINANT = public.COMPLAINANT
 REPLY_MESSAGE = "complainant_reply"  # the BPMN message a step waiting for the complainant catches
 MAX_TEXT = 10000
+RETRIES = 3  # a case changed by someone else meanwhile (409) is retried on its new state
 NO_TEXT = "(Message sans texte : voir le message d'origine joint au dossier.)"
 log = logging.getLogger("reclamations.mailbox")
 
@@ -87,24 +88,26 @@ def ingest(raw: bytes, *, source: str | None = None) -> Outcome:
     existing = by_key(key)
     if existing is not None:
         return _outcome(existing, duplicate=True)
-    try:
-        return process(raw, parsed, key=key, source=source)
-    except Conflict:
-        db.session.rollback()
-        existing = by_key(key)  # another fetcher recorded it first (the unique key): a duplicate
-        if existing is not None:
-            return _outcome(existing, duplicate=True)
-        return quarantine(raw, parsed, key, source, "Conflit d'écriture : message mis de côté, à relâcher.")
-    except Invalid as exc:
-        return quarantine(raw, parsed, key, source, "Données refusées : " + " ; ".join(
-            f"{name} : {message}" for name, message in exc.errors.items()))
-    except ServiceError as exc:  # e.g. no process open to public intake: held until staff release it
-        return quarantine(raw, parsed, key, source, exc.message)
-    except Exception as exc:
-        if _database_error(exc):
-            raise
-        log.exception("mail %s could not be processed", parsed.message_id or parsed.raw_sha256)
-        return quarantine(raw, parsed, key, source, f"Erreur de traitement ({type(exc).__name__}).")
+    for _attempt in range(RETRIES):
+        try:
+            return process(raw, parsed, key=key, source=source)
+        except Conflict:
+            db.session.rollback()
+            existing = by_key(key)  # another fetcher recorded it first (the unique key): a duplicate
+            if existing is not None:
+                return _outcome(existing, duplicate=True)
+            continue  # the case changed meanwhile (a user completed a step): try again on its new state
+        except Invalid as exc:
+            return quarantine(raw, parsed, key, source, "Données refusées : " + " ; ".join(
+                f"{name} : {message}" for name, message in exc.errors.items()))
+        except ServiceError as exc:  # e.g. no process open to public intake: held until staff release it
+            return quarantine(raw, parsed, key, source, exc.message)
+        except Exception as exc:
+            if _database_error(exc):
+                raise
+            log.exception("mail %s could not be processed", parsed.message_id or parsed.raw_sha256)
+            return quarantine(raw, parsed, key, source, f"Erreur de traitement ({type(exc).__name__}).")
+    return quarantine(raw, parsed, key, source, "Conflit d'écriture répété : message mis de côté, à relâcher.")
 
 
 def _database_error(exc: Exception) -> bool:
