@@ -196,6 +196,8 @@ def _route(row: IngestedMail, raw: bytes, parsed: ParsedMail, written: list[str]
                 "mail_id": row.id, "subject": parsed.subject, "from": parsed.sender_address,
                 "reason": parsed.auto_reason})
         return
+    if match is not None:
+        match.case = lock_case(match.case.id)  # closed meanwhile? decided on the committed state
     if match is not None and not match.case.completed:
         _thread(row, match, raw, parsed, written)
     else:

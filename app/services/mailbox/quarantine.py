@@ -32,6 +32,14 @@ class MailView:
     attachments: list[tuple[str, int]] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
 
+    @property
+    def size_label(self) -> str:
+        """The size in French units: 12 Ko, 3,4 Mo."""
+        size = self.row.size or 0
+        if size < 1024 * 1024:
+            return f"{max(1, round(size / 1024))} Ko"
+        return f"{size / 1048576:.1f} Mo".replace(".", ",")
+
 
 def _check(user: User, groups: tuple[str, ...]) -> None:
     if not user.in_any(*groups):
@@ -74,7 +82,7 @@ def get_mail(user: User, mail_id: int) -> MailView:
         view.text = parsed.text[:20000]
         view.attachments = [(p.filename, len(p.content)) for p in parsed.attachments]
         view.headers = [(k, v) for k, v in (("Message-ID", parsed.message_id), ("In-Reply-To", parsed.in_reply_to),
-                                             ("Taille", f"{parsed.size} octets")) if v]
+                                             ("Taille", view.size_label)) if v]
     return view
 
 
