@@ -447,3 +447,16 @@ def test_every_email_we_send_is_threaded_to_the_conversation(mailbox, smtp_sink,
     assert third["In-Reply-To"] == message_id_of(reply)
     assert third["References"].split() == [first["Message-ID"], second["Message-ID"], message_id_of(reply)]
     assert len({m["Message-ID"] for _r, m in smtp_sink.messages}) == 3
+
+
+def test_on_postgresql_a_second_fetcher_skips_a_mailbox_being_read(mailbox, backend):
+    if backend != "postgresql":
+        pytest.skip("the mailbox lock is PostgreSQL's advisory lock")
+    from app.services.mailbox.fetcher import _one_fetcher, configured
+
+    mailbox.append(mail())
+    with _one_fetcher(configured()) as first:
+        assert first is True
+        report = fetcher.fetch_once()
+        assert report.skipped and report.outcomes == [] and "passe sautée" in report.summary()
+    assert [o.status for o in fetch().outcomes] == ["case_opened"]

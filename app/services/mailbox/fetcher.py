@@ -85,15 +85,14 @@ def _one_fetcher(config: imap.ImapConfig):
         yield True
         return
     key = "mail-fetch:" + config.describe()
-    with db.engine.connect() as conn:
+    # Autocommit: the lock belongs to the connection's session, no transaction stays open beside the pass.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         got = conn.execute(sql("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": key}).scalar()
-        conn.commit()
         try:
             yield bool(got)
         finally:
             if got:
                 conn.execute(sql("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": key})
-                conn.commit()
 
 
 def _fetch(config, done_folder: str, limit, after_commit, report: FetchReport) -> None:
