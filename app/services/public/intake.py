@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
+from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.forms.fields import FieldSpec, validate_submission
@@ -122,7 +123,8 @@ def find_strong_duplicate(process_key: str, clean: dict) -> Case | None:
     email = (clean.get("customer_email") or "").strip().lower()
     if not email:
         return None
-    query = (select(Case).where(Case.process_key == process_key, Case.completed.is_(False),
+    query = (select(Case).options(lazyload(Case.definition)).where(
+        Case.process_key == process_key, Case.completed.is_(False),
                                 func.lower(Case.customer_email) == email).order_by(Case.created_at))
     refs, description = invoice_refs(clean.get("invoice_refs")), _words(clean.get("description"))
     for case in db.session.scalars(query.limit(50)):
