@@ -204,13 +204,13 @@ def parse(raw: bytes, *, own_address: str | None = None) -> ParsedMail:
     except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything it still throws means unreadable
         parsed.problem = f"Message illisible ({type(exc).__name__})."
         return parsed
-    parsed.message_id = (message_ids := re.findall(r"<[^<>\s]+>", _header(mail, "Message-ID") or "")) and \
-        message_ids[0][:500] or None
+    found_ids = re.findall(r"<[^<>\s]+>", _header(mail, "Message-ID") or "")
+    parsed.message_id = found_ids[0][:500] if found_ids else None
     parsed.in_reply_to = _header(mail, "In-Reply-To")
     parsed.references = _header(mail, "References")
     parsed.subject = (_header(mail, "Subject") or "")[:300]
     name, address = parseaddr(_header(mail, "From") or "")
-    parsed.sender_address = address.strip().lower()[:254] or None if "@" in address else None
+    parsed.sender_address = address.strip().lower()[:254] if "@" in address else None
     parsed.sender_name = " ".join(name.split())[:200] or None
     parsed.recipients = [a.lower() for _n, a in getaddresses(
         [_header(mail, h) or "" for h in ("To", "Cc", "Delivered-To")]) if "@" in a]
