@@ -4,7 +4,9 @@
 #   scripts/imap.sh start DIR   # prints imap://reclamations:PASSWORD@127.0.0.1:PORT/INBOX (also in DIR/url)
 #   scripts/imap.sh stop DIR
 #
-# The server listens on 127.0.0.1 on a free port picked at run time, without TLS, with one user
+# The server listens on 127.0.0.1 on a free port picked at run time (STARTTLS offered there), and with TLS from
+# the start on a second free port (DIR/imaps_url); its self-signed certificate for 127.0.0.1 is DIR/ca.pem
+# (when openssl is there; otherwise plain IMAP only). One user
 # `reclamations` whose password is generated at start (maildir under DIR/mail). It is for tests and
 # benchmarks only. A stale DIR left by a killed run is cleaned up on start. Works as root (the mail
 # processes run as `nobody`) and as an ordinary user.
@@ -48,13 +50,24 @@ write_config() {
     else
         user=$(id -un); group=$(id -gn)
     fi
+    local tls="ssl = no" imaps=""
+    if [ -f "$dir/cert.pem" ]; then
+        tls="ssl = yes
+ssl_cert = <$dir/cert.pem
+ssl_key = <$dir/key.pem"
+        imaps="  inet_listener imaps {
+    address = 127.0.0.1
+    port = $2
+    ssl = yes
+  }"
+    fi
     cat >"$dir/dovecot.conf" <<CONF
 base_dir = $dir/run
 state_dir = $dir/state
 log_path = $dir/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+$tls
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = $user
@@ -78,6 +91,7 @@ service imap-login {
     address = 127.0.0.1
     port = $port
   }
+$imaps
   chroot =
 }
 service anvil {
@@ -92,7 +106,8 @@ start)
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     stop_server
-    rm -rf "$dir/run" "$dir/state" "$dir/mail" "$dir/url" "$dir/port" "$dir/dovecot.log"
+    rm -rf "$dir/run" "$dir/state" "$dir/mail" "$dir/url" "$dir/imaps_url" "$dir/port" "$dir/dovecot.log" \
+        "$dir"/*.pem
     # The auth and mail processes run as nobody when started by root: they must traverse DIR and write mail/.
     chmod 755 "$dir"
     mkdir -p "$dir/run" "$dir/state" "$dir/mail"
@@ -100,10 +115,17 @@ start)
     password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')
     echo "reclamations:{PLAIN}$password" >"$dir/users"
     chmod 644 "$dir/users"
+    if command -v openssl >/dev/null 2>&1; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+            -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+            -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1 || rm -f "$dir/key.pem" "$dir/cert.pem"
+        [ -f "$dir/cert.pem" ] && cp "$dir/cert.pem" "$dir/ca.pem" && chmod 644 "$dir/cert.pem" "$dir/key.pem"
+    fi
     started=
     for _ in 1 2 3 4 5; do
         port=$(free_port)
-        write_config "$port"
+        tls_port=$(free_port)
+        write_config "$port" "$tls_port"
         if "$DOVECOT" -c "$dir/dovecot.conf" 2>>"$dir/start.log"; then
             # Wait until the login service accepts connections.
             for _ in $(seq 100); do
@@ -125,6 +147,7 @@ sys.exit(0 if s.recv(64).startswith(b'* OK') else 1)" 2>/dev/null; then
     url="imap://reclamations:$password@127.0.0.1:$port/INBOX"
     echo "$port" >"$dir/port"
     echo "$url" >"$dir/url"
+    [ -f "$dir/cert.pem" ] && echo "imaps://reclamations:$password@127.0.0.1:$tls_port/INBOX" >"$dir/imaps_url"
     echo "$url"
     ;;
 stop)

@@ -460,3 +460,22 @@ def test_on_postgresql_a_second_fetcher_skips_a_mailbox_being_read(mailbox, back
         report = fetcher.fetch_once()
         assert report.skipped and report.outcomes == [] and "passe sautée" in report.summary()
     assert [o.status for o in fetch().outcomes] == ["case_opened"]
+
+
+def test_imaps_and_starttls_with_a_verified_certificate(mailbox, app):
+    if mailbox.imaps_url is None:
+        pytest.skip("openssl is not installed: the test server has no certificate")
+    mailbox.append(mail(subject="Par TLS", text="Un."))
+    app.config["IMAP_URL"] = f"{mailbox.imaps_url}?cafile={mailbox.cafile}"
+    assert [o.status for o in fetch().outcomes] == ["case_opened"]
+    mailbox.append(mail(sender="autre@example.fr", subject="Par STARTTLS", text="Deux."))
+    app.config["IMAP_URL"] = f"{mailbox.url}?starttls=1&cafile={mailbox.cafile}"
+    assert [o.status for o in fetch().outcomes] == ["case_opened"]
+    # A certificate nobody vouches for is refused: nothing read, nothing moved.
+    mailbox.append(mail(sender="troisieme@example.fr", subject="Refusé", text="Trois."))
+    app.config["IMAP_URL"] = mailbox.imaps_url
+    import ssl
+
+    with pytest.raises(ssl.SSLError):
+        fetcher.fetch_once()
+    assert len(cases()) == 2 and len(mailbox.uids("INBOX")) == 1

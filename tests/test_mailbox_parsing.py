@@ -72,8 +72,9 @@ def test_imap_urls():
     config = imap.parse_imap_url("imaps://robot%40corp:s%3Acret@mail.corp.fr/Bo%C3%AEte")
     assert (config.host, config.port, config.username, config.password, config.folder, config.ssl) == (
         "mail.corp.fr", 993, "robot@corp", "s:cret", "Boîte", True)
-    plain = imap.parse_imap_url("imap://u:p@mail.corp.fr:1143?starttls=1")
-    assert (plain.port, plain.folder, plain.ssl, plain.starttls) == (1143, "INBOX", False, True)
+    plain = imap.parse_imap_url("imap://u:p@mail.corp.fr:1143?starttls=1&cafile=/etc/ssl/corp-ca.pem")
+    assert (plain.port, plain.folder, plain.ssl, plain.starttls, plain.cafile) == (
+        1143, "INBOX", False, True, "/etc/ssl/corp-ca.pem")
     with pytest.raises(ValueError, match="IMAP_URL"):
         imap.parse_imap_url("pop3://u:p@mail.corp.fr")
 

@@ -23,6 +23,8 @@ class ImapServer:
     port: int
     username: str
     password: str
+    imaps_url: str | None = None  # TLS from the start; its certificate is `cafile`
+    cafile: str | None = None
 
     def client(self) -> IMAPClient:
         client = IMAPClient(self.host, port=self.port, ssl=False, timeout=30)
@@ -70,7 +72,10 @@ def start_server(folder: Path) -> ImapServer:
     url = subprocess.run(["bash", str(SCRIPT), "start", str(folder)], check=True, capture_output=True, text=True,
                          timeout=60).stdout.strip().splitlines()[-1]
     parts = urlsplit(url)
-    return ImapServer(url, parts.hostname, parts.port, unquote(parts.username), unquote(parts.password))
+    imaps = folder / "imaps_url"
+    return ImapServer(url, parts.hostname, parts.port, unquote(parts.username), unquote(parts.password),
+                      imaps.read_text().strip() if imaps.exists() else None,
+                      str(folder / "ca.pem") if (folder / "ca.pem").exists() else None)
 
 
 def stop_server(folder: Path) -> None:

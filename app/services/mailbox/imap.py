@@ -24,13 +24,15 @@ class ImapConfig:
     ssl: bool = True
     starttls: bool = False
     timeout: float = 30.0
+    cafile: str | None = None  # a private CA's certificate (PEM) to trust instead of the system's
 
     def describe(self) -> str:
         return f"{self.username}@{self.host}:{self.port}/{self.folder}"
 
 
 def parse_imap_url(url: str) -> ImapConfig:
-    """imaps://user:pass@host:993/INBOX, or imap://user:pass@host:143/INBOX?starttls=1; ValueError if malformed."""
+    """imaps://user:pass@host:993/INBOX, or imap://user:pass@host:143/INBOX?starttls=1 (and `cafile=PATH` for a
+    private CA, `timeout=SECONDS`); ValueError if malformed. Certificates are always verified."""
     parts = urlsplit(url)
     if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
         raise ValueError("IMAP_URL attendu sous la forme imaps://utilisateur:motdepasse@hôte:993/INBOX")
@@ -40,7 +42,7 @@ def parse_imap_url(url: str) -> ImapConfig:
         username=unquote(parts.username), password=unquote(parts.password or ""),
         folder=unquote(parts.path.lstrip("/")) or "INBOX", ssl=parts.scheme == "imaps",
         starttls=query.get("starttls", "").lower() in ("1", "true", "yes", "on"),
-        timeout=float(query.get("timeout", 30)))
+        timeout=float(query.get("timeout", 30)), cafile=query.get("cafile") or None)
 
 
 class Mailbox:
@@ -49,7 +51,7 @@ class Mailbox:
     def __init__(self, config: ImapConfig, done_folder: str = DEFAULT_DONE_FOLDER):
         self.config = config
         self.done_folder = done_folder
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=config.cafile)
         self.client = IMAPClient(config.host, port=config.port, ssl=config.ssl, ssl_context=context,
                                  timeout=config.timeout)
         try:
