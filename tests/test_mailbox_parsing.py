@@ -91,3 +91,12 @@ def test_outgoing_message_ids_are_signed_and_subjects_carry_the_reference(ctx):
         "Accusé de réception [REC-2026-000001]"
     assert conversation.email_subject("Bonjour", "REC-2026-000001") == "Bonjour [REC-2026-000001]"
     assert conversation.email_subject("Re: [REC-2026-000001] x", "REC-2026-000001") == "Re: [REC-2026-000001] x"
+
+
+def test_a_sender_the_intake_form_refuses_is_quarantined_with_the_field_label(ctx, deployed):
+    from app.services.mailbox.intake import ingest
+
+    outcome = ingest(mail(sender="Jean <jean@localhost>"))
+    assert outcome.status == "quarantined"
+    assert outcome.reason.startswith("Données refusées : E-mail du réclamant :")
+    assert "customer_email" not in outcome.reason

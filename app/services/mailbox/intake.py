@@ -99,7 +99,7 @@ def ingest(raw: bytes, *, source: str | None = None) -> Outcome:
             continue  # the case changed meanwhile (a user completed a step): try again on its new state
         except Invalid as exc:
             return quarantine(raw, parsed, key, source, "Données refusées : " + " ; ".join(
-                f"{name} : {message}" for name, message in exc.errors.items()))
+                f"{label} : {message}" for label, message in exc.errors.items()))
         except ServiceError as exc:  # e.g. no process open to public intake: held until staff release it
             return quarantine(raw, parsed, key, source, exc.message)
         except Exception as exc:
@@ -224,8 +224,9 @@ def _open(row: IngestedMail, raw: bytes, parsed: ParsedMail, written: list[str],
                    "customer_email": parsed.sender_address, "description": _text(parsed)})
     values = {k: v for k, v in values.items() if any(f.name == k for f in visible)}
     clean, errors = validate_submission(visible, values)
-    if errors:
-        raise Invalid(errors)
+    if errors:  # shown to staff on the quarantine page: the fields' French labels, not their names
+        labels = {f.name: f.label for f in visible}
+        raise Invalid({labels.get(name, name): message for name, message in errors.items()})
     if parsed.subject:
         clean["mail_subject"] = parsed.subject
     result = public.record_intake(form.process_key, clean, actor=MAIL_ACTOR, channel="email")
