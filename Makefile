@@ -19,7 +19,8 @@ VENDOR_STAMP := $(VENDOR)/.install-stamp
 
 help:
 	@echo "make install  venv + pip install -e '.[dev]', postgresql, chromium, dovecot, slapd, poppler (apt, if missing), npm assets"
-	@echo "make run      install, init-db, deploy, demo, then serve http://$(HOST):$(PORT) with the timer worker"
+	@echo "make run      install, init-db, deploy, demo, then serve http://$(HOST):$(PORT) with the timer worker,"
+	@echo "             the outbox sender and, when IMAP_URL is set, the mail fetcher"
 	@echo "make serve-prod  db upgrade (pending migrations), deploy, then gunicorn (gunicorn.conf.py), a timer worker and an outbox sender (README, Production: Upgrades)"
 	@echo "make bench    run the benchmark (bench/run.py) and print its table"
 	@echo "make test     install, then scripts/test.sh (private PostgreSQL, ruff, pytest; ARGS='...' for pytest)"
@@ -86,8 +87,9 @@ run: install
 	$(FLASK) init-db
 	$(FLASK) deploy
 	$(FLASK) demo
-	@$(FLASK) timers run & timers=$$!; $(FLASK) outbox send & outbox=$$!; \
-	trap 'kill $$timers $$outbox 2>/dev/null; wait $$timers $$outbox 2>/dev/null' EXIT; \
+	@$(FLASK) timers run & timers=$$!; $(FLASK) outbox send & outbox=$$!; mail=; \
+	if [ -n "$$IMAP_URL" ]; then $(FLASK) mail fetch & mail=$$!; fi; \
+	trap 'kill $$timers $$outbox $$mail 2>/dev/null; wait $$timers $$outbox $$mail 2>/dev/null' EXIT; \
 	trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
@@ -96,8 +98,9 @@ run: install
 serve-prod: install
 	$(FLASK) db upgrade
 	$(FLASK) deploy
-	@$(FLASK) timers run & timers=$$!; $(FLASK) outbox send & outbox=$$!; \
-	trap 'kill $$timers $$outbox 2>/dev/null; wait $$timers $$outbox 2>/dev/null' EXIT; \
+	@$(FLASK) timers run & timers=$$!; $(FLASK) outbox send & outbox=$$!; mail=; \
+	if [ -n "$$IMAP_URL" ]; then $(FLASK) mail fetch & mail=$$!; fi; \
+	trap 'kill $$timers $$outbox $$mail 2>/dev/null; wait $$timers $$outbox $$mail 2>/dev/null' EXIT; \
 	trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py 'app:create_app()'
 

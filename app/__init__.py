@@ -96,6 +96,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.admin import bp as admin_bp
 
     app.register_blueprint(admin_bp)
+    from app.mailbox import bp as mailbox_bp
+
+    app.register_blueprint(mailbox_bp)
 
     ops.init_app(app)
     from app.actions import bp as actions_bp
@@ -140,6 +143,7 @@ NAV = [  # (endpoint, French label, groups allowed or None for all staff); links
     ("admin.people", "Personnes", ()),
     ("letters.index", "Courriers", (*LETTER_GROUPS, "auditeur")),
     ("letters.templates_index", "Modèles", ("proprietaire",)),
+    ("mailbox.index", "Courriels", ("accueil", "responsable", "auditeur")),
     ("auth.absence", "Absence", None),
     ("privacy.index", "Données personnelles", PRIVACY_GROUPS),
 ]

@@ -109,5 +109,10 @@ def load_config(instance_path: str) -> dict:
         "LETTER_PLACE": os.environ.get("LETTER_PLACE", "Paris"),
         "LETTER_SIGNATURE": os.environ.get("LETTER_SIGNATURE", "Le service Relations clients"),
         "MEDIATOR_TEXT": os.environ.get("MEDIATOR_TEXT", ""),
+        # Incoming e-mail (app/services/mailbox): unset IMAP_URL, no intake. See README, « Boîte aux lettres ».
+        "IMAP_URL": os.environ.get("IMAP_URL") or None,
+        "IMAP_DONE_FOLDER": os.environ.get("IMAP_DONE_FOLDER", "Traités"),
+        "MAIL_MAX_BYTES": int(os.environ.get("MAIL_MAX_BYTES", 25 * 1024 * 1024)),
+        "MAIL_BLOCKED_SENDERS": os.environ.get("MAIL_BLOCKED_SENDERS", ""),
         "PROCESSES_DIR": os.environ.get("PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes")),
     }

@@ -29,6 +29,8 @@ EVENT_LABELS = {
     "clock_resumed": "Délai repris", "verification_recorded": "Vérification enregistrée",
     "reply_sent": "Réponse au réclamant", "reply_draft_saved": "Brouillon de réponse enregistré",
     "template_saved": "Modèle de courrier enregistré",
+    "mail_attachment_refused": "Pièce jointe d'un e-mail refusée", "mail_auto_reply": "Réponse automatique reçue",
+    "message_bounced": "Message non remis",
 }
 # Events the staff timeline folds away unless they name steps.
 HIDDEN_EVENTS = {"timer_checked", "engine_steps"}
@@ -41,7 +43,8 @@ PUBLIC_STATUS_LABELS = {"open": "Enregistré", "in_progress": "En cours de trait
 
 # Data keys the process sets itself (not form fields).
 SYSTEM_LABELS = {"due_at": "Échéance de réponse", "escalation_at": "Date d'escalade", "status": "Statut",
-                 "closed_at": "Clôturé le", "acknowledged_at": "Accusé de réception le"}
+                 "closed_at": "Clôturé le", "acknowledged_at": "Accusé de réception le",
+                 "mail_subject": "Objet de l'e-mail"}
 
 # Deadline clocks and their states.
 CLOCK_LABELS = {"acknowledgment": "Accusé de réception", "answer": "Réponse", "holding_letter": "Lettre d’attente",

@@ -11,13 +11,15 @@ from app import clock, create_app
 from app.config import normalize_db_url
 from app.extensions import db
 
+# Dovecot (imap_server, mailbox), the SMTP sink, the private OpenLDAP server
+pytest_plugins = ["tests.support.imap", "tests.support.mails", "tests.support.ldap"]
+
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = ROOT / "processes"
 TEST_BPMN = Path(__file__).resolve().parent / "bpmn"
 GROUPS = ("accueil", "gestionnaire", "service", "qualite", "responsable", "finance", "commercial", "direction",
           "auditeur", "proprietaire", "dpo", "admin")
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-pytest_plugins = ["tests.support.ldap"]  # the private OpenLDAP server's fixtures
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 

@@ -193,10 +193,10 @@ def test_a_poisoned_message_first_in_the_queue_is_marked_failed_and_the_pass_goe
     poisoned, *others = outbox_rows()
     real_deliver = outbox._deliver
 
-    def deliver(config, sender, recipients, subject, body, message_id, **parts):
+    def deliver(config, sender, recipients, subject, body, message_id, *headers, **parts):
         if message_id == outbox.message_id(poisoned):  # what a header with a line feed used to raise
             raise ValueError("Header values may not contain linefeed or carriage return characters")
-        return real_deliver(config, sender, recipients, subject, body, message_id, **parts)
+        return real_deliver(config, sender, recipients, subject, body, message_id, *headers, **parts)
 
     monkeypatch.setattr(outbox, "_deliver", deliver)
     report = outbox.send_pending()

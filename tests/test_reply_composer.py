@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import AuditEvent, OutboxMessage, ReplyDraft
 from app.services.cases import notes
 from app.services.messaging import outbox
+from app.services.messaging.conversation import email_subject
 from app.services.people.users import by_username
 from tests.flows import complaint_data, start
 from tests.support.mail import SmtpSink, pdf_text
@@ -73,7 +74,7 @@ def test_template_reply_previewed_then_sent_through_smtp(ref, client, app):
     with SmtpSink(app) as sink:
         report = outbox.send_pending()
     assert reply.id in report.sent
-    [mail] = [m for rcpt, m in sink.messages if m["Subject"] == form["subject"]]
+    [mail] = [m for rcpt, m in sink.messages if m["Subject"] == email_subject(form["subject"], ref)]  # [REC-…]
     assert mail["To"] == "martine@example.fr" and mail["Message-ID"] == outbox.message_id(reply)
     assert "Nous examinons encore la **facture** FA-2026-1182." in mail.get_body(("plain",)).get_content()
     assert "<p>Cordialement</p>" in mail.get_body(("html",)).get_content()

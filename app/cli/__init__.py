@@ -1,5 +1,5 @@
 """Command-line interface: init-db | deploy | demo | users create | audit verify/replay | timers run | outbox send |
-backup create/restore."""
+backup create/restore | mail fetch."""
 
 import sys
 import time
@@ -28,6 +28,7 @@ def register(app) -> None:
     from app.cli.backup import backup_group
 
     app.cli.add_command(backup_group)
+    app.cli.add_command(mail_group)
 
 
 @click.command("init-db")
@@ -312,3 +313,40 @@ def files_sweep(minutes):
     click.echo(f"Fichiers : {len(report.published)} remis en place, {len(report.removed)} orphelins supprimés ; "
                f"{pruned} clé(s) d'idempotence expirée(s) supprimée(s).")
 
+
+
+@click.group("mail")
+def mail_group():
+    """Read the complainants' e-mail (IMAP_URL)."""
+
+
+@mail_group.command("fetch")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between passes.")
+@click.option("--batch", default=200, show_default=True, help="Messages handled per pass.")
+def mail_fetch(once, interval, batch):
+    """Turn the mails waiting in the IMAP folder into cases and replies, then move them to IMAP_DONE_FOLDER."""
+    from app.services.mailbox.fetcher import configured, fetch_once
+
+    try:
+        config = configured()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if config is None:
+        click.echo("IMAP_URL non configuré : aucune relève du courrier électronique.")
+        return
+    while True:
+        try:
+            report = fetch_once(limit=batch)
+        except Exception as exc:  # noqa: BLE001 - a lost mail server or database must not stop the worker
+            if once:
+                raise click.ClickException(f"Relève interrompue ({type(exc).__name__}) : {exc}") from None
+            current_app.logger.exception("mail fetch pass failed")
+            click.echo(f"Relève interrompue ({type(exc).__name__}) : nouvelle tentative dans {interval:g} s", err=True)
+            report = None
+        if report is not None and (once or report.outcomes):
+            click.echo(report.summary())
+        if once:
+            return
+        if report is None or len(report.outcomes) < batch:  # a full batch means more are waiting: go on at once
+            time.sleep(interval)

@@ -8,6 +8,7 @@ from app.models.correspondence import MessageTemplate, ReplyDraft
 from app.models.deadline import CaseClock, Notification
 from app.models.definition import ProcessDefinition
 from app.models.idempotency import IdempotencyKey
+from app.models.mail import MAIL_STATUSES, IngestedMail
 from app.models.notes import Attachment, Comment
 from app.models.ops import WorkerHeartbeat
 from app.models.outbox import OutboxMessage
@@ -19,8 +20,9 @@ from app.models.user import ADMIN_GROUP, User
 from app.models.verification import CaseVerification
 
 __all__ = [
-    "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "AccessLog", "Action", "ActionCase", "Attachment", "AuditEvent",
-    "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment", "IdempotencyKey", "LegalHold",
-    "MessageTemplate", "Notification", "OutboxMessage", "PrivacyRequest", "ProcessDefinition", "RateLimitCounter",
-    "ReplyDraft", "SequenceCounter", "TaskRow", "User", "WorkerHeartbeat", "WorkflowState", "WorkflowStateArchive",
+    "ACTION_KINDS", "ACTION_STATUSES", "ADMIN_GROUP", "MAIL_STATUSES", "AccessLog", "Action", "ActionCase",
+    "Attachment", "AuditEvent", "BUSINESS_FIELDS", "Case", "CaseClock", "CaseRollup", "CaseVerification", "Comment",
+    "IdempotencyKey", "IngestedMail", "LegalHold", "MessageTemplate", "Notification", "OutboxMessage",
+    "PrivacyRequest", "ProcessDefinition", "RateLimitCounter", "ReplyDraft", "SequenceCounter", "TaskRow", "User",
+    "WorkerHeartbeat", "WorkflowState", "WorkflowStateArchive",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import lazyload
 
 from app import clock
 from app.extensions import db
@@ -63,7 +64,8 @@ def find_duplicates(data: dict, *, exclude_id: int | None = None, limit: int = 5
     for ref in sorted(refs)[:10]:
         conditions.append(Case.invoice_refs.ilike("%" + like_escape(ref) + "%", escape="\\"))
     since = clock.now() - timedelta(days=RECENT_DAYS)
-    base = select(Case).where(Case.completed.is_(False))
+    # Candidates are compared on their own columns: no eager join of each one's process definition (its XML).
+    base = select(Case).options(lazyload(Case.definition)).where(Case.completed.is_(False))
     if exclude_id is not None:
         base = base.where(Case.id != exclude_id)
     candidates = {c.id: c for c in db.session.scalars(base.where(or_(*conditions)).limit(200))} if conditions else {}

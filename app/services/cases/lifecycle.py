@@ -261,13 +261,16 @@ def _fire(case: Case) -> Case:
     return case
 
 
-def deliver_message(case: Case, name: str, payload: dict, actor: str) -> bool:
-    """Deliver a BPMN message to a case in the current transaction; False when the case does not wait for it."""
+def deliver_message(case: Case, name: str, payload: dict, actor: str, *, record_ignored: bool = True) -> bool:
+    """Deliver a BPMN message to a case in the current transaction; False when the case does not wait for it
+    (recorded as `message_ignored` unless `record_ignored` is False: a complainant's e-mail is on the timeline
+    anyway, whether or not a step waited for it)."""
     case = lock_case(case.id)
     context = CaseContext(case, actor)
     workflow = load_workflow(case, context)
     if not workflow.waits_for_message(name):
-        audit.record(case, actor, "message_ignored", data={"message": name, "payload": payload})
+        if record_ignored:
+            audit.record(case, actor, "message_ignored", data={"message": name, "payload": payload})
         return False
     before = dict(case.data or {})
     result = workflow.deliver_message(name, payload)

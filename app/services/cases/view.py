@@ -134,6 +134,13 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
         entry.detail = f"{data.get('filename')} ({data.get('size')} octets)"
     elif event.type == "complainant_message":
         entry.body = data.get("text")
+        entry.detail = f"par e-mail : {data.get('subject') or '(sans objet)'}" if data.get("channel") == "email" else ""
+    elif event.type == "mail_attachment_refused":
+        entry.detail = f"{data.get('filename')} : {data.get('reason')}"
+    elif event.type == "mail_auto_reply":
+        entry.detail = f"{data.get('subject') or '(sans objet)'} — {data.get('reason')}"
+    elif event.type == "message_bounced":
+        entry.detail = f"{data.get('recipient')} : {data.get('status') or ''} {data.get('diagnostic') or ''}".strip()
     elif event.type == "complainant_attachment":
         entry.detail = f"{data.get('filename')} ({data.get('size')} octets)"
         entry.body = data.get("text") or None

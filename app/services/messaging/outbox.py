@@ -32,7 +32,7 @@ from app.services.core.case_lock import lock_case
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.core.storage import storage_dir
 from app.services.core.transaction import transaction, use_case
-from app.services.messaging import letters
+from app.services.messaging import conversation, letters
 from app.services.messaging.messages import header_value, is_address, needs_pdf
 from app.vocabulary import LETTER_GROUPS, POSTAL_CHANNELS
 
@@ -91,7 +91,8 @@ class RefusedRecipient(smtplib.SMTPException):
 
 
 def _deliver(config: SmtpConfig, sender: str, recipients: list[str], subject: str, body: str,
-             message_id: str, *, html: str | None = None, files: tuple = ()) -> None:
+             message_id: str, headers: dict[str, str] | None = None, *, html: str | None = None,
+             files: tuple = ()) -> None:
     bad = [r for r in recipients if not is_address(r)]
     if bad or not recipients:
         raise RefusedRecipient(f"Adresse de destinataire invalide : {header_value(', '.join(bad))[:200]}")
@@ -101,6 +102,8 @@ def _deliver(config: SmtpConfig, sender: str, recipients: list[str], subject: st
     mail["From"], mail["To"], mail["Subject"] = header_value(sender), ", ".join(recipients), header_value(subject)
     mail["Date"] = format_datetime(clock.now())
     mail["Message-ID"] = header_value(message_id)
+    for name, value in (headers or {}).items():  # threading (In-Reply-To, References), Auto-Submitted
+        mail[name] = header_value(value)
     mail.set_content(body)
     if html:  # a sanitised fragment (rendering.sanitize): the HTML alternative of the same text
         mail.add_alternative(f"<!doctype html><html lang=\"fr\"><body>{html}</body></html>", subtype="html")
@@ -121,9 +124,8 @@ def _deliver(config: SmtpConfig, sender: str, recipients: list[str], subject: st
 
 
 def message_id(message: OutboxMessage) -> str:
-    """A stable Message-ID per outbox row: a retried message carries the same one."""
-    domain = current_app.config.get("MAIL_FROM", "reclamations@example.org").rpartition("@")[2] or "localhost"
-    return f"<outbox-{message.id}-{message.case_id}@{domain}>"
+    """A stable Message-ID per outbox row: a retried message carries the same one (see conversation.py)."""
+    return conversation.message_id(message)
 
 
 def _claim(message_id_: int, now) -> bool:
@@ -199,10 +201,12 @@ def _send_one(outbox_id: int, config: SmtpConfig | None, report: SendReport) -> 
         _to_print(message, pdf, stored)
         report.to_print.append(message.id)
         return
+    reference = db.session.get(Case, message.case_id).reference
     try:
         _deliver(config, current_app.config.get("MAIL_FROM", "reclamations@example.org"),
-                 [message.recipient], message.subject, message.body, message_id(message),
-                 html=message.body_html, files=_files(message, pdf))
+                 [message.recipient], conversation.email_subject(message.subject, reference), message.body,
+                 message_id(message), conversation.thread_headers(message), html=message.body_html,
+                 files=_files(message, pdf))
     except (OSError, smtplib.SMTPException) as exc:
         if stored:
             letters.discard_file(stored)

@@ -4,7 +4,8 @@ What goes, for each case: the case's data key (so every sealed value of its audi
 the personal values of its data, columns and workflow state (replaced by ERASED, which is what a replay of the
 sealed trail now yields, so `audit verify` and `audit replay` still pass), its task rows' names and drafts,
 its messages' recipients and texts, its comments, its attachments and the files complainants sent, its
-notifications' texts, its stored verification details and archived states.
+notifications' texts, its stored verification details and archived states, the mailbox archive's sender,
+subject and kept raw message of the mails it received.
 What stays: the case itself with its reference, dates, channel, category, amounts and outcome, the task rows,
 the audit chain (hashes, event types, dates, actors), so the indicators and the history of interventions stay.
 What refuses: an open case (its process still needs the data), a case under legal hold.
@@ -27,6 +28,7 @@ from app.models import (
     Case,
     CaseVerification,
     Comment,
+    IngestedMail,
     LegalHold,
     Notification,
     OutboxMessage,
@@ -138,6 +140,11 @@ def erase_case(case_id: int, actor: str, reason: str, request_id: int | None = N
                                body_html=None, recipient_name=ERASED, postal_address=None, last_error=None)
                        .execution_options(synchronize_session="fetch"))
     db.session.execute(delete(ReplyDraft).where(ReplyDraft.case_id == case.id))
+    for mail in db.session.scalars(select(IngestedMail).where(IngestedMail.case_id == case.id)):
+        if mail.stored_name:  # a raw message kept while it was quarantined
+            files.append(mail.stored_name)
+        mail.sender_address, mail.sender_name, mail.subject, mail.stored_name = ERASED, ERASED, ERASED, None
+        mail.references, mail.reason = None, None
     db.session.execute(update(Comment).where(Comment.case_id == case.id).values(body=ERASED)
                        .execution_options(synchronize_session="fetch"))
     db.session.execute(update(Notification).where(Notification.case_id == case.id)

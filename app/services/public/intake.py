@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
+from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.forms.fields import FieldSpec, validate_submission
@@ -88,16 +89,21 @@ def file_intake(raw: dict) -> IntakeResult:
     if errors:
         raise Invalid(errors)
     with transaction():
-        _serialize_per_email(clean.get("customer_email"))
-        existing = find_strong_duplicate(form.process_key, clean)
-        if existing is not None:
-            _merge_intake(existing, clean)
-            result = IntakeResult(existing, merged=True)
-        else:
-            case = cases.create_case(PUBLIC_ACTOR, form.process_key, clean)
-            _flag_possible_duplicates(case, clean)
-            result = IntakeResult(case)
-    return result
+        return record_intake(form.process_key, clean)
+
+
+def record_intake(process_key: str, clean: dict, *, actor: str = PUBLIC_ACTOR, channel: str = "web") -> IntakeResult:
+    """In the current transaction: record validated intake data on a matching open case of the same complainant
+    (the public merge rules), or start a new case as `actor` and flag its weaker resemblances. The web form and
+    the mailbox (app/services/mailbox) share it."""
+    _serialize_per_email(clean.get("customer_email"))
+    existing = find_strong_duplicate(process_key, clean)
+    if existing is not None:
+        _merge_intake(existing, clean, actor=actor, channel=channel)
+        return IntakeResult(existing, merged=True)
+    case = cases.create_case(actor, process_key, clean)
+    _flag_possible_duplicates(case, clean, actor=actor)
+    return IntakeResult(case)
 
 
 def _serialize_per_email(email: str | None) -> None:
@@ -118,7 +124,8 @@ def find_strong_duplicate(process_key: str, clean: dict) -> Case | None:
     email = (clean.get("customer_email") or "").strip().lower()
     if not email:
         return None
-    query = (select(Case).where(Case.process_key == process_key, Case.completed.is_(False),
+    query = (select(Case).options(lazyload(Case.definition)).where(
+        Case.process_key == process_key, Case.completed.is_(False),
                                 func.lower(Case.customer_email) == email).order_by(Case.created_at))
     refs, description = invoice_refs(clean.get("invoice_refs")), _words(clean.get("description"))
     for case in db.session.scalars(query.limit(50)):
@@ -130,24 +137,24 @@ def find_strong_duplicate(process_key: str, clean: dict) -> Case | None:
     return None
 
 
-def _flag_possible_duplicates(case: Case, clean: dict) -> None:
+def _flag_possible_duplicates(case: Case, clean: dict, *, actor: str = PUBLIC_ACTOR) -> None:
     """Weaker resemblances (same name, same invoice from another address, similar text) are not merged:
     the new case records them so staff can link or close it from the case page."""
     found = find_duplicates(clean, exclude_id=case.id)
     if found:
-        audit.record(case, PUBLIC_ACTOR, "possible_duplicates", data={"candidates": [
+        audit.record(case, actor, "possible_duplicates", data={"candidates": [
             {"reference": d.case.reference, "reasons": d.reasons} for d in found]})
 
 
-def _merge_intake(case: Case, clean: dict) -> None:
+def _merge_intake(case: Case, clean: dict, *, actor: str = PUBLIC_ACTOR, channel: str = "web") -> None:
     """Put the new submission on the existing case's timeline, unverified (staff accept it or not), and tell
     the address on file, with that case's tracking link: never the submitter, who may not be the complainant."""
     case = lock_case(case.id)  # the case row lock before its writes (case_lock)
-    audit.record(case, PUBLIC_ACTOR, submissions.MERGED, data={"channel": "web", "data": clean})
+    audit.record(case, actor, submissions.MERGED, data={"channel": channel, "data": clean})
     # The case's own data only: the recipient is the case's address, and the submitted text is not echoed.
     message = messages.queue(case, "intake_merged", dict(case.data or {}))
     db.session.flush()
-    audit.record(case, PUBLIC_ACTOR, "message_sent", data={
+    audit.record(case, actor, "message_sent", data={
         "template": message.template, "channel": message.channel, "recipient": message.recipient,
         "subject": message.subject, "outbox_id": message.id,
         "template_version_id": message.template_version_id})
