@@ -79,7 +79,7 @@ def test_extreme_values_never_give_a_server_error(app, deployed, api):
             resp = staff.open(url, method=method, headers=headers)
             resp.close()
             count += 1
-            if resp.status_code >= 500:
+            if resp.status_code >= 500 and not (rule.endpoint == "ops.ready" and resp.status_code == 503):
                 failures.append(f"{method} {url} ({rule.endpoint}): {resp.status_code}")
     assert count > 500
     assert not failures, f"{len(failures)} server errors:\n" + "\n".join(failures[:60])
@@ -120,13 +120,13 @@ META_XML = (Path(__file__).resolve().parent.parent / "processes" / "reclamation.
 
 def test_deploy_refuses_a_reserved_field_id(ctx, users):
     from app.engine import DefinitionError
-    from app.services.core.definitions import deploy_xml
+    from app.services.core.definitions import decisions_next_to, deploy_xml
     from app.services.processes.validation import validate
 
     with pytest.raises(DefinitionError) as refused:
         deploy_xml(META_XML, "test")
     assert any("« meta » : identifiant réservé" in message for _element, message in refused.value.problems)
-    _key, problems = validate(META_XML)
+    _key, problems = validate(META_XML, decisions=decisions_next_to(META_XML, Path(__file__).parents[1] / "processes"))
     assert any("« meta » : identifiant réservé" in p.message for p in problems)
 
 

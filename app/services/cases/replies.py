@@ -21,7 +21,7 @@ from app import clock
 from app.extensions import db
 from app.models import Attachment, Case, OutboxMessage, ReplyDraft, TaskRow, User
 from app.services.cases.lifecycle import get_case
-from app.services.core import audit
+from app.services.core import audit, bounds
 from app.services.core.case_lock import lock_case
 from app.services.core.errors import Forbidden, Invalid, NotFound
 from app.services.core.transaction import transaction
@@ -232,6 +232,8 @@ def drafts(case: Case, user: User) -> list[ReplyDraft]:
 
 def get_draft(user: User, reference: str, draft_id: int) -> ReplyDraft:
     case = _case_for(user, reference)
+    if not 0 < draft_id <= bounds.MAX_ID:  # beyond an INTEGER column: no such draft (never an overflow)
+        raise NotFound("Brouillon inconnu.")
     found = db.session.get(ReplyDraft, draft_id)
     if found is None or found.case_id != case.id or found.author != user.username:
         raise NotFound("Brouillon inconnu.")
