@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.services.audit.trail import export_trail, verify_export
+from app.services.audit.exports import export_trail, verify_export
 from tests.flows import advance_days, complaint_data, do, start
 
 QUALIFY = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}
@@ -78,11 +78,13 @@ def test_export_round_trips_and_detects_edits(client, api, ref):
     index = next(i for i, e in enumerate(edited["events"]) if e["type"] == "task_completed")
     edited["events"][index]["data"]["submitted"]["category"] = "product"
     seq = edited["events"][index]["seq"]
-    assert verify_export(edited) == [f"événement {seq} : contenu modifié (empreinte invalide)"]
+    assert verify_export(edited) == ["signature de l'export invalide",
+                                     f"événement {seq} : contenu modifié (empreinte invalide)"]
     dropped = json.loads(json.dumps(document))
     del dropped["events"][1]
     assert any("séquence" in p for p in verify_export(dropped))
     rows = list(csv.DictReader(io.StringIO(client.get(f"/audit/cases/{ref}/export.csv").get_data(as_text=True))))
+    rows = [r for r in rows if not r["seq"].startswith("#")]  # the trailing document and signature rows
     assert [r["hash"] for r in rows] == [e["hash"] for e in document["events"]]
     assert json.loads(rows[0]["data"]) == document["events"][0]["data"]
     printable = client.get(f"/audit/cases/{ref}/print").get_data(as_text=True)

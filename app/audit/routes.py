@@ -1,12 +1,10 @@
 """Audit routes: thin, read-only (GET), each calls one service function."""
 
-import json
-
 from flask import Response, render_template, request
 
 from app.access import groups_required
 from app.audit import READERS, bp
-from app.services.audit import replay, verification
+from app.services.audit import exports, replay, verification
 from app.services.audit import trail as audit_trail
 from app.services.core.errors import Invalid, ServiceError
 
@@ -85,15 +83,14 @@ def verify(reference):
 @bp.get("/cases/<reference>/export.json")
 @groups_required(*READERS)
 def export_json(reference):
-    body = json.dumps(audit_trail.export_trail(reference), ensure_ascii=False, indent=1)
-    return Response(body, mimetype="application/json",
+    return Response(exports.export_json(reference), mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="audit-{reference}.json"'})
 
 
 @bp.get("/cases/<reference>/export.csv")
 @groups_required(*READERS)
 def export_csv(reference):
-    return Response(audit_trail.export_csv(reference), mimetype="text/csv; charset=utf-8",
+    return Response(exports.export_csv(reference), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="audit-{reference}.csv"'})
 
 
@@ -101,6 +98,6 @@ def export_csv(reference):
 @groups_required(*READERS)
 def print_trail(reference):
     trail = audit_trail.timeline(reference)
-    document = audit_trail.export_trail(reference)
+    document = exports.export_trail(reference)
     return render_template("audit/print.html", trail=trail, document=document,
-                           problems=audit_trail.verify_export(document))
+                           problems=exports.verify_export(document))

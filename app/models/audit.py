@@ -30,6 +30,8 @@ class AuditEvent(db.Model):
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The audit key that keyed the hash (HMAC); NULL: a plain SHA-256 written before keying.
+    key_id: Mapped[str | None] = mapped_column(String(40))
 
 
 # The database itself refuses UPDATE and DELETE on the audit table: append-only is not left to the code.

@@ -1,14 +1,10 @@
 """What auditors read: a case's timeline and path, cross-case event search, and the trail export.
 
-Read-only: nothing here writes. The export carries every field the hash covers, so `verify_export`
-recomputes each hash from the exported JSON alone.
+Read-only: nothing here writes. The signed exports are in exports.py.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,26 +13,18 @@ from sqlalchemy import and_, distinct, func, select
 
 from app.extensions import db
 from app.models import AuditEvent, Case, ProcessDefinition
+from app.services.audit.exports import event_dict
 from app.services.audit.replay import ReplayError, case_by_reference, tokens_by_event
 from app.services.core import audit
 from app.services.core.errors import Invalid
 from app.vocabulary import PARIS
 
-EXPORT_FORMAT = "reclamations-audit-trail/1"
-CSV_COLUMNS = ("seq", "at", "actor", "type", "bpmn_id", "task", "definition_id", "data", "prev_hash", "hash")
 PAGE_SIZE = 50
+__all__ = ["event_dict"]  # the API's event view
 
 
 def _iso(value):
     return value.isoformat() if value is not None else None
-
-
-def event_dict(event: AuditEvent) -> dict:
-    """Every field of an event, including those its hash covers."""
-    return {"case": event.case_reference, "seq": event.seq, "at": _iso(event.at), "actor": event.actor,
-            "type": event.type, "task": event.task_id, "bpmn_id": event.bpmn_id,
-            "definition_id": event.definition_id, "data": event.data, "prev_hash": event.prev_hash,
-            "hash": event.hash}
 
 
 # --- one case -------------------------------------------------------------------------------------------
@@ -157,51 +145,3 @@ def cases_touched_by(actor: str) -> list[dict]:
         .where(and_(AuditEvent.actor == actor, AuditEvent.case_id.is_not(None)))
         .group_by(AuditEvent.case_reference).order_by(func.max(AuditEvent.at).desc())).all()
     return [{"reference": r[0], "events": r[1], "first": r[2], "last": r[3], "types": r[4]} for r in rows]
-
-
-# --- export ----------------------------------------------------------------------------------------------
-
-def export_trail(reference: str) -> dict:
-    """A case's full trail as a JSON document that can be verified without the database."""
-    case = case_by_reference(reference)
-    events = audit.history(case.id)
-    definition = db.session.get(ProcessDefinition, events[0].definition_id) if events else case.definition
-    return {
-        "format": EXPORT_FORMAT, "reference": case.reference, "process": case.process_key,
-        "version": definition.version, "definition_sha256": definition.sha256,
-        "head": events[-1].hash if events else audit.GENESIS, "count": len(events),
-        "events": [event_dict(e) for e in events],
-    }
-
-
-def export_csv(reference: str) -> str:
-    """A case's full trail as CSV (data as JSON in one column)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for item in export_trail(reference)["events"]:
-        writer.writerow([json.dumps(item["data"], ensure_ascii=False, sort_keys=True) if c == "data"
-                         else ("" if item[c] is None else item[c]) for c in CSV_COLUMNS])
-    return out.getvalue()
-
-
-def verify_export(document: dict | str) -> list[str]:
-    """Recompute every hash and link of an exported trail; the list of problems is empty when intact."""
-    doc = json.loads(document) if isinstance(document, str) else document
-    if doc.get("format") != EXPORT_FORMAT:
-        return ["format inconnu"]
-    problems, previous = [], audit.GENESIS
-    for index, item in enumerate(doc.get("events") or [], start=1):
-        event = AuditEvent(case_reference=item["case"], seq=item["seq"], at=datetime.fromisoformat(item["at"]),
-                           actor=item["actor"], type=item["type"], task_id=item["task"], bpmn_id=item["bpmn_id"],
-                           definition_id=item["definition_id"], data=item["data"], prev_hash=item["prev_hash"])
-        if item["seq"] != index:
-            problems.append(f"événement {item['seq']} : séquence attendue {index}")
-        if item["prev_hash"] != previous:
-            problems.append(f"événement {item['seq']} : lien vers l'événement précédent rompu")
-        if audit.compute_hash(event) != item["hash"]:
-            problems.append(f"événement {item['seq']} : contenu modifié (empreinte invalide)")
-        previous = item["hash"]
-    if doc.get("head") != previous:
-        problems.append("la tête de chaîne annoncée ne correspond pas au dernier événement")
-    return problems
