@@ -24,6 +24,7 @@ EVENT_LABELS = {
     "capa_action_updated": "Action CAPA modifiée", "capa_status_changed": "Statut d'une action CAPA modifié",
     "clock_started": "Délai démarré", "clock_stopped": "Délai arrêté", "clock_paused": "Délai suspendu",
     "clock_resumed": "Délai repris", "verification_recorded": "Vérification enregistrée",
+    "case_migrated": "Dossier migré vers une autre version", "timer_held": "Minuterie suspendue",
 }
 # Events the staff timeline folds away unless they name steps.
 HIDDEN_EVENTS = {"timer_checked", "engine_steps"}
@@ -47,6 +48,39 @@ CLOCK_STATE_LABELS = {"running": "en cours", "paused": "suspendu (attente du ré
 # CAPA actions.
 CAPA_KIND_LABELS = {"curative": "Curative", "corrective": "Corrective", "preventive": "Préventive"}
 CAPA_STATUS_LABELS = {"open": "Ouverte", "in_progress": "En cours", "done": "Réalisée", "cancelled": "Abandonnée"}
+
+# Keys the application writes into audit events (form fields are named by the BPMN forms).
+DATA_KEY_LABELS = {
+    "clock": "Délai", "calendar": "Calendrier", "days": "Durée (jours)", "due_at": "Échéance",
+    "started_at": "Démarré le", "outcome": "Résultat", "paused_seconds": "Durée de suspension",
+    "channel": "Canal", "recipient": "Destinataire", "subject": "Objet", "template": "Modèle de message",
+    "outbox_id": "Message n°", "from": "Avant", "to": "Après", "assignee": "Attribuée à",
+    "previous": "Détenteur précédent", "error": "Erreur", "reference": "Dossier lié", "message": "Message",
+    "payload": "Contenu du message", "variables": "Dates concernées", "actions": "Actions", "action": "Action n°",
+    "kind": "Type", "title": "Titre", "fields": "Champs", "filename": "Fichier", "size": "Taille (octets)",
+    "text": "Texte", "comment_id": "Commentaire n°", "candidates": "Dossiers semblables", "version": "Version",
+    "definition_id": "Version n°", "definition_sha256": "Empreinte de la définition", "sha256": "Empreinte",
+    "key": "Processus", "from_definition_id": "Depuis la version n°", "to_definition_id": "Vers la version n°",
+    "from_version": "Depuis la version", "to_version": "Vers la version", "updates": "Dates décalées",
+    "resumed_at": "Repris le", "paused_at": "Suspendu le", "owner": "Responsable", "stored_name": "Fichier stocké",
+    "content_type": "Type de fichier", "reasons": "Raisons", "changes": "Modifications", "data": "Données",
+    "process": "Processus", "parent": "Dossier parent", "description": "Description", "status": "Statut",
+    "root_cause": "Cause racine", "effectiveness": "Efficacité", "closed_at": "Clôturé le",
+}
+MESSAGE_TEMPLATE_LABELS = {
+    "acknowledgment": "Accusé de réception", "response": "Réponse", "holding_letter": "Lettre d’attente",
+    "closure": "Clôture", "survey": "Enquête de satisfaction", "rejection": "Non-recevabilité",
+    "dispute_opened": "Ouverture du litige", "dispute_closed": "Clôture du litige",
+    "intake_merged": "Nouveau contact rattaché", "tracking_link": "Lien de suivi",
+}
+CHANNEL_LABELS = {"email": "E-mail", "letter": "Courrier", "web": "Formulaire web", "phone": "Téléphone",
+                  "counter": "Accueil physique", "registered_letter": "Lettre recommandée"}
+# What a process waits for (the engine's event definition types) and the BPMN element kinds of a path.
+WAITING_LABELS = {
+    "TimeDateEventDefinition": "Minuterie (date fixe)", "DurationTimerEventDefinition": "Minuterie (durée)",
+    "CycleTimerEventDefinition": "Minuterie (cycle)", "MessageEventDefinition": "Message attendu",
+    "SignalEventDefinition": "Signal attendu", "ErrorEventDefinition": "Erreur attendue",
+}
 
 # Feedback kinds as a word inside a sentence (« votre réclamation »).
 KIND_WORDS = {"complaint": "réclamation", "compliment": "message", "suggestion": "suggestion",

@@ -29,7 +29,7 @@ def test_timeline_and_state_pages_render_for_auditors(client, api, ref):
     assert "Chronologie" in page and "Qualifier la réclamation" in page and "Étape terminée" in page
     assert 'id="audit-steps"' in page and "bpmn-navigated-viewer.production.min.js" in page
     # submitted data and what it changed, before and after
-    assert "<td>category</td><td>—</td><td>billing</td>" in page
+    assert "<td>Catégorie</td><td>—</td><td>Facturation</td>" in page  # labels and option names, not ids
     filtered = client.get(f"/audit/cases/{ref}?type=task_completed").get_data(as_text=True)
     assert filtered.count('data-type="task_completed"') == 1 and 'data-type="case_started"' not in filtered
     by_actor = client.get(f"/audit/cases/{ref}?actor=accueil").get_data(as_text=True)
@@ -38,7 +38,8 @@ def test_timeline_and_state_pages_render_for_auditors(client, api, ref):
     assert "Après l'événement" in state and "Qualifier la réclamation" in state and "non attribuée" in state
     assert client.get(f"/audit/cases/{ref}/state?at=demain").status_code == 200  # form error, not a crash
     assert client.get(f"/audit/cases/{ref}/diagram.bpmn").get_data(as_text=True).startswith("<?xml")
-    assert "Conforme" in client.get(f"/audit/cases/{ref}/verify").get_data(as_text=True)
+    verified = client.post(f"/audit/cases/{ref}/verify", follow_redirects=True).get_data(as_text=True)
+    assert "historique conforme" in verified and "par auditeur" in verified  # stored, with who ran it
     assert client.get("/audit/cases/REC-0000-000000").status_code == 404
 
 
@@ -129,16 +130,18 @@ def test_api_state_and_events(api, ref):
 
 def test_verified_badge_shows_the_last_stored_check(client, runner, ref):
     _login(client, "auditeur")
-    assert "non vérifié" in client.get(f"/audit/cases/{ref}").get_data(as_text=True)
+    never = "Aucune vérification complète (rejeu) n'a encore été faite pour ce dossier."
+    assert never in client.get(f"/audit/cases/{ref}").get_data(as_text=True).replace("&#39;", "'")
     result = runner.invoke(args=["audit", "replay", "--all"])
     assert result.exit_code == 0 and "conformes : 1" in result.output
     page = client.get(f"/audit/cases/{ref}").get_data(as_text=True)
-    assert "✔ vérifié le 23/11/2026 10:00:00" in page
+    assert "✔ Vérifié par rejeu le 23/11/2026 10:00:00 par cli : historique conforme jusqu'à l'événement" in \
+        page.replace("&#39;", "'")
 
 
 def test_staff_case_page_shows_the_verified_mark(client, runner, ref):
     _login(client, "auditeur")
     page = client.get(f"/dossiers/{ref}").get_data(as_text=True)
-    assert "non vérifié" in page and f'href="/audit/cases/{ref}"' in page
+    assert "Aucune vérification complète" in page and f'href="/audit/cases/{ref}"' in page
     assert runner.invoke(args=["audit", "replay", ref]).exit_code == 0
-    assert "✔ vérifié le" in client.get(f"/dossiers/{ref}").get_data(as_text=True)
+    assert "✔ Vérifié par rejeu le" in client.get(f"/dossiers/{ref}").get_data(as_text=True)

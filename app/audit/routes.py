@@ -1,10 +1,11 @@
 """Audit routes: thin, read-only (GET), each calls one service function."""
 
-from flask import Response, render_template, request
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from app.access import groups_required
 from app.audit import READERS, bp
-from app.services.audit import exports, replay, verification
+from app.services.audit import exports, paper, replay, verification
 from app.services.audit import trail as audit_trail
 from app.services.core.errors import Invalid, ServiceError
 
@@ -30,7 +31,7 @@ def index():
     except Invalid as exc:
         events, total, error = [], 0, exc
     return render_template("audit/index.html", args=args, events=events, total=total, page=page,
-                           per_page=audit_trail.PAGE_SIZE, error=error,
+                           per_page=audit_trail.PAGE_SIZE, error=error, words_by_case=audit_trail.words_for(events),
                            touched=audit_trail.cases_touched_by(args["actor"]))
 
 
@@ -46,8 +47,8 @@ def case(reference):
     types = [t for t in request.args.getlist("type") if t]
     actor = (request.args.get("actor") or "").strip() or None
     trail = audit_trail.timeline(reference, types=types, actor=actor)
-    return render_template("audit/case.html", trail=trail, selected_types=types, actor=actor,
-                           steps=audit_trail.steps(trail.case, trail.events))
+    return render_template("audit/case.html", trail=trail, selected_types=types, actor=actor, words=trail.words,
+                           chain=trail.chain, steps=audit_trail.steps(trail.case, trail.events, trail.words))
 
 
 @bp.get("/cases/<reference>/diagram.bpmn")
@@ -69,15 +70,26 @@ def state(reference):
         result, error = None, exc
     except replay.ReplayError as exc:
         result, error = None, exc
-    return render_template("audit/state.html", trail=trail, at=at, state=result, error=error)
+    return render_template("audit/state.html", trail=trail, at=at, state=result, error=error, words=trail.words,
+                           chain=trail.chain)
 
 
 @bp.get("/cases/<reference>/verify")
 @groups_required(*READERS)
 def verify(reference):
-    case = replay.case_by_reference(reference)
-    return render_template("audit/verify.html", case=case, differences=verification.verify_case(case),
-                           last=verification.last_verification(case.id))
+    trail = audit_trail.timeline(reference)
+    return render_template("audit/verify.html", trail=trail, case=trail.case, chain=trail.chain, words=trail.words,
+                           last=verification.last_verification(trail.case.id))
+
+
+@bp.post("/cases/<reference>/verify")
+@groups_required(*READERS)
+def run_verify(reference):
+    """The full replay, stored as the case's last verification (auditors may: it changes no case data)."""
+    differences = verification.verify_and_record_case(reference, current_user.username)
+    flash("Vérification terminée : historique conforme." if not differences else
+          f"Vérification terminée : {len(differences)} écart(s) détecté(s).", "success" if not differences else "error")
+    return redirect(url_for("audit.verify", reference=reference))
 
 
 @bp.get("/cases/<reference>/export.json")
@@ -99,5 +111,16 @@ def export_csv(reference):
 def print_trail(reference):
     trail = audit_trail.timeline(reference)
     document = exports.export_trail(reference)
-    return render_template("audit/print.html", trail=trail, document=document,
-                           problems=exports.verify_export(document))
+    return render_template("audit/print.html", trail=trail, document=document, words=trail.words,
+                           chain=trail.chain, problems=exports.verify_export(document))
+
+
+@bp.get("/cases/<reference>/trail.pdf")
+@groups_required(*READERS)
+def pdf_trail(reference):
+    trail = audit_trail.timeline(reference)
+    document = exports.export_trail(reference)
+    html = render_template("audit/print.html", trail=trail, document=document, words=trail.words,
+                           chain=trail.chain, problems=exports.verify_export(document), pdf=True)
+    return Response(paper.pdf(html), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="piste-audit-{reference}.pdf"'})

@@ -218,3 +218,29 @@ def inclusion(reference: str) -> dict | None:
     levels = proof.merkle_levels(leaves)
     return {"checkpoint": {"header": document["header"], "signature": document["signature"]},
             "proof": {"leaf": leaves[index], "index": index, "path": proof.inclusion_proof(levels, index)}}
+
+
+@dataclass
+class ChainStatus:
+    """The cheap check of one case's chain (hashes and links, against the latest checkpoint) for its pages."""
+
+    problems: list[audit.ChainProblem]
+    checkpoint: dict | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first(self) -> audit.ChainProblem | None:
+        return min(self.problems, key=lambda p: p.seq) if self.problems else None
+
+    @property
+    def bad(self) -> set[int]:
+        return {p.seq for p in self.problems}
+
+
+def chain_status(reference: str) -> ChainStatus:
+    """Check a case's chain now (no replay): what every page showing its history says first."""
+    document, anchor_map = anchors()
+    return ChainStatus(audit.verify(reference, anchor_map), document["header"] if document else None)

@@ -13,8 +13,10 @@ from sqlalchemy import and_, distinct, func, select
 
 from app.extensions import db
 from app.models import AuditEvent, Case, ProcessDefinition
+from app.services.audit.checkpoints import ChainStatus, chain_status
 from app.services.audit.exports import event_dict
 from app.services.audit.replay import ReplayError, case_by_reference, tokens_by_event
+from app.services.audit.wording import Words
 from app.services.core import audit
 from app.services.core.errors import Invalid
 from app.vocabulary import PARIS
@@ -37,6 +39,8 @@ class Timeline:
     types: list[str]
     actors: list[str]
     versions: dict[int, int]
+    words: Words
+    chain: ChainStatus
 
 
 def timeline(reference: str, types: list[str] | None = None, actor: str | None = None) -> Timeline:
@@ -47,17 +51,20 @@ def timeline(reference: str, types: list[str] | None = None, actor: str | None =
     ids = {e.definition_id for e in events if e.definition_id}
     versions = dict(db.session.execute(select(ProcessDefinition.id, ProcessDefinition.version)
                                        .where(ProcessDefinition.id.in_(ids or [0]))).all())
-    return Timeline(case, events, shown, sorted({e.type for e in events}), sorted({e.actor for e in events}),
-                    versions)
+    words = Words(case, ids)
+    types = sorted({e.type for e in events}, key=words.event)
+    return Timeline(case, events, shown, types, sorted({e.actor for e in events}), versions, words,
+                    chain_status(case.reference))
 
 
-def steps(case: Case, events: list[AuditEvent]) -> list[dict]:
+def steps(case: Case, events: list[AuditEvent], words: Words | None = None) -> list[dict]:
     """For each event: the elements completed so far with their visit counts and the gateway branches taken
     (from the recorded paths), the elements the step went through, and the active tokens after it (replay)."""
     try:
         tokens = tokens_by_event(case, events)
     except (ReplayError, LookupError, ValueError):
         tokens = {}
+    words = words or Words(case, {e.definition_id for e in events if e.definition_id})
     visits: Counter = Counter()
     found, taken = [], []
     for event in events:
@@ -69,7 +76,7 @@ def steps(case: Case, events: list[AuditEvent]) -> list[dict]:
                     taken.append([entry.get("bpmn_id"), target])
         found.append({"seq": event.seq, "at": _iso(event.at), "type": event.type, "actor": event.actor,
                       "step": [p.get("bpmn_id") for p in path], "taken": list(taken), "visits": dict(visits),
-                      "active": tokens.get(event.seq, [])})
+                      "active": tokens.get(event.seq, []), "caption": words.caption(event)})
     return found
 
 
@@ -124,6 +131,15 @@ def search_events(*, actor=None, type_=None, date_from=None, date_to=None, proce
     rows = db.session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
                               .limit(per_page).offset((page - 1) * per_page))
     return list(rows), total
+
+
+def words_for(events: list[AuditEvent]) -> dict[int, Words]:
+    """The business words of each case among the events (one per case, for the cross-case search)."""
+    found = {}
+    for event in events:
+        if event.case_id is not None and event.case_id not in found:
+            found[event.case_id] = Words(db.session.get(Case, event.case_id))
+    return found
 
 
 def late_messages(template: str = "response") -> list[tuple[AuditEvent, Case]]:

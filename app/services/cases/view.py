@@ -29,6 +29,7 @@ class Entry:
     step: str | None = None
     values: list[tuple[str, str]] = field(default_factory=list)
     body: str | None = None  # a letter's text
+    seq: int = 0
 
 
 def labels_for(case: Case) -> dict[str, tuple[str, dict]]:
@@ -93,7 +94,7 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
     data = event.data or {}
     step = pspec.user_tasks.get(event.bpmn_id or "", {}).get("name") if event.bpmn_id else None
     entry = Entry(at=event.at, actor=event.actor, type=event.type,
-                  label=EVENT_LABELS.get(event.type, event.type), step=step)
+                  label=EVENT_LABELS.get(event.type, event.type), step=step, seq=event.seq)
     if event.type == "task_completed":
         entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1]))
                         for k, v in (data.get("submitted") or {}).items()]
