@@ -24,7 +24,7 @@ EVENT_LABELS = {
     "capa_action_updated": "Action CAPA modifiée", "capa_status_changed": "Statut d'une action CAPA modifié",
     "clock_started": "Délai démarré", "clock_stopped": "Délai arrêté", "clock_paused": "Délai suspendu",
     "clock_resumed": "Délai repris", "verification_recorded": "Vérification enregistrée",
-    "case_migrated": "Dossier migré vers une autre version", "timer_held": "Minuterie suspendue",
+    "timer_held": "Minuterie suspendue",
 }
 # Events the staff timeline folds away unless they name steps.
 HIDDEN_EVENTS = {"timer_checked", "engine_steps"}
@@ -37,7 +37,9 @@ PUBLIC_STATUS_LABELS = {"open": "Enregistré", "in_progress": "En cours de trait
 
 # Data keys the process sets itself (not form fields).
 SYSTEM_LABELS = {"due_at": "Échéance de réponse", "escalation_at": "Date d'escalade", "status": "Statut",
-                 "closed_at": "Clôturé le", "acknowledged_at": "Accusé de réception le"}
+                 "closed_at": "Clôturé le", "acknowledged_at": "Accusé de réception le",
+                 "last_message": "Dernier message envoyé", "remind_at": "Date de relance",
+                 "dispute_reference": "Litige lié", "complaint_reference": "Réclamation d'origine"}
 
 # Deadline clocks and their states.
 CLOCK_LABELS = {"acknowledgment": "Accusé de réception", "answer": "Réponse", "holding_letter": "Lettre d’attente",
@@ -75,6 +77,9 @@ MESSAGE_TEMPLATE_LABELS = {
 }
 CHANNEL_LABELS = {"email": "E-mail", "letter": "Courrier", "web": "Formulaire web", "phone": "Téléphone",
                   "counter": "Accueil physique", "registered_letter": "Lettre recommandée"}
+CALENDAR_LABELS = {"calendar": "jours calendaires", "working": "jours ouvrés", "business": "jours ouvrés"}
+# BPMN messages between cases (their names are the engine's keys).
+MESSAGE_LABELS = {"litige_clos": "Litige clos"}
 # What a process waits for (the engine's event definition types) and the BPMN element kinds of a path.
 WAITING_LABELS = {
     "TimeDateEventDefinition": "Minuterie (date fixe)", "DurationTimerEventDefinition": "Minuterie (durée)",

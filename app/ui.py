@@ -69,6 +69,13 @@ def audit_event_types() -> list[tuple[str, str]]:
     return sorted(EVENT_LABELS.items(), key=lambda item: item[1])
 
 
+def now_paris() -> str:
+    """Now, in Paris time (the « édité le » of printed pages)."""
+    from app import clock
+
+    return format_datetime_paris(clock.now())
+
+
 def service_error(exc: ServiceError):
     """Service errors on pages: a French page with the matching status (the API has its own handler)."""
     return render_template("errors/service.html", error=exc), exc.status
@@ -96,6 +103,7 @@ def install(app) -> None:
     app.add_template_global(audit_verification, "audit_verification")
     app.add_template_global(audit_event_count, "audit_event_count")
     app.add_template_global(audit_event_types, "audit_event_types")
+    app.add_template_global(now_paris, "now_paris")
     app.register_error_handler(ServiceError, service_error)
     app.register_error_handler(403, forbidden)
     app.register_error_handler(CSRFError, csrf_error)

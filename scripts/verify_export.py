@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 FORMAT = "reclamations-audit-trail/2"
 GENESIS = "0" * 64
 CSV_COLUMNS = ("seq", "at", "actor", "type", "bpmn_id", "task", "definition_id", "data", "prev_hash", "hash",
-               "key_id")
+               "key_id", "date_paris", "evenement", "etape", "details")
 
 
 def canonical(value) -> bytes:

@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from app.access import groups_required
 from app.audit import READERS, bp
-from app.services.audit import exports, paper, replay, verification
+from app.services.audit import exports, paper, register, replay, verification
 from app.services.audit import trail as audit_trail
 from app.services.core.errors import Invalid, ServiceError
 
@@ -124,3 +124,38 @@ def pdf_trail(reference):
                            chain=trail.chain, problems=exports.verify_export(document), pdf=True)
     return Response(paper.pdf(html), mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="piste-audit-{reference}.pdf"'})
+
+
+def _register():
+    span = register.period(request.args.get("from"), request.args.get("to"))
+    return span, register.rows(span)
+
+
+@bp.get("/register")
+@groups_required(*READERS)
+def register_page():
+    try:
+        span, rows = _register()
+        error = None
+    except Invalid as exc:
+        span, rows, error = register.period(None, None), [], exc
+    return render_template("audit/register.html", span=span, rows=rows, columns=register.COLUMNS, error=error,
+                           args={"from": request.args.get("from", ""), "to": request.args.get("to", "")})
+
+
+@bp.get("/register.csv")
+@groups_required(*READERS)
+def register_csv():
+    span, rows = _register()
+    return Response(register.to_csv(span, rows), mimetype="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="registre-reclamations-{span.start}-{span.end}.csv"'})
+
+
+@bp.get("/register.pdf")
+@groups_required(*READERS)
+def register_pdf():
+    span, rows = _register()
+    html = render_template("audit/register.html", span=span, rows=rows, columns=register.COLUMNS, error=None,
+                           args={}, pdf=True)
+    return Response(paper.pdf(html), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="registre-reclamations-{span.start}-{span.end}.pdf"'})

@@ -15,14 +15,18 @@ from types import SimpleNamespace
 
 from app import clock
 from app.extensions import db
+from app.formatting import format_datetime_paris
 from app.models import AuditEvent, ProcessDefinition
 from app.services.audit import checkpoints, proof
 from app.services.audit.replay import case_by_reference
+from app.services.audit.wording import Words
 from app.services.core import audit
 
 EXPORT_FORMAT = "reclamations-audit-trail/2"
 CSV_COLUMNS = ("seq", "at", "actor", "type", "bpmn_id", "task", "definition_id", "data", "prev_hash", "hash",
                "key_id")
+# What a person reads (covered by the export's signature, not by the event hashes).
+READABLE_COLUMNS = ("date_paris", "evenement", "etape", "details")
 SIGNATURE_ROW = b"#signature,"
 
 
@@ -43,14 +47,30 @@ def _unsigned(reference: str) -> dict:
     events = audit.history(case.id)
     definition = db.session.get(ProcessDefinition, events[0].definition_id) if events else case.definition
     anchor = checkpoints.inclusion(case.reference) or {"checkpoint": None, "proof": None}
+    words = Words(case, {e.definition_id for e in events if e.definition_id})
     return {
         "format": EXPORT_FORMAT, "reference": case.reference, "process": case.process_key,
         "version": definition.version, "definition_sha256": definition.sha256,
         "head": events[-1].hash if events else audit.GENESIS, "count": len(events),
         "exported_at": clock.now().isoformat(), "public_key": proof.public_key_id(checkpoints.public_key_pem()),
         "checkpoint": anchor["checkpoint"], "proof": anchor["proof"],
-        "events": [event_dict(e) for e in events],
+        "events": [{**event_dict(e), "readable": readable(words, e)} for e in events],
     }
+
+
+def readable(words: Words, event: AuditEvent) -> dict:
+    """The event in business words: Paris time, French event and step names, details as (label, text)."""
+    data = event.data or {}
+    details = [[label, text] for label, text in words.pairs(data.get("submitted"))]
+    details += [[label, f"{before} → {after}"] for label, before, after in words.changes(data.get("changes"))]
+    if event.type == "case_started":
+        details += [[label, text] for label, text in words.pairs(data.get("data"))]
+    if data.get("path"):
+        details.append(["Parcours", " › ".join(p["label"] + (f" → {', '.join(p['taken'])}" if p["taken"] else "")
+                                              for p in words.path(data.get("path")))])
+    details += [[label, text] for label, text in words.details(event)]
+    return {"date": format_datetime_paris(event.at, seconds=True), "event": words.event(event.type),
+            "step": words.element(event.bpmn_id), "details": details}
 
 
 def export_trail(reference: str) -> dict:
@@ -70,10 +90,13 @@ def export_csv(reference: str) -> bytes:
     document = _unsigned(reference)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + READABLE_COLUMNS)
     for item in document["events"]:
+        words = item["readable"]
         writer.writerow([json.dumps(item["data"], ensure_ascii=False, sort_keys=True) if c == "data"
-                         else ("" if item[c] is None else item[c]) for c in CSV_COLUMNS])
+                         else ("" if item[c] is None else item[c]) for c in CSV_COLUMNS]
+                        + [words["date"], words["event"], words["step"],
+                           " ; ".join(f"{label} : {text}" for label, text in words["details"])])
     meta = {k: v for k, v in document.items() if k != "events"}
     writer.writerow(["#document", json.dumps(meta, ensure_ascii=False, sort_keys=True)])
     body = out.getvalue().encode("utf-8")
@@ -161,7 +184,7 @@ def verify_csv(data: bytes, public_pem: bytes, recompute_keyed=None) -> list[str
         for row in rows[1:]:
             if not row or row[0].startswith("#"):
                 continue
-            item = dict(zip(CSV_COLUMNS, row, strict=True))
+            item = dict(zip(CSV_COLUMNS + READABLE_COLUMNS, row, strict=True))
             events.append({"case": meta["reference"], "seq": int(item["seq"]), "at": item["at"],
                            "actor": item["actor"], "type": item["type"], "task": item["task"] or None,
                            "bpmn_id": item["bpmn_id"] or None,

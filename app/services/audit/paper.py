@@ -11,22 +11,32 @@ from flask import current_app
 _STATIC_PREFIX = "/static/"
 
 
-def _fetcher(url: str, *args, **kwargs):
-    """Serve the page's own stylesheets from app/static; refuse everything else (no network from a PDF)."""
-    from weasyprint.urls import URLFetchingError
-
+def _static_file(url: str) -> Path:
+    """The file under app/static a print page links; ValueError for anything else (no network from a PDF)."""
     path = urlparse(url).path
     if not path.startswith(_STATIC_PREFIX):
-        raise URLFetchingError(f"refused: {url}")
+        raise ValueError(f"refused: {url}")
     root = Path(current_app.static_folder).resolve()
     target = (root / path[len(_STATIC_PREFIX):]).resolve()
     if root not in target.parents or not target.is_file():
-        raise URLFetchingError(f"not found: {url}")
-    return {"string": target.read_bytes(), "mime_type": "text/css" if target.suffix == ".css" else None}
+        raise ValueError(f"not found: {url}")
+    return target
+
+
+def _fetcher():
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class StaticOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            target = _static_file(url)
+            kind = "text/css" if target.suffix == ".css" else "application/octet-stream"
+            return URLFetcherResponse(url, body=target.read_bytes(), headers={"Content-Type": kind})
+
+    return StaticOnly()
 
 
 def pdf(html: str) -> bytes:
     """An A4 PDF of a print page."""
     from weasyprint import HTML
 
-    return HTML(string=html, base_url="http://local/", url_fetcher=_fetcher).write_pdf()
+    return HTML(string=html, base_url="http://local/", url_fetcher=_fetcher()).write_pdf()

@@ -17,8 +17,8 @@ from app import clock
 from app.engine import TIMER_TYPES, CaseWorkflow, StepContext, StepResult
 from app.engine import migration as engine_migration
 from app.extensions import db
-from app.models import AuditEvent, Case, ProcessDefinition
 from app.formatting import parse_datetime_paris
+from app.models import AuditEvent, Case, ProcessDefinition
 from app.services.core import audit, definitions
 from app.services.core.case_rules import status_of
 from app.services.core.errors import Invalid, NotFound, ServiceError

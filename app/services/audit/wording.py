@@ -15,12 +15,14 @@ from app.engine import bpmn_xml, parse_xml
 from app.extensions import db
 from app.formatting import format_amount, format_date_fr, format_datetime_paris
 from app.labels import (
+    CALENDAR_LABELS,
     CAPA_KIND_LABELS,
     CAPA_STATUS_LABELS,
     CHANNEL_LABELS,
     CLOCK_LABELS,
     CLOCK_STATE_LABELS,
     DATA_KEY_LABELS,
+    MESSAGE_LABELS,
     MESSAGE_TEMPLATE_LABELS,
     STATUS_LABELS,
     SYSTEM_LABELS,
@@ -35,7 +37,7 @@ _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ELEMENTS: dict[str, dict[str, str]] = {}
 # Keys whose values name something from a vocabulary of the application.
 _VALUE_LABELS = {"clock": CLOCK_LABELS, "outcome": CLOCK_STATE_LABELS, "template": MESSAGE_TEMPLATE_LABELS,
-                 "kind": CAPA_KIND_LABELS}
+                 "kind": CAPA_KIND_LABELS, "calendar": CALENDAR_LABELS}
 _HIDDEN_KEYS = {"definition_sha256", "sha256", "stored_name", "outbox_id", "comment_id"}
 
 
@@ -47,9 +49,23 @@ class Field:
 
 
 def element_labels(definition: ProcessDefinition) -> dict[str, str]:
-    """bpmn id -> element name for one deployed version (cached by its content hash)."""
+    """bpmn id -> element name for one deployed version (an unnamed element: its kind, « Passerelle
+    exclusive »), and "source>target" -> the name of the flow between them; cached by the version's hash."""
     if definition.sha256 not in _ELEMENTS:
-        _ELEMENTS[definition.sha256] = bpmn_xml.labels(parse_xml(definition.xml))
+        root = parse_xml(definition.xml)
+        found = {}
+        for node in root.iter():
+            node_id = node.get("id") if isinstance(node.tag, str) else None
+            if not node_id:
+                continue
+            kind = bpmn_xml.local(node.tag)
+            name = " ".join((node.get("name") or "").split())
+            if kind == "sequenceFlow":
+                if name:
+                    found[f"{node.get('sourceRef')}>{node.get('targetRef')}"] = name
+                continue
+            found[node_id] = name or bpmn_xml.TYPE_LABELS.get(kind, "élément sans nom").capitalize()
+        _ELEMENTS[definition.sha256] = found
     return _ELEMENTS[definition.sha256]
 
 
@@ -70,20 +86,28 @@ class Words:
         self.definitions = [d for d in found if d is not None]
         self.fields: dict[str, Field] = {}
         self.elements: dict[str, str] = {}
-        for definition in reversed(self.definitions):  # the newest version's words win
+        # The case's own versions first (newest wins), then the other processes' forms: a message from a
+        # dispute carries the dispute's fields.
+        others = [d for d in definitions.all_active() if d.id not in ids]
+        for definition in list(reversed(self.definitions)) + others:
             pspec = definitions.spec_for(definition)
             for form in [pspec.start_form] + [t["form"] for t in pspec.user_tasks.values()]:
                 for spec in form:
                     self.fields.setdefault(spec.name, Field(spec.label, spec.type, dict(spec.options)))
-            for bpmn_id, name in element_labels(definition).items():
-                self.elements.setdefault(bpmn_id, name)
+            if definition in self.definitions:
+                for bpmn_id, name in element_labels(definition).items():
+                    self.elements.setdefault(bpmn_id, name)
 
     # --- names ---
 
     def event(self, type_: str) -> str:
         return event_label(type_)
 
-    def field(self, name: str) -> str:
+    def field(self, name: str, event_key: bool = False) -> str:
+        """A data key's label: the form's, else the process's own keys, else the keys the application writes
+        into events (first when `event_key`: a clock's « due_at » is that clock's due date)."""
+        if event_key and name in DATA_KEY_LABELS:
+            return DATA_KEY_LABELS[name]
         if name in self.fields:
             return self.fields[name].label
         return SYSTEM_LABELS.get(name) or DATA_KEY_LABELS.get(name) or name.replace("_", " ").capitalize()
@@ -113,6 +137,12 @@ class Words:
             return labels.get(value, value)
         if name == "channel" and isinstance(value, str):
             return CHANNEL_LABELS.get(value, value)
+        if name == "process" and isinstance(value, str):
+            return next((d.name for d in self.definitions if d.key == value and d.name), value)
+        if name == "message" and isinstance(value, str):
+            return MESSAGE_LABELS.get(value, value.replace("_", " ").capitalize())
+        if name == "last_message" and isinstance(value, str):
+            return MESSAGE_TEMPLATE_LABELS.get(value, value)
         if name in _VALUE_LABELS and isinstance(value, str):
             return _VALUE_LABELS[name].get(value, value)
         if name == "paused_seconds":
@@ -156,7 +186,7 @@ class Words:
         for key, value in sorted(data.items()):
             if key in ("submitted", "changes", "path", "data") or key in _HIDDEN_KEYS:
                 continue
-            pairs.append((self.field(key), self.value(key, value, context=event.type)))
+            pairs.append((self.field(key, event_key=True), self.value(key, value, context=event.type)))
         return pairs
 
     def pairs(self, values: dict | None) -> list[tuple[str, str]]:
@@ -169,10 +199,22 @@ class Words:
         return [(self.field(k), self.value(k, pair[0]), self.value(k, pair[1]))
                 for k, pair in sorted((changes or {}).items())]
 
+    def taken(self, gateway: str, target: str) -> str:
+        """A branch taken out of a gateway: the flow's name (« Oui ») and where it leads."""
+        flow = self.elements.get(f"{gateway}>{target}")
+        return f"{flow} ({self.element(target)})" if flow else self.element(target)
+
     def path(self, path: list | None) -> list[dict]:
-        """Each element passed: its label, its id, and the branches taken (target labels)."""
-        return [{"label": self.element(p.get("bpmn_id")) or p.get("name"), "id": p.get("bpmn_id"),
-                 "taken": [self.element(t) for t in p.get("taken") or []]} for p in path or []]
+        """Each element passed: its label, its id, and the branches taken. Unnamed gateways that only join
+        branches are left out: they say nothing to a reader."""
+        shown = []
+        for p in path or []:
+            bpmn_id, taken = p.get("bpmn_id"), p.get("taken") or []
+            if "Gateway" in (p.get("type") or "") and not p.get("name") and not taken:
+                continue
+            shown.append({"label": self.element(bpmn_id) or p.get("name"), "id": bpmn_id,
+                          "taken": [self.taken(bpmn_id, t) for t in taken]})
+        return shown
 
     def step(self, event) -> str:
         return self.element(event.bpmn_id)
