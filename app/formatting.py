@@ -6,6 +6,7 @@ the audit's needs and are meant to be merged into that module.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -69,3 +70,8 @@ def parse_datetime_paris(text: str) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=PARIS)
+
+
+def sort_key(text: str) -> str:
+    """French alphabetical order (accents ignored: « Échéance » between « Dossier » and « Litige »)."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()

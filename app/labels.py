@@ -39,7 +39,8 @@ PUBLIC_STATUS_LABELS = {"open": "Enregistré", "in_progress": "En cours de trait
 SYSTEM_LABELS = {"due_at": "Échéance de réponse", "escalation_at": "Date d'escalade", "status": "Statut",
                  "closed_at": "Clôturé le", "acknowledged_at": "Accusé de réception le",
                  "last_message": "Dernier message envoyé", "remind_at": "Date de relance",
-                 "dispute_reference": "Litige lié", "complaint_reference": "Réclamation d'origine"}
+                 "dispute_reference": "Litige lié", "complaint_reference": "Réclamation d'origine",
+                 "dispute_outcome": "Issue du litige"}
 
 # Deadline clocks and their states.
 CLOCK_LABELS = {"acknowledgment": "Accusé de réception", "answer": "Réponse", "holding_letter": "Lettre d’attente",
@@ -67,8 +68,10 @@ DATA_KEY_LABELS = {
     "resumed_at": "Repris le", "paused_at": "Suspendu le", "owner": "Responsable", "stored_name": "Fichier stocké",
     "content_type": "Type de fichier", "reasons": "Raisons", "changes": "Modifications", "data": "Données",
     "process": "Processus", "parent": "Dossier parent", "description": "Description", "status": "Statut",
-    "root_cause": "Cause racine", "effectiveness": "Efficacité", "closed_at": "Clôturé le",
+    "root_cause": "Cause racine", "effectiveness": "Efficacité", "closed_at": "Clôturé le", "due": "Échéance",
 }
+# Keys of a message between cases (payload), where they differ from the above.
+PAYLOAD_KEY_LABELS = {"from": "Envoyé par le dossier", "outcome": "Issue"}
 MESSAGE_TEMPLATE_LABELS = {
     "acknowledgment": "Accusé de réception", "response": "Réponse", "holding_letter": "Lettre d’attente",
     "closure": "Clôture", "survey": "Enquête de satisfaction", "rejection": "Non-recevabilité",

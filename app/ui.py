@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from app.formatting import format_amount, format_datetime_paris
+from app.formatting import format_amount, format_datetime_paris, sort_key
 from app.labels import EVENT_LABELS, STATUS_LABELS, event_label
 from app.services.core.errors import ServiceError
 from app.vocabulary import PARIS
@@ -66,7 +66,7 @@ def audit_event_count(case_id: int) -> int:
 
 def audit_event_types() -> list[tuple[str, str]]:
     """Every event type with its French label, in label order (the audit search's choice list)."""
-    return sorted(EVENT_LABELS.items(), key=lambda item: item[1])
+    return sorted(EVENT_LABELS.items(), key=lambda item: sort_key(item[1]))
 
 
 def now_paris() -> str:

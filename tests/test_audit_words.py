@@ -115,9 +115,10 @@ def test_a_broken_chain_is_a_red_banner_naming_the_first_bad_event(client, ref, 
     page = _page(client, url.format(ref=ref))
     assert 'id="audit-chain-alert"' in page and 'role="alert"' in page
     assert f"Premier événement en cause : n° {seq} — contenu modifié (empreinte invalide)" in page
-    if "state" not in url:
-        assert page.count("⚠ altéré") == 1 and f'class="ev ev-task_completed audit-bad" id="event-{seq}"' in page \
-            or f'id="event-{seq}" data-type="task_completed" class="audit-bad"' in page
+    if url.startswith("/dossiers"):  # the staff timeline marks the row too
+        assert page.count("⚠ altéré") == 1 and f'class="ev ev-task_completed audit-bad" id="event-{seq}"' in page
+    elif "state" not in url:
+        assert page.count("⚠ altéré") == 1 and f'id="event-{seq}" data-type="task_completed" class="audit-bad"' in page
 
 
 def test_rehashed_chain_is_named_on_the_page_after_a_checkpoint(client, runner, ref):
@@ -166,6 +167,28 @@ def test_register_of_a_period_on_screen_in_csv_and_pdf(client, api, ref):
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     text = _pdftotext(pdf.data)
     assert "Registre des réclamations" in text and ref in text and "Paul Durand" in text
+
+
+def test_capa_path_reads_in_words_in_the_trail_and_the_register(client, api, ref):
+    do(api, ref, "ut_analyse", "service", {"facts": "Frais de port facturés deux fois.",
+                                           "root_cause": "Double facturation du port", "systemic": True})
+    do(api, ref, "ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "Avoir émis."})
+    do(api, ref, "ut_reaction", "gestionnaire", {"reaction": "satisfied", "reaction_on": "2026-11-24",
+                                                  "payment_blocked": False})
+    do(api, ref, "ut_capa", "qualite", {"corrective_action": "Corriger la règle de facturation du port",
+                                        "preventive_action": "Contrôle des doublons", "action_owner": "qualite",
+                                        "action_due": "2026-12-15"})
+    _login(client)
+    pages = _audit_pages(client, ref)
+    _assert_no_raw_code(pages)
+    trail = pages[f"/audit/cases/{ref}"]
+    assert "Actions CAPA créées" in trail and "Corrective : Corriger la règle de facturation du port" in trail
+    assert "Préventive : Contrôle des doublons" in trail and "15/12/2026" in trail
+    register = _page(client, "/audit/register?from=2026-11-01&to=2026-11-30")
+    assert raw_code(register) == []
+    for words in ("Faits constatés : Frais de port facturés deux fois.", "Cause racine : Double facturation du port",
+                  "Cause systémique", "Avoir émis.", "échéance 15/12/2026", "Corrective : Corriger la règle"):
+        assert words in register, words
 
 
 def _pdftotext(data: bytes, *extra) -> str:

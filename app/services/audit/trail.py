@@ -16,7 +16,7 @@ from app.models import AuditEvent, Case, ProcessDefinition
 from app.services.audit.checkpoints import ChainStatus, chain_status
 from app.services.audit.exports import event_dict
 from app.services.audit.replay import ReplayError, case_by_reference, tokens_by_event
-from app.services.audit.wording import Words
+from app.services.audit.wording import Words, sort_key
 from app.services.core import audit
 from app.services.core.errors import Invalid
 from app.vocabulary import PARIS
@@ -52,7 +52,7 @@ def timeline(reference: str, types: list[str] | None = None, actor: str | None =
     versions = dict(db.session.execute(select(ProcessDefinition.id, ProcessDefinition.version)
                                        .where(ProcessDefinition.id.in_(ids or [0]))).all())
     words = Words(case, ids)
-    types = sorted({e.type for e in events}, key=words.event)
+    types = sorted({e.type for e in events}, key=lambda t: sort_key(words.event(t)))
     return Timeline(case, events, shown, types, sorted({e.actor for e in events}), versions, words,
                     chain_status(case.reference))
 

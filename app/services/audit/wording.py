@@ -13,7 +13,7 @@ from datetime import datetime
 
 from app.engine import bpmn_xml, parse_xml
 from app.extensions import db
-from app.formatting import format_amount, format_date_fr, format_datetime_paris
+from app.formatting import format_amount, format_date_fr, format_datetime_paris, sort_key
 from app.labels import (
     CALENDAR_LABELS,
     CAPA_KIND_LABELS,
@@ -24,6 +24,7 @@ from app.labels import (
     DATA_KEY_LABELS,
     MESSAGE_LABELS,
     MESSAGE_TEMPLATE_LABELS,
+    PAYLOAD_KEY_LABELS,
     STATUS_LABELS,
     SYSTEM_LABELS,
     WAITING_LABELS,
@@ -32,9 +33,10 @@ from app.labels import (
 from app.models import Case, ProcessDefinition
 from app.services.core import definitions
 
+__all__ = ["Words", "element_labels", "sort_key"]
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ELEMENTS: dict[str, dict[str, str]] = {}
+_ELEMENTS: dict[str, tuple[dict[str, str], set[str]]] = {}
 # Keys whose values name something from a vocabulary of the application.
 _VALUE_LABELS = {"clock": CLOCK_LABELS, "outcome": CLOCK_STATE_LABELS, "template": MESSAGE_TEMPLATE_LABELS,
                  "kind": CAPA_KIND_LABELS, "calendar": CALENDAR_LABELS}
@@ -48,12 +50,13 @@ class Field:
     options: dict
 
 
-def element_labels(definition: ProcessDefinition) -> dict[str, str]:
+def element_labels(definition: ProcessDefinition) -> tuple[dict[str, str], set[str]]:
     """bpmn id -> element name for one deployed version (an unnamed element: its kind, « Passerelle
-    exclusive »), and "source>target" -> the name of the flow between them; cached by the version's hash."""
+    exclusive »), "source>target" -> the name of the flow between them, and the ids of the unnamed elements;
+    cached by the version's hash."""
     if definition.sha256 not in _ELEMENTS:
         root = parse_xml(definition.xml)
-        found = {}
+        found, unnamed = {}, set()
         for node in root.iter():
             node_id = node.get("id") if isinstance(node.tag, str) else None
             if not node_id:
@@ -65,7 +68,9 @@ def element_labels(definition: ProcessDefinition) -> dict[str, str]:
                     found[f"{node.get('sourceRef')}>{node.get('targetRef')}"] = name
                 continue
             found[node_id] = name or bpmn_xml.TYPE_LABELS.get(kind, "élément sans nom").capitalize()
-        _ELEMENTS[definition.sha256] = found
+            if not name:
+                unnamed.add(node_id)
+        _ELEMENTS[definition.sha256] = (found, unnamed)
     return _ELEMENTS[definition.sha256]
 
 
@@ -89,14 +94,18 @@ class Words:
         # The case's own versions first (newest wins), then the other processes' forms: a message from a
         # dispute carries the dispute's fields.
         others = [d for d in definitions.all_active() if d.id not in ids]
+        self.process_names = {d.key: d.name for d in others + self.definitions if d.name}
+        self.unnamed: set[str] = set()
         for definition in list(reversed(self.definitions)) + others:
             pspec = definitions.spec_for(definition)
             for form in [pspec.start_form] + [t["form"] for t in pspec.user_tasks.values()]:
                 for spec in form:
                     self.fields.setdefault(spec.name, Field(spec.label, spec.type, dict(spec.options)))
             if definition in self.definitions:
-                for bpmn_id, name in element_labels(definition).items():
+                labels, unnamed = element_labels(definition)
+                for bpmn_id, name in labels.items():
                     self.elements.setdefault(bpmn_id, name)
+                self.unnamed |= unnamed
 
     # --- names ---
 
@@ -118,6 +127,11 @@ class Words:
             return ""
         return self.elements.get(bpmn_id, bpmn_id)
 
+    def visits(self, visits: dict[str, int]) -> list[tuple[str, int]]:
+        """Elements passed and how many times, named ones only (an unnamed join says nothing to a reader)."""
+        return sorted(((self.element(i), n) for i, n in visits.items() if i not in self.unnamed),
+                      key=lambda item: sort_key(item[0]))
+
     def waiting(self, type_: str | None) -> str:
         return WAITING_LABELS.get(type_ or "", "Attente")
 
@@ -138,13 +152,13 @@ class Words:
         if name == "channel" and isinstance(value, str):
             return CHANNEL_LABELS.get(value, value)
         if name == "process" and isinstance(value, str):
-            return next((d.name for d in self.definitions if d.key == value and d.name), value)
+            return self.process_names.get(value, value)
         if name == "message" and isinstance(value, str):
             return MESSAGE_LABELS.get(value, value.replace("_", " ").capitalize())
         if name == "last_message" and isinstance(value, str):
             return MESSAGE_TEMPLATE_LABELS.get(value, value)
-        if name in _VALUE_LABELS and isinstance(value, str):
-            return _VALUE_LABELS[name].get(value, value)
+        if name in _VALUE_LABELS and isinstance(value, str) and value in _VALUE_LABELS[name]:
+            return _VALUE_LABELS[name][value]
         if name == "paused_seconds":
             return _duration(value)
         if name in ("fields", "variables") and isinstance(value, list):
@@ -162,10 +176,20 @@ class Words:
         if isinstance(value, str) and _ISO_DAY.match(value):
             return format_date_fr(value) or value
         if isinstance(value, dict):
-            return " ; ".join(f"{self.field(k)} : {self.value(k, v)}" for k, v in sorted(value.items())) or "—"
+            return " ; ".join(f"{PAYLOAD_KEY_LABELS.get(k) or self.field(k)} : {self.value(k, v, context='payload')}"
+                              for k, v in sorted(value.items())) or "—"
+        if isinstance(value, str) and context == "payload":
+            return self.option_anywhere(value)
         if isinstance(value, list):
             return ", ".join(self.value(name, v) for v in value) or "—"
         return str(value)
+
+    def option_anywhere(self, value: str) -> str:
+        """An option id met outside its form (a message's payload): the name one form gives it."""
+        for spec in self.fields.values():
+            if value in spec.options:
+                return spec.options[value]
+        return value
 
     def action(self, spec) -> str:
         """A CAPA action as a sentence: « Corrective : Revoir la facturation (échéance 20/12/2026, qualite) »."""
@@ -202,6 +226,8 @@ class Words:
     def taken(self, gateway: str, target: str) -> str:
         """A branch taken out of a gateway: the flow's name (« Oui ») and where it leads."""
         flow = self.elements.get(f"{gateway}>{target}")
+        if flow and target in self.unnamed:
+            return flow
         return f"{flow} ({self.element(target)})" if flow else self.element(target)
 
     def path(self, path: list | None) -> list[dict]:
