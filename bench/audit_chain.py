@@ -52,8 +52,9 @@ def measure(url: str, runs: int, cases: int, tmp: str) -> dict:
     try:
         with app.app_context():
             db.create_all()
+            reference = build_case(100)
             for events in (100, 1000):
-                reference = build_case(events) if events == 100 else _grow(reference, events)
+                _grow(reference, events)
                 checkpoints.create("bench")
                 status = checkpoints.chain_status(reference)
                 assert status.ok, status.problems[:3]

@@ -174,3 +174,33 @@ def test_export_verifies_with_the_public_key_alone_and_fails_on_one_byte(refs, c
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     path.write_bytes(data)
     assert _script(path, other).returncode == 1  # another installation's key proves nothing
+
+
+def test_checkpoint_is_mailed_to_the_auditors(refs, runner, app):
+    from tests.support.smtp_sink import start_sink
+
+    sink, controller, port = start_sink()
+    try:
+        app.config.update(SMTP_URL=f"smtp://127.0.0.1:{port}?timeout=5", AUDIT_CHECKPOINT_EMAIL="audit@example.org")
+        assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
+    finally:
+        controller.stop()
+    assert len(sink.messages) == 1
+    recipients, message = sink.messages[0]
+    assert recipients == ["audit@example.org"] and "Point de contrôle d'audit" in message["Subject"]
+    attached = next(message.iter_attachments())
+    assert json.loads(attached.get_content()) == json.loads(checkpoints.files()[-1].read_bytes())
+
+
+def test_a_deleted_tail_is_named(refs, runner):
+    from tests.support.tamper import drop_guard
+
+    assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
+    drop_guard()
+    last = db.session.scalars(select(AuditEvent).where(AuditEvent.case_reference == refs[1])
+                              .order_by(AuditEvent.seq.desc())).first()
+    db.session.delete(last)
+    db.session.commit()
+    assert audit.verify() == []  # the shortened chain is consistent in itself
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and refs[1] in result.output and "événements supprimés" in result.output

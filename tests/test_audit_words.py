@@ -215,3 +215,16 @@ def test_trail_pdf_carries_the_seal_and_fits_a4(client, runner, ref):
     assert "Point de contrôle signé" in text and "Signature de l'export" in text
     assert "Données d'ouverture" in text and "Martine Lefèvre" in text  # start data expanded on paper
     assert "Catégorie" in text and "Facturation" in text and "category" not in text
+
+
+def test_replay_differences_read_in_words(client, ref):
+    from app.models import Case
+
+    case = db.session.scalars(select(Case).where(Case.reference == ref)).one()
+    case.data = {**case.data, "category": "product"}  # someone edits the stored data behind the application
+    db.session.commit()
+    _login(client)
+    page = client.post(f"/audit/cases/{ref}/verify", follow_redirects=True).get_data(as_text=True)
+    assert "écart(s) détecté(s)" in page and "Donnée « Catégorie »" in page and "<td>Facturation</td>" in page
+    assert raw_code(page) == []
+    assert "✖ Écart détecté par rejeu le 23/11/2026 10:00:00 par auditeur" in _page(client, f"/dossiers/{ref}")
