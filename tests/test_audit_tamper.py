@@ -204,3 +204,11 @@ def test_a_deleted_tail_is_named(refs, runner):
     assert audit.verify() == []  # the shortened chain is consistent in itself
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and refs[1] in result.output and "événements supprimés" in result.output
+
+
+def test_a_removed_checkpoint_file_breaks_the_link(refs, runner):
+    for _ in range(3):
+        assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
+    checkpoints.files()[1].unlink()  # someone removes the middle checkpoint
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "lien vers le point de contrôle précédent rompu" in result.output

@@ -73,6 +73,8 @@ def test_dispute_path_pages_read_in_business_words(deployed, client, api):
     ref, child, _cap, _child_cap = run_dispute_path(api)
     _login(client)
     pages = {**_audit_pages(client, ref), **_audit_pages(client, child)}
+    pages["/audit/late-responses"] = _page(client, "/audit/late-responses")
+    assert ref in pages["/audit/late-responses"]  # answered after its deadline
     _assert_no_raw_code(pages)
     child_page = pages[f"/audit/cases/{child}"]
     assert "42,50\u00a0€" in child_page and "Paiement débloqué" in child_page

@@ -12,6 +12,7 @@ RAW = [
     (re.compile(r"\b(?:True|False|None)\b"), "valeur Python"),
     (re.compile(r"\{'|\['|\[\{"), "structure Python"),
     (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"), "date ISO"),
+    (re.compile(r"(?<![\w.])\d+\.\d+(?![\w.])"), "nombre à l'anglaise"),
 ]
 ALLOWED = {"csrf_token"}
 

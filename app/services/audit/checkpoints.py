@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -47,9 +47,13 @@ def signing_key() -> Ed25519PrivateKey:
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker generated it first: use theirs
+            fd = None
+        if fd is not None:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(pem)
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
@@ -92,7 +96,7 @@ def create(actor: str = "system") -> dict:
     leaves = heads()
     previous = latest()
     now = clock.now()
-    header = {"id": f"{now:%Y%m%dT%H%M%S}Z-{len(files()) + 1:06d}", "at": now.isoformat(),
+    header = {"id": f"{now.astimezone(UTC):%Y%m%dT%H%M%S}Z-{len(files()) + 1:06d}", "at": now.isoformat(),
               "root": proof.merkle_root(leaves), "chains": len(leaves), "actor": actor,
               "previous": header_digest(previous["header"]) if previous else None,
               "public_key": proof.public_key_id(public_key_pem())}
@@ -129,10 +133,17 @@ def _mail(document: dict, path: Path) -> None:
 
 
 def due(hours: float | None = None) -> bool:
-    """Whether a checkpoint is due: none yet, or the latest is older than AUDIT_CHECKPOINT_HOURS."""
+    """Whether a checkpoint is due: none yet, or the latest is older than AUDIT_CHECKPOINT_HOURS (read from the
+    file name, so the timer worker's frequent question costs a directory listing, not a parse)."""
     hours = current_app.config.get("AUDIT_CHECKPOINT_HOURS", 24) if hours is None else hours
-    last = latest()
-    return last is None or datetime.fromisoformat(last["header"]["at"]) <= clock.now() - timedelta(hours=hours)
+    found = files()
+    if not found:
+        return True
+    try:
+        at = datetime.strptime(found[-1].name[len("checkpoint-"):][:16], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        at = datetime.fromisoformat(_read(found[-1])["header"]["at"])
+    return at <= clock.now() - timedelta(hours=hours)
 
 
 # --- reading ---------------------------------------------------------------------------------------------
@@ -176,11 +187,12 @@ class CheckpointProblem:
 
 
 def check_files(everything: bool = False) -> list[CheckpointProblem]:
-    """Signature, root and link of the latest checkpoint (of every checkpoint with everything=True)."""
+    """Signature, root and link of the latest checkpoint to the one before (of every checkpoint with
+    everything=True, the first naming none)."""
     found = files()
     public = proof.load_public_key(public_key_pem())
-    problems, previous = [], None
     chosen = found if everything else found[-2:]
+    problems, previous = [], None
     for index, path in enumerate(chosen):
         try:
             document = _read(path)
@@ -193,8 +205,10 @@ def check_files(everything: bool = False) -> list[CheckpointProblem]:
             problems.append(CheckpointProblem(path.name, "signature invalide"))
         if proof.merkle_root(document.get("leaves") or []) != header.get("root"):
             problems.append(CheckpointProblem(path.name, "racine ne correspondant pas aux têtes de chaîne"))
-        if (index > 0 or everything) and header.get("previous") != (header_digest(previous) if previous else None):
-            if previous is not None or index > 0:
+        # (after an unreadable file, already reported, the link cannot be checked)
+        if (index > 0 and previous is not None) or (everything and index == 0):
+            expected = header_digest(previous) if previous else None
+            if header.get("previous") != expected:
                 problems.append(CheckpointProblem(path.name, "lien vers le point de contrôle précédent rompu"))
         previous = header
     return problems
