@@ -101,19 +101,12 @@ def test_a_broken_chain_is_a_red_banner_naming_the_first_bad_event(client, ref, 
     assert 'id="audit-chain-alert"' not in _page(client, url.format(ref=ref))
     seq = next(e.seq for e in db.session.scalars(select(AuditEvent).where(AuditEvent.case_reference == ref))
                if e.type == "task_completed")
-    drop_key = _category("product")
+    from tests.support.tamper import unguarded
 
-    def edit(event):  # the attacker has no key: the row is changed, its hash left as it was
-        if event.seq == seq:
-            drop_key(event)
-
-    from tests.support.tamper import drop_guard
-
-    drop_guard()
-    event = db.session.scalars(select(AuditEvent).where(AuditEvent.case_reference == ref,
-                                                        AuditEvent.seq == seq)).one()
-    edit(event)
-    db.session.commit()
+    with unguarded():  # the attacker has no key: the row is changed, its hash left as it was
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.case_reference == ref,
+                                                            AuditEvent.seq == seq)).one()
+        _category("product")(event)
     page = _page(client, url.format(ref=ref))
     assert 'id="audit-chain-alert"' in page and 'role="alert"' in page
     assert f"Premier événement en cause : n° {seq} — contenu modifié (empreinte invalide)" in page

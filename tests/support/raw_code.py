@@ -5,7 +5,8 @@ from html.parser import HTMLParser
 
 # Places where an id is shown on purpose, next to its label, or is not text at all.
 SKIPPED_TAGS = {"script", "style", "code", "title", "noscript"}
-SKIPPED_CLASSES = {"audit-id", "audit-hash"}
+# "letter": a message as it was sent to the complainant, a record reproduced as is (its wording is the letters').
+SKIPPED_CLASSES = {"audit-id", "audit-hash", "letter"}
 RAW = [
     (re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b"), "identifiant"),
     (re.compile(r"\b\w*(?:EventDefinition|Gateway|HandlerTask|UserTask|StartEvent)\b"), "type du moteur"),
