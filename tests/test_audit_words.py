@@ -223,3 +223,24 @@ def test_replay_differences_read_in_words(client, ref):
     assert "écart(s) détecté(s)" in page and "Donnée « Catégorie »" in page and "<td>Facturation</td>" in page
     assert raw_code(page) == []
     assert "✖ Écart détecté par rejeu le 23/11/2026 10:00:00 par auditeur" in _page(client, f"/dossiers/{ref}")
+
+
+def test_a_migrated_case_reads_in_words(client, api, ref):
+    from tests.conftest import PROCESSES
+
+    xml = (PROCESSES / "reclamation.bpmn").read_text(encoding="utf-8").replace(
+        'name="Analyser la réclamation"', 'name="Analyser la réclamation (v2)"')
+    draft = api.post("proprietaire", "/api/process-definitions", data=xml.encode("utf-8"),
+                     headers={"Content-Type": "application/xml"})
+    assert draft.status_code == 201, draft.get_json()
+    assert api.post("proprietaire", f"/api/process-definitions/reclamation/{draft.get_json()['ref']}/deploy") \
+        .status_code == 201
+    resp = api.post("proprietaire", "/api/process-definitions/reclamation/migrations", json={"cases": [ref]})
+    assert resp.status_code == 200 and resp.get_json()["results"][0]["migrated"] is True
+    _login(client)
+    pages = _audit_pages(client, ref)
+    _assert_no_raw_code(pages)
+    trail = pages[f"/audit/cases/{ref}"]
+    assert "Dossier migré vers une autre version" in trail and "versions" in trail
+    assert "Depuis la version</dt><dd>1</dd>" in trail and "Vers la version</dt><dd>2</dd>" in trail
+    assert "Vers la version n°" not in trail  # internal row ids stay out of sight

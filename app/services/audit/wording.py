@@ -40,7 +40,9 @@ _ELEMENTS: dict[str, tuple[dict[str, str], set[str]]] = {}
 # Keys whose values name something from a vocabulary of the application.
 _VALUE_LABELS = {"clock": CLOCK_LABELS, "outcome": CLOCK_STATE_LABELS, "template": MESSAGE_TEMPLATE_LABELS,
                  "kind": CAPA_KIND_LABELS, "calendar": CALENDAR_LABELS}
-_HIDDEN_KEYS = {"definition_sha256", "sha256", "stored_name", "outbox_id", "comment_id"}
+# Internal row ids and hashes: the readable version numbers and names are shown instead.
+_HIDDEN_KEYS = {"definition_sha256", "sha256", "stored_name", "outbox_id", "comment_id", "definition_id",
+                "from_definition_id", "to_definition_id"}
 
 
 @dataclass
