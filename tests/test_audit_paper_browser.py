@@ -80,7 +80,10 @@ def test_printed_trail_fits_a4_and_prints_under_the_csp(live, page):
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     _sign_in(page, server.url)
-    page.goto(f"{server.url}/audit/cases/{reference}/print")
+    response = page.goto(f"{server.url}/audit/cases/{reference}/print")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert "onclick" not in page.content()
     page.get_by_role("button", name="Imprimer").click()
     assert page.evaluate("window.__printed") == 1
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors

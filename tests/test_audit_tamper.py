@@ -80,7 +80,9 @@ def test_rewritten_and_recomputed_chain_is_named_by_verify(refs, runner, stolen_
     problems = checkpoints.verify_chains()
     assert {p.reference for p in problems} == {first}
     if stolen_key:
-        assert [p.message for p in problems] == ["historique modifié depuis le point de contrôle signé"]
+        last = problems[0].seq
+        assert [p.message for p in problems] == [f"historique réécrit : un des événements 1 à {last} n'est plus "
+                                                 "celui que le point de contrôle signé a scellé"]
 
 
 def test_a_checkpointed_chain_rehashed_without_the_key_is_named(refs, runner):

@@ -141,7 +141,8 @@ def verify(reference: str | None = None, anchors: dict | None = None) -> list[Ch
                                              "empreinte sans clé non couverte par un point de contrôle signé"))
             elif anchor is not None and event.seq == anchor[0] and event.hash != anchor[1]:
                 problems.append(ChainProblem(event.case_reference, event.seq,
-                                             "historique modifié depuis le point de contrôle signé"))
+                                             f"historique réécrit : un des événements 1 à {event.seq} n'est plus "
+                                             f"celui que le point de contrôle signé a scellé"))
         if event.key_id is not None:
             keyed.add(key)
         previous[key] = (event.hash, event.seq + 1)
