@@ -213,3 +213,17 @@ def test_a_removed_checkpoint_file_breaks_the_link(refs, runner):
     checkpoints.files()[1].unlink()  # someone removes the middle checkpoint
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and "lien vers le point de contrôle précédent rompu" in result.output
+
+
+def test_older_checkpoints_narrow_down_where_the_history_was_rewritten(refs, api, runner):
+    first = refs[1]
+    assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
+    sealed = max(e.seq for e in db.session.scalars(select(AuditEvent).where(AuditEvent.case_reference == first)))
+    do(api, first, "ut_qualify", "gestionnaire", QUALIFY)  # events after the first checkpoint
+    assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
+    ring = audit_keys.ring()
+    rewrite(first, _category("product"), key=ring.active, key_id=ring.active_id)  # the edit is after `sealed`
+    problems = checkpoints.verify_chains(first)
+    last = problems[0].seq
+    assert [p.message for p in problems] == [f"historique réécrit : un des événements {sealed + 1} à {last} "
+                                             "n'est plus celui que le point de contrôle signé a scellé"]

@@ -215,9 +215,29 @@ def check_files(everything: bool = False) -> list[CheckpointProblem]:
 
 
 def verify_chains(reference: str | None = None) -> list[audit.ChainProblem]:
-    """Every chain (or one case's) checked against the latest signed checkpoint."""
+    """Every chain (or one case's) checked against the latest signed checkpoint; a rewritten history is
+    narrowed down with the older checkpoints (the edit lies after the last one the chain still matches)."""
     _document, anchor_map = anchors()
-    return audit.verify(reference, anchor_map)
+    problems = audit.verify(reference, anchor_map)
+    for problem in problems:
+        if problem.message.startswith(audit.REWRITTEN):
+            since = _last_matching_seq(problem.reference, problem.seq) + 1
+            problem.message = audit.rewritten_message(since, problem.seq)
+    return problems
+
+
+def _last_matching_seq(reference: str | None, upto: int) -> int:
+    """The seq of the latest older checkpoint whose head of this chain the database still has (0: none)."""
+    for path in reversed(files()[:-1]):
+        try:
+            leaf = next((leaf for leaf in _read(path)["leaves"] if leaf[0] == reference), None)
+        except (ValueError, KeyError, TypeError):
+            continue
+        if leaf is None:
+            return 0  # the chain did not exist yet: nothing older can vouch for it
+        if leaf[1] < upto and audit.hash_at(reference, leaf[1]) == leaf[2]:
+            return leaf[1]
+    return 0
 
 
 def inclusion(reference: str) -> dict | None:
@@ -256,5 +276,5 @@ class ChainStatus:
 
 def chain_status(reference: str) -> ChainStatus:
     """Check a case's chain now (no replay): what every page showing its history says first."""
-    document, anchor_map = anchors()
-    return ChainStatus(audit.verify(reference, anchor_map), document["header"] if document else None)
+    document, _anchor_map = anchors()
+    return ChainStatus(verify_chains(reference), document["header"] if document else None)

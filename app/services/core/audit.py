@@ -100,6 +100,21 @@ def clear_pending(session, *args) -> None:
     session.info.pop("audit_heads", None)
 
 
+REWRITTEN = "historique réécrit"
+
+
+def rewritten_message(first: int, last: int) -> str:
+    """What a chain that no longer passes through its checkpointed hash says: where the edit must lie."""
+    where = f"l'événement {last}" if first >= last else f"un des événements {first} à {last}"
+    return f"{REWRITTEN} : {where} n'est plus celui que le point de contrôle signé a scellé"
+
+
+def hash_at(reference: str | None, seq: int) -> str | None:
+    """The stored hash of one event of a chain (None when missing)."""
+    chain = AuditEvent.case_reference.is_(None) if reference is None else AuditEvent.case_reference == reference
+    return db.session.scalar(select(AuditEvent.hash).where(chain, AuditEvent.seq == seq))
+
+
 @dataclass
 class ChainProblem:
     reference: str | None
@@ -140,9 +155,7 @@ def verify(reference: str | None = None, anchors: dict | None = None) -> list[Ch
                 problems.append(ChainProblem(event.case_reference, event.seq,
                                              "empreinte sans clé non couverte par un point de contrôle signé"))
             elif anchor is not None and event.seq == anchor[0] and event.hash != anchor[1]:
-                problems.append(ChainProblem(event.case_reference, event.seq,
-                                             f"historique réécrit : un des événements 1 à {event.seq} n'est plus "
-                                             f"celui que le point de contrôle signé a scellé"))
+                problems.append(ChainProblem(event.case_reference, event.seq, rewritten_message(1, event.seq)))
         if event.key_id is not None:
             keyed.add(key)
         previous[key] = (event.hash, event.seq + 1)
