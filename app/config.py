@@ -114,5 +114,15 @@ def load_config(instance_path: str) -> dict:
         "IMAP_DONE_FOLDER": os.environ.get("IMAP_DONE_FOLDER", "Traités"),
         "MAIL_MAX_BYTES": int(os.environ.get("MAIL_MAX_BYTES", 25 * 1024 * 1024)),
         "MAIL_BLOCKED_SENDERS": os.environ.get("MAIL_BLOCKED_SENDERS", ""),
+        # Audit keys and checkpoints live outside the database (see app/services/core/audit_keys.py and
+        # app/services/audit/checkpoints.py): a database administrator cannot recompute a keyed chain nor
+        # rewrite a signed checkpoint.
+        "AUDIT_KEY": os.environ.get("AUDIT_KEY"),
+        "AUDIT_KEY_ID": os.environ.get("AUDIT_KEY_ID"),
+        "AUDIT_OLD_KEYS": os.environ.get("AUDIT_OLD_KEYS"),
+        "AUDIT_KEY_DIR": os.environ.get("AUDIT_KEY_DIR", str(path / "audit_keys")),
+        "AUDIT_CHECKPOINT_DIR": os.environ.get("AUDIT_CHECKPOINT_DIR", str(path / "checkpoints")),
+        "AUDIT_CHECKPOINT_EMAIL": os.environ.get("AUDIT_CHECKPOINT_EMAIL"),
+        "AUDIT_CHECKPOINT_HOURS": float(os.environ.get("AUDIT_CHECKPOINT_HOURS", 24)),
         "PROCESSES_DIR": os.environ.get("PROCESSES_DIR", str(Path(__file__).resolve().parent.parent / "processes")),
     }

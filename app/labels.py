@@ -31,6 +31,7 @@ EVENT_LABELS = {
     "template_saved": "Modèle de courrier enregistré",
     "mail_attachment_refused": "Pièce jointe d'un e-mail refusée", "mail_auto_reply": "Réponse automatique reçue",
     "message_bounced": "Message non remis",
+    "timer_held": "Minuterie suspendue",
 }
 # Events the staff timeline folds away unless they name steps.
 HIDDEN_EVENTS = {"timer_checked", "engine_steps"}
@@ -44,7 +45,10 @@ PUBLIC_STATUS_LABELS = {"open": "Enregistré", "in_progress": "En cours de trait
 # Data keys the process sets itself (not form fields).
 SYSTEM_LABELS = {"due_at": "Échéance de réponse", "escalation_at": "Date d'escalade", "status": "Statut",
                  "closed_at": "Clôturé le", "acknowledged_at": "Accusé de réception le",
-                 "mail_subject": "Objet de l'e-mail"}
+                 "mail_subject": "Objet de l'e-mail",
+                 "last_message": "Dernier message envoyé", "remind_at": "Date de relance",
+                 "dispute_reference": "Litige lié", "complaint_reference": "Réclamation d'origine",
+                 "dispute_outcome": "Issue du litige"}
 
 # Deadline clocks and their states.
 CLOCK_LABELS = {"acknowledgment": "Accusé de réception", "answer": "Réponse", "holding_letter": "Lettre d’attente",
@@ -55,6 +59,44 @@ CLOCK_STATE_LABELS = {"running": "en cours", "paused": "suspendu (attente du ré
 # CAPA actions.
 CAPA_KIND_LABELS = {"curative": "Curative", "corrective": "Corrective", "preventive": "Préventive"}
 CAPA_STATUS_LABELS = {"open": "Ouverte", "in_progress": "En cours", "done": "Réalisée", "cancelled": "Abandonnée"}
+
+# Keys the application writes into audit events (form fields are named by the BPMN forms).
+DATA_KEY_LABELS = {
+    "clock": "Délai", "calendar": "Calendrier", "days": "Durée (jours)", "due_at": "Échéance",
+    "started_at": "Démarré le", "outcome": "Résultat", "paused_seconds": "Durée de suspension",
+    "channel": "Canal", "recipient": "Destinataire", "subject": "Objet", "template": "Modèle de message",
+    "outbox_id": "Message n°", "from": "Avant", "to": "Après", "assignee": "Attribuée à",
+    "previous": "Détenteur précédent", "error": "Erreur", "reference": "Dossier lié", "message": "Message",
+    "payload": "Contenu du message", "variables": "Dates concernées", "actions": "Actions", "action": "Action n°",
+    "kind": "Type", "title": "Titre", "fields": "Champs", "filename": "Fichier", "size": "Taille (octets)",
+    "text": "Texte", "comment_id": "Commentaire n°", "candidates": "Dossiers semblables", "version": "Version",
+    "definition_id": "Version n°", "definition_sha256": "Empreinte de la définition", "sha256": "Empreinte",
+    "key": "Processus", "from_definition_id": "Depuis la version n°", "to_definition_id": "Vers la version n°",
+    "from_version": "Depuis la version", "to_version": "Vers la version", "updates": "Dates décalées",
+    "resumed_at": "Repris le", "paused_at": "Suspendu le", "owner": "Responsable", "stored_name": "Fichier stocké",
+    "content_type": "Type de fichier", "reasons": "Raisons", "changes": "Modifications", "data": "Données",
+    "process": "Processus", "parent": "Dossier parent", "description": "Description", "status": "Statut",
+    "root_cause": "Cause racine", "effectiveness": "Efficacité", "closed_at": "Clôturé le", "due": "Échéance",
+}
+# Keys of a message between cases (payload), where they differ from the above.
+PAYLOAD_KEY_LABELS = {"from": "Envoyé par le dossier", "outcome": "Issue"}
+MESSAGE_TEMPLATE_LABELS = {
+    "acknowledgment": "Accusé de réception", "response": "Réponse", "holding_letter": "Lettre d’attente",
+    "closure": "Clôture", "survey": "Enquête de satisfaction", "rejection": "Non-recevabilité",
+    "dispute_opened": "Ouverture du litige", "dispute_closed": "Clôture du litige",
+    "intake_merged": "Nouveau contact rattaché", "tracking_link": "Lien de suivi",
+}
+CHANNEL_LABELS = {"email": "E-mail", "letter": "Courrier", "web": "Formulaire web", "phone": "Téléphone",
+                  "counter": "Accueil physique", "registered_letter": "Lettre recommandée"}
+CALENDAR_LABELS = {"calendar": "jours calendaires", "working": "jours ouvrés", "business": "jours ouvrés"}
+# BPMN messages between cases (their names are the engine's keys).
+MESSAGE_LABELS = {"litige_clos": "Litige clos"}
+# What a process waits for (the engine's event definition types) and the BPMN element kinds of a path.
+WAITING_LABELS = {
+    "TimeDateEventDefinition": "Minuterie (date fixe)", "DurationTimerEventDefinition": "Minuterie (durée)",
+    "CycleTimerEventDefinition": "Minuterie (cycle)", "MessageEventDefinition": "Message attendu",
+    "SignalEventDefinition": "Signal attendu", "ErrorEventDefinition": "Erreur attendue",
+}
 
 # Feedback kinds as a word inside a sentence (« votre réclamation »).
 KIND_WORDS = {"complaint": "réclamation", "compliment": "message", "suggestion": "suggestion",

@@ -8,7 +8,8 @@ from datetime import datetime
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from app.labels import STATUS_LABELS, event_label
+from app.formatting import format_amount, format_datetime_paris, sort_key
+from app.labels import EVENT_LABELS, STATUS_LABELS, event_label
 from app.services.core.errors import ServiceError
 from app.vocabulary import PARIS
 
@@ -31,7 +32,7 @@ def public_date(value) -> str:
 
 
 def audit_datetime(value) -> str:
-    """An aware datetime (or ISO string) as Paris time, dd/mm/yyyy hh:mm:ss."""
+    """An aware datetime (or ISO string) as Paris time, dd/mm/yyyy hh:mm:ss (a date alone as dd/mm/yyyy)."""
     if value in (None, ""):
         return ""
     if isinstance(value, str):
@@ -41,7 +42,7 @@ def audit_datetime(value) -> str:
             return value
     if value.tzinfo is None:
         return value.strftime("%d/%m/%Y")
-    return value.astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S")
+    return format_datetime_paris(value, seconds=True)
 
 
 def status_label(value) -> str:
@@ -54,6 +55,25 @@ def audit_verification(case_id: int):
     from app.services.audit.verification import last_verification
 
     return last_verification(case_id)
+
+
+def audit_event_count(case_id: int) -> int:
+    """How many events a case's chain holds (the badge says how many its last verification did not cover)."""
+    from app.services.core.audit import count_for
+
+    return count_for(case_id)
+
+
+def audit_event_types() -> list[tuple[str, str]]:
+    """Every event type with its French label, in label order (the audit search's choice list)."""
+    return sorted(EVENT_LABELS.items(), key=lambda item: sort_key(item[1]))
+
+
+def now_paris() -> str:
+    """Now, in Paris time (the « édité le » of printed pages)."""
+    from app import clock
+
+    return format_datetime_paris(clock.now())
 
 
 def service_error(exc: ServiceError):
@@ -95,7 +115,8 @@ def privacy_notice() -> str:
 def install(app) -> None:
     """Register the shared filters, globals and page error handlers on the app."""
     for name, fn in (("dt", format_datetime), ("d", format_date), ("public_date", public_date),
-                     ("audit_datetime", audit_datetime), ("status_label", status_label)):
+                     ("audit_datetime", audit_datetime), ("status_label", status_label),
+                     ("amount", format_amount)):
         app.add_template_filter(fn, name)
     app.add_template_global(event_label, "audit_event_label")
     app.add_template_global(audit_verification, "audit_verification")
@@ -105,6 +126,9 @@ def install(app) -> None:
 
     formatting.install(app.jinja_env)  # the French filters (money, long_date, place_date...)
     app.add_template_filter(as_markup, "safe_reply")  # a reply's HTML part, sanitised again by nh3 for the page
+    app.add_template_global(audit_event_count, "audit_event_count")
+    app.add_template_global(audit_event_types, "audit_event_types")
+    app.add_template_global(now_paris, "now_paris")
     app.register_error_handler(ServiceError, service_error)
     app.register_error_handler(403, forbidden)
     app.register_error_handler(CSRFError, csrf_error)

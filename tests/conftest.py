@@ -61,6 +61,7 @@ def app(backend, tmp_path, app_config):
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
         "PROCESSES_DIR": str(PROCESSES), "RATELIMIT_ENABLED": False, "ATTACHMENT_DIR": str(tmp_path / "files"),
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast hashes in tests only
+        "AUDIT_KEY_DIR": str(tmp_path / "audit_keys"), "AUDIT_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         **app_config,
     })
     with app.app_context():

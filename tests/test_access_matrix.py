@@ -122,6 +122,11 @@ EXPECTED = {
     "audit.print_trail": AUDIT_READERS,
     "audit.state": AUDIT_READERS,
     "audit.verify": AUDIT_READERS,
+    "audit.run_verify": AUDIT_READERS,
+    "audit.pdf_trail": AUDIT_READERS,
+    "audit.register_page": AUDIT_READERS,
+    "audit.register_csv": AUDIT_READERS,
+    "audit.register_pdf": AUDIT_READERS,
     "tasks.index": STAFF,
     "tasks.task": ("gestionnaire", "responsable", "auditeur"),  # the task's lane, managers, auditors
     "tasks.submit": ("gestionnaire",),

@@ -43,7 +43,8 @@ def server(tmp_path):
     from tests.flows import complaint_data
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.db'}",
-                      "SECRET_KEY": "browser", "RATELIMIT_ENABLED": False})
+                      "SECRET_KEY": "browser", "RATELIMIT_ENABLED": False,
+                      "AUDIT_KEY_DIR": str(tmp_path / "keys"), "AUDIT_CHECKPOINT_DIR": str(tmp_path / "checkpoints")})
     clock.set_now(START)
     with app.app_context():
         db.create_all()

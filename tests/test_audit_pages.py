@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.services.audit.trail import export_trail, verify_export
+from app.services.audit.exports import export_trail, verify_export
 from tests.flows import advance_days, complaint_data, do, start
 from tests.support.auth import login
 
@@ -26,7 +26,7 @@ def test_timeline_and_state_pages_render_for_auditors(client, api, ref):
     assert "Chronologie" in page and "Qualifier la réclamation" in page and "Étape terminée" in page
     assert 'id="audit-steps"' in page and "bpmn-navigated-viewer.production.min.js" in page
     # submitted data and what it changed, before and after
-    assert "<td>category</td><td>—</td><td>billing</td>" in page
+    assert "<td>Catégorie</td><td>—</td><td>Facturation</td>" in page  # labels and option names, not ids
     filtered = client.get(f"/audit/cases/{ref}?type=task_completed").get_data(as_text=True)
     assert filtered.count('data-type="task_completed"') == 1 and 'data-type="case_started"' not in filtered
     by_actor = client.get(f"/audit/cases/{ref}?actor=accueil").get_data(as_text=True)
@@ -35,7 +35,8 @@ def test_timeline_and_state_pages_render_for_auditors(client, api, ref):
     assert "Après l'événement" in state and "Qualifier la réclamation" in state and "non attribuée" in state
     assert client.get(f"/audit/cases/{ref}/state?at=demain").status_code == 200  # form error, not a crash
     assert client.get(f"/audit/cases/{ref}/diagram.bpmn").get_data(as_text=True).startswith("<?xml")
-    assert "Conforme" in client.get(f"/audit/cases/{ref}/verify").get_data(as_text=True)
+    verified = client.post(f"/audit/cases/{ref}/verify", follow_redirects=True).get_data(as_text=True)
+    assert "historique conforme" in verified and "par auditeur" in verified  # stored, with who ran it
     assert client.get("/audit/cases/REC-0000-000000").status_code == 404
 
 
@@ -75,11 +76,13 @@ def test_export_round_trips_and_detects_edits(client, api, ref):
     index = next(i for i, e in enumerate(edited["events"]) if e["type"] == "task_completed")
     edited["events"][index]["data"]["submitted"]["category"] = "product"
     seq = edited["events"][index]["seq"]
-    assert verify_export(edited) == [f"événement {seq} : contenu modifié (empreinte invalide)"]
+    assert verify_export(edited) == ["signature de l'export invalide",
+                                     f"événement {seq} : contenu modifié (empreinte invalide)"]
     dropped = json.loads(json.dumps(document))
     del dropped["events"][1]
     assert any("séquence" in p for p in verify_export(dropped))
     rows = list(csv.DictReader(io.StringIO(client.get(f"/audit/cases/{ref}/export.csv").get_data(as_text=True))))
+    rows = [r for r in rows if not r["seq"].startswith("#")]  # the trailing document and signature rows
     assert [r["hash"] for r in rows] == [e["hash"] for e in document["events"]]
     assert json.loads(rows[0]["data"]) == document["events"][0]["data"]
     printable = client.get(f"/audit/cases/{ref}/print").get_data(as_text=True)
@@ -124,16 +127,18 @@ def test_api_state_and_events(api, ref):
 
 def test_verified_badge_shows_the_last_stored_check(client, runner, ref):
     login(client, "auditeur")
-    assert "non vérifié" in client.get(f"/audit/cases/{ref}").get_data(as_text=True)
+    never = "Aucune vérification complète (rejeu) n'a encore été faite pour ce dossier."
+    assert never in client.get(f"/audit/cases/{ref}").get_data(as_text=True).replace("&#39;", "'")
     result = runner.invoke(args=["audit", "replay", "--all"])
     assert result.exit_code == 0 and "conformes : 1" in result.output
     page = client.get(f"/audit/cases/{ref}").get_data(as_text=True)
-    assert "✔ vérifié le 23/11/2026 10:00:00" in page
+    assert "✔ Vérifié par rejeu le 23/11/2026 10:00:00 par cli : historique conforme jusqu'à l'événement" in \
+        page.replace("&#39;", "'")
 
 
 def test_staff_case_page_shows_the_verified_mark(client, runner, ref):
     login(client, "auditeur")
     page = client.get(f"/dossiers/{ref}").get_data(as_text=True)
-    assert "non vérifié" in page and f'href="/audit/cases/{ref}"' in page
+    assert "Aucune vérification complète" in page and f'href="/audit/cases/{ref}"' in page
     assert runner.invoke(args=["audit", "replay", ref]).exit_code == 0
-    assert "✔ vérifié le" in client.get(f"/dossiers/{ref}").get_data(as_text=True)
+    assert "✔ Vérifié par rejeu le" in client.get(f"/dossiers/{ref}").get_data(as_text=True)

@@ -141,10 +141,11 @@ def test_two_users_complete_the_same_task_at_once_threads(app, two_handlers, mon
     assert lost_races() == []  # the loser waited for the lock and saw the task done: no deadlock victim
 
 
-def _process_racer(url, task_id, username, barrier, queue):
-    """One racer in its own process: its own interpreter, app, pool and clock."""
+def _process_racer(url, task_id, username, barrier, queue, key_dir):
+    """One racer in its own process: its own interpreter, app, pool and clock (the same audit key ring)."""
     clock.set_now(START)
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret"})
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret",
+                      "AUDIT_KEY_DIR": key_dir})
     cases.lock_task_case = held(barrier, cases.lock_task_case)
     results = {}
     run_in_context(app, lambda: cases.complete_task(by_username(username), task_id, QUALIFY), results, username)
@@ -157,7 +158,7 @@ def test_two_users_complete_the_same_task_at_once_processes(app, two_handlers):
     mp = multiprocessing.get_context("spawn")
     barrier, queue = mp.Barrier(2), mp.Queue()
     url = normalize_db_url(os.environ["TEST_DATABASE_URL"])
-    procs = [mp.Process(target=_process_racer, args=(url, task_id, name, barrier, queue))
+    procs = [mp.Process(target=_process_racer, args=(url, task_id, name, barrier, queue, app.config["AUDIT_KEY_DIR"]))
              for name in ("gestionnaire", "gestionnaire2")]
     for p in procs:
         p.start()
@@ -338,7 +339,7 @@ def test_deploying_new_versions_while_cases_start(app, two_handlers):
     rows = db.session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == "reclamation")
                               .order_by(ProcessDefinition.version)).all()
     assert [d.version for d in rows] == [1, 2, 3, 4, 5]
-    assert all(definitions.sha256(d.xml) == d.sha256 for d in rows)
+    assert all(definitions.sha256(d.xml, d.decisions) == d.sha256 for d in rows)  # BPMN and its DMN tables
     assert len(references) == 16
     for reference in references:
         case = cases.get_case(reference)
@@ -364,7 +365,7 @@ def test_two_deployments_of_the_same_process_at_once_make_distinct_versions(app,
     rows = db.session.scalars(select(ProcessDefinition).where(
         ProcessDefinition.key == "reclamation").order_by(ProcessDefinition.version)).all()
     assert [d.version for d in rows] == [1, 2, 3]
-    assert {d.sha256 for d in rows[1:]} == {definitions.sha256(t) for t in texts.values()}
+    assert {d.sha256 for d in rows[1:]} == {definitions.sha256(t, rows[1].decisions) for t in texts.values()}
     assert audit.verify() == []  # the global chain (deployments) did not fork
 
 

@@ -135,7 +135,8 @@ def test_deploy_is_seen_at_once_by_another_server_process(app, api, deployed):
     from tests.conftest import Api
 
     other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-                        "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+                        "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
+                        "AUDIT_KEY_DIR": app.config["AUDIT_KEY_DIR"]})  # the same key ring, as in production
     try:
         with other.app_context():
             other_api = Api(other.test_client())

@@ -10,6 +10,7 @@ from app.cases import bp
 from app.cases.forms import AttachmentForm, CommentForm, SearchForm
 from app.forms.builder import apply_errors, build_form, submitted
 from app.labels import STATUS_LABELS
+from app.services.audit import checkpoints
 from app.services.cases import intake, notes, replies
 from app.services.cases import lifecycle as cases
 from app.services.cases import search as case_search
@@ -65,7 +66,7 @@ def show(reference):
         comment_form=CommentForm(), upload_form=AttachmentForm(),
         read_only=is_read_only(current_user), max_mb=notes.max_bytes() // (1024 * 1024),
         allowed=sorted(notes.ALLOWED_TYPES), now=clock.now(), can_reply=replies.can_reply(current_user, case),
-        drafts=replies.drafts(case, current_user))
+        drafts=replies.drafts(case, current_user), chain=checkpoints.chain_status(case.reference))
 
 
 @bp.post("/<reference>/depots/<int:seq>/accepter")

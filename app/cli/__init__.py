@@ -1,13 +1,13 @@
 """Command-line interface: init-db | deploy | demo | users create | audit verify/replay | timers run | outbox send |
 backup create/restore | mail fetch."""
 
-import sys
 import time
 from pathlib import Path
 
 import click
 from flask import current_app
 
+from app.cli import audit as audit_cli
 from app.extensions import db
 
 
@@ -17,7 +17,7 @@ def register(app) -> None:
     app.cli.add_command(deploy)
     app.cli.add_command(demo)
     app.cli.add_command(users)
-    app.cli.add_command(audit_group)
+    app.cli.add_command(audit_cli.audit_group)
     app.cli.add_command(timers)
     app.cli.add_command(outbox_group)
     app.cli.add_command(indicators_group)
@@ -161,51 +161,6 @@ def users_sign_out(name):
     click.echo(f"Sessions de {user.username} fermées.")
 
 
-@click.group("audit")
-def audit_group():
-    """Check the audit trail."""
-
-
-@audit_group.command("verify")
-@click.argument("reference", required=False)
-def audit_verify(reference):
-    """Check the hash chains (all, or one case's); exit non-zero naming the first bad event."""
-    from app.services.core.audit import verify
-
-    problems = verify(reference)
-    if problems:
-        first = problems[0]
-        click.echo(f"ÉCHEC : {first.reference or 'chaîne globale'} événement {first.seq} : {first.message}", err=True)
-        for p in problems[1:]:
-            click.echo(f"  aussi : {p.reference or 'chaîne globale'} événement {p.seq} : {p.message}", err=True)
-        sys.exit(1)
-    click.echo("Chaînes d'audit intègres.")
-
-
-@audit_group.command("replay")
-@click.argument("reference", required=False)
-@click.option("--all", "all_cases", is_flag=True, help="Every case.")
-def audit_replay(reference, all_cases):
-    """Replay cases from their audit log and compare with the stored state; exit non-zero on any difference."""
-    from app.services.audit.verification import verify_and_record
-
-    if not reference and not all_cases:
-        raise click.UsageError("Donnez une référence ou --all.")
-    results = verify_and_record(None if all_cases else [reference], "cli")
-    if not results:
-        raise click.ClickException(f"Dossier inconnu : {reference}")
-    failed = 0
-    for ref, diffs in results:
-        if diffs:
-            failed += 1
-            click.echo(f"ÉCART {ref} : {len(diffs)} différence(s)", err=True)
-            for diff in diffs:
-                click.echo(f"  {diff}", err=True)
-    click.echo(f"Dossiers rejoués : {len(results)}, conformes : {len(results) - failed}, écarts : {failed}")
-    if failed:
-        sys.exit(1)
-
-
 @click.group("indicators")
 def indicators_group():
     """The indicator facts and the daily rollup behind the dashboard."""
@@ -241,11 +196,12 @@ def timers():
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
 @click.option("--batch", default=100, show_default=True, help="Cases handled per pass.")
 def timers_run(once, interval, batch):
-    """Fire the timers that are due, in a loop (or once)."""
+    """Fire the timers that are due, in a loop (or once); sign an audit checkpoint when one is due."""
     from app.services.cases.lifecycle import fire_due_timers
 
     while True:
         try:
+            audit_cli.checkpoint_if_due()
             fired = fire_due_timers(limit=batch)
             _beat("timers")
         except Exception as exc:  # noqa: BLE001 - a lost database must not stop the worker: retry next pass

@@ -18,7 +18,7 @@ from app.models import Action, ActionCase, AuditEvent, Case, ProcessDefinition, 
 from app.models.case import cause_key
 from app.models.types import seconds_between
 from app.services.core import definitions, rollup
-from app.services.core.audit import GENESIS, compute_hash
+from app.services.core.audit import GENESIS, seal
 
 BATCH = 2000
 CHANNELS = (("web", 30), ("email", 30), ("phone", 20), ("letter", 12), ("registered_letter", 3), ("counter", 5))
@@ -66,8 +66,10 @@ class _Chains:
     def add(self, case: dict, seq: int, prev: str, at: datetime, type_: str, data: dict, bpmn_id=None, task_id=None):
         row = {"case_id": case["id"], "case_reference": case["reference"], "seq": seq, "at": at, "actor": "demo",
                "type": type_, "task_id": task_id, "bpmn_id": bpmn_id, "definition_id": case["definition_id"],
-               "data": data, "prev_hash": prev, "hash": ""}
-        row["hash"] = compute_hash(SimpleNamespace(**row, sealed=data))  # compute_hash only reads attributes
+               "data": data, "prev_hash": prev, "hash": "", "key_id": None}
+        sealed = SimpleNamespace(**row)  # a plain object: seal only reads and sets attributes
+        seal(sealed)
+        row["hash"], row["key_id"] = sealed.hash, sealed.key_id
         self.rows.append(row)
         return row["hash"]
 

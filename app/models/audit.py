@@ -33,6 +33,8 @@ class AuditEvent(db.Model):
     sealed: Mapped[dict] = mapped_column("data", JSONType, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The audit key that keyed the hash (HMAC); NULL: a plain SHA-256 written before keying.
+    key_id: Mapped[str | None] = mapped_column(String(40))
 
     @hybrid_property
     def data(self) -> dict:
@@ -67,7 +69,7 @@ class AuditEvent(db.Model):
 
 
 # The database itself refuses UPDATE and DELETE on the audit table: append-only is not left to the code.
-_SQLITE_TRIGGERS = [
+SQLITE_TRIGGERS = [
     "CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event "
     "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS audit_event_no_delete BEFORE DELETE ON audit_event "
@@ -80,7 +82,7 @@ _PG_TRIGGER = [
     "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event "
     "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
 ]
-for _sql in _SQLITE_TRIGGERS:
+for _sql in SQLITE_TRIGGERS:
     event.listen(AuditEvent.__table__, "after_create", DDL(_sql).execute_if(dialect="sqlite"))
 for _sql in _PG_TRIGGER:
     event.listen(AuditEvent.__table__, "after_create", DDL(_sql).execute_if(dialect="postgresql"))

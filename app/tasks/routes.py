@@ -8,6 +8,7 @@ from flask_login import current_user
 from app import clock
 from app.access import STAFF_GROUPS, groups_required, is_read_only, staff_required
 from app.forms.builder import apply_errors, build_form, submitted
+from app.services.audit import checkpoints
 from app.services.cases import lifecycle as cases
 from app.services.cases import view as case_view
 from app.services.core import idempotency
@@ -105,7 +106,7 @@ def _render_task(row, form, *, status=200, conflict=None):
     return render_template(
         "tasks/task.html", row=row, case=case, form=form, timeline=case_view.timeline(case),
         data=case_view.labelled_data(case), conflict=conflict,
-        can_act=_can_act(row), now=clock.now(),
+        can_act=_can_act(row), now=clock.now(), chain=checkpoints.chain_status(case.reference),
         members=tasks.lane_members(row.lane) if current_user.in_any(*tasks.MANAGER_GROUPS) else []), status
 
 

@@ -17,6 +17,7 @@ from app import clock
 from app.engine import TIMER_TYPES, CaseWorkflow, StepContext, StepResult
 from app.engine import migration as engine_migration
 from app.extensions import db
+from app.formatting import parse_datetime_paris
 from app.models import AuditEvent, Case, ProcessDefinition
 from app.services.core import audit, definitions
 from app.services.core.case_rules import status_of
@@ -293,7 +294,8 @@ def _migrated(replay: Replay, event: AuditEvent):
 # --- entry points --------------------------------------------------------------------------------------
 
 def parse_at(events: list[AuditEvent], at: str | int | None) -> int:
-    """The seq an `at` designates: a seq number, or an ISO moment (the last event at or before it)."""
+    """The seq an `at` designates: a seq number, or a moment (the last event at or before it): French
+    « 03/12/2026 08:40 » or ISO, Paris time unless the text names its offset."""
     if at in (None, ""):
         return events[-1].seq
     text = str(at).strip()
@@ -302,11 +304,10 @@ def parse_at(events: list[AuditEvent], at: str | int | None) -> int:
         if not any(e.seq == seq for e in events):
             raise Invalid({"at": f"Événement {seq} inconnu pour ce dossier."})
         return seq
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid({"at": "Numéro d'événement ou date ISO 8601 attendu."}) from None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = parse_datetime_paris(text)
+    if moment is None:
+        raise Invalid({"at": "Numéro d'événement, ou date et heure de Paris attendue "
+                             "(JJ/MM/AAAA HH:MM, par exemple 03/12/2026 08:40)."})
     before = [e.seq for e in events if e.at <= moment]
     if not before:
         raise Invalid({"at": "Le dossier n'existait pas encore à cette date."})

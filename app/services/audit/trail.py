@@ -1,12 +1,10 @@
 """What auditors read: a case's timeline and path, cross-case event search, and the trail export.
 
-Read-only: nothing here writes. The export carries every field the hash covers, so `verify_export`
-recomputes each hash from the exported JSON alone.
+Read-only: nothing here writes. The signed exports are in exports.py.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,31 +13,20 @@ from sqlalchemy import and_, distinct, func, select
 
 from app.extensions import db
 from app.models import AuditEvent, Case, ProcessDefinition
+from app.services.audit.checkpoints import ChainStatus, chain_status
+from app.services.audit.exports import event_dict
 from app.services.audit.replay import ReplayError, case_by_reference, tokens_by_event
-from app.services.core import audit, bounds, csv_export
+from app.services.audit.wording import Words, sort_key
+from app.services.core import audit, bounds
 from app.services.core.errors import Invalid
 from app.vocabulary import PARIS
 
-EXPORT_FORMAT = "reclamations-audit-trail/1"
-CSV_COLUMNS = ("seq", "at", "actor", "type", "bpmn_id", "task", "definition_id", "data", "prev_hash", "hash",
-               "data_shown")
 PAGE_SIZE = 50
+__all__ = ["event_dict"]  # the API's event view
 
 
 def _iso(value):
     return value.isoformat() if value is not None else None
-
-
-def event_dict(event: AuditEvent) -> dict:
-    """Every field of an event, including those its hash covers: `data` as stored and hashed (personal values
-    sealed), and `data_shown` with them opened for reading (not hashed; absent when nothing is sealed)."""
-    item = {"case": event.case_reference, "seq": event.seq, "at": _iso(event.at), "actor": event.actor,
-            "type": event.type, "task": event.task_id, "bpmn_id": event.bpmn_id,
-            "definition_id": event.definition_id, "data": event.sealed, "prev_hash": event.prev_hash,
-            "hash": event.hash}
-    if event.data is not event.sealed:
-        item["data_shown"] = event.data
-    return item
 
 
 # --- one case -------------------------------------------------------------------------------------------
@@ -52,6 +39,8 @@ class Timeline:
     types: list[str]
     actors: list[str]
     versions: dict[int, int]
+    words: Words
+    chain: ChainStatus
 
 
 def timeline(reference: str, types: list[str] | None = None, actor: str | None = None) -> Timeline:
@@ -62,17 +51,20 @@ def timeline(reference: str, types: list[str] | None = None, actor: str | None =
     ids = {e.definition_id for e in events if e.definition_id}
     versions = dict(db.session.execute(select(ProcessDefinition.id, ProcessDefinition.version)
                                        .where(ProcessDefinition.id.in_(ids or [0]))).all())
-    return Timeline(case, events, shown, sorted({e.type for e in events}), sorted({e.actor for e in events}),
-                    versions)
+    words = Words(case, ids)
+    types = sorted({e.type for e in events}, key=lambda t: sort_key(words.event(t)))
+    return Timeline(case, events, shown, types, sorted({e.actor for e in events}), versions, words,
+                    chain_status(case.reference))
 
 
-def steps(case: Case, events: list[AuditEvent]) -> list[dict]:
+def steps(case: Case, events: list[AuditEvent], words: Words | None = None) -> list[dict]:
     """For each event: the elements completed so far with their visit counts and the gateway branches taken
     (from the recorded paths), the elements the step went through, and the active tokens after it (replay)."""
     try:
         tokens = tokens_by_event(case, events)
     except (ReplayError, LookupError, ValueError):
         tokens = {}
+    words = words or Words(case, {e.definition_id for e in events if e.definition_id})
     visits: Counter = Counter()
     found, taken = [], []
     for event in events:
@@ -84,7 +76,7 @@ def steps(case: Case, events: list[AuditEvent]) -> list[dict]:
                     taken.append([entry.get("bpmn_id"), target])
         found.append({"seq": event.seq, "at": _iso(event.at), "type": event.type, "actor": event.actor,
                       "step": [p.get("bpmn_id") for p in path], "taken": list(taken), "visits": dict(visits),
-                      "active": tokens.get(event.seq, [])})
+                      "active": tokens.get(event.seq, []), "caption": words.caption(event)})
     return found
 
 
@@ -141,6 +133,15 @@ def search_events(*, actor=None, type_=None, date_from=None, date_to=None, proce
     return list(rows), total
 
 
+def words_for(events: list[AuditEvent]) -> dict[int, Words]:
+    """The business words of each case among the events (one per case, for the cross-case search)."""
+    found = {}
+    for event in events:
+        if event.case_id is not None and event.case_id not in found:
+            found[event.case_id] = Words(db.session.get(Case, event.case_id))
+    return found
+
+
 def late_messages(template: str = "response") -> list[tuple[AuditEvent, Case]]:
     """Messages of a template sent after the case's due date (e.g. every response sent late)."""
     rows = db.session.execute(
@@ -160,49 +161,3 @@ def cases_touched_by(actor: str) -> list[dict]:
         .where(and_(AuditEvent.actor == actor, AuditEvent.case_id.is_not(None)))
         .group_by(AuditEvent.case_reference).order_by(func.max(AuditEvent.at).desc())).all()
     return [{"reference": r[0], "events": r[1], "first": r[2], "last": r[3], "types": r[4]} for r in rows]
-
-
-# --- export ----------------------------------------------------------------------------------------------
-
-def export_trail(reference: str) -> dict:
-    """A case's full trail as a JSON document that can be verified without the database."""
-    case = case_by_reference(reference)
-    events = audit.history(case.id)
-    definition = db.session.get(ProcessDefinition, events[0].definition_id) if events else case.definition
-    return {
-        "format": EXPORT_FORMAT, "reference": case.reference, "process": case.process_key,
-        "version": definition.version, "definition_sha256": definition.sha256,
-        "head": events[-1].hash if events else audit.GENESIS, "count": len(events),
-        "events": [event_dict(e) for e in events],
-    }
-
-
-def export_csv(reference: str) -> str:
-    """A case's full trail as CSV (data as hashed, and as read, as JSON in one column each), formulas neutralised
-    like every export; the JSON export is the one whose hashes can be re-verified byte for byte."""
-    items = [{**item, "data_shown": item.get("data_shown", item["data"])} for item in export_trail(reference)["events"]]
-    rows = ([json.dumps(item[c], ensure_ascii=False, sort_keys=True) if c in ("data", "data_shown") else item[c]
-             for c in CSV_COLUMNS] for item in items)
-    return csv_export.document(CSV_COLUMNS, rows)
-
-
-def verify_export(document: dict | str) -> list[str]:
-    """Recompute every hash and link of an exported trail; the list of problems is empty when intact."""
-    doc = json.loads(document) if isinstance(document, str) else document
-    if doc.get("format") != EXPORT_FORMAT:
-        return ["format inconnu"]
-    problems, previous = [], audit.GENESIS
-    for index, item in enumerate(doc.get("events") or [], start=1):
-        event = AuditEvent(case_reference=item["case"], seq=item["seq"], at=datetime.fromisoformat(item["at"]),
-                           actor=item["actor"], type=item["type"], task_id=item["task"], bpmn_id=item["bpmn_id"],
-                           definition_id=item["definition_id"], data=item["data"], prev_hash=item["prev_hash"])
-        if item["seq"] != index:
-            problems.append(f"événement {item['seq']} : séquence attendue {index}")
-        if item["prev_hash"] != previous:
-            problems.append(f"événement {item['seq']} : lien vers l'événement précédent rompu")
-        if audit.compute_hash(event) != item["hash"]:
-            problems.append(f"événement {item['seq']} : contenu modifié (empreinte invalide)")
-        previous = item["hash"]
-    if doc.get("head") != previous:
-        problems.append("la tête de chaîne annoncée ne correspond pas au dernier événement")
-    return problems

@@ -15,6 +15,7 @@ from app import clock
 from app.engine import CaseWorkflow, EngineError
 from app.extensions import db
 from app.models import BUSINESS_FIELDS, Case, CaseVerification, WorkflowState
+from app.services.audit.checkpoints import verify_chains  # the chain against the latest signed checkpoint
 from app.services.audit.replay import CaseState, Replay, ReplayError
 from app.services.core import audit, definitions
 from app.services.core.case_rules import column_value  # the same conversion the service applies
@@ -122,7 +123,7 @@ def compare(case: Case, state: CaseState, replayed: CaseWorkflow) -> list[Differ
 def verify_case(case: Case) -> list[Difference]:
     """Check a case's hash chain, then replay it and compare with what is stored."""
     diffs = [Difference(f"audit[{p.seq}]", "empreinte et chaînage valides", p.message)
-             for p in audit.verify(case.reference)]
+             for p in verify_chains(case.reference)]
     events = audit.history(case.id)
     try:
         replay = Replay(case, events)
@@ -156,6 +157,17 @@ def verify_and_record(references: list[str] | None, actor: str) -> list[tuple[st
             record_result(case, diffs, actor)
         results.append((case.reference, diffs))
     return results
+
+
+def verify_and_record_case(reference: str, actor: str) -> list[Difference]:
+    """The web « Vérifier »: full replay of one case, stored as its last verification like the CLI's."""
+    from app.services.audit.replay import case_by_reference
+
+    with transaction():
+        case = case_by_reference(reference)
+        diffs = verify_case(case)
+        record_result(case, diffs, actor)
+    return diffs
 
 
 def last_verification(case_id: int) -> CaseVerification | None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.extensions import db
-from app.labels import EVENT_LABELS, HIDDEN_EVENTS, STATUS_LABELS, SYSTEM_LABELS
+from app.labels import EVENT_LABELS, HIDDEN_EVENTS, MESSAGE_TEMPLATE_LABELS, STATUS_LABELS, SYSTEM_LABELS
 from app.models import Attachment, AuditEvent, Case, Comment, OutboxMessage, TaskRow
 from app.services.core import audit, definitions
 from app.vocabulary import PARIS
@@ -69,7 +69,8 @@ def labelled_data(case: Case) -> list[tuple[str, str, str]]:
     labels = labels_for(case)
     data = case.data or {}
     known = [(n, labels[n][0], show(data[n], labels[n][1])) for n in labels if n in data]
-    others = [(n, SYSTEM_LABELS.get(n, n), show(v, STATUS_LABELS if n == "status" else None))
+    vocabularies = {"status": STATUS_LABELS, "last_message": MESSAGE_TEMPLATE_LABELS}
+    others = [(n, SYSTEM_LABELS.get(n, n), show(v, vocabularies.get(n)))
               for n, v in sorted(data.items()) if n not in labels and not isinstance(v, (dict, list))]
     return known + others
 

@@ -1,6 +1,7 @@
 """The hash-chained, append-only audit log: written in the caller's transaction, verified on demand."""
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.models import AuditEvent, Case
-from app.services.core import personal
+from app.services.core import audit_keys, personal
 
 GENESIS = "0" * 64
 
@@ -18,14 +19,50 @@ def _canonical(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def compute_hash(event: AuditEvent) -> str:
-    """Hash an event's content together with the previous hash."""
-    payload = {
+def _payload(event) -> dict:
+    # An event row hashes its stored data (personal values sealed: app/models/privacy.py); a plain object (the
+    # bulk generator's rows) carries that stored form as `data`.
+    data = event.sealed if isinstance(event, AuditEvent) else event.data
+    return {
         "case": event.case_reference, "seq": event.seq, "at": event.at.isoformat(), "actor": event.actor,
         "type": event.type, "task": event.task_id, "bpmn_id": event.bpmn_id,
-        "definition": event.definition_id, "data": event.sealed, "prev": event.prev_hash,
+        "definition": event.definition_id, "data": data, "prev": event.prev_hash,
     }
-    return hashlib.sha256(_canonical(payload).encode("utf-8")).hexdigest()
+
+
+def compute_hash(event: AuditEvent) -> str:
+    """The plain (unkeyed) SHA-256 of an event's content and the previous hash: events written before keying."""
+    return hashlib.sha256(_canonical(_payload(event)).encode("utf-8")).hexdigest()
+
+
+def keyed_hash(event, key: bytes) -> str:
+    """The HMAC-SHA256 of an event's content, the previous hash and its key id, with an audit key."""
+    payload = {**_payload(event), "key": event.key_id}
+    return hmac.new(key, _canonical(payload).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _key(key_id: str) -> bytes | None:
+    key = audit_keys.ring().get(key_id)
+    if key is None:  # rotated by another process since this one loaded the ring
+        audit_keys.forget()
+        key = audit_keys.ring().get(key_id)
+    return key
+
+
+def seal(event) -> str:
+    """Key an event with the active audit key: set its key id and hash (any object with the event's fields)."""
+    keys = audit_keys.ring()
+    event.key_id = keys.active_id
+    event.hash = keyed_hash(event, keys.active)
+    return event.hash
+
+
+def expected_hash(event) -> str | None:
+    """What the event's hash must be (None: its key is not in the ring)."""
+    if event.key_id is None:
+        return compute_hash(event)
+    key = _key(event.key_id)
+    return keyed_hash(event, key) if key is not None else None
 
 
 def _last(case_id: int | None) -> AuditEvent | None:
@@ -53,7 +90,7 @@ def record(case: Case | None, actor: str, type_: str, *, data: dict | None = Non
         bpmn_id=bpmn_id, definition_id=case.definition_id if case is not None else None, data=clean,
         prev_hash=last.hash if last else GENESIS, hash="",
     )
-    event.hash = compute_hash(event)
+    seal(event)
     db.session.add(event)
     cache[key] = event
     return event
@@ -68,6 +105,21 @@ def clear_pending(session, *args) -> None:
     session.info.pop("audit_heads", None)
 
 
+REWRITTEN = "historique réécrit"
+
+
+def rewritten_message(first: int, last: int) -> str:
+    """What a chain that no longer passes through its checkpointed hash says: where the edit must lie."""
+    where = f"l'événement {last}" if first >= last else f"un des événements {first} à {last}"
+    return f"{REWRITTEN} : {where} n'est plus celui que le point de contrôle signé a scellé"
+
+
+def hash_at(reference: str | None, seq: int) -> str | None:
+    """The stored hash of one event of a chain (None when missing)."""
+    chain = AuditEvent.case_reference.is_(None) if reference is None else AuditEvent.case_reference == reference
+    return db.session.scalar(select(AuditEvent.hash).where(chain, AuditEvent.seq == seq))
+
+
 @dataclass
 class ChainProblem:
     reference: str | None
@@ -75,22 +127,50 @@ class ChainProblem:
     message: str
 
 
-def verify(reference: str | None = None) -> list[ChainProblem]:
-    """Check every chain (or one case's): each event's hash and its link to the previous one."""
+def verify(reference: str | None = None, anchors: dict | None = None) -> list[ChainProblem]:
+    """Check every chain (or one case's): each event's hash and its link to the previous one.
+
+    `anchors` maps a chain (case reference, None for the global chain) to the (seq, hash) a signed checkpoint
+    recorded: the chain must still pass through that hash (recomputing every hash, even with the key, cannot
+    hide an edit made before the checkpoint), and an unkeyed event is accepted only where a checkpoint covers it.
+    """
     query = select(AuditEvent).order_by(AuditEvent.case_id, AuditEvent.seq)
     if reference is not None:
         query = query.where(AuditEvent.case_reference == reference)
-    problems, previous = [], {}
+    problems, previous, keyed, last_seen = [], {}, set(), {}
     for event in db.session.scalars(query).yield_per(1000):
         key = event.case_id
         expected_prev, expected_seq = previous.get(key, (GENESIS, 1))
+        anchor = (anchors or {}).get(event.case_reference)
         if event.seq != expected_seq:
             problems.append(ChainProblem(event.case_reference, event.seq, f"séquence attendue {expected_seq}"))
         elif event.prev_hash != expected_prev:
             problems.append(ChainProblem(event.case_reference, event.seq, "lien vers l'événement précédent rompu"))
-        elif compute_hash(event) != event.hash:
-            problems.append(ChainProblem(event.case_reference, event.seq, "contenu modifié (empreinte invalide)"))
+        else:
+            expected = expected_hash(event)
+            if expected is None:
+                problems.append(ChainProblem(event.case_reference, event.seq,
+                                             f"clé d'audit « {event.key_id} » introuvable"))
+            elif expected != event.hash:
+                problems.append(ChainProblem(event.case_reference, event.seq, "contenu modifié (empreinte invalide)"))
+            elif event.key_id is None and key in keyed:
+                problems.append(ChainProblem(event.case_reference, event.seq,
+                                             "empreinte sans clé après des événements à clé"))
+            elif event.key_id is None and anchors is not None and (anchor is None or event.seq > anchor[0]):
+                problems.append(ChainProblem(event.case_reference, event.seq,
+                                             "empreinte sans clé non couverte par un point de contrôle signé"))
+            elif anchor is not None and event.seq == anchor[0] and event.hash != anchor[1]:
+                problems.append(ChainProblem(event.case_reference, event.seq, rewritten_message(1, event.seq)))
+        if event.key_id is not None:
+            keyed.add(key)
         previous[key] = (event.hash, event.seq + 1)
+        last_seen[event.case_reference] = event.seq
+    for chain, (seq, _hash) in (anchors or {}).items():
+        if reference is not None and chain != reference:
+            continue
+        if last_seen.get(chain, 0) < seq:
+            problems.append(ChainProblem(chain, last_seen.get(chain, 0) + 1,
+                                         f"événements supprimés : le point de contrôle signé en compte {seq}"))
     return problems
 
 

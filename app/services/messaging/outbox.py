@@ -110,17 +110,22 @@ def _deliver(config: SmtpConfig, sender: str, recipients: list[str], subject: st
     for filename, content, content_type in files:
         maintype, _, subtype = content_type.partition("/")
         mail.add_attachment(content, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
+    with smtp_session(config) as server:
+        server.send_message(mail, to_addrs=recipients)
+
+
+def smtp_session(config: SmtpConfig) -> smtplib.SMTP:
+    """A connected, authenticated SMTP session (use it as a context manager)."""
     context = ssl.create_default_context()
     if config.ssl:
         server = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=context)
     else:
         server = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
-    with server:
-        if config.starttls:
-            server.starttls(context=context)
-        if config.username:
-            server.login(config.username, config.password or "")
-        server.send_message(mail, to_addrs=recipients)
+    if config.starttls:
+        server.starttls(context=context)
+    if config.username:
+        server.login(config.username, config.password or "")
+    return server
 
 
 def message_id(message: OutboxMessage) -> str:

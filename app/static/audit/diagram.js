@@ -45,8 +45,8 @@
     });
     step.active.forEach(function (id) { mark(canvas, registry, id, "audit-active"); });
     step.step.forEach(function (id) { mark(canvas, registry, id, "audit-current"); });
-    output.textContent = "Événement " + step.seq + " / " + steps[steps.length - 1].seq + " : " + step.type +
-      " par " + step.actor + " le " + new Date(step.at).toLocaleString("fr-FR");
+    // The caption is written by the server (French event name, Europe/Paris time), whatever the browser's zone.
+    output.textContent = "Événement " + step.seq + " / " + steps[steps.length - 1].seq + " : " + step.caption;
     slider.value = index;
   }
 
