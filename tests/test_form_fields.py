@@ -403,3 +403,43 @@ def test_hypothesis_random_json_values_never_raise():
         assert all(isinstance(m, str) for m in errors.values())
 
     run()
+
+
+# --- required_if and consequences --------------------------------------------------------------------------
+
+def _conditional_specs():
+    blocked = FieldSpec(name="payment_blocked", label="Paiement bloqué ?", type="enum",
+                        options=(("yes", "Oui"), ("no", "Non")), required=True,
+                        properties=(("consequence_yes", "Ce choix ouvre un litige."),))
+    amount = FieldSpec(name="blocked_amount", label="Montant bloqué", type="decimal",
+                       required_if=("payment_blocked", ("yes",)))
+    return [blocked, amount]
+
+
+def test_required_if_applies_only_for_the_named_values():
+    specs = _conditional_specs()
+    _clean, errors = validate_submission(specs, {"payment_blocked": "yes"})
+    assert errors == {"blocked_amount": "Ce champ est obligatoire quand « Paiement bloqué ? » vaut « Oui »."}
+    clean, errors = validate_submission(specs, {"payment_blocked": "no"})
+    assert errors == {} and clean == {"payment_blocked": "no"}
+    clean, errors = validate_submission(specs, {"payment_blocked": "yes", "blocked_amount": "1250,40"})
+    assert errors == {} and clean["blocked_amount"] == 1250.4
+    # a draft is partial: nothing is required yet
+    assert validate_submission(specs, {"payment_blocked": "yes"}, partial=True)[1] == {}
+
+
+def test_consequences_name_the_chosen_option_only():
+    from app.forms.fields import consequences
+
+    specs = _conditional_specs()
+    assert consequences(specs, {"payment_blocked": "yes"}) == [("payment_blocked=yes", "Ce choix ouvre un litige.")]
+    assert consequences(specs, {"payment_blocked": "no"}) == []
+
+
+def test_required_if_parsed_from_camunda():
+    field = camunda("amount", type="decimal", validation=[("required_if", "blocked=yes,maybe")])
+    assert from_camunda(field).required_if == ("blocked", ("yes", "maybe"))
+    with pytest.raises(FormDefinitionError, match="required_if attend"):
+        from_camunda(camunda("amount", type="decimal", validation=[("required_if", "blocked")]))
+    with pytest.raises(FormDefinitionError, match="absent de ce formulaire"):
+        fields_from_camunda([field])

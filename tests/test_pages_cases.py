@@ -63,7 +63,7 @@ def test_search_paginates(app, deployed):
 def test_case_page(app, three):
     case = three[0]
     task = ready_task(case)
-    cases.complete_task(user("gestionnaire"), task.id, {"admissible": True, "category": "billing",
+    cases.complete_task(user("gestionnaire"), task.id, {"admissible": "yes", "category": "billing",
                                                         "severity": "high", "department": "billing"})
     resp = login(app, "auditeur").get(f"/dossiers/{case.reference}")
     assert resp.status_code == 200
@@ -79,7 +79,7 @@ def test_case_page(app, three):
 def test_diagram_json(app, three):
     case = three[0]
     cases.complete_task(user("gestionnaire"), ready_task(case).id,
-                        {"admissible": True, "category": "billing", "severity": "high"})
+                        {"admissible": "yes", "category": "billing", "severity": "high"})
     data = login(app, "gestionnaire").get(f"/dossiers/{case.reference}/diagramme.json").get_json()
     assert data["xml"].startswith("<?xml") and 'id="reclamation"' in data["xml"]
     assert data["current"] == ["ut_analyse"]

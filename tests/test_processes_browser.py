@@ -133,7 +133,7 @@ def test_rename_a_task_in_the_properties_panel_save_deploy_and_see_it_in_new_cas
     resp = api.post("/api/cases", headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                     data=json.dumps({"process": "reclamation", "data": {
                         "channel": "email", "origin": "external_customer", "kind": "complaint",
-                        "customer_name": "Claire Petit", "description": "Colis abîmé.", "written": True}}))
+                        "customer_name": "Claire Petit", "description": "Colis abîmé.", "written": "yes"}}))
     assert resp.status == 201, resp.text()
     case = resp.json()
     assert case["version"] == 2 and [t["name"] for t in case["tasks"]] == [NEW_NAME]

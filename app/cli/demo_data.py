@@ -46,7 +46,7 @@ def load_demo(count: int = 6) -> tuple[int, list[str]]:
         kind = "compliment" if "Merci" in description else "complaint"
         data = {"channel": channel, "origin": origin, "kind": kind, "customer_name": name,
                 "customer_email": email, "description": description, "amount": float(40 * (i + 1)),
-                "written": channel in ("letter", "registered_letter", "email", "web"),
+                "written": "yes" if channel in ("letter", "registered_letter", "email", "web") else "no",
                 "invoice_refs": f"FA-2026-{1180 + i}"}
         case = cases.start_case(accueil, "reclamation", data)
         references.append(case.reference)
@@ -54,6 +54,6 @@ def load_demo(count: int = 6) -> tuple[int, list[str]]:
             ready = tasks.ready_for_case(case.id)
             if ready:
                 cases.complete_task(gestionnaire, ready[0].id, {
-                    "admissible": True, "category": "billing", "severity": "medium", "department": "billing",
+                    "admissible": "yes", "category": "billing", "severity": "medium", "department": "billing",
                     "qualification_comment": "Recevable : vérification de la facturation demandée."})
     return created, references

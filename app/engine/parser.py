@@ -17,7 +17,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from app.engine.errors import BPMN_NS, MAX_BPMN_BYTES, DefinitionError
 from app.engine.script_safety import check_source
-from app.forms.fields import FieldSpec, FormDefinitionError, from_camunda
+from app.forms.fields import FieldSpec, FormDefinitionError, fields_from_camunda
 
 # --- safe XML --------------------------------------------------------------------------------------
 
@@ -133,13 +133,10 @@ def _expressions(spec) -> list[tuple[str, str, str]]:
 
 def _form_of(task_spec) -> list[FieldSpec]:
     form = getattr(task_spec, "form", None)
-    fields = []
-    for f in getattr(form, "fields", []) or []:
-        try:
-            fields.append(from_camunda(f))
-        except FormDefinitionError as exc:
-            raise DefinitionError([(task_spec.name, str(exc))]) from None
-    return fields
+    try:
+        return list(fields_from_camunda(getattr(form, "fields", []) or []))
+    except FormDefinitionError as exc:
+        raise DefinitionError([(task_spec.name, str(exc))]) from None
 
 
 def parse_definition(xml: str | bytes, key: str | None = None, filename: str = "process.bpmn") -> ProcessSpec:

@@ -58,7 +58,8 @@ def _checked(form) -> int | None:
 def intake():
     info = _or_404(public.intake_form)
     kinds = {option for f in info.fields if f.name == "kind" for option, _label in f.options}
-    initial = {"kind": request.args["type"]} if request.args.get("type") in kinds else None
+    # A complaint unless the link says otherwise (?type=suggestion): the staff form has no default kind.
+    initial = {"kind": request.args["type"] if request.args.get("type") in kinds else "complaint"}
     form = build_form(info.fields, base=HoneypotForm, data=initial, render_kw=CONTACT_HINTS,
                       label_property="public_label")
     status = 200

@@ -8,6 +8,7 @@ from flask_login import current_user
 from app import clock
 from app.access import STAFF_GROUPS, groups_required, is_read_only, staff_required
 from app.forms.builder import apply_errors, build_form, submitted
+from app.forms.fields import consequences, validate_submission
 from app.services.cases import lifecycle as cases
 from app.services.cases import view as case_view
 from app.services.core.errors import Conflict, Invalid
@@ -99,11 +100,11 @@ def bulk():
     return redirect(_back(url_for("tasks.index")))
 
 
-def _render_task(row, form, *, status=200, conflict=None):
+def _render_task(row, form, *, status=200, conflict=None, confirm=None):
     case = cases.get_case(row.case_reference)
     return render_template(
         "tasks/task.html", row=row, case=case, form=form, timeline=case_view.timeline(case),
-        data=case_view.labelled_data(case), conflict=conflict,
+        data=case_view.labelled_data(case), conflict=conflict, confirm=confirm,
         can_act=_can_act(row), now=clock.now(),
         members=tasks.lane_members(row.lane) if current_user.in_any(*tasks.MANAGER_GROUPS) else []), status
 
@@ -111,6 +112,16 @@ def _render_task(row, form, *, status=200, conflict=None):
 def _can_act(row) -> bool:
     return (row.state == "ready" and not is_read_only(current_user) and current_user.in_any(row.lane or "")
             and (row.assignee in (None, current_user.username) or current_user.is_admin))
+
+
+def _unconfirmed_effects(specs, values) -> list[tuple[str, str]]:
+    """What the chosen options will do (close, reject, send a letter) when the person has not confirmed it yet."""
+    clean, errors = validate_submission(specs, values, html=True)
+    if errors:
+        return []  # the service refuses the form with its messages first
+    effects = consequences(specs, clean)
+    confirmed = request.form.get("confirmed") or ""
+    return effects if effects and confirmed != ";".join(key for key, _ in effects) else []
 
 
 @bp.get("/<task_id>")
@@ -133,6 +144,9 @@ def submit(task_id):
             tasks.save_draft(current_user, task_id, values, html=True)
             flash("Brouillon enregistré : vous pouvez reprendre plus tard.", "info")
             return redirect(url_for("tasks.task", task_id=task_id))
+        effects = _unconfirmed_effects(tasks.form_fields(row), values)
+        if effects:
+            return _render_task(row, form, confirm=effects)
         case = cases.complete_task(current_user, task_id, values, html=True)
     except Invalid as exc:
         apply_errors(form, exc.errors)

@@ -44,6 +44,7 @@ def register(user: User, process_key: str, raw: dict, *, confirm_new: bool = Fal
     """Validate the start form; then link to `link_to`, or report duplicates unless confirmed, or start the case."""
     fields = start_form(user, process_key)
     clean, errors = validate_submission(fields, raw or {}, html=html)
+    errors.update(cases.future_received_date(clean))
     if errors:
         raise Invalid(errors)
     if link_to:

@@ -31,7 +31,7 @@ from app.services.public import attachments
 PUBLIC_ACTOR = "public"
 COMPLAINANT = "complainant"
 # What the web channel is, whatever the form says: written, received through the web form.
-FIXED_VALUES = {"channel": "web", "written": True}
+FIXED_VALUES = {"channel": "web", "written": "yes"}
 # Start-form fields only staff fill in (more can be listed in the process property public_hidden_fields).
 STAFF_ONLY = ("received_at",)
 CONTACT_MESSAGE = "Indiquez une adresse e-mail ou une adresse postale pour recevoir notre réponse."
