@@ -24,6 +24,7 @@ EVENT_LABELS = {
     "capa_action_updated": "Action CAPA modifiée", "capa_status_changed": "Statut d'une action CAPA modifié",
     "clock_started": "Délai démarré", "clock_stopped": "Délai arrêté", "clock_paused": "Délai suspendu",
     "clock_resumed": "Délai repris", "verification_recorded": "Vérification enregistrée",
+    "case_escalated": "Escalade manuelle", "complaint_contested": "Contestation du réclamant",
 }
 # Events the staff timeline folds away unless they name steps.
 HIDDEN_EVENTS = {"timer_checked", "engine_steps"}

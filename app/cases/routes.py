@@ -10,7 +10,7 @@ from app.cases import bp
 from app.cases.forms import AttachmentForm, CommentForm, SearchForm
 from app.forms.builder import apply_errors, build_form, submitted
 from app.labels import STATUS_LABELS
-from app.services.cases import intake, notes
+from app.services.cases import escalation, intake, notes
 from app.services.cases import lifecycle as cases
 from app.services.cases import search as case_search
 from app.services.cases import view as case_view
@@ -61,9 +61,25 @@ def show(reference):
         "cases/show.html", case=case, data=case_view.labelled_data(case), tasks=case_view.current_tasks(case),
         timeline=case_view.timeline(case), attachments=case_view.attachments(case),
         comments=case_view.comments(case), complainant_files=case_view.complainant_files(case),
-        comment_form=CommentForm(), upload_form=AttachmentForm(),
+        comment_form=CommentForm(), upload_form=AttachmentForm(), thread=case_view.thread(case),
+        escalation=escalation.offer(current_user, case),
         read_only=is_read_only(current_user), max_mb=notes.max_bytes() // (1024 * 1024),
         allowed=sorted(notes.ALLOWED_TYPES), now=clock.now())
+
+
+@bp.post("/<reference>/escalader")
+@groups_required(*STAFF_GROUPS, write=True)
+def escalate(reference):
+    back = request.form.get("next") or ""
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("cases.show", reference=reference)
+    try:
+        escalation.escalate(current_user, reference, request.form.get("reason"))
+    except Invalid as exc:
+        flash(" ".join(exc.errors.values()), "error")
+        return redirect(back)
+    flash(f"Dossier {reference} escaladé : l'arbitrage est demandé et le motif notifié.", "info")
+    return redirect(url_for("cases.show", reference=reference))
 
 
 @bp.get("/<reference>/diagramme.json")

@@ -10,6 +10,7 @@ from app.access import STAFF_GROUPS, groups_required, is_read_only, staff_requir
 from app.forms.builder import apply_errors, build_form, submitted
 from app.forms.fields import consequences, validate_submission
 from app.services.cases import lifecycle as cases
+from app.services.cases import escalation
 from app.services.cases import view as case_view
 from app.services.core.errors import Conflict, Invalid
 from app.services.tasks import actions as tasks
@@ -104,7 +105,8 @@ def _render_task(row, form, *, status=200, conflict=None, confirm=None):
     case = cases.get_case(row.case_reference)
     return render_template(
         "tasks/task.html", row=row, case=case, form=form, timeline=case_view.timeline(case),
-        data=case_view.labelled_data(case), conflict=conflict, confirm=confirm,
+        data=case_view.labelled_data(case), conflict=conflict, confirm=confirm, thread=case_view.thread(case),
+        escalation=escalation.offer(current_user, case),
         can_act=_can_act(row), now=clock.now(),
         members=tasks.lane_members(row.lane) if current_user.in_any(*tasks.MANAGER_GROUPS) else []), status
 

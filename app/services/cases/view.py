@@ -29,6 +29,17 @@ class Entry:
     step: str | None = None
     values: list[tuple[str, str]] = field(default_factory=list)
     body: str | None = None  # a letter's text
+    reference: str | None = None  # another case this event links to (the dispute it opened, the origin)
+
+
+@dataclass
+class Linked:
+    """A case of the same thread: the complaint a dispute came from, or a dispute a complaint opened."""
+
+    reference: str
+    relation: str
+    status: str
+    completed: bool
 
 
 def labels_for(case: Case) -> dict[str, tuple[str, dict]]:
@@ -124,11 +135,33 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
     elif event.type == "possible_duplicates":
         entry.detail = "; ".join(f"{c.get('reference')} ({', '.join(c.get('reasons') or [])})"
                                  for c in data.get("candidates") or [])
-    elif event.type in ("incident", "dispute_opened"):
-        entry.detail = str(data.get("error") or data.get("reference") or "")
+    elif event.type == "dispute_opened":
+        entry.reference = data.get("reference")
+        entry.detail = "Litige ouvert : "
+    elif event.type == "incident":
+        entry.detail = str(data.get("error") or "")
+    elif event.type == "case_escalated":
+        entry.body = data.get("reason")
+        entry.detail = f"depuis « {data.get('task') or '—'} »"
     elif event.type in ("engine_steps", "timer_fired", "timer_checked"):
         entry.detail = ", ".join(_named_steps(event))
     return entry
+
+
+def thread(case: Case) -> list[Linked]:
+    """The other cases of the complainant's thread: the origin of this case, and the cases it opened."""
+    found = []
+    if case.parent is not None:
+        found.append(Linked(case.parent.reference, f"{_process_name(case.parent)} d’origine",
+                            STATUS_LABELS.get(case.parent.status, case.parent.status), case.parent.completed))
+    for child in db.session.scalars(select(Case).where(Case.parent_id == case.id).order_by(Case.id)):
+        found.append(Linked(child.reference, f"{_process_name(child)} ouvert par ce dossier",
+                            STATUS_LABELS.get(child.status, child.status), child.completed))
+    return found
+
+
+def _process_name(case: Case) -> str:
+    return definitions.spec_for(case.definition).name or "Dossier"
 
 
 def attachments(case: Case) -> list[Attachment]:
