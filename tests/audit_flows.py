@@ -73,9 +73,9 @@ def run_dispute_path(api) -> tuple[str, str, dict, dict]:
     capture(api, child, child_cap)
     do(api, child, "ut_release", "finance", {"payment_released": "yes", "released_amount": 42.5})
     capture(api, child, child_cap)
-    capture(api, ref, cap)  # the complaint received litige_clos from the dispute
     do(api, child, "ut_close", "gestionnaire", {"closing_comment": "Avoir émis."})
     capture(api, child, child_cap)
+    capture(api, ref, cap)  # the complaint received litige_clos from the closed dispute
     do(api, ref, "ut_survey", "gestionnaire", {"satisfaction_score": 4})
     capture(api, ref, cap)
     return ref, child, cap, child_cap

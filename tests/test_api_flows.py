@@ -1,6 +1,7 @@
 """Every path of both processes end to end through the JSON API, on SQLite and PostgreSQL."""
 
 import pytest
+from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
@@ -119,9 +120,14 @@ def test_contest_with_payment_block_opens_dispute_resolved_by_credit_note(api, d
                                                        "credited_amount": 400.0})
     do(api, dispute_ref, "ut_release", "finance", {"payment_released": "yes", "released_amount": 850.0,
                                                    "released_on": "2026-11-30"})
-    # The dispute told its complaint (BPMN message litige_clos) and the complaint moved on.
-    assert "message_received" in history_types(api, ref)
     do(api, dispute_ref, "ut_close", "gestionnaire", {"closing_comment": "Avoir émis, paiement reçu."})
+    # The closed dispute told its complaint (BPMN message litige_clos) and the complaint moved on: the dispute's
+    # closing letter comes before the complaint's.
+    assert "message_received" in history_types(api, ref)
+    assert outbox_templates(dispute_ref)[-1] == "dispute_closed"
+    letters = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)).all()
+    order = [m.template for m in letters if m.template in ("dispute_closed", "closure")]
+    assert order == ["dispute_closed", "closure"]
     dispute = case(api, dispute_ref)
     assert dispute["completed"] and dispute["status"] == "closed" and dispute["credited_amount"] == 400.0
     complaint = case(api, ref)
