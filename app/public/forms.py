@@ -26,3 +26,10 @@ class LostLinkForm(HoneypotForm):
                                                                 "autocomplete": "off"})
     email = StringField("Votre adresse e-mail", render_kw={"required": True, "maxlength": 254, "type": "email",
                                                             "autocomplete": "email"})
+
+
+class ContestForm(HoneypotForm):
+    contest_text = TextAreaField("Ce que vous contestez dans notre réponse",
+                                 render_kw={"rows": 5, "maxlength": MAX_MESSAGE, "required": True,
+                                            "aria-required": "true"})
+    contest_file = FileField("Document à l'appui (facultatif)")

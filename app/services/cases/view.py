@@ -123,7 +123,7 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
         entry.body = data.get("text")
     elif event.type == "attachment_added":
         entry.detail = f"{data.get('filename')} ({data.get('size')} octets)"
-    elif event.type == "complainant_message":
+    elif event.type in ("complainant_message", "complaint_contested"):
         entry.body = data.get("text")
     elif event.type == "complainant_attachment":
         entry.detail = f"{data.get('filename')} ({data.get('size')} octets)"

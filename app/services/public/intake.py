@@ -26,7 +26,7 @@ from app.services.core.case_lock import lock_case
 from app.services.core.errors import Conflict, Invalid, NotFound
 from app.services.core.transaction import transaction
 from app.services.messaging import messages, notifications
-from app.services.public import attachments
+from app.services.public import attachments, contest
 
 PUBLIC_ACTOR = "public"
 COMPLAINANT = "complainant"
@@ -155,6 +155,7 @@ class PublicMessage:
     at: datetime
     subject: str
     body: str
+    about: str = ""  # « Litige LIT-2026-000004 » for a letter of a dispute this complaint opened
 
 
 @dataclass
@@ -181,27 +182,36 @@ class Tracking:
     survey_open: bool
     messages: list[PublicMessage] = field(default_factory=list)
     contributions: list[Contribution] = field(default_factory=list)
+    description: str = ""  # what the complainant wrote at intake
+    expected_remedy: str = ""
+    can_add: bool = False  # « Compléter votre dossier » while the case is being handled
+    can_contest: bool = False  # « Contester la réponse » while the answer waits for the complainant's reaction
+    related: list[tuple[str, str]] = field(default_factory=list)  # (reference, status) of the disputes opened
 
 
 def case_by_token(token: str) -> Case:
-    """The case of a tracking token, or NotFound (same answer for a malformed and an unknown token)."""
+    """The case (the thread's complaint) of a tracking token, or NotFound (same answer for a malformed and an unknown token)."""
     if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
         raise NotFound("Lien de suivi inconnu.")
     case = db.session.scalars(select(Case).where(Case.tracking_token == token)).first()
     # The lookup uses the unique index; the final check compares in constant time all the same.
     if case is None or not hmac.compare_digest(case.tracking_token.encode(), token.encode()):
         raise NotFound("Lien de suivi inconnu.")
-    return case
+    # one thread per complainant: a dispute's link opens the complaint it came from
+    return case.parent if case.parent is not None else case
 
 
 def tracking(token: str) -> Tracking:
     """The public view of a case: status, dates, messages sent to the complainant and their own additions."""
     case = case_by_token(token)
     pspec = definitions.spec_for(case.definition)
-    sent = db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id)
+    children = list(db.session.scalars(select(Case).where(Case.parent_id == case.id).order_by(Case.id)))
+    about = {c.id: f"{definitions.spec_for(c.definition).name} {c.reference}" for c in children}
+    sent = db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id.in_([case.id, *about]))
                               .order_by(OutboxMessage.created_at, OutboxMessage.id))
     own = db.session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id, AuditEvent.type.in_(OWN_EVENTS))
                              .order_by(AuditEvent.seq))
+    data = case.data or {}
     return Tracking(
         token=token, reference=case.reference, process_name=pspec.name,
         kind_label=KIND_WORDS.get(case.kind or "", "dossier").capitalize(),
@@ -210,9 +220,22 @@ def tracking(token: str) -> Tracking:
         due_at=case.due_at if case.status in ("open", "in_progress") else None,
         closed_at=case.closed_at if case.status == "closed" else None, open=not case.completed,
         survey_open=survey_task(case)[0] is not None,
-        messages=[PublicMessage(m.created_at, m.subject, m.body) for m in sent],
+        messages=[PublicMessage(m.created_at, m.subject, m.body, about.get(m.case_id, "")) for m in sent],
         contributions=[_contribution(e) for e in own],
+        description=str(data.get("description") or ""), expected_remedy=str(data.get("expected_remedy") or ""),
+        can_add=accepts_additions(case), can_contest=contest.contest_message(case) is not None,
+        related=[(c.reference, PUBLIC_STATUS_LABELS.get(c.status, "En cours de traitement")) for c in children],
     )
+
+
+def accepts_additions(case: Case) -> bool:
+    """Additions are for a case being handled: not once it is closed (even while its survey waits)."""
+    return not case.completed and case.status != "closed"
+
+
+def contest_answer(token: str, text: str | None, filename: str | None, stream) -> Case:
+    """« Contester la réponse » from the tracking page (see app/services/public/contest.py)."""
+    return contest.contest(case_by_token(token), text, filename, stream)
 
 
 def _contribution(event: AuditEvent) -> Contribution:
@@ -290,7 +313,7 @@ def add_information(token: str, text: str | None, filename: str | None, stream) 
     if errors:
         raise Invalid(errors)
     case = lock_case(case.id)  # the case row lock before its writes (case_lock); closed meanwhile?
-    if case.completed:
+    if not accepts_additions(case):
         raise Conflict("Ce dossier est clos : pour une nouvelle demande, déposez une nouvelle réclamation.")
     stored = None
     try:
