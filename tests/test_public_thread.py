@@ -94,3 +94,24 @@ def test_complainant_contests_the_answer_from_the_tracking_page(client, deployed
     assert ready_task(cases.get_case(complaint.reference)).bpmn_id == "ut_analyse"
     assert db.session.scalars(select(TaskRow).where(TaskRow.case_id == complaint.id,
                                                     TaskRow.bpmn_id == "ut_reaction")).one().state == "cancelled"
+
+
+def test_a_file_can_be_joined_at_intake(client, deployed):
+    from app.models import Case
+
+    data = {"kind": "complaint", "origin": "external_customer", "customer_name": "Martine Lefèvre",
+            "customer_email": "martine@example.fr", "description": "Colis arrivé écrasé.", "website": "",
+            "attachment": (io.BytesIO(PDF), "photo-colis.pdf")}
+    resp = client.post("/reclamation", data=data, content_type="multipart/form-data")
+    assert resp.status_code == 303, text(resp)
+    case = db.session.scalars(select(Case)).one()
+    [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id,
+                                                          AuditEvent.type == "complainant_attachment")).all()
+    assert event.data["filename"] == "photo-colis.pdf" and event.data["at_intake"] is True
+    page = text(client.get(f"/suivi/{case.tracking_token}"))
+    assert "photo-colis.pdf" in page
+    # a refused file refuses the whole submission: nothing is created
+    bad = {**data, "customer_email": "autre@example.fr", "attachment": (io.BytesIO(b"MZ\x90"), "virus.exe")}
+    resp = client.post("/reclamation", data=bad, content_type="multipart/form-data")
+    assert resp.status_code == 422 and "Type de fichier non accepté" in text(resp)
+    assert len(db.session.scalars(select(Case)).all()) == 1

@@ -16,6 +16,12 @@ class HoneypotForm(FlaskForm):
         return bool((self.website.data or "").strip())
 
 
+class IntakeFileForm(HoneypotForm):
+    """Base of the public intake form (the BPMN fields are added to it): an optional file with the complaint."""
+
+    attachment = FileField("Document à joindre (facultatif : facture, photo… PDF, image ou bureautique, 5 Mo)")
+
+
 class AddInformationForm(HoneypotForm):
     text = TextAreaField("Votre message", render_kw={"rows": 5, "maxlength": MAX_MESSAGE})
     attachment = FileField("Pièce jointe (facultative)")

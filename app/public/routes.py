@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 
 from app.forms.builder import apply_errors, build_form, submitted
 from app.public import bp
-from app.public.forms import AddInformationForm, ContestForm, HoneypotForm, LostLinkForm
+from app.public.forms import AddInformationForm, ContestForm, HoneypotForm, IntakeFileForm, LostLinkForm
 from app.services.core.errors import Conflict, Invalid, NotFound
 from app.services.public import intake as public
 from app.web import limiter
@@ -60,14 +60,16 @@ def intake():
     kinds = {option for f in info.fields if f.name == "kind" for option, _label in f.options}
     # A complaint unless the link says otherwise (?type=suggestion): the staff form has no default kind.
     initial = {"kind": request.args["type"] if request.args.get("type") in kinds else "complaint"}
-    form = build_form(info.fields, base=HoneypotForm, data=initial, render_kw=CONTACT_HINTS,
+    form = build_form(info.fields, base=IntakeFileForm, data=initial, render_kw=CONTACT_HINTS,
                       label_property="public_label")
     status = 200
     if request.method == "POST":
         status = _checked(form)
         if status is None:
             try:
-                result = public.file_intake(submitted(form))
+                upload = form.attachment.data
+                result = public.file_intake(submitted(form), upload.filename if upload else None,
+                                            upload.stream if upload else None)
             except Invalid as exc:
                 apply_errors(form, exc.errors)
                 status = 422

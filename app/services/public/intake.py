@@ -71,8 +71,9 @@ def _hidden_fields(properties: dict) -> set[str]:
     return set(STAFF_ONLY) | {name.strip() for name in extra.split(",") if name.strip()}
 
 
-def file_intake(raw: dict) -> IntakeResult:
-    """Validate a public submission; record it on a matching open case, or start a new case as `public`."""
+def file_intake(raw: dict, filename: str | None = None, stream=None) -> IntakeResult:
+    """Validate a public submission (and its optional file); record it on a matching open case, or start a new
+    case as `public`."""
     form = intake_form()
     names = {f.name for f in form.fields}
     if not isinstance(raw, dict):
@@ -83,18 +84,31 @@ def file_intake(raw: dict) -> IntakeResult:
     clean, errors = validate_submission(visible, {**raw, **fixed}, html=True)
     if not errors and not (clean.get("customer_email") or clean.get("customer_address")):
         errors["customer_email"] = CONTACT_MESSAGE
+    content = stream.read(attachments.max_bytes() + 1) if stream is not None and filename else None
+    if content == b"":
+        errors["attachment"] = "Le fichier est vide."
     if errors:
         raise Invalid(errors)
-    with transaction():
-        _serialize_per_email(clean.get("customer_email"))
-        existing = find_strong_duplicate(form.process_key, clean)
-        if existing is not None:
-            _merge_intake(existing, clean)
-            result = IntakeResult(existing, merged=True)
-        else:
-            case = cases.create_case(PUBLIC_ACTOR, form.process_key, clean)
-            _flag_possible_duplicates(case, clean)
-            result = IntakeResult(case)
+    stored = None
+    try:
+        with transaction():
+            _serialize_per_email(clean.get("customer_email"))
+            existing = find_strong_duplicate(form.process_key, clean)
+            if existing is not None:
+                _merge_intake(existing, clean)
+                result = IntakeResult(existing, merged=True)
+            else:
+                case = cases.create_case(PUBLIC_ACTOR, form.process_key, clean)
+                _flag_possible_duplicates(case, clean)
+                result = IntakeResult(case)
+            if content is not None:  # the file filed with the form, on the case it went to
+                stored = attachments.store(result.case, COMPLAINANT, filename, content, field="attachment")
+                audit.record(result.case, COMPLAINANT, "complainant_attachment",
+                             data={**stored, "text": "", "at_intake": True})
+    except Exception:
+        if stored:
+            attachments.remove(stored["stored_name"])
+        raise
     return result
 
 
