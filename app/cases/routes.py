@@ -15,6 +15,7 @@ from app.services.cases import lifecycle as cases
 from app.services.cases import search as case_search
 from app.services.cases import view as case_view
 from app.services.core.errors import Invalid
+from app.services.tasks import actions as tasks
 
 PER_PAGE = 50
 
@@ -35,9 +36,11 @@ def search():
     form = SearchForm(request.args)
     known = case_search.known_values()
     form.status.choices = _choices("Tous", [(v, STATUS_LABELS.get(v, v)) for v in known["status"]])
-    form.process_key.choices = _choices("Tous", [(v, v) for v in known["process"]])
-    form.channel.choices = _choices("Tous", [(v, v) for v in known["channel"]])
-    form.origin.choices = _choices("Toutes", [(v, v) for v in known["origin"]])
+    names = tasks.list_options()  # the French names from the deployed BPMN
+    process_names, channels, origins = dict(names["processes"]), dict(names["channels"]), dict(names["origins"])
+    form.process_key.choices = _choices("Tous", [(v, process_names.get(v, v)) for v in known["process"]])
+    form.channel.choices = _choices("Tous", [(v, channels.get(v, v)) for v in known["channel"]])
+    form.origin.choices = _choices("Toutes", [(v, origins.get(v, v)) for v in known["origin"]])
     try:
         page = max(int(request.args.get("page", 1)), 1)
     except ValueError:
@@ -50,7 +53,8 @@ def search():
             problems = exc.errors
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("cases/search.html", form=form, rows=rows, total=total, page=page,
-                           pages=max(1, -(-total // PER_PAGE)), problems=problems, args=args)
+                           pages=max(1, -(-total // PER_PAGE)), problems=problems, args=args,
+                           channels=channels, origins=origins)
 
 
 @bp.get("/<reference>")
@@ -150,7 +154,8 @@ def new():
 def new_case(process_key):
     form = build_form(intake.start_form(current_user, process_key))
     if request.method == "GET":
-        return render_template("cases/new.html", form=form, process_key=process_key, duplicates=[])
+        return render_template("cases/new.html", form=form, process_key=process_key,
+                               process_name=intake.process_name(process_key), duplicates=[])
     values = submitted(form)
     try:
         result = intake.register(current_user, process_key, values, html=True,
@@ -159,10 +164,11 @@ def new_case(process_key):
     except Invalid as exc:
         apply_errors(form, exc.errors)
         flash("Le formulaire contient des erreurs : corrigez les champs signalés.", "error")
-        return render_template("cases/new.html", form=form, process_key=process_key, duplicates=[]), 422
+        return render_template("cases/new.html", form=form, process_key=process_key,
+                               process_name=intake.process_name(process_key), duplicates=[]), 422
     if result.duplicates:
         return render_template("cases/new.html", form=form, process_key=process_key,
-                               duplicates=result.duplicates)
+                               process_name=intake.process_name(process_key), duplicates=result.duplicates)
     if result.linked:
         flash(f"Contact rattaché au dossier {result.case.reference} (aucun nouveau dossier ouvert).", "info")
     else:

@@ -31,6 +31,11 @@ def startable(user: User) -> list:
     return found
 
 
+def process_name(process_key: str) -> str:
+    """The French name of a process (its key when it has none)."""
+    return definitions.active(process_key).name or process_key
+
+
 def start_form(user: User, process_key: str) -> list:
     """The start form fields of a process the user may start."""
     pspec = definitions.spec_for(definitions.active(process_key))

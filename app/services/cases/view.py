@@ -8,8 +8,17 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from app import formatting
 from app.extensions import db
-from app.labels import EVENT_LABELS, HIDDEN_EVENTS, STATUS_LABELS, SYSTEM_LABELS
+from app.labels import (
+    EVENT_LABELS,
+    HIDDEN_EVENTS,
+    OUTBOX_CHANNEL_LABELS,
+    STATUS_LABELS,
+    SYSTEM_LABELS,
+    actor_label,
+    group_label,
+)
 from app.models import Attachment, AuditEvent, Case, Comment, OutboxMessage, TaskRow
 from app.services.core import audit, definitions
 from app.vocabulary import PARIS
@@ -53,14 +62,18 @@ def labels_for(case: Case) -> dict[str, tuple[str, dict]]:
     return found
 
 
-def show(value, options: dict | None = None) -> str:
-    """A stored value as French text."""
+def show(value, options: dict | None = None, label: str = "") -> str:
+    """A stored value as French text (an amount when the label says €)."""
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return "Oui" if value else "Non"
+    if isinstance(value, (int, float)) and "€" in label:
+        return formatting.format_amount(value)
     if isinstance(value, float):
-        return f"{value:.2f}".replace(".", ",")
+        return formatting.format_number(value, 2)
+    if isinstance(value, int):
+        return formatting.format_number(value)
     if options and str(value) in options:
         return options[str(value)]
     if isinstance(value, str) and _ISO_MOMENT.match(value):
@@ -77,9 +90,11 @@ def labelled_data(case: Case) -> list[tuple[str, str, str]]:
     """(name, label, shown value) for each data key, form fields first in their form order."""
     labels = labels_for(case)
     data = case.data or {}
-    known = [(n, labels[n][0], show(data[n], labels[n][1])) for n in labels if n in data]
-    others = [(n, SYSTEM_LABELS.get(n, n), show(v, STATUS_LABELS if n == "status" else None))
-              for n, v in sorted(data.items()) if n not in labels and not isinstance(v, (dict, list))]
+    known = [(n, labels[n][0], show(data[n], labels[n][1], labels[n][0])) for n in labels if n in data]
+    # keys the process sets itself: only those with a French name (the others are internals: last_message…)
+    others = [(n, SYSTEM_LABELS[n], show(v, STATUS_LABELS if n == "status" else None))
+              for n, v in sorted(data.items()) if n not in labels and n in SYSTEM_LABELS
+              and not isinstance(v, (dict, list))]
     return known + others
 
 
@@ -103,14 +118,15 @@ def _named_steps(event: AuditEvent) -> list[str]:
 def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
     data = event.data or {}
     step = pspec.user_tasks.get(event.bpmn_id or "", {}).get("name") if event.bpmn_id else None
-    entry = Entry(at=event.at, actor=event.actor, type=event.type,
+    entry = Entry(at=event.at, actor=actor_label(event.actor), type=event.type,
                   label=EVENT_LABELS.get(event.type, event.type), step=step)
     if event.type == "task_completed":
-        entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1]))
-                        for k, v in (data.get("submitted") or {}).items()]
+        entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1], labels.get(k, (k,))[0]))
+                        for k, v in (data.get("submitted") or {}).items() if k in labels]
     elif event.type == "message_sent":
         letter = letters.get(data.get("outbox_id"))
-        entry.detail = f"{data.get('subject', '')} ({data.get('channel')} → {data.get('recipient') or '—'})"
+        channel = OUTBOX_CHANNEL_LABELS.get(data.get("channel"), "")
+        entry.detail = f"{data.get('subject', '')} ({channel} → {data.get('recipient') or '—'})"
         entry.body = letter.body if letter is not None else None
     elif event.type == "status_changed":
         entry.detail = f"{STATUS_LABELS.get(data.get('from'), data.get('from'))} → " \
@@ -118,7 +134,7 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
     elif event.type in ("task_claimed", "task_reassigned"):
         entry.detail = f"attribuée à {data.get('assignee')}"
     elif event.type == "task_released":
-        entry.detail = f"libérée par {event.actor} (détenue par {data.get('previous')})"
+        entry.detail = f"libérée par {actor_label(event.actor)} (détenue par {data.get('previous')})"
     elif event.type == "comment_added":
         entry.body = data.get("text")
     elif event.type == "attachment_added":
@@ -129,9 +145,10 @@ def _entry(event: AuditEvent, labels: dict, pspec, letters: dict) -> Entry:
         entry.detail = f"{data.get('filename')} ({data.get('size')} octets)"
         entry.body = data.get("text") or None
     elif event.type in ("intake_linked", "public_intake_merged"):
-        entry.detail = f"via {data.get('channel') or '—'}"
-        entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1]))
-                        for k, v in (data.get("data") or {}).items()]
+        channels = labels.get("channel", ("", {}))[1]
+        entry.detail = f"par le canal « {channels.get(data.get('channel'), '—')} »"
+        entry.values = [(labels.get(k, (k, {}))[0], show(v, labels.get(k, (k, {}))[1], labels.get(k, (k,))[0]))
+                        for k, v in (data.get("data") or {}).items() if k in labels]
     elif event.type == "possible_duplicates":
         entry.detail = "; ".join(f"{c.get('reference')} ({', '.join(c.get('reasons') or [])})"
                                  for c in data.get("candidates") or [])
@@ -197,5 +214,8 @@ def diagram(case: Case) -> dict:
             if entry.get("bpmn_id") and entry["bpmn_id"] not in completed:
                 completed.append(entry["bpmn_id"])
     current = [t.bpmn_id for t in current_tasks(case)]
+    # the lanes are named after group ids: the diagram people read names the groups in French
+    xml = re.sub(r'(<(?:bpmn:)?lane\b[^>]*\bname=")([^"]*)(")',
+                 lambda m: m.group(1) + group_label(m.group(2)) + m.group(3), case.definition.xml)
     return {"reference": case.reference, "process": case.process_key, "version": case.definition.version,
-            "xml": case.definition.xml, "completed": completed, "current": current}
+            "xml": xml, "completed": completed, "current": current}

@@ -204,7 +204,7 @@ class Tracking:
 
 
 def case_by_token(token: str) -> Case:
-    """The case (the thread's complaint) of a tracking token, or NotFound (same answer for a malformed and an unknown token)."""
+    """The case (the thread's complaint) of a tracking token, or NotFound (same answer for malformed and unknown)."""
     if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
         raise NotFound("Lien de suivi inconnu.")
     case = db.session.scalars(select(Case).where(Case.tracking_token == token)).first()
