@@ -41,8 +41,8 @@ def parse_amount(text: str) -> Decimal:
     if not isinstance(text, str):
         raise ValueError("amount expected as text")
     cleaned = _SPACES.sub("", text.strip()).removesuffix("€").removesuffix("EUR").strip()
-    if not cleaned:
-        raise ValueError("empty amount")
+    if not cleaned or "e" in cleaned.lower():  # no 1e5: nobody types an amount that way
+        raise ValueError("not an amount")
     if "," not in cleaned and cleaned.count(".") == 1:
         cleaned = cleaned.replace(".", ",")  # 1250.40: the dot is the decimal separator here
     try:

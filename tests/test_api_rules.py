@@ -82,7 +82,7 @@ def test_invalid_long_and_date_values(api, deployed):
     do(api, ref, "ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "ok"})
     task = ready(api, ref, "ut_reaction")
     before = snapshot(ref)
-    for bad in ("25/11/2026", "2026-13-01", 20261125):
+    for bad in ("25.11.2026", "2026-13-01", 20261125):
         resp = api.post("gestionnaire", f"/api/tasks/{task['id']}/complete",
                         json={"data": {"reaction": "satisfied", "reaction_on": bad, "payment_blocked": "no"}})
         assert resp.status_code == 422 and "reaction_on" in resp.get_json()["errors"]

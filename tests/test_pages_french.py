@@ -44,7 +44,7 @@ def leaks(text: str, codes: set[str]) -> set[str]:
     words = set(re.findall(r"\w+", text))
     found = {w for w in words if w in codes or w in ENGLISH}
     found |= {m for m in re.findall(r"\bpar (cli|public|system|complainant)\b", text)}
-    if "non vérifié" in text and "jamais vérifié" not in text and "Non vérifié :" not in text:
+    if re.search(r"non vérifié(?! par l'audit)", text):
         found.add("« non vérifié » sans explication")
     return found
 

@@ -59,7 +59,7 @@ def test_register_phone_complaint(app, deployed):
     ("amount", "douze", "Nombre attendu (par exemple 12,50)."),  # decimal
     ("amount", "-3", "La valeur doit être supérieure ou égale à 0."),  # decimal, min
     ("received_at", "2026-02-30", "Cette date n'existe pas."),  # date
-    ("received_at", "20/11/2026", "Date attendue au format AAAA-MM-JJ."),  # date format
+    ("received_at", "20.11.2026", "Date attendue au format JJ/MM/AAAA (ou AAAA-MM-JJ)."),  # date format
 ])
 def test_bad_input_of_every_type(app, deployed, field, value, message):
     resp = login(app, "accueil").post("/dossiers/nouveau/reclamation", data={**PHONE, field: value})

@@ -5,8 +5,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import User
 from app.services.cases import lifecycle as cases
-from app.services.public import contest
 from app.services.people.users import KNOWN_GROUPS, create_user
+from app.services.public import contest
 from app.services.tasks import actions as tasks
 
 DEMO_PASSWORD = "demo"

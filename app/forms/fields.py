@@ -10,6 +10,8 @@ from datetime import date
 from keyword import iskeyword
 from typing import Any
 
+from app.formatting import parse_amount, parse_date_fr
+
 SUPPORTED_TYPES = ("string", "text", "long", "decimal", "boolean", "date", "enum")
 MAX_STRING_LENGTH = 10_000
 MAX_SAFE_INTEGER = 2**53  # beyond this, JSON clients (JavaScript numbers) silently lose precision
@@ -25,6 +27,7 @@ _FALSE = frozenset({"false", "off", "n", "no", "0", "non", "f"})
 _INT_RE = re.compile(r"[+-]?\d{1,20}", re.ASCII)
 _DECIMAL_RE = re.compile(r"[+-]?(?:\d{1,20}(?:[.,]\d{0,20})?|[.,]\d{1,20})", re.ASCII)
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_FR_DATE_RE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}", re.ASCII)
 _CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength", "pattern", "required_if")
 # A field property consequence_<option id> (consequence_true / consequence_false for booleans) says what
 # choosing that option will do (close the case, send a letter): shown beside the option, confirmed on submit.
@@ -75,6 +78,8 @@ def _flag(name: str, key: str, config: Any) -> bool:
 def _bound(name: str, kind: str, key: str, config: Any) -> float | str:
     text = "" if config is None else str(config).strip()
     if kind == "date":
+        if not _DATE_RE.fullmatch(text):  # a BPMN file writes dates in ISO
+            raise FormDefinitionError(f"Champ « {name} » : {key} doit être une date AAAA-MM-JJ.")
         try:
             return _to_date(text)
         except _Invalid:
@@ -237,8 +242,13 @@ def _fmt(spec: FieldSpec, bound: float | str) -> str:
 
 
 def _to_date(raw: Any) -> str:
+    if isinstance(raw, str) and _FR_DATE_RE.fullmatch(raw.strip()):  # typed the French way: 03/12/2026
+        try:
+            return parse_date_fr(raw.strip()).isoformat()
+        except ValueError:
+            raise _Invalid("Cette date n'existe pas.") from None
     if not isinstance(raw, str) or not _DATE_RE.fullmatch(raw.strip()):
-        raise _Invalid("Date attendue au format AAAA-MM-JJ.")
+        raise _Invalid("Date attendue au format JJ/MM/AAAA (ou AAAA-MM-JJ).")
     try:
         return date.fromisoformat(raw.strip()).isoformat()
     except ValueError:
@@ -266,9 +276,13 @@ def _to_decimal(raw: Any) -> float:
         raise _Invalid("Nombre attendu.")
     if isinstance(raw, str):
         text = raw.strip()
-        if not _DECIMAL_RE.fullmatch(text):
-            raise _Invalid("Nombre attendu (par exemple 12,50).")
-        raw = float(text.replace(",", "."))
+        if _DECIMAL_RE.fullmatch(text):
+            raw = float(text.replace(",", "."))
+        else:  # what French people type: « 1 250,40 », « 1250,40 € » (Babel)
+            try:
+                raw = float(parse_amount(text))
+            except ValueError:
+                raise _Invalid("Nombre attendu (par exemple 12,50).") from None
     if not isinstance(raw, int) and not math.isfinite(raw):
         raise _Invalid("Nombre attendu.")
     if abs(raw) > MAX_DECIMAL:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from app import clock
+from app import clock, formatting
 from app.engine import TIMER_TYPES, CaseWorkflow, StepContext, StepResult
 from app.engine import migration as engine_migration
 from app.extensions import db
@@ -297,10 +297,9 @@ def parse_at(events: list[AuditEvent], at: str | int | None) -> int:
             raise Invalid({"at": f"Événement {seq} inconnu pour ce dossier."})
         return seq
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = formatting.parse_datetime_paris(text)  # typed in Paris time: 03/12/2026 08:40 (or ISO)
     except ValueError:
-        raise Invalid({"at": "Numéro d'événement ou date ISO 8601 attendu."}) from None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise Invalid({"at": "Numéro d'événement ou date et heure attendus, par exemple 03/12/2026 08:40."}) from None
     before = [e.seq for e in events if e.at <= moment]
     if not before:
         raise Invalid({"at": "Le dossier n'existait pas encore à cette date."})
