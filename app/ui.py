@@ -19,7 +19,10 @@ def format_datetime(value, fmt: str = "%d/%m/%Y %H:%M") -> str:
     if value in (None, ""):
         return "—"
     if isinstance(value, str):
-        return formatting.format_datetime_paris(value)
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
     return value.astimezone(PARIS).strftime(fmt)
 
 
