@@ -79,6 +79,7 @@ EXPECTED = {
     "public.confirmation": PUBLIC,
     "public.track": PUBLIC,
     "public.add_information": PUBLIC,
+    "public.contest": PUBLIC,
     "public.survey": PUBLIC,
     "public.lost_link": PUBLIC,
     "api.audit_events": AUDIT_READERS,
@@ -105,6 +106,7 @@ EXPECTED = {
     "cases.download": STAFF,
     "cases.complainant_download": STAFF,
     "cases.comment": STAFF,
+    "cases.escalate": STAFF,  # and then the step's group, a manager or an admin (escalation.can_escalate)
     "cases.upload": STAFF,
     "cases.new": WRITERS,  # the page that starts a case: auditors never get it
     "cases.new_case": ("accueil",),  # the start event's lane of reclamation

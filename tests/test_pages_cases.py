@@ -70,7 +70,7 @@ def test_case_page(app, three):
     page = text(resp)
     assert "Nom du réclamant Martine Lefèvre" in page  # data labelled with the form labels
     assert "Catégorie Facturation" in page and "Gravité Élevée" in page  # option names, not ids
-    assert "Analyser la réclamation service non attribuée" in page  # current task and holder
+    assert "Analyser la réclamation Services concernés non attribuée" in page  # current task, group, holder
     assert "Étape terminée — Qualifier la réclamation par gestionnaire" in page
     assert "Message au réclamant" in page
     assert "Ajouter le commentaire" not in page and "Joindre" not in page  # auditors read only

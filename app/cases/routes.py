@@ -16,6 +16,7 @@ from app.services.cases import search as case_search
 from app.services.cases import view as case_view
 from app.services.core.errors import Invalid
 from app.services.tasks import actions as tasks
+from app.web import csrf
 
 PER_PAGE = 50
 
@@ -125,10 +126,20 @@ def upload(reference):
 @staff_required
 def download(reference, attachment_id):
     attachment, path = notes.attachment_file(reference, attachment_id)
-    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
-                         download_name=attachment.filename, max_age=0)
+    return _file_response(path, attachment.content_type, attachment.filename)
+
+
+PREVIEWABLE = ("application/pdf", "image/png", "image/jpeg")
+
+
+def _file_response(path, content_type: str, filename: str):
+    """A stored file: downloaded, or shown in the browser (?apercu=1) when it is a PDF or an image."""
+    inline = request.args.get("apercu") == "1" and content_type in PREVIEWABLE
+    response = send_file(path, mimetype=content_type, as_attachment=not inline, download_name=filename, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    # no script ever runs from a file; the browser's own PDF viewer needs no sandbox, a download does
+    response.headers["Content-Security-Policy"] = ("default-src 'none'; img-src 'self'; object-src 'self'"
+                                                   if inline else "default-src 'none'; sandbox")
     return response
 
 
@@ -136,27 +147,34 @@ def download(reference, attachment_id):
 @staff_required
 def complainant_download(reference, seq):
     info, path = notes.complainant_file(reference, seq)
-    response = send_file(path, mimetype=info["content_type"], as_attachment=True, download_name=info["filename"],
-                         max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return _file_response(path, info["content_type"], info["filename"])
 
 
 @bp.get("/nouveau")
 @groups_required(*STAFF_GROUPS, write=True)
 def new():
-    return render_template("cases/new_choose.html", processes=intake.startable(current_user))
+    processes = intake.startable(current_user)
+    if len(processes) == 1:  # reception has one process: straight to its form
+        return redirect(url_for("cases.new_case", process_key=processes[0][0].key))
+    return render_template("cases/new_choose.html", processes=processes)
 
 
 @bp.route("/nouveau/<process_key>", methods=["GET", "POST"])
+@csrf.exempt  # checked below, to give back the form with what was typed when the token has expired
 @groups_required(*STAFF_GROUPS, write=True)
 def new_case(process_key):
     form = build_form(intake.start_form(current_user, process_key))
     if request.method == "GET":
         return render_template("cases/new.html", form=form, process_key=process_key,
-                               process_name=intake.process_name(process_key), duplicates=[])
+                               process_name=intake.process_name(process_key),
+                               several_processes=len(intake.startable(current_user)) > 1, duplicates=[])
     values = submitted(form)
+    if not form.validate():  # the CSRF token only
+        form.form_errors.append("Le formulaire a expiré (jeton de sécurité) : rien n'a été enregistré. Vos "
+                                "saisies sont conservées ci-dessous : envoyez-les à nouveau.")
+        return render_template("cases/new.html", form=form, process_key=process_key,
+                               process_name=intake.process_name(process_key), several_processes=False,
+                               duplicates=[]), 400
     try:
         result = intake.register(current_user, process_key, values, html=True,
                                  confirm_new=request.form.get("confirm_new") == "1",
@@ -165,10 +183,12 @@ def new_case(process_key):
         apply_errors(form, exc.errors)
         flash("Le formulaire contient des erreurs : corrigez les champs signalés.", "error")
         return render_template("cases/new.html", form=form, process_key=process_key,
-                               process_name=intake.process_name(process_key), duplicates=[]), 422
+                               process_name=intake.process_name(process_key),
+                               several_processes=len(intake.startable(current_user)) > 1, duplicates=[]), 422
     if result.duplicates:
         return render_template("cases/new.html", form=form, process_key=process_key,
-                               process_name=intake.process_name(process_key), duplicates=result.duplicates)
+                               process_name=intake.process_name(process_key),
+                               several_processes=len(intake.startable(current_user)) > 1, duplicates=result.duplicates)
     if result.linked:
         flash(f"Contact rattaché au dossier {result.case.reference} (aucun nouveau dossier ouvert).", "info")
     else:
