@@ -51,10 +51,11 @@ def test_phone_complaint_through_three_groups(app, live, page):
     base = live.url
     # 1. Front office registers a phone complaint.
     sign_in(page, base, "accueil")
-    page.get_by_role("link", name="Dossiers").click()
-    page.get_by_role("link", name="Nouveau dossier").click()
-    page.locator('main a[href$="/dossiers/nouveau/reclamation"]').click()
+    # « Nouveau dossier » is in reception's menu; with one process it opens the form at once
+    page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Nouveau dossier").click()
     page.get_by_label("Canal de réception").select_option("phone")
+    page.get_by_label("Orale").check()  # asked for the phone and the counter only
+    page.get_by_label("Réclamation", exact=True).check()  # the kind decides the path: no default
     page.get_by_label("Nom du réclamant").fill("Lucie Fontaine")
     page.get_by_label("Téléphone du réclamant").fill("06 11 22 33 44")
     page.get_by_label("Description de la réclamation").fill("Compteur relevé deux fois ce mois-ci.")
@@ -79,16 +80,15 @@ def test_phone_complaint_through_three_groups(app, live, page):
     assert rows.count() == 1 and risky.reference in rows.first.inner_text()
     page.get_by_role("link", name="Effacer").click()
     row = page.locator("tr", has_text=reference)
-    row.get_by_role("button", name="Prendre").click()
+    row.get_by_role("button", name="Prendre et ouvrir").click()  # one click to the form
+    page.wait_for_url(re.compile(r"/taches/[0-9a-f-]{36}$"))
     assert "prise." in page.content()
-    page.get_by_role("link", name=re.compile("Mes tâches")).click()
-    page.locator("tr", has_text=reference).get_by_role("link", name="Ouvrir").click()
-    page.get_by_label("Réclamation recevable").check()
+    page.get_by_label("Recevable", exact=True).check()
     page.get_by_label("Catégorie").select_option("billing")
     page.get_by_label("Élevée").check()
     page.get_by_label("Service concerné").select_option("billing")
     page.get_by_role("button", name="Terminer l'étape").click()
-    page.wait_for_url(re.compile(r"/taches/$"))
+    page.wait_for_url(re.compile(r"/taches/\?onglet=group$"))  # back to the tab the work came from
     assert f"terminée pour le dossier {reference}" in page.content()
     sign_out(page)
 
@@ -99,8 +99,10 @@ def test_phone_complaint_through_three_groups(app, live, page):
     page.get_by_label("Faits constatés").focus()
     page.keyboard.type("Double relevé confirmé par le technicien.")
     page.get_by_label("Cause racine").fill("Erreur de saisie lors de la tournée.")
+    page.get_by_label("Non", exact=True).check()  # no systemic cause: an explicit choice
+    page.get_by_label("Non : passer à la décision").check()
     page.get_by_role("button", name="Terminer l'étape").click()
-    page.wait_for_url(re.compile(r"/taches/$"))
+    page.wait_for_url(re.compile(r"/taches/\?onglet="))
 
     # 4. The case page shows the next step and highlights the diagram.
     page.goto(f"{base}/dossiers/{reference}")
