@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.live import CHROMIUM, LiveServer, launch
+from tests.support.axe import violations
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]
@@ -26,7 +27,8 @@ def live(app, deployed, backend):
 def page(live):
     with sync_api.sync_playwright() as p:
         browser = launch(p)
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="fr-FR")
+        # bypass_csp only lets the test inject axe-core (tests/support/axe.py)
+        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="fr-FR", bypass_csp=True)
         page = context.new_page()
         page.set_default_timeout(15000)
         yield page
@@ -53,6 +55,7 @@ def test_phone_complaint_through_three_groups(app, live, page):
     sign_in(page, base, "accueil")
     # « Nouveau dossier » is in reception's menu; with one process it opens the form at once
     page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Nouveau dossier").click()
+    assert violations(page) == []  # the start form
     page.get_by_label("Canal de réception").select_option("phone")
     page.get_by_label("Orale").check()  # asked for the phone and the counter only
     page.get_by_label("Réclamation", exact=True).check()  # the kind decides the path: no default
@@ -79,9 +82,11 @@ def test_phone_complaint_through_three_groups(app, live, page):
     rows = page.locator("table.tasks tbody tr")
     assert rows.count() == 1 and risky.reference in rows.first.inner_text()
     page.get_by_role("link", name="Effacer").click()
+    assert violations(page) == []  # the task list
     row = page.locator("tr", has_text=reference)
     row.get_by_role("button", name="Prendre et ouvrir").click()  # one click to the form
     page.wait_for_url(re.compile(r"/taches/[0-9a-f-]{36}$"))
+    assert violations(page) == []  # the task page
     assert "prise." in page.content()
     page.get_by_label("Recevable", exact=True).check()
     page.get_by_label("Catégorie").select_option("billing")
@@ -112,6 +117,7 @@ def test_phone_complaint_through_three_groups(app, live, page):
     assert current == ["ut_decide"]
     done = page.eval_on_selector_all("#diagram .hl-done", "els => els.map(e => e.dataset.elementId)")
     assert {"ut_qualify", "ut_analyse"} <= set(done)
+    assert violations(page) == []  # the case page, diagram drawn
     timeline = page.locator("#tl-title + .timeline").inner_text()
     assert "Analyser la réclamation" in timeline and "Qualifier la réclamation" in timeline
 
