@@ -67,3 +67,20 @@ def test_audit_state_at_a_paris_moment_typed_the_french_way(app, deployed):
     assert "Après l'événement" in page and "attendus, par exemple" not in page
     bad = text(login(app, "auditeur").get(f"/audit/cases/{case.reference}/state", query_string={"at": "demain"}))
     assert "par exemple 03/12/2026 08:40" in bad
+
+
+def test_letters_show_amounts_the_french_way(app, deployed):
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import OutboxMessage
+    from tests.support.thread import ANALYSE, QUALIFY
+
+    case = start_case()
+    for bpmn_id, who, data in (("ut_qualify", "gestionnaire", QUALIFY), ("ut_analyse", "service", ANALYSE),
+                               ("ut_decide", "gestionnaire", {"decision": "partly", "compensation": "1 250,40",
+                                                              "response_text": "Geste accordé."})):
+        cases.complete_task(user(who), ready_task(case, bpmn_id).id, data)
+    letter = db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id,
+                                                            OutboxMessage.template == "response")).one()
+    assert f"Un geste commercial de 1{NNBSP}250,40\u00a0€ vous est accordé." in letter.body
