@@ -91,6 +91,15 @@ def test_staff_pages_on_a_phone(app, server, phone):
     phone.get_by_role("link", name=case.reference).first.click()
     phone.wait_for_url(re.compile(r"/taches/[0-9a-f-]{36}"))
     check(phone, problems, "task page")
+    # required_if: the blocked amount is asked only once the complainant is said to block a payment
+    amount = phone.get_by_label("Montant bloqué (€)")
+    assert not amount.is_visible()
+    phone.get_by_label("Conteste la réponse").check()
+    phone.get_by_label("Oui : ouvrir un litige").check()
+    assert amount.is_visible() and amount.get_attribute("aria-required") == "true"
+    assert phone.get_by_text("Ce choix ouvre un litige").first.is_visible()
+    phone.get_by_label("Non : réexaminer la réclamation").check()
+    assert not amount.is_visible()
     # a failed submit: the error summary takes the focus
     phone.get_by_role("button", name="Terminer l'étape").click()
     phone.wait_for_selector(".error-summary")
