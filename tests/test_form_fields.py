@@ -431,7 +431,7 @@ def test_required_if_applies_only_for_the_named_values():
 
 
 def test_consequences_name_the_chosen_option_only():
-    from app.forms.fields import consequences
+    from app.forms.consequences import consequences
 
     specs = _conditional_specs()
     assert consequences(specs, {"payment_blocked": "yes"}) == [("payment_blocked=yes", "Ce choix ouvre un litige.")]

@@ -13,7 +13,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.widgets import DateInput, TextInput
 
-from app.forms.fields import FieldSpec, consequence
+from app.forms.consequences import consequence
+from app.forms.fields import FieldSpec
 
 EMPTY_CHOICE = SelectChoice("", "— Choisir —")
 # Bounded integers with at most this many values may be rendered as radio buttons (e.g. a 1-5 score).

@@ -29,9 +29,6 @@ _DECIMAL_RE = re.compile(r"[+-]?(?:\d{1,20}(?:[.,]\d{0,20})?|[.,]\d{1,20})", re.
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _FR_DATE_RE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}", re.ASCII)
 _CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength", "pattern", "required_if")
-# A field property consequence_<option id> (consequence_true / consequence_false for booleans) says what
-# choosing that option will do (close the case, send a letter): shown beside the option, confirmed on submit.
-CONSEQUENCE_PREFIX = "consequence_"
 
 
 class FormDefinitionError(ValueError):
@@ -207,20 +204,6 @@ def choice_key(value: Any) -> str:
     return "" if value is None else str(value).strip().lower()
 
 
-def consequence(spec: FieldSpec, option: Any) -> str | None:
-    """What choosing `option` in this field will do, as the BPMN says (consequence_<option>), or None."""
-    return dict(spec.properties).get(f"{CONSEQUENCE_PREFIX}{choice_key(option)}") or None
-
-
-def consequences(fields: Iterable[FieldSpec], clean: Mapping) -> list[tuple[str, str]]:
-    """(field id=option, sentence) for every chosen option that closes, rejects or sends something."""
-    found = []
-    for spec in fields:
-        if spec.name in clean:
-            text = consequence(spec, clean[spec.name])
-            if text:
-                found.append((f"{spec.name}={choice_key(clean[spec.name])}", text))
-    return found
 
 
 def _by_name(fields: Iterable[FieldSpec]) -> dict[str, FieldSpec]:

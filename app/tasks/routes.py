@@ -8,7 +8,8 @@ from flask_login import current_user
 from app import clock
 from app.access import STAFF_GROUPS, groups_required, is_read_only, staff_required
 from app.forms.builder import apply_errors, build_form, submitted
-from app.forms.fields import consequences, validate_submission
+from app.forms.consequences import consequences
+from app.forms.fields import validate_submission
 from app.services.cases import escalation
 from app.services.cases import lifecycle as cases
 from app.services.cases import view as case_view
