@@ -134,6 +134,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 NAV = [  # (endpoint, French label, groups allowed or None for all staff); links to missing pages are skipped
     ("tasks.index", "Tâches", None),
+    ("cases.new", "Nouveau dossier", ("accueil", "finance")),
     ("cases.search", "Dossiers", None),
     ("reports.dashboard", "Indicateurs", REPORT_READERS),
     ("actions.index", "Actions", CAPA_READERS),

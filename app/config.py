@@ -49,6 +49,8 @@ def load_config(instance_path: str) -> dict:
         "PRIVACY_NOTICE": os.environ.get("PRIVACY_NOTICE"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "reclamations@example.org"),
         "TOKEN_MAX_AGE": int(os.environ.get("TOKEN_MAX_AGE", 12 * 3600)),
+        # A form stays valid for a working day (a task page left open over lunch still goes through).
+        "WTF_CSRF_TIME_LIMIT": int(os.environ.get("WTF_CSRF_TIME_LIMIT", 10 * 3600)),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)),
         "SESSION_COOKIE_HTTPONLY": True,
         # Staff sessions end after this long without a request, and this long after sign-in whatever happens.

@@ -132,60 +132,79 @@ def install(env) -> None:
     env.filters.update(FILTERS)
 
 
-# --- the audit pages' helpers (format_*, parse_datetime_paris, sort_key) ---------------------------------------
+# --- pages: amounts, numbers, Paris dates and times shown and typed --------------------------------------
 
-def format_amount(value) -> str:
-    """An amount in euros, French style: 1 250,40 € (no-break spaces as Babel writes them)."""
-    if value is None or value == "" or isinstance(value, bool):
+_FR_MOMENT = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(?:à\s+)?(\d{1,2})[:h](\d{2}))?")
+_FR_DAY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+
+
+def format_amount(value, currency: str = "EUR") -> str:
+    """1250.4 -> « 1 250,40 € » (empty text for a missing amount)."""
+    if value in (None, ""):
         return ""
-    return format_currency(Decimal(str(value)), "EUR", locale=LOCALE)
+    return format_currency(Decimal(str(value)), currency, locale=LOCALE)
 
 
-def format_number(value) -> str:
-    """A number French style: 1 250,4."""
-    return format_decimal(Decimal(str(value)), locale=LOCALE)
+def format_number(value, decimals: int | None = None) -> str:
+    """10000 -> « 10 000 »; with decimals, 12.5 -> « 12,50 »."""
+    if value in (None, ""):
+        return ""
+    pattern = None if decimals is None else "#,##0." + "0" * decimals if decimals else "#,##0"
+    return format_decimal(value, format=pattern, locale=LOCALE)
 
 
-def _audit_moment(value):
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=PARIS)
+
+
+def format_date_fr(value, style: str = "short") -> str:
+    """A date or a UTC moment as its Paris day: « 03/12/2026 » (style long: « 3 décembre 2026 »)."""
+    if value in (None, ""):
+        return ""
     if isinstance(value, str):
-        text = value.strip()
-        try:
-            return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return value
-
-
-def format_date_fr(value) -> str:
-    """A date as 03/12/2026 (a datetime read in Europe/Paris); empty when missing or unreadable."""
-    moment = _audit_moment(value)
-    if isinstance(moment, datetime):
-        moment = (moment if moment.tzinfo else moment.replace(tzinfo=PARIS)).astimezone(PARIS).date()
-    return format_date(moment, "dd/MM/yyyy", locale=LOCALE) if isinstance(moment, date) else ""
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        value = _aware(value).astimezone(PARIS).date()
+    if style == "long":
+        return format_date(value, format="long", locale=LOCALE)
+    return value.strftime("%d/%m/%Y")
 
 
 def format_datetime_paris(value, seconds: bool = False) -> str:
-    """An aware datetime (or ISO string) in Europe/Paris: 03/12/2026 08:40 (or 08:40:00)."""
-    moment = _audit_moment(value)
-    if not isinstance(moment, datetime):
-        return format_date_fr(moment) if isinstance(moment, date) else ""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=PARIS)
-    return format_datetime(aware, "dd/MM/yyyy HH:mm" + (":ss" if seconds else ""), tzinfo=PARIS, locale=LOCALE)
+    """A UTC moment in Paris time: « 03/12/2026 08:40 »."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return _aware(value).astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
 
 
-def parse_datetime_paris(text: str) -> datetime | None:
-    """A moment typed in French (« 03/12/2026 08:40 », « 03/12/2026 ») or ISO; naive means Paris time."""
-    text = (text or "").strip()
-    for pattern in ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y %Hh%M", "%d/%m/%Y"):
+def parse_datetime_paris(text: str) -> datetime:
+    """« 03/12/2026 08:40 », « 03/12/2026 à 8h40 », « 03/12/2026 » or ISO, typed in Paris time -> aware datetime."""
+    raw = (text or "").strip()
+    match = _FR_MOMENT.fullmatch(raw)
+    if match:
+        day, month, year, hour, minute = match.groups()
         try:
-            return datetime.strptime(text, pattern).replace(tzinfo=PARIS)
+            value = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0))
         except ValueError:
-            continue
+            raise ValueError(f"no such moment: {text!r}") from None
+        return value.replace(tzinfo=PARIS)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=PARIS)
+        raise ValueError(f"not a date and time: {text!r}") from None
+    return _aware(value)
+
+
+def parse_date_fr(text: str) -> date:
+    """« 03/12/2026 » or « 2026-12-03 » -> date; ValueError otherwise."""
+    raw = (text or "").strip()
+    match = _FR_DAY.fullmatch(raw)
+    if match:
+        day, month, year = (int(g) for g in match.groups())
+        return date(year, month, day)
+    return date.fromisoformat(raw)
 
 
 def sort_key(text: str) -> str:

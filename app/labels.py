@@ -32,6 +32,7 @@ EVENT_LABELS = {
     "mail_attachment_refused": "Pièce jointe d'un e-mail refusée", "mail_auto_reply": "Réponse automatique reçue",
     "message_bounced": "Message non remis",
     "timer_held": "Minuterie suspendue",
+    "case_escalated": "Escalade manuelle", "complaint_contested": "Contestation du réclamant",
 }
 # Events the staff timeline folds away unless they name steps.
 HIDDEN_EVENTS = {"timer_checked", "engine_steps"}
@@ -42,13 +43,28 @@ STATUS_LABELS = {"open": "Ouvert", "in_progress": "En cours", "waiting_customer"
 PUBLIC_STATUS_LABELS = {"open": "Enregistré", "in_progress": "En cours de traitement",
                         "answered": "Réponse envoyée", "resolved": "Résolu", "closed": "Clôturé"}
 
-# Data keys the process sets itself (not form fields).
+# Data keys the process sets itself (not form fields); other keys are process internals, never shown.
 SYSTEM_LABELS = {"due_at": "Échéance de réponse", "escalation_at": "Date d'escalade", "status": "Statut",
                  "closed_at": "Clôturé le", "acknowledged_at": "Accusé de réception le",
                  "mail_subject": "Objet de l'e-mail",
-                 "last_message": "Dernier message envoyé", "remind_at": "Date de relance",
-                 "dispute_reference": "Litige lié", "complaint_reference": "Réclamation d'origine",
-                 "dispute_outcome": "Issue du litige"}
+                 "remind_at": "Rappel de l'échéance le", "dispute_reference": "Litige ouvert",
+                 "complaint_reference": "Réclamation d'origine", "dispute_outcome": "Issue du litige",
+                 "contest_text": "Contestation du réclamant"}
+
+# Groups (the BPMN lane names are group ids).
+GROUP_LABELS = {"accueil": "Accueil", "gestionnaire": "Gestion des réclamations", "service": "Services concernés",
+                "qualite": "Qualité", "responsable": "Responsables", "finance": "Finance",
+                "commercial": "Commercial", "direction": "Direction", "auditeur": "Audit",
+                "proprietaire": "Propriétaires de processus", "dpo": "Protection des données",
+                "admin": "Administration"}
+
+# Who did something, when it was not a staff member.
+ACTOR_LABELS = {"public": "le réclamant (formulaire en ligne)", "complainant": "le réclamant",
+                "system": "l'application (échéances)", "cli": "l'exploitation (ligne de commande)",
+                "mail": "la messagerie"}
+
+# How a letter leaves (outbox channel).
+OUTBOX_CHANNEL_LABELS = {"email": "par e-mail", "letter": "par courrier", "registered_letter": "par lettre recommandée"}
 
 # Deadline clocks and their states.
 CLOCK_LABELS = {"acknowledgment": "Accusé de réception", "answer": "Réponse", "holding_letter": "Lettre d’attente",
@@ -101,6 +117,16 @@ WAITING_LABELS = {
 # Feedback kinds as a word inside a sentence (« votre réclamation »).
 KIND_WORDS = {"complaint": "réclamation", "compliment": "message", "suggestion": "suggestion",
               "request": "demande"}
+
+
+def group_label(group: str | None) -> str:
+    """The French name of a group (the group id itself when unknown)."""
+    return GROUP_LABELS.get(group or "", group or "—")
+
+
+def actor_label(actor: str | None) -> str:
+    """Who acted, in words (a username stays as it is)."""
+    return ACTOR_LABELS.get(actor or "", actor or "—")
 
 
 def event_label(type_: str) -> str:

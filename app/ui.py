@@ -8,17 +8,33 @@ from datetime import datetime
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from app.formatting import format_amount, format_datetime_paris, sort_key
-from app.labels import EVENT_LABELS, STATUS_LABELS, event_label
+from app import formatting
+from app.formatting import format_datetime_paris, sort_key
+from app.labels import EVENT_LABELS, STATUS_LABELS, actor_label, event_label, group_label
 from app.services.core.errors import ServiceError
 from app.vocabulary import PARIS
 
 
 def format_datetime(value, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    """A UTC datetime shown in Paris time (« — » when missing)."""
-    if value is None:
+    """A UTC datetime (or ISO text) shown in Paris time (« — » when missing)."""
+    if value in (None, ""):
         return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
     return value.astimezone(PARIS).strftime(fmt)
+
+
+def amount(value) -> str:
+    """An amount in euros, French style: 1 250,40 € (« — » when missing)."""
+    return formatting.format_amount(value) or "—"
+
+
+def number(value, decimals: int | None = None) -> str:
+    """A number with French thousands: 10 000."""
+    return formatting.format_number(value, decimals)
 
 
 def format_date(value) -> str:
@@ -115,8 +131,8 @@ def privacy_notice() -> str:
 def install(app) -> None:
     """Register the shared filters, globals and page error handlers on the app."""
     for name, fn in (("dt", format_datetime), ("d", format_date), ("public_date", public_date),
-                     ("audit_datetime", audit_datetime), ("status_label", status_label),
-                     ("amount", format_amount)):
+                     ("audit_datetime", audit_datetime), ("status_label", status_label), ("amount", amount),
+                     ("number", number), ("group_label", group_label), ("actor_label", actor_label)):
         app.add_template_filter(fn, name)
     app.add_template_global(event_label, "audit_event_label")
     app.add_template_global(audit_verification, "audit_verification")

@@ -55,7 +55,7 @@ def timed(fn, runs):
 def main(runs: int = 50) -> None:
     old, new = parse_definition(XML, decisions=DECISIONS), parse_definition(NEW, decisions=DECISIONS)
     data = {"channel": "letter", "origin": "external_customer", "kind": "complaint", "customer_name": "M",
-            "description": "d", "written": True}
+            "description": "d", "written": "yes"}
     state = CaseWorkflow.start(old, data, Context())[0].dump()
     rows = [
         ("validate (lxml rules + parse_definition)",

@@ -17,14 +17,14 @@ sys.path.insert(0, str(ROOT))
 
 COMPLAINT = {"channel": "letter", "origin": "external_customer", "kind": "complaint",
              "customer_name": "Martine Lefèvre", "customer_email": "martine@example.fr",
-             "description": "Frais de livraison facturés deux fois.", "amount": 42.5, "written": True,
+             "description": "Frais de livraison facturés deux fois.", "amount": 42.5, "written": "yes",
              "invoice_refs": "FA-2026-1182"}
 # The complaint's happy path after the start: (BPMN element, group that completes it, form data).
 LIFECYCLE = [
-    ("ut_qualify", "gestionnaire", {"admissible": True, "category": "billing", "severity": "high"}),
-    ("ut_analyse", "service", {"facts": "Frais facturés deux fois.", "systemic": False, "needs_information": False}),
+    ("ut_qualify", "gestionnaire", {"admissible": "yes", "category": "billing", "severity": "high"}),
+    ("ut_analyse", "service", {"facts": "Frais facturés deux fois.", "systemic": "no", "needs_information": "no"}),
     ("ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "Nous vous remboursons."}),
-    ("ut_reaction", "gestionnaire", {"reaction": "satisfied", "reaction_on": "2026-11-25", "payment_blocked": False}),
+    ("ut_reaction", "gestionnaire", {"reaction": "satisfied", "reaction_on": "2026-11-25", "payment_blocked": "no"}),
     ("ut_survey", "gestionnaire", {"satisfaction_score": 4}),
 ]
 GROUPS = ("accueil", "gestionnaire", "service", "admin")

@@ -36,7 +36,7 @@ from app.config import normalize_db_url  # noqa: E402
 from app.extensions import db  # noqa: E402
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-QUALIFY = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}
+QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"}
 
 
 def _machine() -> str:
@@ -67,7 +67,7 @@ def build_case(events: int) -> str:
     deploy_files(sorted((ROOT / "processes").glob("*.bpmn")), "bench")
     users = {u.username: u for u in db.session.query(User)}
     data = {"channel": "letter", "origin": "external_customer", "kind": "complaint", "customer_name": "Bench",
-            "customer_email": "bench@example.fr", "description": "Benchmark.", "written": True}
+            "customer_email": "bench@example.fr", "description": "Benchmark.", "written": "yes"}
     case = cases.start_case(users["accueil"], "reclamation", data)
 
     def complete(bpmn_id: str, user: str, values: dict) -> None:
@@ -78,9 +78,9 @@ def build_case(events: int) -> str:
     complete("ut_qualify", "gestionnaire", QUALIFY)
     while audit.count_for(case.id) < events:
         clock.advance(days=1)
-        complete("ut_analyse", "service", {"facts": "Constaté.", "systemic": False})
+        complete("ut_analyse", "service", {"facts": "Constaté.", "systemic": "no", "needs_information": "no"})
         complete("ut_decide", "gestionnaire", {"decision": "rejected", "response_text": "Maintenu."})
-        complete("ut_reaction", "gestionnaire", {"reaction": "contests", "payment_blocked": False,
+        complete("ut_reaction", "gestionnaire", {"reaction": "contests", "payment_blocked": "no",
                                                  "reaction_on": clock.now().date().isoformat()})
     return case.reference
 

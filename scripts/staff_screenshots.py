@@ -1,4 +1,7 @@
-"""Screenshots of the staff workspace from the demo data: docs/screenshots/task-list.png and task-page.png.
+"""Screenshots from the demo data: docs/screenshots/task-list.png, task-page.png, qualify-confirm.png (a decision
+that closes the case, shown before it is confirmed), dispute-escalate.png (the dispute linked to its complaint,
+« Escalader »), tracking-thread.png (one tracking page: the dispute's letters, « Contester la réponse ») and
+task-phone.png (the task page at 390 px).
 
     PYTHONPATH=. .venv/bin/python scripts/staff_screenshots.py
 
@@ -50,6 +53,47 @@ def prepare(app) -> str:
         return rows[0].id
 
 
+def more_screenshots(app, browser, page, url: str) -> list[str]:
+    """The pages of issue 16: confirmation of a decision, the complainant's thread, a phone."""
+    from sqlalchemy import select
+
+    from app.models import Case, TaskRow
+
+    with app.app_context():
+        qualify = db.session.scalars(select(TaskRow).where(TaskRow.state == "ready", TaskRow.bpmn_id == "ut_qualify",
+                                                           TaskRow.assignee.is_(None))).first()
+        disputed = db.session.scalars(select(Case).where(Case.process_key == "reclamation")).all()
+        complaint = next(c for c in disputed if (c.data or {}).get("dispute_reference"))
+        dispute_ref, token, qualify_id = complaint.data["dispute_reference"], complaint.tracking_token, qualify.id
+    page.goto(f"{url}/taches/{qualify_id}")
+    page.get_by_label("Non recevable").check()
+    page.get_by_label("Catégorie").select_option("other")
+    page.get_by_label("Faible").check()
+    page.get_by_label("Motif de non-recevabilité (repris dans la lettre de refus)").fill(
+        "Le contrat concerné a été résilié en 2019 : il ne relève plus de notre service.")
+    page.get_by_role("button", name="Terminer l'étape").click()
+    page.wait_for_selector(".confirm-box")
+    page.screenshot(path=str(OUT / "qualify-confirm.png"), full_page=False)
+    page.get_by_role("button", name="Se déconnecter").click()
+    page.get_by_label("Identifiant").fill("commercial")
+    page.get_by_label("Mot de passe").fill("demo")
+    page.get_by_role("button", name="Se connecter").click()
+    page.goto(f"{url}/dossiers/{dispute_ref}")
+    page.screenshot(path=str(OUT / "dispute-escalate.png"), full_page=True)
+    public = browser.new_page(viewport={"width": 1000, "height": 900}, locale="fr-FR")
+    public.goto(f"{url}/suivi/{token}")
+    public.screenshot(path=str(OUT / "tracking-thread.png"), full_page=True)
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-FR", is_mobile=True)
+    phone.goto(f"{url}/login")
+    phone.get_by_label("Identifiant").fill("gestionnaire")
+    phone.get_by_label("Mot de passe").fill("demo")
+    phone.get_by_role("button", name="Se connecter").click()
+    phone.goto(f"{url}/taches/{qualify_id}")
+    phone.screenshot(path=str(OUT / "task-phone.png"), full_page=False)
+    return [str(OUT / n) for n in ("qualify-confirm.png", "dispute-escalate.png", "tracking-thread.png",
+                                   "task-phone.png")]
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,10 +111,11 @@ def main() -> None:
             page.screenshot(path=str(OUT / "task-list.png"), full_page=True)
             page.goto(f"{server.url}/taches/{task_id}")
             page.screenshot(path=str(OUT / "task-page.png"), full_page=False)
+            shots = more_screenshots(app, browser, page, server.url)
             browser.close()
         with app.app_context():
             db.engine.dispose()
-    print(f"wrote {OUT / 'task-list.png'} and {OUT / 'task-page.png'}")
+    print(f"wrote {OUT / 'task-list.png'}, {OUT / 'task-page.png'} and {', '.join(shots)}")
 
 
 if __name__ == "__main__":

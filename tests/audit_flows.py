@@ -36,7 +36,7 @@ def run_dispute_path(api) -> tuple[str, str, dict, dict]:
     assert api.post("gestionnaire", f"/api/tasks/{task['id']}/claim").status_code == 200
     capture(api, ref, cap)
     do(api, ref, "ut_qualify", "gestionnaire",
-       {"admissible": True, "category": "billing", "severity": "high", "department": "billing"})
+       {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"})
     capture(api, ref, cap)
     advance_days(16)  # past the 15-day answer deadline: the non-interrupting overdue timer fires
     assert fire_due_timers() == [ref]
@@ -51,14 +51,15 @@ def run_dispute_path(api) -> tuple[str, str, dict, dict]:
     capture(api, ref, cap)
     tasks.reassign(db.session.scalars(select(User).where(User.username == "responsable")).one(), task["id"], "service")
     capture(api, ref, cap)
-    do(api, ref, "ut_analyse", "service", {"facts": "Double facturation confirmée.", "systemic": False})
+    do(api, ref, "ut_analyse", "service", {"facts": "Double facturation confirmée.", "systemic": "no",
+                                           "needs_information": "no"})
     capture(api, ref, cap)
     do(api, ref, "ut_decide", "gestionnaire",
        {"decision": "rejected", "response_text": "Nous maintenons la facturation."})
     capture(api, ref, cap)
     advance_days(2)
     do(api, ref, "ut_reaction", "gestionnaire",
-       {"reaction": "contests", "reaction_on": "2026-12-12", "payment_blocked": True, "blocked_amount": 42.5,
+       {"reaction": "contests", "reaction_on": "2026-12-12", "payment_blocked": "yes", "blocked_amount": 42.5,
         "invoice_refs": "FA-2026-1182", "block_reason": "Double facturation"})
     capture(api, ref, cap)
     child = case(api, ref)["data"]["dispute_reference"]
@@ -70,11 +71,11 @@ def run_dispute_path(api) -> tuple[str, str, dict, dict]:
     task = ready(api, child, "ut_release")
     assert api.post("finance", f"/api/tasks/{task['id']}/claim").status_code == 200
     capture(api, child, child_cap)
-    do(api, child, "ut_release", "finance", {"payment_released": True, "released_amount": 42.5})
+    do(api, child, "ut_release", "finance", {"payment_released": "yes", "released_amount": 42.5})
     capture(api, child, child_cap)
-    capture(api, ref, cap)  # the complaint received litige_clos from the dispute
     do(api, child, "ut_close", "gestionnaire", {"closing_comment": "Avoir émis."})
     capture(api, child, child_cap)
+    capture(api, ref, cap)  # the complaint received litige_clos from the closed dispute
     do(api, ref, "ut_survey", "gestionnaire", {"satisfaction_score": 4})
     capture(api, ref, cap)
     return ref, child, cap, child_cap

@@ -6,7 +6,7 @@ from app import clock
 def complaint_data(**overrides) -> dict:
     data = {"channel": "letter", "origin": "external_customer", "kind": "complaint",
             "customer_name": "Martine Lefèvre", "customer_email": "martine@example.fr",
-            "description": "Frais de livraison facturés deux fois.", "amount": 42.5, "written": True,
+            "description": "Frais de livraison facturés deux fois.", "amount": 42.5, "written": "yes",
             "invoice_refs": "FA-2026-1182"}
     data.update(overrides)
     return data

@@ -109,6 +109,7 @@ EXPECTED = {
     "public.confirmation": PUBLIC,
     "public.track": PUBLIC,
     "public.add_information": PUBLIC,
+    "public.contest": PUBLIC,
     "public.survey": PUBLIC,
     "public.lost_link": PUBLIC,
     "api.audit_events": AUDIT_READERS,
@@ -141,6 +142,7 @@ EXPECTED = {
     "cases.complainant_download": STAFF,
     "cases.comment": STAFF,
     "cases.accept_submission": STAFF,
+    "cases.escalate": STAFF,  # and then the step's group, a manager or an admin (escalation.can_escalate)
     "cases.upload": STAFF,
     "cases.new": WRITERS,  # the page that starts a case: auditors never get it
     "cases.new_case": ("accueil",),  # the start event's lane of reclamation

@@ -19,13 +19,13 @@ def drive_to_capa(api, **overrides) -> str:
     """Start a complaint and take it to the quality step with a systemic root cause."""
     reference = flows.start(api, **flows.complaint_data(**overrides))["reference"]
     flows.do(api, reference, "ut_qualify", "gestionnaire", {
-        "admissible": True, "category": "billing", "severity": "medium", "department": "billing"})
+        "admissible": "yes", "category": "billing", "severity": "medium", "department": "billing"})
     flows.do(api, reference, "ut_analyse", "service", {
         "facts": "Frais de port facturés deux fois.", "root_cause": "Double facturation du port",
-        "systemic": True})
+        "systemic": "yes", "needs_information": "no"})
     flows.do(api, reference, "ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "Avoir émis."})
     flows.do(api, reference, "ut_reaction", "gestionnaire", {
-        "reaction": "satisfied", "reaction_on": "2026-11-24", "payment_blocked": False})
+        "reaction": "satisfied", "reaction_on": "2026-11-24", "payment_blocked": "no"})
     return reference
 
 
@@ -69,12 +69,13 @@ def test_quality_step_without_preventive_action_creates_one(api, deployed):
 
 def test_no_systemic_cause_creates_nothing(api, deployed):
     reference = flows.start(api, **flows.complaint_data())["reference"]
-    flows.do(api, reference, "ut_qualify", "gestionnaire", {"admissible": True, "category": "billing",
+    flows.do(api, reference, "ut_qualify", "gestionnaire", {"admissible": "yes", "category": "billing",
                                                             "severity": "low"})
-    flows.do(api, reference, "ut_analyse", "service", {"facts": "Erreur ponctuelle.", "systemic": False})
+    flows.do(api, reference, "ut_analyse", "service", {"facts": "Erreur ponctuelle.", "systemic": "no",
+                                                       "needs_information": "no"})
     flows.do(api, reference, "ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "OK"})
     result = flows.do(api, reference, "ut_reaction", "gestionnaire", {
-        "reaction": "satisfied", "reaction_on": "2026-11-24", "payment_blocked": False})
+        "reaction": "satisfied", "reaction_on": "2026-11-24", "payment_blocked": "no"})
     assert [t["bpmn_id"] for t in result["tasks"]] == ["ut_survey"]
     assert db.session.scalars(select(Action)).all() == []
 
@@ -98,9 +99,10 @@ def test_lifecycle_and_recurrence(api, deployed):
     flows.advance_days(10)
     for cause in ("Double facturation du port", "  double facturation du PORT ", "Retard transporteur"):
         ref = flows.start(api, **flows.complaint_data())["reference"]
-        flows.do(api, ref, "ut_qualify", "gestionnaire", {"admissible": True, "category": "billing",
+        flows.do(api, ref, "ut_qualify", "gestionnaire", {"admissible": "yes", "category": "billing",
                                                           "severity": "low"})
-        flows.do(api, ref, "ut_analyse", "service", {"facts": "Idem", "root_cause": cause, "systemic": False})
+        flows.do(api, ref, "ut_analyse", "service", {"facts": "Idem", "root_cause": cause, "systemic": "no",
+                                                     "needs_information": "no"})
     result = capa.recurrence(action)
     assert result.measurable and result.after == 2 and result.days == 10
     # the linked complaint received before completion is not counted as "before" either

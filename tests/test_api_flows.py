@@ -1,6 +1,7 @@
 """Every path of both processes end to end through the JSON API, on SQLite and PostgreSQL."""
 
 import pytest
+from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
@@ -10,11 +11,11 @@ from tests.flows import case, complaint_data, do, history_types, ready, start
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 
-QUALIFY_OK = {"admissible": True, "category": "billing", "severity": "high", "department": "billing",
+QUALIFY_OK = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing",
               "qualification_comment": "Double facturation avérée."}
 ANALYSE = {"facts": "Frais facturés deux fois.", "root_cause": "Erreur de paramétrage", "curative_action": "Avoir",
-           "curative_cost": 12.5, "systemic": False}
-SATISFIED = {"reaction": "satisfied", "reaction_on": "2026-11-25", "payment_blocked": False}
+           "curative_cost": 12.5, "systemic": "no", "needs_information": "no"}
+SATISFIED = {"reaction": "satisfied", "reaction_on": "2026-11-25", "payment_blocked": "no"}
 DECIDE = {"decision": "accepted", "compensation": 12.5, "response_text": "Nous vous remboursons les frais."}
 
 
@@ -65,14 +66,15 @@ def test_complaint_accepted_closed_with_survey(api, deployed):
 
 def test_non_admissible_short_path(api, deployed):
     ref = start(api, **complaint_data())["reference"]
-    do(api, ref, "ut_qualify", "gestionnaire", {**QUALIFY_OK, "admissible": False})
+    do(api, ref, "ut_qualify", "gestionnaire", {**QUALIFY_OK, "admissible": "no",
+                                                "rejection_reason": "Hors du champ des réclamations."})
     final = case(api, ref)
     assert final["completed"] is True and final["status"] == "closed"
     assert outbox_templates(ref) == ["acknowledgment", "rejection"]
 
 
 def test_compliment_short_path(api, deployed):
-    ref = start(api, **complaint_data(kind="compliment", written=False, channel="phone"))["reference"]
+    ref = start(api, **complaint_data(kind="compliment", written="no", channel="phone"))["reference"]
     assert case(api, ref)["due_at"].startswith("2026-12-07")  # oral: 10 working days
     do(api, ref, "ut_handle_feedback", "gestionnaire", {"response_text": "Merci pour votre message."})
     final = case(api, ref)
@@ -87,7 +89,7 @@ def test_contest_without_block_loops_back_to_analysis(api, deployed):
     do(api, ref, "ut_decide", "gestionnaire", DECIDE)
     do(api, ref, "ut_reaction", "gestionnaire", {**SATISFIED, "reaction": "contests"})
     assert [t["bpmn_id"] for t in case(api, ref)["tasks"]] == ["ut_analyse"]
-    do(api, ref, "ut_analyse", "service", {**ANALYSE, "systemic": True})
+    do(api, ref, "ut_analyse", "service", {**ANALYSE, "systemic": "yes", "needs_information": "no"})
     do(api, ref, "ut_decide", "gestionnaire", {**DECIDE, "decision": "partly"})
     do(api, ref, "ut_reaction", "gestionnaire", SATISFIED)
     do(api, ref, "ut_capa", "qualite", {"corrective_action": "Corriger le paramétrage", "preventive_action": "Contrôle",
@@ -100,7 +102,7 @@ def test_contest_with_payment_block_opens_dispute_resolved_by_credit_note(api, d
     do(api, ref, "ut_qualify", "gestionnaire", QUALIFY_OK)
     do(api, ref, "ut_analyse", "service", ANALYSE)
     do(api, ref, "ut_decide", "gestionnaire", {**DECIDE, "decision": "rejected"})
-    do(api, ref, "ut_reaction", "gestionnaire", {**SATISFIED, "reaction": "contests", "payment_blocked": True,
+    do(api, ref, "ut_reaction", "gestionnaire", {**SATISFIED, "reaction": "contests", "payment_blocked": "yes",
                                                  "blocked_amount": 1250.0, "invoice_refs": "FA-2026-1182",
                                                  "block_reason": "Conteste la facture"})
     complaint = case(api, ref)
@@ -116,11 +118,16 @@ def test_contest_with_payment_block_opens_dispute_resolved_by_credit_note(api, d
                                                       "proposed_credit": 400.0})
     do(api, dispute_ref, "ut_credit_note", "finance", {"credit_note_number": "AV-2026-0042",
                                                        "credited_amount": 400.0})
-    do(api, dispute_ref, "ut_release", "finance", {"payment_released": True, "released_amount": 850.0,
+    do(api, dispute_ref, "ut_release", "finance", {"payment_released": "yes", "released_amount": 850.0,
                                                    "released_on": "2026-11-30"})
-    # The dispute told its complaint (BPMN message litige_clos) and the complaint moved on.
-    assert "message_received" in history_types(api, ref)
     do(api, dispute_ref, "ut_close", "gestionnaire", {"closing_comment": "Avoir émis, paiement reçu."})
+    # The closed dispute told its complaint (BPMN message litige_clos) and the complaint moved on: the dispute's
+    # closing letter comes before the complaint's.
+    assert "message_received" in history_types(api, ref)
+    assert outbox_templates(dispute_ref)[-1] == "dispute_closed"
+    letters = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)).all()
+    order = [m.template for m in letters if m.template in ("dispute_closed", "closure")]
+    assert order == ["dispute_closed", "closure"]
     dispute = case(api, dispute_ref)
     assert dispute["completed"] and dispute["status"] == "closed" and dispute["credited_amount"] == 400.0
     complaint = case(api, ref)
@@ -137,9 +144,9 @@ def test_dispute_opened_directly_by_finance_with_collection(api, deployed):
     assert ref.startswith("LIT-2026-")
     do(api, ref, "ut_analyse", "commercial", {"justified": "not_justified", "analysis": "Livraison complète"})
     do(api, ref, "ut_collection", "finance", {"collection_action": "Relance", "promised_date": "2026-12-10"})
-    do(api, ref, "ut_release", "finance", {"payment_released": False})
+    do(api, ref, "ut_release", "finance", {"payment_released": "no"})
     do(api, ref, "ut_collection", "finance", {"collection_action": "Mise en demeure"})
-    do(api, ref, "ut_release", "finance", {"payment_released": True, "released_amount": 5000.0})
+    do(api, ref, "ut_release", "finance", {"payment_released": "yes", "released_amount": 5000.0})
     do(api, ref, "ut_close", "gestionnaire", {"closing_comment": "Payé."})
     assert case(api, ref)["completed"] is True
     # accueil may not open disputes
@@ -177,7 +184,8 @@ def test_dispute_escalates_to_direction(api, deployed):
 
 def test_survey_times_out_after_30_days(api, deployed):
     ref = start(api, **complaint_data())["reference"]
-    do(api, ref, "ut_qualify", "gestionnaire", {**QUALIFY_OK, "admissible": False})
+    do(api, ref, "ut_qualify", "gestionnaire", {**QUALIFY_OK, "admissible": "no",
+                                                "rejection_reason": "Hors du champ des réclamations."})
     ref2 = start(api, **complaint_data(customer_name="Autre"))["reference"]
     do(api, ref2, "ut_qualify", "gestionnaire", QUALIFY_OK)
     do(api, ref2, "ut_analyse", "service", ANALYSE)

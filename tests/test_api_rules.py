@@ -50,7 +50,7 @@ def test_invalid_values_get_422_and_change_nothing(api, deployed, field, value):
     ref = start(api, **complaint_data())["reference"]
     task = ready(api, ref, "ut_qualify")
     before = snapshot(ref)
-    data = {"admissible": True, "category": "billing", "severity": "high", "department": "billing", field: value}
+    data = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing", field: value}
     resp = api.post("gestionnaire", f"/api/tasks/{task['id']}/complete", json={"data": data})
     assert resp.status_code == 422
     assert field in resp.get_json()["errors"]
@@ -69,25 +69,26 @@ def test_invalid_start_data_get_422_and_create_nothing(api, deployed, field, val
 
 def test_invalid_long_and_date_values(api, deployed):
     ref = start(api, **complaint_data())["reference"]
-    do(api, ref, "ut_qualify", "gestionnaire", {"admissible": False, "category": "billing", "severity": "low",
+    do(api, ref, "ut_qualify", "gestionnaire", {"admissible": "no", "rejection_reason": "Hors du champ.",
+                                                "category": "billing", "severity": "low",
                                                 "department": "billing"})
     survey = ready(api, ref, "ut_survey") if any(
         t["bpmn_id"] == "ut_survey" for t in case(api, ref)["tasks"]) else None
     assert survey is None  # non-admissible: no survey; use a full path for long/date checks below
     ref = start(api, **complaint_data())["reference"]
-    do(api, ref, "ut_qualify", "gestionnaire", {"admissible": True, "category": "billing", "severity": "low",
+    do(api, ref, "ut_qualify", "gestionnaire", {"admissible": "yes", "category": "billing", "severity": "low",
                                                 "department": "billing"})
-    do(api, ref, "ut_analyse", "service", {"facts": "x", "systemic": False})
+    do(api, ref, "ut_analyse", "service", {"facts": "x", "systemic": "no", "needs_information": "no"})
     do(api, ref, "ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "ok"})
     task = ready(api, ref, "ut_reaction")
     before = snapshot(ref)
-    for bad in ("25/11/2026", "2026-13-01", 20261125):
+    for bad in ("25.11.2026", "2026-13-01", 20261125):
         resp = api.post("gestionnaire", f"/api/tasks/{task['id']}/complete",
-                        json={"data": {"reaction": "satisfied", "reaction_on": bad, "payment_blocked": False}})
+                        json={"data": {"reaction": "satisfied", "reaction_on": bad, "payment_blocked": "no"}})
         assert resp.status_code == 422 and "reaction_on" in resp.get_json()["errors"]
     assert snapshot(ref) == before
     do(api, ref, "ut_reaction", "gestionnaire", {"reaction": "satisfied", "reaction_on": "2026-11-25",
-                                                 "payment_blocked": False})
+                                                 "payment_blocked": "no"})
     task = ready(api, ref, "ut_survey")
     for bad in (0, 6, 4.5, "quatre", True):
         resp = api.post("gestionnaire", f"/api/tasks/{task['id']}/complete", json={"data": {"satisfaction_score": bad}})
@@ -99,27 +100,28 @@ def test_user_outside_the_lane_gets_403(api, deployed):
     task = ready(api, ref, "ut_qualify")
     before = snapshot(ref)
     for user in ("service", "accueil", "auditeur", "finance"):
-        resp = api.post(user, f"/api/tasks/{task['id']}/complete", json={"data": {"admissible": True}})
+        resp = api.post(user, f"/api/tasks/{task['id']}/complete", json={"data": {"admissible": "yes"}})
         assert resp.status_code == 403, user
         assert api.post(user, f"/api/tasks/{task['id']}/claim").status_code == 403
     assert snapshot(ref) == before
     resp = api.post("service", "/api/cases", json={"process": "reclamation", "data": complaint_data()})
     assert resp.status_code == 403
     # admin may act everywhere
-    do(api, ref, "ut_qualify", "admin", {"admissible": False, "category": "other", "severity": "low",
+    do(api, ref, "ut_qualify", "admin", {"admissible": "no", "rejection_reason": "Hors du champ.",
+                                         "category": "other", "severity": "low",
                                          "department": "sales"})
 
 
 def test_stale_completion_gets_409_and_loses_nothing(api, deployed):
     ref = start(api, **complaint_data())["reference"]
     task = ready(api, ref, "ut_qualify")
-    data = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}
+    data = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"}
     assert api.post("gestionnaire", f"/api/tasks/{task['id']}/complete", json={"data": data}).status_code == 200
     after_first = snapshot(ref)
-    resp = api.post("admin", f"/api/tasks/{task['id']}/complete", json={"data": {**data, "admissible": False}})
+    resp = api.post("admin", f"/api/tasks/{task['id']}/complete", json={"data": {**data, "admissible": "no"}})
     assert resp.status_code == 409
     assert snapshot(ref) == after_first
-    assert case(api, ref)["data"]["admissible"] is True
+    assert case(api, ref)["data"]["admissible"] == "yes"
 
 
 def test_concurrent_change_detected_by_lock_version(api, deployed, monkeypatch, backend):
@@ -150,7 +152,7 @@ def test_concurrent_change_detected_by_lock_version(api, deployed, monkeypatch, 
     monkeypatch.setattr(engine.CaseWorkflow, "complete", complete_then_someone_else_commits)
     before = snapshot(ref)
     resp = api.post("gestionnaire", f"/api/tasks/{task['id']}/complete",
-                    json={"data": {"admissible": True, "category": "billing", "severity": "high",
+                    json={"data": {"admissible": "yes", "category": "billing", "severity": "high",
                                    "department": "billing"}})
     version, data, state, events, rows = snapshot(ref)
     if backend == "sqlite":
@@ -158,7 +160,7 @@ def test_concurrent_change_detected_by_lock_version(api, deployed, monkeypatch, 
         assert (data, state, events, rows) == before[1:] and version == before[0] + 1
     else:
         assert resp.status_code == 200 and refused == ["55P03"]  # lock_not_available
-        assert version == before[0] + 1 and data["admissible"] is True and events > before[3]
+        assert version == before[0] + 1 and data["admissible"] == "yes" and events > before[3]
 
 
 def test_claim_unclaim_and_task_scopes(api, deployed):
@@ -186,7 +188,8 @@ def test_claim_unclaim_and_task_scopes(api, deployed):
 
 def test_history_is_hash_chained(api, deployed):
     ref = start(api, **complaint_data())["reference"]
-    do(api, ref, "ut_qualify", "gestionnaire", {"admissible": False, "category": "other", "severity": "low",
+    do(api, ref, "ut_qualify", "gestionnaire", {"admissible": "no", "rejection_reason": "Hors du champ.",
+                                                "category": "other", "severity": "low",
                                                 "department": "sales"})
     events = api.get("auditeur", f"/api/cases/{ref}/history").get_json()["events"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
@@ -194,7 +197,7 @@ def test_history_is_hash_chained(api, deployed):
     for previous, current in zip(events, events[1:], strict=False):
         assert current["prev_hash"] == previous["hash"]
     completed = [e for e in events if e["type"] == "task_completed"][0]
-    assert completed["actor"] == "gestionnaire" and completed["data"]["submitted"]["admissible"] is False
+    assert completed["actor"] == "gestionnaire" and completed["data"]["submitted"]["admissible"] == "no"
     gateway = [p for p in completed["data"]["path"] if p["bpmn_id"] == "gw_admissible"][0]
     assert gateway["taken"] == ["st_rejection"]
 

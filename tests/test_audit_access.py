@@ -57,7 +57,7 @@ def test_auditor_gets_403_on_every_write_route(app, client, deployed, api):
     wrong = []
     for rule, method in routes:
         url = _fill(rule, values)
-        resp = client.open(url, method=method, json={"data": {"admissible": True}, "process": "reclamation"},
+        resp = client.open(url, method=method, json={"data": {"admissible": "yes"}, "process": "reclamation"},
                            headers={"Authorization": f"Bearer {token}"})
         if resp.status_code != 403:
             wrong.append(f"{method} {url} ({rule.endpoint}) -> {resp.status_code}")

@@ -53,7 +53,7 @@ def server(tmp_path):
         users = {u.username: u for u in db.session.query(User)}
         case = cases.start_case(users["accueil"], "reclamation", complaint_data())
         row = tasks.ready_for_case(case.id)[0]
-        cases.complete_task(users["gestionnaire"], row.id, {"admissible": True, "category": "billing",
+        cases.complete_task(users["gestionnaire"], row.id, {"admissible": "yes", "category": "billing",
                                                               "severity": "high", "department": "billing"})
         reference = case.reference
     port = _free_port()

@@ -10,7 +10,7 @@ from app.services.audit.exports import export_trail, verify_export
 from tests.flows import advance_days, complaint_data, do, start
 from tests.support.auth import login
 
-QUALIFY = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}
+QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"}
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_cross_case_search_and_late_responses(client, api, ref):
     # a response sent after the due date (15 days) shows in the late list; none before
     assert ref not in client.get("/audit/late-responses").get_data(as_text=True)
     advance_days(20)
-    do(api, ref, "ut_analyse", "service", {"facts": "Vérifié.", "systemic": False})
+    do(api, ref, "ut_analyse", "service", {"facts": "Vérifié.", "systemic": "no", "needs_information": "no"})
     do(api, ref, "ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "Remboursement."})
     late = client.get("/audit/late-responses").get_data(as_text=True)
     assert ref in late and other not in late

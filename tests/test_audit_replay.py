@@ -50,7 +50,7 @@ def test_state_at_a_moment_and_clocks(deployed, api):
     with pytest.raises(Invalid):
         state_at(ref, "demain")
     do(api, ref, "ut_qualify", "gestionnaire",
-       {"admissible": True, "category": "billing", "severity": "high", "department": "billing"})
+       {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"})
     clocks = state_at(ref).to_json()["clocks"]
     assert clocks["next_timer_at"] == "2026-12-05T09:00:00+00:00"  # the reminder, 3 days before due_at
     assert sorted(t["name"] for t in clocks["timers"]) == ["Délai de réponse dépassé", "Échéance dans 3 jours"]
@@ -137,7 +137,7 @@ def test_tampered_case_data_is_detected(deployed, api, runner):
 def test_tampered_workflow_state_is_detected(deployed, api):
     ref = start(api, **complaint_data())["reference"]
     do(api, ref, "ut_qualify", "gestionnaire",
-       {"admissible": True, "category": "billing", "severity": "high", "department": "billing"})
+       {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"})
     case_id = get_case(ref).id
     state = db.session.execute(text("SELECT state FROM workflow_state WHERE case_id = :i"), {"i": case_id}).scalar()
     assert '"category": "billing"' in state
@@ -182,7 +182,7 @@ def test_replay_follows_a_migration_to_the_new_version(deployed, api):
     assert migrate_cases(owner, "reclamation", [ref])[0].migrated
     migrated_at = api.get("auditeur", f"/api/cases/{ref}/history").get_json()["events"][-1]["seq"]
     do(api, ref, "ut_qualify", "gestionnaire",
-       {"admissible": True, "category": "billing", "severity": "high", "department": "billing"})
+       {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"})
     before = state_at(ref, migrated_at - 1)
     after = state_at(ref, migrated_at)
     assert (before.version, after.version) == (1, 2)

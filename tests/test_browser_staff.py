@@ -8,6 +8,7 @@ import pytest
 
 from tests.live import CHROMIUM, LiveServer, launch
 from tests.support.auth import browser_sign_in
+from tests.support.axe import violations
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]
@@ -27,7 +28,8 @@ def live(app, deployed, backend):
 def page(live):
     with sync_api.sync_playwright() as p:
         browser = launch(p)
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="fr-FR")
+        # bypass_csp only lets the test inject axe-core (tests/support/axe.py)
+        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="fr-FR", bypass_csp=True)
         page = context.new_page()
         page.set_default_timeout(15000)
         yield page
@@ -44,10 +46,12 @@ def test_phone_complaint_through_three_groups(app, live, page):
     base = live.url
     # 1. Front office registers a phone complaint.
     browser_sign_in(page, base, "accueil")
-    page.get_by_role("link", name="Dossiers").click()
-    page.get_by_role("link", name="Nouveau dossier").click()
-    page.locator('main a[href$="/dossiers/nouveau/reclamation"]').click()
+    # « Nouveau dossier » is in reception's menu; with one process it opens the form at once
+    page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Nouveau dossier").click()
+    assert violations(page) == []  # the start form
     page.get_by_label("Canal de réception").select_option("phone")
+    page.get_by_label("Orale").check()  # asked for the phone and the counter only
+    page.get_by_label("Réclamation", exact=True).check()  # the kind decides the path: no default
     page.get_by_label("Nom du réclamant").fill("Lucie Fontaine")
     page.get_by_label("Téléphone du réclamant").fill("06 11 22 33 44")
     page.get_by_label("Description de la réclamation").fill("Compteur relevé deux fois ce mois-ci.")
@@ -71,17 +75,18 @@ def test_phone_complaint_through_three_groups(app, live, page):
     rows = page.locator("table.tasks tbody tr")
     assert rows.count() == 1 and risky.reference in rows.first.inner_text()
     page.get_by_role("link", name="Effacer").click()
+    assert violations(page) == []  # the task list
     row = page.locator("tr", has_text=reference)
-    row.get_by_role("button", name="Prendre").click()
+    row.get_by_role("button", name="Prendre et ouvrir").click()  # one click to the form
+    page.wait_for_url(re.compile(r"/taches/[0-9a-f-]{36}$"))
+    assert violations(page) == []  # the task page
     assert "prise." in page.content()
-    page.get_by_role("link", name=re.compile("Mes tâches")).click()
-    page.locator("tr", has_text=reference).get_by_role("link", name="Ouvrir").click()
-    page.get_by_label("Réclamation recevable").check()
+    page.get_by_label("Recevable", exact=True).check()
     page.get_by_label("Catégorie").select_option("billing")
     page.get_by_label("Élevée").check()
     page.get_by_label("Service concerné").select_option("billing")
     page.get_by_role("button", name="Terminer l'étape").click()
-    page.wait_for_url(re.compile(r"/taches/$"))
+    page.wait_for_url(re.compile(r"/taches/\?onglet=group$"))  # back to the tab the work came from
     assert f"terminée pour le dossier {reference}" in page.content()
     sign_out(page)
 
@@ -92,8 +97,10 @@ def test_phone_complaint_through_three_groups(app, live, page):
     page.get_by_label("Faits constatés").focus()
     page.keyboard.type("Double relevé confirmé par le technicien.")
     page.get_by_label("Cause racine").fill("Erreur de saisie lors de la tournée.")
+    page.get_by_label("Non", exact=True).check()  # no systemic cause: an explicit choice
+    page.get_by_label("Non : passer à la décision").check()
     page.get_by_role("button", name="Terminer l'étape").click()
-    page.wait_for_url(re.compile(r"/taches/$"))
+    page.wait_for_url(re.compile(r"/taches/\?onglet="))
 
     # 4. The case page shows the next step and highlights the diagram.
     page.goto(f"{base}/dossiers/{reference}")
@@ -103,6 +110,7 @@ def test_phone_complaint_through_three_groups(app, live, page):
     assert current == ["ut_decide"]
     done = page.eval_on_selector_all("#diagram .hl-done", "els => els.map(e => e.dataset.elementId)")
     assert {"ut_qualify", "ut_analyse"} <= set(done)
+    assert violations(page) == []  # the case page, diagram drawn
     timeline = page.locator("#tl-title + .timeline").inner_text()
     assert "Analyser la réclamation" in timeline and "Qualifier la réclamation" in timeline
 

@@ -89,7 +89,7 @@ def test_timers_run_once_fires_due_timers(runner, api, deployed):
     from tests.flows import case, complaint_data, do, start
 
     ref = start(api, **complaint_data())["reference"]
-    do(api, ref, "ut_qualify", "gestionnaire", {"admissible": True, "category": "billing", "severity": "low",
+    do(api, ref, "ut_qualify", "gestionnaire", {"admissible": "yes", "category": "billing", "severity": "low",
                                                 "department": "billing"})
     assert "0" in runner.invoke(args=["timers", "run", "--once"]).output
     clock.advance(days=20)

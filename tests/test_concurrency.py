@@ -29,8 +29,8 @@ from tests.flows import complaint_data
 
 pytestmark = [pytest.mark.postgres,
               pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL only")]
-QUALIFY = {"admissible": True, "category": "billing", "severity": "high"}
-ANALYSE = {"facts": "Double facturation confirmée.", "systemic": False}
+QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high"}
+ANALYSE = {"facts": "Double facturation confirmée.", "systemic": "no", "needs_information": "no"}
 TIMEOUT = 60
 
 
@@ -175,7 +175,7 @@ def test_two_users_complete_the_same_task_at_once_processes(app, two_handlers):
 
 def case_due_for_its_timer() -> tuple[str, str, int]:
     """A case whose service analysis is ready and whose answer deadline (bt_overdue) has just passed."""
-    case = start_case(written=True)
+    case = start_case(written="yes")
     cases.complete_task(by_username("gestionnaire"), ready_task(case.reference, "ut_qualify").id, QUALIFY)
     reference, analyse_id, case_id = case.reference, ready_task(case.reference, "ut_analyse").id, case.id
     clock.advance(days=16)  # past the 15-day answer deadline: bt_overdue is due

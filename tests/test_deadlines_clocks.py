@@ -20,8 +20,8 @@ pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checke
 
 PARIS = ZoneInfo("Europe/Paris")
 ROOT = Path(__file__).resolve().parent.parent
-QUALIFY = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}
-ANALYSE = {"facts": "Frais facturés deux fois.", "systemic": False}
+QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"}
+ANALYSE = {"facts": "Frais facturés deux fois.", "systemic": "no", "needs_information": "no"}
 
 
 def paris(*args) -> datetime:
@@ -122,7 +122,7 @@ def test_each_clock_in_calendar_and_working_days(deployed, process, bpmn_id, dat
 
 def test_answer_clock_recorded_with_reminder_and_stopped_by_the_response(deployed, api):
     clock.set_now(paris(2026, 12, 21, 10, 0))  # Monday; the letter arrived on Friday 18
-    ref = start(api, **complaint_data(written=False, channel="phone", received_at="2026-12-18"))["reference"]
+    ref = start(api, **complaint_data(written="no", channel="phone", received_at="2026-12-18"))["reference"]
     rows = {r.name: r for r in clocks_of(ref)}
     assert set(rows) == {"acknowledgment", "answer"}
     ack, answer = rows["acknowledgment"], rows["answer"]
@@ -150,7 +150,7 @@ def test_paused_clock_holds_and_shifts_its_timers(deployed, api):
     original = case(api, ref)
     assert original["due_at"] == "2026-12-08T09:00:00+00:00"
     clock.advance(days=2)
-    do(api, ref, "ut_analyse", "service", {**ANALYSE, "needs_information": True,
+    do(api, ref, "ut_analyse", "service", {**ANALYSE, "needs_information": "yes",
                                            "information_request": "Copie de la facture"})
     answer = {r.name: r for r in clocks_of(ref)}["answer"]
     assert answer.paused_at == clock.now() and answer.state(clock.now()) == "paused"
@@ -213,7 +213,7 @@ def test_replay_of_a_paused_clock_matches_the_stored_case(deployed, api):
     ref = start(api, **complaint_data())["reference"]
     do(api, ref, "ut_qualify", "gestionnaire", QUALIFY)
     clock.advance(days=2)
-    do(api, ref, "ut_analyse", "service", {**ANALYSE, "needs_information": True})
+    do(api, ref, "ut_analyse", "service", {**ANALYSE, "needs_information": "yes"})
     clock.advance(days=20)
     assert fire_due_timers() == []
     do(api, ref, "ut_await_info", "service", {"information_received": "Facture reçue"})

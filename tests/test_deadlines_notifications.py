@@ -15,7 +15,7 @@ from tests.flows import case, complaint_data, do, ready, start
 from tests.support.auth import login
 from tests.test_outbox import Controller, Sink, free_port
 
-QUALIFY = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}
+QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"}
 
 
 def badge(html: str) -> int:
@@ -75,7 +75,7 @@ def test_escalation_then_holding_letter_end_to_end(deployed, api):
     clocks = {c.name: c for c in db.session.scalars(select(CaseClock).where(CaseClock.case_id == case_id))}
     assert clocks["holding_letter"].outcome == "met"  # sent within 2 working days of the due date
     assert clocks["answer"].stopped_at is None and clocks["answer"].state(clock.now()) == "overdue"
-    do(api, ref, "ut_analyse", "service", {"facts": "Erreur confirmée", "systemic": False})
+    do(api, ref, "ut_analyse", "service", {"facts": "Erreur confirmée", "systemic": "no", "needs_information": "no"})
     do(api, ref, "ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "Remboursé."})
     db.session.expire_all()
     assert clocks["answer"].outcome == "breached"
@@ -128,7 +128,7 @@ def test_letters_page_lists_and_records_posting(deployed, api, client, app):
 def test_complainant_answer_on_the_tracking_page_notifies_the_holder(deployed, api, client):
     ref = start(api, **complaint_data())["reference"]
     do(api, ref, "ut_qualify", "gestionnaire", QUALIFY)
-    do(api, ref, "ut_analyse", "service", {"facts": "x", "systemic": False, "needs_information": True,
+    do(api, ref, "ut_analyse", "service", {"facts": "x", "systemic": "no", "needs_information": "yes",
                                            "information_request": "Copie de la facture"})
     task = ready(api, ref, "ut_await_info")
     assert api.post("service", f"/api/tasks/{task['id']}/claim").status_code == 200
@@ -144,7 +144,7 @@ def test_complainant_answer_on_the_tracking_page_notifies_the_holder(deployed, a
 def test_case_page_shows_the_clocks(deployed, api, client):
     ref = start(api, **complaint_data())["reference"]
     do(api, ref, "ut_qualify", "gestionnaire", QUALIFY)
-    do(api, ref, "ut_analyse", "service", {"facts": "x", "systemic": False, "needs_information": True})
+    do(api, ref, "ut_analyse", "service", {"facts": "x", "systemic": "no", "needs_information": "yes"})
     login(client, "gestionnaire")
     page = client.get(f"/dossiers/{ref}").get_data(as_text=True)
     assert "Délais" in page and "Accusé de réception" in page and "2 jours ouvrés" in page

@@ -120,19 +120,19 @@ def test_loop_round_trips_after_every_step_and_goes_on_identically():
 def test_complaint_happy_path_with_real_handlers_round_trips_each_step():
     pspec = spec("processes/reclamation.bpmn")
     context = RecordingContext()
-    data = {"channel": "letter", "origin": "external_customer", "kind": "complaint", "written": True,
+    data = {"channel": "letter", "origin": "external_customer", "kind": "complaint", "written": "yes",
             "customer_name": "Martine Lefèvre", "customer_email": "martine@example.fr",
             "description": "Frais de livraison facturés deux fois.", "received_at": START.isoformat()}
     workflow, result = CaseWorkflow.start(pspec, data, context)
     assert result.error is None and ("message", "acknowledgment") in context.effects
     assert workflow.snapshot().data["due_at"].startswith("2026-12-08")  # written: 15 calendar days
     steps = [
-        ("ut_qualify", {"admissible": True, "category": "billing", "severity": "high", "department": "billing",
+        ("ut_qualify", {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing",
                         "qualification_comment": "Double facturation avérée."}),
         ("ut_analyse", {"facts": "Frais facturés deux fois.", "root_cause": "Paramétrage", "curative_action": "Avoir",
-                        "curative_cost": 12.5, "systemic": False}),
+                        "curative_cost": 12.5, "systemic": "no", "needs_information": "no"}),
         ("ut_decide", {"decision": "accepted", "compensation": 12.5, "response_text": "Nous vous remboursons."}),
-        ("ut_reaction", {"reaction": "satisfied", "reaction_on": "2026-11-25", "payment_blocked": False}),
+        ("ut_reaction", {"reaction": "satisfied", "reaction_on": "2026-11-25", "payment_blocked": "no"}),
         ("ut_survey", {"satisfaction_score": 4, "satisfaction_comment": "Rapide."}),
     ]
     for bpmn_id, values in steps:

@@ -14,7 +14,7 @@ from tests import flows
 
 pytestmark = [pytest.mark.postgres,
               pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL only")]
-QUALIFY = {"admissible": True, "category": "billing", "severity": "high"}
+QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high"}
 
 
 @pytest.fixture

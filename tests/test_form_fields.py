@@ -18,6 +18,8 @@ from app.forms.fields import (
     validate_submission,
 )
 
+DATE_FORMAT = "Date attendue au format JJ/MM/AAAA (ou AAAA-MM-JJ)."
+
 
 def camunda(id="f", type="string", label="Libellé", default=None, validation=(), properties=(), options=None):
     """A duck-typed stand-in for SpiffWorkflow's camunda FormField."""
@@ -216,7 +218,7 @@ def test_decimal_accepts(raw, expected):
 
 @pytest.mark.parametrize("raw", [
     math.nan, math.inf, -math.inf, True, False, "nan", "inf", "1e5", "12,5,0", "1.2.3", "abc", ",", "",
-    1e14, 10**20, "9" * 20, [], {}, "12 €",
+    1e14, 10**20, "9" * 20, [], {},
 ])
 def test_decimal_refuses(raw):
     clean, errors = check(spec("decimal"), raw)
@@ -255,9 +257,9 @@ def test_date_accepts(raw):
 @pytest.mark.parametrize("raw, message", [
     ("2026-02-30", "Cette date n'existe pas."), ("2025-02-29", "Cette date n'existe pas."),
     ("2026-13-01", "Cette date n'existe pas."), ("0000-01-01", "Cette date n'existe pas."),
-    ("20260101", "Date attendue au format AAAA-MM-JJ."), ("01/02/2026", "Date attendue au format AAAA-MM-JJ."),
-    ("2026-01-01T10:00", "Date attendue au format AAAA-MM-JJ."), (20260101, "Date attendue au format AAAA-MM-JJ."),
-    ("２０２６-01-01", "Date attendue au format AAAA-MM-JJ."), (True, "Date attendue au format AAAA-MM-JJ."),
+    ("20260101", DATE_FORMAT), ("01.02.2026", DATE_FORMAT),
+    ("2026-01-01T10:00", DATE_FORMAT), (20260101, DATE_FORMAT),
+    ("２０２６-01-01", DATE_FORMAT), (True, DATE_FORMAT),
 ])
 def test_date_refuses(raw, message):
     assert check(spec("date"), raw) == ({}, {"f": message})
@@ -403,3 +405,43 @@ def test_hypothesis_random_json_values_never_raise():
         assert all(isinstance(m, str) for m in errors.values())
 
     run()
+
+
+# --- required_if and consequences --------------------------------------------------------------------------
+
+def _conditional_specs():
+    blocked = FieldSpec(name="payment_blocked", label="Paiement bloqué ?", type="enum",
+                        options=(("yes", "Oui"), ("no", "Non")), required=True,
+                        properties=(("consequence_yes", "Ce choix ouvre un litige."),))
+    amount = FieldSpec(name="blocked_amount", label="Montant bloqué", type="decimal",
+                       required_if=("payment_blocked", ("yes",)))
+    return [blocked, amount]
+
+
+def test_required_if_applies_only_for_the_named_values():
+    specs = _conditional_specs()
+    _clean, errors = validate_submission(specs, {"payment_blocked": "yes"})
+    assert errors == {"blocked_amount": "Ce champ est obligatoire quand « Paiement bloqué ? » vaut « Oui »."}
+    clean, errors = validate_submission(specs, {"payment_blocked": "no"})
+    assert errors == {} and clean == {"payment_blocked": "no"}
+    clean, errors = validate_submission(specs, {"payment_blocked": "yes", "blocked_amount": "1250,40"})
+    assert errors == {} and clean["blocked_amount"] == 1250.4
+    # a draft is partial: nothing is required yet
+    assert validate_submission(specs, {"payment_blocked": "yes"}, partial=True)[1] == {}
+
+
+def test_consequences_name_the_chosen_option_only():
+    from app.forms.consequences import consequences
+
+    specs = _conditional_specs()
+    assert consequences(specs, {"payment_blocked": "yes"}) == [("payment_blocked=yes", "Ce choix ouvre un litige.")]
+    assert consequences(specs, {"payment_blocked": "no"}) == []
+
+
+def test_required_if_parsed_from_camunda():
+    field = camunda("amount", type="decimal", validation=[("required_if", "blocked=yes,maybe")])
+    assert from_camunda(field).required_if == ("blocked", ("yes", "maybe"))
+    with pytest.raises(FormDefinitionError, match="required_if attend"):
+        from_camunda(camunda("amount", type="decimal", validation=[("required_if", "blocked")]))
+    with pytest.raises(FormDefinitionError, match="absent de ce formulaire"):
+        fields_from_camunda([field])

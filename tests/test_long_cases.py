@@ -213,10 +213,10 @@ def test_compacted_case_never_nears_the_limit(loops, monkeypatch):
 
 # --- the real complaint process: a long re-examination loop with an overdue timer on every pass ---------------
 
-ANALYSE = {"facts": "Frais facturés deux fois.", "systemic": False}
+ANALYSE = {"facts": "Frais facturés deux fois.", "systemic": "no", "needs_information": "no"}
 DECIDE = {"decision": "partly", "response_text": "Nous vous remboursons une partie des frais."}
 COMPLAINT = {"channel": "letter", "origin": "external_customer", "kind": "complaint", "customer_name": "Martine",
-             "customer_email": "martine@example.fr", "description": "Frais facturés deux fois.", "written": True}
+             "customer_email": "martine@example.fr", "description": "Frais facturés deux fois.", "written": "yes"}
 
 
 def reexamine(case: Case, passes: int, sizes: dict | None = None) -> Case:
@@ -230,7 +230,7 @@ def reexamine(case: Case, passes: int, sizes: dict | None = None) -> Case:
         case = complete(case, "ut_analyse", "service", {**ANALYSE, "facts": f"Analyse {n}"})
         case = complete(case, "ut_decide", "gestionnaire", DECIDE)
         assert case.status == "answered"
-        case = complete(case, "ut_reaction", "gestionnaire", {"reaction": "contests", "payment_blocked": False,
+        case = complete(case, "ut_reaction", "gestionnaire", {"reaction": "contests", "payment_blocked": "no",
                                                               "reaction_on": clock.now().date().isoformat()})
         assert ready_ids(case) == ["ut_analyse"] and case.incident is None, n
         if sizes is not None:
@@ -240,12 +240,12 @@ def reexamine(case: Case, passes: int, sizes: dict | None = None) -> Case:
 
 def run_complaint(passes: int, sizes: dict | None = None) -> Case:
     case = cases.start_case(user("accueil"), "reclamation", dict(COMPLAINT))
-    case = complete(case, "ut_qualify", "gestionnaire", {"admissible": True, "category": "billing",
+    case = complete(case, "ut_qualify", "gestionnaire", {"admissible": "yes", "category": "billing",
                                                          "severity": "high"})
     case = reexamine(case, passes, sizes)
     case = complete(case, "ut_analyse", "service", ANALYSE)
     case = complete(case, "ut_decide", "gestionnaire", DECIDE)
-    case = complete(case, "ut_reaction", "gestionnaire", {"reaction": "satisfied", "payment_blocked": False,
+    case = complete(case, "ut_reaction", "gestionnaire", {"reaction": "satisfied", "payment_blocked": "no",
                                                           "reaction_on": clock.now().date().isoformat()})
     assert ready_ids(case) == ["ut_survey"] and case.status == "closed"
     clock.advance(days=31)

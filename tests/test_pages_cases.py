@@ -63,14 +63,14 @@ def test_search_paginates(app, deployed):
 def test_case_page(app, three):
     case = three[0]
     task = ready_task(case)
-    cases.complete_task(user("gestionnaire"), task.id, {"admissible": True, "category": "billing",
+    cases.complete_task(user("gestionnaire"), task.id, {"admissible": "yes", "category": "billing",
                                                         "severity": "high", "department": "billing"})
     resp = login(app, "auditeur").get(f"/dossiers/{case.reference}")
     assert resp.status_code == 200
     page = text(resp)
     assert "Nom du réclamant Martine Lefèvre" in page  # data labelled with the form labels
     assert "Catégorie Facturation" in page and "Gravité Élevée" in page  # option names, not ids
-    assert "Analyser la réclamation service non attribuée" in page  # current task and holder
+    assert "Analyser la réclamation Services concernés non attribuée" in page  # current task, group, holder
     assert "Étape terminée — Qualifier la réclamation par gestionnaire" in page
     assert "Message au réclamant" in page
     assert "Ajouter le commentaire" not in page and "Joindre" not in page  # auditors read only
@@ -79,7 +79,7 @@ def test_case_page(app, three):
 def test_diagram_json(app, three):
     case = three[0]
     cases.complete_task(user("gestionnaire"), ready_task(case).id,
-                        {"admissible": True, "category": "billing", "severity": "high"})
+                        {"admissible": "yes", "category": "billing", "severity": "high"})
     data = login(app, "gestionnaire").get(f"/dossiers/{case.reference}/diagramme.json").get_json()
     assert data["xml"].startswith("<?xml") and 'id="reclamation"' in data["xml"]
     assert data["current"] == ["ut_analyse"]

@@ -14,7 +14,7 @@ from tests.pages import login, start_case, text
 
 PHONE = {"channel": "phone", "origin": "external_customer", "kind": "complaint", "customer_name": "Paul Girard",
          "customer_phone": "06 12 34 56 78", "description": "Coupure de service non annoncée hier soir.",
-         "amount": "12,50", "received_at": "2026-11-20"}
+         "amount": "12,50", "received_at": "2026-11-20", "written": "no"}
 
 
 def count_cases() -> int:
@@ -32,7 +32,8 @@ def test_start_form_rendered_from_bpmn(app, deployed):
     assert '<select aria-required="true" id="channel" name="channel" required>' in html  # 6 options: a select
     assert 'checked id="origin-0" name="origin" required type="radio" value="external_customer"' in html
     assert 'id="customer_email" maxlength="254" name="customer_email"' in html
-    assert 'id="written" name="written" type="checkbox" value="y"' in html
+    # written or oral: asked only for the phone and the counter (the other channels are written by nature)
+    assert 'data-required-if="channel=phone,counter"' in html and 'name="written" type="radio" value="no"' in html
     assert 'id="received_at" name="received_at" type="date"' in html
     assert 'id="amount" inputmode="decimal" name="amount" type="text"' in html
     assert '<textarea aria-required="true" id="description" maxlength="10000"' in html
@@ -44,7 +45,7 @@ def test_register_phone_complaint(app, deployed):
     case = db.session.scalars(select(Case)).one()
     assert resp.location.endswith(f"/dossiers/{case.reference}")
     assert (case.channel, case.created_by, case.customer_name) == ("phone", "accueil", "Paul Girard")
-    assert case.data["amount"] == 12.5 and case.data["written"] is False
+    assert case.data["amount"] == 12.5 and case.data["written"] == "no"
     assert case.received_at.astimezone(ZoneInfo("Europe/Paris")).date().isoformat() == "2026-11-20"
 
 
@@ -58,7 +59,7 @@ def test_register_phone_complaint(app, deployed):
     ("amount", "douze", "Nombre attendu (par exemple 12,50)."),  # decimal
     ("amount", "-3", "La valeur doit être supérieure ou égale à 0."),  # decimal, min
     ("received_at", "2026-02-30", "Cette date n'existe pas."),  # date
-    ("received_at", "20/11/2026", "Date attendue au format AAAA-MM-JJ."),  # date format
+    ("received_at", "20.11.2026", "Date attendue au format JJ/MM/AAAA (ou AAAA-MM-JJ)."),  # date format
 ])
 def test_bad_input_of_every_type(app, deployed, field, value, message):
     resp = login(app, "accueil").post("/dossiers/nouveau/reclamation", data={**PHONE, field: value})
@@ -147,3 +148,40 @@ def test_staff_registration_shares_the_service_validation(ctx, deployed):
     with pytest.raises(Invalid) as exc:
         cases.start_case(user("accueil"), "reclamation", {**PHONE, "amount": "douze"}, html=True)
     assert exc.value.errors == {"amount": "Nombre attendu (par exemple 12,50)."}
+
+
+def test_received_date_in_the_future_is_refused(app, deployed):
+    from app import clock
+
+    tomorrow = (clock.now().astimezone(ZoneInfo("Europe/Paris")).date().toordinal() + 1)
+    from datetime import date
+
+    resp = login(app, "accueil").post("/dossiers/nouveau/reclamation",
+                                      data={**PHONE, "received_at": date.fromordinal(tomorrow).isoformat()})
+    assert resp.status_code == 422
+    assert "La date de réception ne peut pas être postérieure à aujourd’hui." in text(resp)
+    assert count_cases() == 0
+
+
+@pytest.mark.parametrize("channel, written, due_day", [
+    ("registered_letter", None, "2026-12-05"), ("letter", None, "2026-12-05"), ("email", None, "2026-12-05"),
+    ("phone", "no", "2026-12-04"), ("phone", "yes", "2026-12-05"), ("counter", "no", "2026-12-04")])
+def test_the_channel_says_whether_a_complaint_is_written(api, deployed, channel, written, due_day):
+    """A registered letter is written by nature: 15 calendar days; an oral complaint: 10 working days."""
+    from tests import flows
+
+    data = flows.complaint_data(channel=channel, received_at="2026-11-20")  # a Friday
+    data.pop("written")
+    if written:
+        data["written"] = written
+    case = flows.case(api, flows.start(api, **data)["reference"])
+    assert case["due_at"][:10] == due_day, case["due_at"]
+
+
+def test_phone_complaint_must_say_written_or_oral(api, deployed):
+    from tests import flows
+
+    data = flows.complaint_data(channel="phone")
+    data.pop("written")
+    resp = api.post("accueil", "/api/cases", json={"process": "reclamation", "data": data})
+    assert resp.status_code == 422 and "written" in resp.get_json()["errors"]

@@ -14,7 +14,7 @@ from tests.pages import login, ready_task, start_case, text, user
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 
-QUALIFY = {"action": "complete", "admissible": "y", "category": "billing", "severity": "high",
+QUALIFY = {"action": "complete", "admissible": "yes", "category": "billing", "severity": "high",
            "department": "billing", "qualification_comment": "Double facturation confirmée."}
 
 
@@ -31,8 +31,11 @@ def test_task_page_shows_case_timeline_and_form(app, task):
     assert "Martine Lefèvre" in page and "Frais de livraison facturés deux fois." in page  # case summary
     assert "Dossier enregistré" in page and "Message au réclamant" in page  # timeline with the acknowledgment
     assert re.search(r'<pre class="letter">[^<]*' + task.case_reference, html)  # the letter's text
-    # one input per BPMN field: checkbox, select (> 4 options), radios (4 options), textarea
-    assert 'type="checkbox"' in html and 'name="admissible"' in html
+    # one input per BPMN field: radios (the decision, nothing preselected), select (> 4 options), textarea
+    assert html.count('name="admissible" required type="radio"') == 2
+    assert not re.search(r'checked id="admissible-\d"', html)
+    assert "Ce choix clôt le dossier et envoie la lettre de refus" in page  # beside « Non recevable »
+    assert 'data-required-if="admissible=no"' in html  # the rejection reason, shown for « Non recevable »
     assert '<select aria-required="true" id="category" name="category" required>' in html
     assert html.count('name="severity" required type="radio"') == 4
     assert 'checked id="severity-1" name="severity" required type="radio" value="medium"' in html  # BPMN default
@@ -43,12 +46,12 @@ def test_task_page_shows_case_timeline_and_form(app, task):
 def test_complete_through_the_page(app, task):
     g = login(app, "gestionnaire")
     resp = g.post(f"/taches/{task.id}", data=QUALIFY)
-    assert resp.status_code == 302 and resp.location.endswith("/taches/")
+    assert resp.status_code == 302 and "/taches/?onglet=" in resp.location  # back to the person's tab
     db.session.expire_all()
     row = db.session.get(TaskRow, task.id)
     assert (row.state, row.completed_by) == ("completed", "gestionnaire")
     case = cases.get_case(task.case_reference)
-    assert case.data["admissible"] is True and case.data["severity"] == "high"
+    assert case.data["admissible"] == "yes" and case.data["severity"] == "high"
     nxt = ready_task(case)
     assert (nxt.bpmn_id, nxt.lane) == ("ut_analyse", "service")
     # the completed task's page says who finished it and has no form any more
@@ -56,10 +59,41 @@ def test_complete_through_the_page(app, task):
     assert "terminée par gestionnaire" in page and "Terminer l'étape" not in page
 
 
-def test_unticked_box_is_false_not_missing(app, task):
+def test_a_decision_left_unchosen_is_refused_not_taken(app, task):
     data = {k: v for k, v in QUALIFY.items() if k != "admissible"}
-    assert login(app, "gestionnaire").post(f"/taches/{task.id}", data=data).status_code == 302
-    assert cases.get_case(task.case_reference).data["admissible"] is False
+    resp = login(app, "gestionnaire").post(f"/taches/{task.id}", data=data)
+    assert resp.status_code == 422
+    assert '<p class="error" id="admissible-error">Ce champ est obligatoire.</p>' in resp.get_data(as_text=True)
+    assert 'class="flash flash-error error-summary"' in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(TaskRow, task.id).state == "ready"
+    assert "admissible" not in cases.get_case(task.case_reference).data
+
+
+def test_rejection_needs_a_reason_then_a_confirmation(app, task):
+    from app.models import OutboxMessage
+
+    g = login(app, "gestionnaire")
+    rejected = {**QUALIFY, "admissible": "no"}
+    resp = g.post(f"/taches/{task.id}", data=rejected)  # required_if: the reason goes into the letter
+    assert resp.status_code == 422
+    assert ("Ce champ est obligatoire quand « Recevabilité » vaut « Non recevable »."
+            in text(resp))
+    resp = g.post(f"/taches/{task.id}", data={**rejected, "rejection_reason": "Contrat résilié en 2019."})
+    assert resp.status_code == 200  # not done yet: what will happen is shown first
+    page = text(resp)
+    assert "Avant de terminer l'étape" in page and "Ce choix clôt le dossier et envoie la lettre de refus" in page
+    assert "Contrat résilié en 2019." in resp.get_data(as_text=True)  # what was typed is kept
+    db.session.expire_all()
+    assert db.session.get(TaskRow, task.id).state == "ready"
+    resp = g.post(f"/taches/{task.id}", data={**rejected, "rejection_reason": "Contrat résilié en 2019.",
+                                               "confirmed": "admissible=no"})
+    assert resp.status_code == 302
+    case = cases.get_case(task.case_reference)
+    assert case.status == "closed"
+    letter = db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id,
+                                                            OutboxMessage.template == "rejection")).one()
+    assert "Contrat résilié en 2019." in letter.body
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -89,16 +123,15 @@ def test_posted_keys_that_are_not_form_fields_are_ignored(app, task):
     assert case.status != "closed" and case.data.get("status") != "closed"
 
 
-def test_checkbox_sent_as_false_is_unticked(app, task):
+def test_a_checkbox_value_is_no_longer_a_decision(app, task):
     resp = login(app, "gestionnaire").post(f"/taches/{task.id}", data={**QUALIFY, "admissible": "false"})
-    assert resp.status_code == 302
-    assert cases.get_case(task.case_reference).data["admissible"] is False
+    assert resp.status_code == 422 and "Choix invalide." in text(resp)
 
 
 def test_task_completed_meanwhile_says_so_and_keeps_typed_values(app, task):
     g = login(app, "gestionnaire")
     g.get(f"/taches/{task.id}")
-    cases.complete_task(user("admin"), task.id, {"admissible": True, "category": "product", "severity": "low"})
+    cases.complete_task(user("admin"), task.id, {"admissible": "yes", "category": "product", "severity": "low"})
     resp = g.post(f"/taches/{task.id}", data={**QUALIFY, "qualification_comment": "Mon analyse détaillée"})
     assert resp.status_code == 409
     page = text(resp)
@@ -132,7 +165,7 @@ def test_draft_saved_then_restored(app, task):
     db.session.expire_all()
     row = db.session.get(TaskRow, task.id)
     assert row.state == "ready"
-    assert row.draft == {"category": "delivery", "qualification_comment": "À finir demain", "admissible": False}
+    assert row.draft == {"category": "delivery", "qualification_comment": "À finir demain"}
     html = g.get(f"/taches/{task.id}").get_data(as_text=True)
     assert "Brouillon restauré" in html
     assert '<option selected value="delivery">Livraison</option>' in html

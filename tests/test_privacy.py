@@ -34,12 +34,12 @@ SENTENCE = "Mon colis est arrivé écrasé contre la porte du garage"
 MESSAGE = "Je joins la photo du carton abîmé devant chez moi"
 SECRETS = [NAME.split()[1], EMAIL, PHONE, "rue des Tilleuls", SENTENCE, MESSAGE]
 
-QUALIFY = {"admissible": True, "category": "delivery", "severity": "medium", "department": "logistics",
+QUALIFY = {"admissible": "yes", "category": "delivery", "severity": "medium", "department": "logistics",
            "qualification_comment": "Livraison abîmée."}
 ANALYSE = {"facts": "Colis écrasé.", "root_cause": "Transporteur", "curative_action": "Renvoi", "curative_cost": 9.0,
-           "systemic": False}
+           "systemic": "no", "needs_information": "no"}
 DECIDE = {"decision": "accepted", "compensation": 30.0, "response_text": "Nous vous renvoyons l'article."}
-SATISFIED = {"reaction": "satisfied", "reaction_on": "2026-11-25", "payment_blocked": False}
+SATISFIED = {"reaction": "satisfied", "reaction_on": "2026-11-25", "payment_blocked": "no"}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
@@ -80,13 +80,13 @@ def one_person_everywhere(api) -> list[str]:
     do(api, phone, "ut_qualify", "gestionnaire", QUALIFY)
     do(api, phone, "ut_analyse", "service", ANALYSE)
     do(api, phone, "ut_decide", "gestionnaire", {**DECIDE, "decision": "rejected"})
-    do(api, phone, "ut_reaction", "gestionnaire", {**SATISFIED, "reaction": "contests", "payment_blocked": True,
+    do(api, phone, "ut_reaction", "gestionnaire", {**SATISFIED, "reaction": "contests", "payment_blocked": "yes",
                                                    "blocked_amount": 250.0, "invoice_refs": "FA-2026-9001",
                                                    "block_reason": "Conteste la facture"})
     dispute = db.session.scalars(select(Case.reference).where(Case.parent_id.is_not(None))).one()
     do(api, dispute, "ut_analyse", "commercial", {"justified": "partly", "analysis": "Partiel", "proposed_credit": 50})
     do(api, dispute, "ut_credit_note", "finance", {"credit_note_number": "AV-1", "credited_amount": 50.0})
-    do(api, dispute, "ut_release", "finance", {"payment_released": True, "released_amount": 200.0,
+    do(api, dispute, "ut_release", "finance", {"payment_released": "yes", "released_amount": 200.0,
                                                "released_on": "2026-11-30"})
     do(api, dispute, "ut_close", "gestionnaire", {"closing_comment": "Avoir émis."})
     do(api, phone, "ut_survey", "gestionnaire", {"satisfaction_score": 2, "satisfaction_comment": "Long."})

@@ -124,7 +124,8 @@ def test_new_version_for_new_cases_while_old_case_finishes_on_old(api, deployed)
     assert old_names.get("ut_qualify") == "Qualifier la réclamation", old_names
     # the old case keeps its pinned version while it moves on
     flows.do(api, old["reference"], old_task["bpmn_id"], "gestionnaire",
-             {"admissible": False, "severity": "low", "category": "billing", "qualification_comment": "Hors délai."})
+             {"admissible": "no", "rejection_reason": "Hors délai.", "severity": "low", "category": "billing",
+              "qualification_comment": "Hors délai."})
     after = flows.case(api, old["reference"])
     assert after["version"] == 1
 

@@ -114,9 +114,9 @@ def test_rename_a_task_in_the_properties_panel_save_deploy_and_see_it_in_new_cas
     name = page.locator("#bio-properties-panel-name")
     name.wait_for(timeout=10000)
     assert name.input_value() == "Qualifier la réclamation"
-    # the Camunda 7 provider is active: user task form fields are edited in the panel (5 on this task)
+    # the Camunda 7 provider is active: user task form fields are edited in the panel (6 on this task)
     fields = page.locator("[data-group-id='group-CamundaPlatform__FormData'] .bio-properties-panel-group-header")
-    assert "5" in fields.inner_text()
+    assert "6" in fields.inner_text()
     name.fill(NEW_NAME)
     page.wait_for_timeout(400)  # the panel applies the change after its debounce
     page.click("#save")
@@ -133,7 +133,7 @@ def test_rename_a_task_in_the_properties_panel_save_deploy_and_see_it_in_new_cas
     resp = api.post("/api/cases", headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                     data=json.dumps({"process": "reclamation", "data": {
                         "channel": "email", "origin": "external_customer", "kind": "complaint",
-                        "customer_name": "Claire Petit", "description": "Colis abîmé.", "written": True}}))
+                        "customer_name": "Claire Petit", "description": "Colis abîmé.", "written": "yes"}}))
     assert resp.status == 201, resp.text()
     case = resp.json()
     assert case["version"] == 2 and [t["name"] for t in case["tasks"]] == [NEW_NAME]

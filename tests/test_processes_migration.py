@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checke
 
 ROOT = Path(__file__).resolve().parent.parent
 RECLAMATION = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
-QUALIFY = {"admissible": True, "severity": "medium", "category": "billing", "qualification_comment": "Recevable."}
+QUALIFY = {"admissible": "yes", "severity": "medium", "category": "billing", "qualification_comment": "Recevable."}
 
 
 def changed_reclamation() -> str:
@@ -28,8 +28,8 @@ def changed_reclamation() -> str:
     xml = xml.replace('<camunda:formField id="qualification_comment"',
                       '<camunda:formField id="contact_attempts" label="Tentatives de contact" type="long" />\n'
                       '          <camunda:formField id="qualification_comment"')
-    xml = xml.replace("systemic == True</bpmn:conditionExpression>",
-                      "systemic == True or severity == \"critical\"</bpmn:conditionExpression>")
+    xml = xml.replace("systemic == \"yes\"</bpmn:conditionExpression>",
+                      "systemic == \"yes\" or severity == \"critical\"</bpmn:conditionExpression>")
     assert xml.count("contact_attempts") == 1 and 'severity == "critical"' in xml
     return xml
 
@@ -120,8 +120,8 @@ def test_migrate_a_case_then_finish_it_on_the_new_version(api, deployed):
 def test_case_past_a_changed_condition_cannot_move(api, deployed):
     case = flows.start(api, **flows.complaint_data())
     # gw_written is already passed: changing its outgoing condition changes a completed step
-    xml = RECLAMATION.replace("written == True</bpmn:conditionExpression>",
-                              "written == True and channel != \"phone\"</bpmn:conditionExpression>")
+    xml = RECLAMATION.replace('written == "yes"</bpmn:conditionExpression>',
+                              'written == "yes" and channel != "phone"</bpmn:conditionExpression>')
     draft = upload(api, "proprietaire", xml)
     deploy(api, "proprietaire", "reclamation", draft["ref"])
     listing = api.get("proprietaire", "/api/process-definitions/reclamation/migrations").get_json()

@@ -50,9 +50,9 @@ def test_unsupported_form_field_type():
 
 
 def test_condition_that_does_not_compile_and_refused_name():
-    xml = RECLAMATION.replace("written == True</bpmn:conditionExpression>", "written ==</bpmn:conditionExpression>")
+    xml = RECLAMATION.replace('written == "yes"</bpmn:conditionExpression>', "written ==</bpmn:conditionExpression>")
     assert any("syntaxe" in m for m in by_element(problems_of(xml), "f_written_yes"))
-    xml = RECLAMATION.replace("written == True</bpmn:conditionExpression>",
+    xml = RECLAMATION.replace('written == "yes"</bpmn:conditionExpression>',
                               "__import__('os').system('id') == 0</bpmn:conditionExpression>")
     found = by_element(problems_of(xml), "f_written_yes")
     assert any("interdit" in m for m in found), found
@@ -157,3 +157,49 @@ def test_miwg_diagram_validates_without_crash_and_names_elements(path):
         assert p.element, p
         assert f'id="{p.element}"' in xml, p
         assert "KeyError" not in p.message and "Traceback" not in p.message
+
+
+# --- decisions that cannot happen by accident ------------------------------------------------------------
+
+def test_shipped_gateways_decide_only_on_explicit_choices():
+    from app.services.processes.validation import warnings
+
+    assert warnings(RECLAMATION) == []
+    assert warnings(LITIGE) == []
+
+
+@pytest.mark.parametrize("old, new, gateway, field", [
+    # a default value on the field the gateway reads
+    ('<camunda:formField id="payment_released" label="Paiement débloqué ?" type="enum">',
+     '<camunda:formField id="payment_released" label="Paiement débloqué ?" type="enum" defaultValue="no">',
+     "gw_released", "payment_released"),
+    # a tick box: unticked, it silently means « non »
+    ('<camunda:formField id="closing_comment" label="Commentaire de clôture" type="text">',
+     '<camunda:formField id="urgent" label="Urgent" type="boolean" />\n'
+     '          <camunda:formField id="closing_comment" label="Commentaire de clôture" type="text">',
+     "gw_released", "urgent"),
+])
+def test_deploy_check_warns_when_a_gateway_reads_a_defaulted_field(old, new, gateway, field):
+    from app.services.processes.validation import warnings
+
+    xml = LITIGE.replace(old, new)
+    if field == "urgent":
+        xml = xml.replace('payment_released == "yes"</bpmn:conditionExpression>',
+                          'payment_released == "yes" or urgent == True</bpmn:conditionExpression>')
+    assert xml != LITIGE
+    found = warnings(xml)
+    assert [p.element for p in found] == [gateway], found
+    assert f"« {field} »" in found[0].message and "choix explicite" in found[0].message
+    assert problems_of(xml) == []  # a warning, not a refusal: the owner may still deploy
+
+
+@pytest.mark.parametrize("config, message", [
+    ("payment_blocked", "required_if attend « champ=valeur »"),
+    ("nowhere=yes", "required_if nomme « nowhere », absent de ce formulaire"),
+    ("payment_blocked=maybe", "required_if attend une valeur de « payment_blocked » (no, yes)"),
+])
+def test_required_if_must_name_a_field_and_a_value_of_the_same_form(config, message):
+    xml = RECLAMATION.replace('<camunda:constraint name="required_if" config="payment_blocked=yes" />',
+                              f'<camunda:constraint name="required_if" config="{config}" />', 1)
+    assert xml != RECLAMATION
+    assert any(message in m for m in by_element(problems_of(xml), "ut_reaction")), problems_of(xml)

@@ -12,6 +12,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from app.extensions import db
 from app.models import AuditEvent, Case, OutboxMessage
+from tests.support.axe import violations
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -46,7 +47,8 @@ def server(app, deployed, backend):
 def page(server):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="fr-FR")
+        # bypass_csp only lets the test inject axe-core (tests/support/axe.py)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="fr-FR", bypass_csp=True)
         page = context.new_page()
         page.set_default_timeout(15000)
         yield page
@@ -56,6 +58,7 @@ def page(server):
 
 def test_complainant_files_and_follows_a_complaint(app, server, page):
     page.goto(f"{server}/reclamation")
+    assert violations(page) == []
     assert page.title().startswith("Nous écrire")
     page.get_by_label("Réclamation", exact=True).check()
     page.get_by_label("Numéros de factures concernées").fill("FA-2026-0077")
@@ -67,6 +70,7 @@ def test_complainant_files_and_follows_a_complaint(app, server, page):
     page.get_by_role("button", name="Envoyer").click()
 
     page.wait_for_url(re.compile(r"/reclamation/confirmation$"))
+    assert violations(page) == []
     heading = page.get_by_role("heading", level=1)
     assert heading.inner_text() == "Votre demande est enregistrée"
     # With an e-mail address, the reference and the tracking link go by e-mail only (nothing about the case on
@@ -81,6 +85,7 @@ def test_complainant_files_and_follows_a_complaint(app, server, page):
     assert link.endswith(f"/suivi/{token}")
     page.goto(f"{server}/suivi/{token}")
     page.wait_for_url(re.compile(rf"/suivi/{re.escape(token)}$"))
+    assert violations(page) == []
     assert reference in page.get_by_role("heading", level=1).inner_text()
     assert page.locator(".status").inner_text() == "Enregistré"
     assert page.get_by_role("heading", name=f"Accusé de réception de votre réclamation {reference}").is_visible()

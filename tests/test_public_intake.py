@@ -61,7 +61,7 @@ def test_filing_each_kind_starts_a_web_case(client, deployed, kind):
     assert (case.kind, case.channel, case.created_by) == (kind, "web", "public")
     # received_at and channel sent by a crafted request are ignored: the server sets them.
     assert case.received_at.date().isoformat() == "2026-11-23"
-    assert case.data["written"] is True and float(case.amount) == 42.5
+    assert case.data["written"] == "yes" and float(case.amount) == 42.5
     # A written complaint gets 15 calendar days, and the acknowledgment goes out with the tracking link.
     assert case.due_at is not None and case.due_at.date().isoformat() == "2026-12-08"
     ack = db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id)).one()

@@ -15,11 +15,12 @@ from app.services.core import audit
 from app.services.messaging import messages
 from tests.flows import complaint_data, do, start
 
-QUALIFY_OK = {"admissible": True, "category": "billing", "severity": "high", "department": "billing",
+QUALIFY_OK = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing",
               "qualification_comment": "NOTE-INTERNE-QUALIF client connu pour abus"}
-ANALYSE = {"facts": "FAITS-INTERNES frais doublés", "root_cause": "Erreur de paramétrage", "systemic": False}
+ANALYSE = {"facts": "FAITS-INTERNES frais doublés", "root_cause": "Erreur de paramétrage", "systemic": "no",
+           "needs_information": "no"}
 DECIDE = {"decision": "accepted", "compensation": 12.5, "response_text": "Nous vous remboursons les frais."}
-SATISFIED = {"reaction": "satisfied", "reaction_on": "2026-11-25", "payment_blocked": False}
+SATISFIED = {"reaction": "satisfied", "reaction_on": "2026-11-25", "payment_blocked": "no"}
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 

@@ -220,8 +220,8 @@ def test_safe_builtins_are_exactly_the_small_set():
 def test_safe_conditions_compile_and_run_with_safe_builtins(source):
     # Every accepted condition must at least compile; the simple ones run with only SAFE_BUILTINS.
     code = compile(source, "<condition>", "eval")
-    data = {"kind": "complaint", "admissible": True, "severity": "high", "due_at": "2026-01-01",
-            "amount": 12.5, "written": False, "invoice_refs": ["F1"]}
+    data = {"kind": "complaint", "admissible": "yes", "severity": "high", "due_at": "2026-01-01",
+            "amount": 12.5, "written": "no", "invoice_refs": ["F1"]}
     if names_used(source) <= set(data):
         eval(code, {"__builtins__": SAFE_BUILTINS, **data})
 

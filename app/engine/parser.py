@@ -29,7 +29,7 @@ from app.engine.bpmn_xml import FLOW_NODE_TYPES
 from app.engine.errors import BPMN_NS, MAX_BPMN_BYTES, DefinitionError, DocumentLimits
 from app.engine.script_safety import check_source
 from app.engine.scripting import cycle_problem
-from app.forms.fields import FieldSpec, FormDefinitionError, from_camunda
+from app.forms.fields import FieldSpec, FormDefinitionError, fields_from_camunda
 
 # --- safe XML --------------------------------------------------------------------------------------
 
@@ -288,13 +288,10 @@ def _cycle_problems(spec) -> list[tuple[str, str]]:
 
 def _form_of(task_spec) -> list[FieldSpec]:
     form = getattr(task_spec, "form", None)
-    fields = []
-    for f in getattr(form, "fields", []) or []:
-        try:
-            fields.append(from_camunda(f))
-        except FormDefinitionError as exc:
-            raise DefinitionError([(task_spec.name, str(exc))]) from None
-    return fields
+    try:
+        return list(fields_from_camunda(getattr(form, "fields", []) or []))
+    except FormDefinitionError as exc:
+        raise DefinitionError([(task_spec.name, str(exc))]) from None
 
 
 def _split(value: str | None) -> list[str]:

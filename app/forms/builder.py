@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.widgets import DateInput, TextInput
 
+from app.forms.consequences import consequence
 from app.forms.fields import RESERVED_IDS, FieldSpec
 
 EMPTY_CHOICE = SelectChoice("", "— Choisir —")
@@ -54,6 +55,9 @@ def make_field(spec: FieldSpec, render_kw: Mapping | None = None, label_property
         kw["readonly"] = True
     if spec.type == "date":  # the date picker greys out days outside the BPMN bounds
         kw.update({key: getattr(spec, key) for key in ("min", "max") if getattr(spec, key) is not None})
+    if spec.required_if is not None:
+        # static/forms.js shows the field and marks it required when the other field has one of the values
+        kw["data-required-if"] = f"{spec.required_if[0]}={','.join(spec.required_if[1])}"
     kw.update(render_kw or {})
     label, default = (label_property and _prop(spec, label_property)) or spec.label, spec.default
     widget = _prop(spec, "widget")
@@ -104,6 +108,12 @@ def build_form(fields: Iterable[FieldSpec], *, prefix: str | None = None, exclud
     if unavailable:
         form.form_errors.append(f"Ce formulaire contient un champ au nom réservé ({', '.join(unavailable)}) qui "
                                 "ne peut pas être affiché : demandez au propriétaire du processus de le renommer.")
+    for spec in specs:
+        # what each option will do (consequence_<option> properties), shown beside the option
+        form[spec.name].consequences = {option: text for option, _ in spec.options
+                                        if (text := consequence(spec, option))}
+        form[spec.name].required_if = form[spec.name].render_kw.get("data-required-if") \
+            if form[spec.name].render_kw else None
     return form
 
 

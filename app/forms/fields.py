@@ -10,6 +10,7 @@ from datetime import date
 from keyword import iskeyword
 from typing import Any
 
+from app.formatting import parse_amount, parse_date_fr
 from app.vocabulary import MAX_DAY, MIN_DAY
 
 SUPPORTED_TYPES = ("string", "text", "long", "decimal", "boolean", "date", "enum")
@@ -27,7 +28,8 @@ _FALSE = frozenset({"false", "off", "n", "no", "0", "non", "f"})
 _INT_RE = re.compile(r"[+-]?\d{1,20}", re.ASCII)
 _DECIMAL_RE = re.compile(r"[+-]?(?:\d{1,20}(?:[.,]\d{0,20})?|[.,]\d{1,20})", re.ASCII)
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-_CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength", "pattern")
+_FR_DATE_RE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}", re.ASCII)
+_CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength", "pattern", "required_if")
 
 
 class FormDefinitionError(ValueError):
@@ -51,6 +53,8 @@ class FieldSpec:
     pattern: str | None = None
     readonly: bool = False
     properties: tuple[tuple[str, str], ...] = ()
+    # required_if: (controlling field id, the values that make this field required), from "field=v1,v2".
+    required_if: tuple[str, tuple[str, ...]] | None = None
 
 
 class _Invalid(Exception):
@@ -72,6 +76,8 @@ def _flag(name: str, key: str, config: Any) -> bool:
 def _bound(name: str, kind: str, key: str, config: Any) -> float | str:
     text = "" if config is None else str(config).strip()
     if kind == "date":
+        if not _DATE_RE.fullmatch(text):  # a BPMN file writes dates in ISO
+            raise FormDefinitionError(f"Champ « {name} » : {key} doit être une date AAAA-MM-JJ.")
         try:
             return _to_date(text)
         except _Invalid:
@@ -117,6 +123,18 @@ def reserved_id_message(name: str) -> str | None:
             f"(réservés : {', '.join(sorted(RESERVED_IDS))}).")
 
 
+def _required_if(name: str, config: Any) -> tuple[str, tuple[str, ...]]:
+    text = "" if config is None else str(config).strip()
+    field, sep, raw_values = text.partition("=")
+    values = tuple(v.strip().lower() for v in raw_values.split(",") if v.strip())
+    if not sep or not field.strip().isidentifier() or not values:
+        raise FormDefinitionError(f"Champ « {name} » : required_if attend « champ=valeur » "
+                                  "(plusieurs valeurs séparées par des virgules), par exemple payment_blocked=yes.")
+    if field.strip() == name:
+        raise FormDefinitionError(f"Champ « {name} » : required_if ne peut pas dépendre du champ lui-même.")
+    return field.strip(), values
+
+
 def from_camunda(field: Any) -> FieldSpec:
     """Build a FieldSpec from a SpiffWorkflow camunda FormField (duck-typed); raise FormDefinitionError."""
     name = getattr(field, "id", None)
@@ -144,6 +162,8 @@ def from_camunda(field: Any) -> FieldSpec:
             except re.error:
                 raise FormDefinitionError(f"Champ « {name} » : expression régulière invalide.") from None
             values[key] = str(config)
+        elif key == "required_if":
+            values[key] = _required_if(name, config)
         else:
             raise FormDefinitionError(f"Champ « {name} » : contrainte « {key} » inconnue ({', '.join(_CONSTRAINTS)}).")
     for low, high in (("min", "max"), ("minlength", "maxlength")):
@@ -175,8 +195,37 @@ def from_camunda(field: Any) -> FieldSpec:
 def fields_from_camunda(fields: Iterable[Any]) -> tuple[FieldSpec, ...]:
     """Convert every field of a camunda form, refusing duplicate ids."""
     specs = tuple(from_camunda(f) for f in fields)
-    _by_name(specs)
+    by_name = _by_name(specs)
+    for spec in specs:
+        if spec.required_if is None:
+            continue
+        other, values = spec.required_if
+        if other not in by_name:
+            raise FormDefinitionError(f"Champ « {spec.name} » : required_if nomme « {other} », absent de ce "
+                                      "formulaire.")
+        known = _choice_keys(by_name[other])
+        if known is not None and not set(values) <= known:
+            raise FormDefinitionError(f"Champ « {spec.name} » : required_if attend une valeur de « {other} » "
+                                      f"({', '.join(sorted(known))}).")
     return specs
+
+
+def _choice_keys(spec: FieldSpec) -> set[str] | None:
+    """The values a choice field can take, as required_if and consequences name them (None: free input)."""
+    if spec.type == "enum":
+        return {option.lower() for option, _ in spec.options}
+    if spec.type == "boolean":
+        return {"true", "false"}
+    return None
+
+
+def choice_key(value: Any) -> str:
+    """A submitted value as required_if and consequence_ properties name it (true/false, an option id)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value).strip().lower()
+
+
 
 
 def _by_name(fields: Iterable[FieldSpec]) -> dict[str, FieldSpec]:
@@ -198,8 +247,13 @@ def _fmt(spec: FieldSpec, bound: float | str) -> str:
 
 
 def _to_date(raw: Any) -> str:
+    if isinstance(raw, str) and _FR_DATE_RE.fullmatch(raw.strip()):  # typed the French way: 03/12/2026
+        try:
+            return parse_date_fr(raw.strip()).isoformat()
+        except ValueError:
+            raise _Invalid("Cette date n'existe pas.") from None
     if not isinstance(raw, str) or not _DATE_RE.fullmatch(raw.strip()):
-        raise _Invalid("Date attendue au format AAAA-MM-JJ.")
+        raise _Invalid("Date attendue au format JJ/MM/AAAA (ou AAAA-MM-JJ).")
     try:
         day = date.fromisoformat(raw.strip())
     except ValueError:
@@ -230,9 +284,13 @@ def _to_decimal(raw: Any) -> float:
         raise _Invalid("Nombre attendu.")
     if isinstance(raw, str):
         text = raw.strip()
-        if not _DECIMAL_RE.fullmatch(text):
-            raise _Invalid("Nombre attendu (par exemple 12,50).")
-        raw = float(text.replace(",", "."))
+        if _DECIMAL_RE.fullmatch(text):
+            raw = float(text.replace(",", "."))
+        else:  # what French people type: « 1 250,40 », « 1250,40 € » (Babel)
+            try:
+                raw = float(parse_amount(text))
+            except ValueError:
+                raise _Invalid("Nombre attendu (par exemple 12,50).") from None
     if not isinstance(raw, int) and not math.isfinite(raw):
         raise _Invalid("Nombre attendu.")
     if abs(raw) > MAX_DECIMAL:
@@ -299,9 +357,12 @@ def field_to_json(spec: FieldSpec) -> dict:
             if spec.type == "long" and key in ("min", "max"):
                 value = int(value)
             constraints[key] = value
-    return {"name": spec.name, "label": spec.label, "type": spec.type, "required": spec.required,
-            "options": [{"id": option, "name": label} for option, label in spec.options],
-            "default": default, "constraints": constraints, "readonly": spec.readonly}
+    described = {"name": spec.name, "label": spec.label, "type": spec.type, "required": spec.required,
+                 "options": [{"id": option, "name": label} for option, label in spec.options],
+                 "default": default, "constraints": constraints, "readonly": spec.readonly}
+    if spec.required_if:
+        described["required_if"] = {"field": spec.required_if[0], "values": list(spec.required_if[1])}
+    return described
 
 
 def _is_empty(raw: Any) -> bool:
@@ -342,4 +403,22 @@ def validate_submission(fields: Iterable[FieldSpec], data: Mapping, *, partial: 
             errors[name] = str(exc)
         else:
             clean[name] = value
+    if not partial:
+        _check_required_if(by_name, clean, errors)
     return clean, errors
+
+
+def _check_required_if(by_name: Mapping[str, FieldSpec], clean: dict, errors: dict) -> None:
+    """A field required only for some values of another field (blocked amount when a payment is blocked)."""
+    for name, spec in by_name.items():
+        if spec.required_if is None or name in errors or not _is_empty(clean.get(name)):
+            continue
+        other, values = spec.required_if
+        if other in errors or choice_key(clean.get(other)) not in values:
+            continue
+        chosen = by_name.get(other)
+        label = dict(chosen.options).get(clean.get(other)) if chosen and chosen.type == "enum" else None
+        if chosen is not None and chosen.type == "boolean":
+            label = "Oui" if clean.get(other) else "Non"
+        errors[name] = (f"Ce champ est obligatoire quand « {chosen.label} » vaut « {label or clean.get(other)} »."
+                        if chosen is not None else REQUIRED_MESSAGE)

@@ -14,6 +14,7 @@ from app.services.processes import compare as process_compare
 from app.services.processes import migration
 from app.services.processes.admin import OWNER_GROUP, ValidationFailed
 from app.services.processes.validation import blocking, validate
+from app.services.processes.validation import warnings as deploy_warnings
 
 owner_required = groups_required(OWNER_GROUP, write=True)
 MAX_UPLOAD = 2 * 1024 * 1024
@@ -77,7 +78,8 @@ def modeler(definition_id):
 
     tests_json = json.dumps({"tests": definition.tests or []}, ensure_ascii=False, indent=2)
     return render_template("processes/modeler.html", definition=definition, problems=problems,
-                           keys=process_admin.known_keys(), tests_json=tests_json)
+                           keys=process_admin.known_keys(), tests_json=tests_json,
+                           risks=deploy_warnings(definition.xml, definition.key))
 
 
 @bp.post("/versions/<int:definition_id>/valider")
@@ -97,6 +99,7 @@ def save(key):
     xml = request.get_data(cache=False, as_text=True)
     draft, problems = process_admin.save_draft(current_user, xml, key=key, draft_id=draft_id, strict=False)
     return jsonify(id=draft.id, key=draft.key, problems=[p.to_json() for p in problems],
+                   warnings=[p.to_json() for p in deploy_warnings(draft.xml, draft.key)],
                    modeler_url=url_for("processes.modeler", definition_id=draft.id),
                    save_url=url_for("processes.save", key=draft.key, draft=draft.id),
                    deploy_url=url_for("processes.deploy", definition_id=draft.id),
@@ -131,6 +134,8 @@ def deploy(definition_id):
                                definition=process_admin.get(definition_id)), 422
     flash(f"Version {definition.version} de « {definition.name} » déployée : les nouveaux dossiers l'utilisent.",
           "info")
+    for risk in deploy_warnings(definition.xml, definition.key):
+        flash(f"Attention — {risk.label or risk.element} : {risk.message}", "error")
     older = sum(n for did, n in process_admin.running_counts(definition.key).items() if did != definition.id)
     if older:
         flash(f"{older} dossier(s) en cours restent sur leur version : voir « Dossiers sur d'anciennes versions » "

@@ -16,6 +16,12 @@ class HoneypotForm(FlaskForm):
         return bool((self.website.data or "").strip())
 
 
+class IntakeFileForm(HoneypotForm):
+    """Base of the public intake form (the BPMN fields are added to it): an optional file with the complaint."""
+
+    attachment = FileField("Document à joindre (facultatif : facture, photo… PDF, image ou bureautique, 5 Mo)")
+
+
 class AddInformationForm(HoneypotForm):
     text = TextAreaField("Votre message", render_kw={"rows": 5, "maxlength": MAX_MESSAGE})
     attachment = FileField("Pièce jointe (facultative)")
@@ -26,3 +32,10 @@ class LostLinkForm(HoneypotForm):
                                                                 "autocomplete": "off"})
     email = StringField("Votre adresse e-mail", render_kw={"required": True, "maxlength": 254, "type": "email",
                                                             "autocomplete": "email"})
+
+
+class ContestForm(HoneypotForm):
+    contest_text = TextAreaField("Ce que vous contestez dans notre réponse",
+                                 render_kw={"rows": 5, "maxlength": MAX_MESSAGE, "required": True,
+                                            "aria-required": "true"})
+    contest_file = FileField("Document à l'appui (facultatif)")

@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 
 from app.forms.builder import apply_errors, build_form, submitted
 from app.public import bp
-from app.public.forms import AddInformationForm, HoneypotForm, LostLinkForm
+from app.public.forms import AddInformationForm, ContestForm, HoneypotForm, IntakeFileForm, LostLinkForm
 from app.services.core import idempotency
 from app.services.core.errors import Conflict, Invalid, NotFound
 from app.services.public import intake as public
@@ -70,8 +70,9 @@ def receipt(result) -> dict:
 def intake():
     info = _or_404(public.intake_form)
     kinds = {option for f in info.fields if f.name == "kind" for option, _label in f.options}
-    initial = {"kind": request.args["type"]} if request.args.get("type") in kinds else None
-    form = build_form(info.fields, base=HoneypotForm, data=initial, render_kw=CONTACT_HINTS,
+    # A complaint unless the link says otherwise (?type=suggestion): the staff form has no default kind.
+    initial = {"kind": request.args["type"] if request.args.get("type") in kinds else "complaint"}
+    form = build_form(info.fields, base=IntakeFileForm, data=initial, render_kw=CONTACT_HINTS,
                       label_property="public_label")
     status = 200
     if request.method == "POST":
@@ -79,8 +80,11 @@ def intake():
         if status is None:
             values = submitted(form)
             try:
-                done, _replayed = idempotency.once("public.intake", request.form.get(idempotency.FIELD),
-                                                   lambda: {"receipt": receipt(public.file_intake(values))})
+                upload = form.attachment.data
+                done, _replayed = idempotency.once(
+                    "public.intake", request.form.get(idempotency.FIELD),
+                    lambda: {"receipt": receipt(public.file_intake(values, upload.filename if upload else None,
+                                                                    upload.stream if upload else None))})
             except Invalid as exc:
                 apply_errors(form, exc.errors)
                 status = 422
@@ -104,7 +108,30 @@ def confirmation():
 @bp.get("/suivi/<token>")
 def track(token):
     view = _or_404(public.tracking, token)
-    return render_template("public/tracking.html", view=view, form=AddInformationForm())
+    return render_template("public/tracking.html", view=view, form=AddInformationForm(), contest_form=ContestForm())
+
+
+@bp.post("/suivi/<token>/contester")
+@submit_limit
+def contest(token):
+    view = _or_404(public.tracking, token)
+    form = ContestForm()
+    status = _checked(form)
+    if status is None:
+        upload = form.contest_file.data
+        try:
+            public.contest_answer(token, form.contest_text.data, upload.filename if upload else None,
+                                  upload.stream if upload else None)
+        except Invalid as exc:
+            apply_errors(form, exc.errors)
+            status = 422
+        except Conflict as exc:
+            form.form_errors.append(exc.message)
+            status = 409
+        else:
+            flash("Votre contestation a été transmise : le service réexamine votre dossier et vous répondra.", "info")
+            return redirect(url_for("public.track", token=token), 303)
+    return render_template("public/tracking.html", view=view, form=AddInformationForm(), contest_form=form), status
 
 
 @bp.post("/suivi/<token>/ajout")
@@ -133,7 +160,7 @@ def add_information(token):
             flash(ALREADY if replayed else
                   "Merci : votre envoi a été ajouté à votre dossier et transmis au service qui le traite.", "info")
             return redirect(url_for("public.track", token=token), 303)
-    return render_template("public/tracking.html", view=view, form=form), status
+    return render_template("public/tracking.html", view=view, form=form, contest_form=ContestForm()), status
 
 
 @bp.route("/suivi/<token>/enquete", methods=["GET", "POST"])

@@ -2,13 +2,16 @@
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from app import clock
 from app.access import STAFF_GROUPS, groups_required, is_read_only, staff_required
 from app.forms.builder import apply_errors, build_form, submitted
+from app.forms.consequences import consequences
+from app.forms.fields import validate_submission
 from app.services.audit import checkpoints
+from app.services.cases import escalation
 from app.services.cases import lifecycle as cases
 from app.services.cases import view as case_view
 from app.services.core import idempotency
@@ -17,9 +20,14 @@ from app.services.tasks import actions as tasks
 from app.services.tasks import task_list
 from app.tasks import bp
 from app.tasks.forms import PER_PAGE, list_args
+from app.web import csrf
 
 DUE_SOON_DAYS = 2
+EXPIRED = ("Le formulaire a expiré (jeton de sécurité) : rien n'a été enregistré. Vos saisies sont conservées "
+           "ci-dessous : envoyez-les à nouveau.")
 TAB_LABELS = {"mine": "Mes tâches", "group": "Mon équipe", "all": "Toutes"}
+TAB_KEY = "task_tab"  # the tab the person works in (session)
+NEXT_KEY = "next_task"  # the task offered after « Terminer l'étape »
 
 
 def _back(default: str) -> str:
@@ -34,19 +42,27 @@ def _back(default: str) -> str:
 @bp.get("/")
 @staff_required
 def index():
-    scope, filters, page, problems = list_args(request.args, "mine")
+    remembered = session.get(TAB_KEY)
+    scope, filters, page, problems = list_args(request.args, remembered or "mine")
     for problem in problems:
         flash(problem, "error")
     if scope not in task_list.available_scopes(current_user):
         scope = "mine"
         flash("L'onglet « Toutes » est réservé aux responsables.", "error")
     result = task_list.task_page(current_user, scope, filters, page, PER_PAGE)
+    if not request.args.get("onglet") and not remembered and scope == "mine" and not result.counts.get("mine") \
+            and result.counts.get("group"):
+        # first visit with nothing held yet: land where the work is, the group's tab
+        scope = "group"
+        result = task_list.task_page(current_user, scope, filters, page, PER_PAGE)
+    session[TAB_KEY] = scope  # come back to the same tab (after a task, from the menu)
+    next_task = session.pop(NEXT_KEY, None)
     return render_template(
         "tasks/index.html", result=result, rows=result.rows, scope=scope, filters=filters, page=page,
         count_label=task_list.count_label, tabs=TAB_LABELS, options=tasks.list_options(),
         now=clock.now(), soon=clock.now().timestamp() + DUE_SOON_DAYS * 86400,
         members=tasks.lane_members(None) if current_user.in_any(*tasks.MANAGER_GROUPS) else [],
-        read_only=is_read_only(current_user), list_url=_list_url(scope, filters))
+        read_only=is_read_only(current_user), list_url=_list_url(scope, filters), next_task=next_task)
 
 
 def _list_url(scope, filters):
@@ -67,6 +83,8 @@ def _list_url(scope, filters):
 def claim(task_id):
     row = tasks.claim(current_user, task_id)
     flash(f"Tâche « {row.name} » ({row.case_reference}) prise.", "info")
+    if request.form.get("open"):  # « Prendre et ouvrir »: one click from the list to the form
+        return redirect(url_for("tasks.task", task_id=task_id))
     return redirect(_back(url_for("tasks.task", task_id=task_id)))
 
 
@@ -101,11 +119,13 @@ def bulk():
     return redirect(_back(url_for("tasks.index")))
 
 
-def _render_task(row, form, *, status=200, conflict=None):
+def _render_task(row, form, *, status=200, conflict=None, confirm=None):
     case = cases.get_case(row.case_reference)
     return render_template(
         "tasks/task.html", row=row, case=case, form=form, timeline=case_view.timeline(case),
-        data=case_view.labelled_data(case), conflict=conflict,
+        data=case_view.labelled_data(case), conflict=conflict, confirm=confirm, thread=case_view.thread(case),
+        attachments=case_view.attachments(case), complainant_files=case_view.complainant_files(case),
+        escalation=escalation.offer(current_user, case),
         can_act=_can_act(row), now=clock.now(), chain=checkpoints.chain_status(case.reference),
         members=tasks.lane_members(row.lane) if current_user.in_any(*tasks.MANAGER_GROUPS) else []), status
 
@@ -113,6 +133,16 @@ def _render_task(row, form, *, status=200, conflict=None):
 def _can_act(row) -> bool:
     return (row.state == "ready" and not is_read_only(current_user) and tasks.may_work(current_user, row)
             and (row.assignee in (None, current_user.username) or current_user.is_admin))
+
+
+def _unconfirmed_effects(specs, values) -> list[tuple[str, str]]:
+    """What the chosen options will do (close, reject, send a letter) when the person has not confirmed it yet."""
+    clean, errors = validate_submission(specs, values, html=True)
+    if errors:
+        return []  # the service refuses the form with its messages first
+    effects = consequences(specs, clean)
+    confirmed = request.form.get("confirmed") or ""
+    return effects if effects and confirmed != ";".join(key for key, _ in effects) else []
 
 
 @bp.get("/<task_id>")
@@ -125,17 +155,24 @@ def task(task_id):
 
 
 @bp.post("/<task_id>")
+@csrf.exempt  # checked below, to give back the page with what was typed when the token has expired
 @groups_required(*STAFF_GROUPS, write=True)
 def submit(task_id):
     row = tasks.get_task(current_user, task_id)
     form = build_form(tasks.form_fields(row))
     values = submitted(form)
+    if not form.validate():  # the CSRF token only: the BPMN fields have no WTForms validators
+        form.form_errors.append(EXPIRED)
+        return _render_task(row, form, status=400)
     draft = request.form.get("action") == "draft"
     try:
         if draft:
             tasks.save_draft(current_user, task_id, values, html=True)
             flash("Brouillon enregistré : vous pouvez reprendre plus tard.", "info")
             return redirect(url_for("tasks.task", task_id=task_id))
+        effects = _unconfirmed_effects(tasks.form_fields(row), values)
+        if effects:
+            return _render_task(row, form, confirm=effects)
         done, replayed = idempotency.once(
             f"tasks.complete:{current_user.username}", request.form.get(idempotency.FIELD),
             lambda: {"reference": cases.complete_task(current_user, task_id, values, html=True).reference})
@@ -155,4 +192,16 @@ def submit(task_id):
               "n'a pas été terminée une seconde fois.", "info")
     else:
         flash(f"Étape « {row.name} » terminée pour le dossier {done['reference']}.", "info")
-    return redirect(url_for("tasks.index"))
+    following = _next_task(row.id)
+    if following is not None:
+        session[NEXT_KEY] = {"id": following.id, "name": following.name, "reference": following.case_reference}
+    return redirect(url_for("tasks.index", onglet=session.get(TAB_KEY) or "mine"))
+
+
+def _next_task(done_id: str):
+    """The first task of the person's tab they can work on now (not the one just done), or None."""
+    scope = session.get(TAB_KEY) or "mine"
+    if scope not in task_list.available_scopes(current_user):
+        scope = "mine"
+    rows = task_list.task_page(current_user, scope, task_list.TaskFilters(), 1, 10).rows
+    return next((r for r in rows if r.id != done_id and _can_act(r)), None)

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from app import clock
+from app import clock, formatting
 from app.engine import TIMER_TYPES, CaseWorkflow, StepContext, StepResult
 from app.engine import migration as engine_migration
 from app.extensions import db
-from app.formatting import parse_datetime_paris
 from app.models import AuditEvent, Case, ProcessDefinition
 from app.services.core import audit, definitions
 from app.services.core.case_rules import status_of
@@ -304,10 +303,10 @@ def parse_at(events: list[AuditEvent], at: str | int | None) -> int:
         if not any(e.seq == seq for e in events):
             raise Invalid({"at": f"Événement {seq} inconnu pour ce dossier."})
         return seq
-    moment = parse_datetime_paris(text)
-    if moment is None:
-        raise Invalid({"at": "Numéro d'événement, ou date et heure de Paris attendue "
-                             "(JJ/MM/AAAA HH:MM, par exemple 03/12/2026 08:40)."})
+    try:
+        moment = formatting.parse_datetime_paris(text)  # typed in Paris time: 03/12/2026 08:40 (or ISO)
+    except ValueError:
+        raise Invalid({"at": "Numéro d'événement ou date et heure attendus, par exemple 03/12/2026 08:40."}) from None
     before = [e.seq for e in events if e.at <= moment]
     if not before:
         raise Invalid({"at": "Le dossier n'existait pas encore à cette date."})

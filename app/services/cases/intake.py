@@ -31,6 +31,11 @@ def startable(user: User) -> list:
     return found
 
 
+def process_name(process_key: str) -> str:
+    """The French name of a process (its key when it has none)."""
+    return definitions.active(process_key).name or process_key
+
+
 def start_form(user: User, process_key: str) -> list:
     """The start form fields of a process the user may start."""
     pspec = definitions.spec_for(definitions.active(process_key))
@@ -44,6 +49,7 @@ def register(user: User, process_key: str, raw: dict, *, confirm_new: bool = Fal
     """Validate the start form; then link to `link_to`, or report duplicates unless confirmed, or start the case."""
     fields = start_form(user, process_key)
     clean, errors = validate_submission(fields, raw or {}, html=html)
+    errors.update(cases.future_received_date(clean))
     if errors:
         raise Invalid(errors)
     if link_to:

@@ -29,6 +29,7 @@ from app.services.core.transaction import transaction, use_case
 from app.services.deadlines import clocks
 from app.services.messaging import messages
 from app.services.tasks.actions import actionable_row
+from app.vocabulary import PARIS
 
 SYSTEM = "system"
 log = logging.getLogger("reclamations.cases")
@@ -122,11 +123,23 @@ def start_case(user: User, process_key: str, raw_data: dict, *, html: bool = Fal
     if pspec.start_lane and not user.in_any(pspec.start_lane):
         raise Forbidden(f"Seul le groupe « {pspec.start_lane} » peut ouvrir un dossier « {process_key} ».")
     clean, errors = validate_submission(pspec.start_form, raw_data or {}, html=html)
+    errors.update(future_received_date(clean))
     if errors:
         raise Invalid(errors)
     check_data_size(clean)
     with transaction():
         return create_case(user.username, process_key, clean)
+
+
+FUTURE_RECEIPT_MESSAGE = "La date de réception ne peut pas être postérieure à aujourd’hui."
+
+
+def future_received_date(clean: dict) -> dict:
+    """{received_at: message} when the received date is after today in Paris (a typo that would shift deadlines)."""
+    received = clean.get("received_at")
+    if isinstance(received, str) and received[:10] > clock.now().astimezone(PARIS).date().isoformat():
+        return {"received_at": FUTURE_RECEIPT_MESSAGE}
+    return {}
 
 
 def create_case(actor: str, process_key: str, data: dict, *, parent: Case | None = None,

@@ -40,7 +40,8 @@ def is_address(text) -> bool:
 
 def tracking_url(case: Case) -> str:
     base = current_app.config.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
-    return f"{base}/suivi/{case.tracking_token}"
+    root = case.parent if case.parent is not None else case  # one tracking page per complainant's thread
+    return f"{base}/suivi/{root.tracking_token}"
 
 
 def _plain(value):

@@ -11,11 +11,19 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from app.engine import DefinitionError, bpmn_xml, camunda_compat, dmn, executable_process_ids, parse_definition
+from app.engine import (
+    DefinitionError,
+    bpmn_xml,
+    camunda_compat,
+    dmn,
+    executable_process_ids,
+    parse_definition,
+    parse_xml,
+)
 from app.engine.bpmn_xml import TYPE_LABELS, Element
 from app.engine.parser import load, load_decisions
 from app.engine.script_safety import check_source, names_used
-from app.forms.fields import FormDefinitionError, from_camunda
+from app.forms.fields import FormDefinitionError, fields_from_camunda, from_camunda
 from app.services.core import deadline_rules, handlers
 from app.services.core.definitions import form_problems
 from app.services.people.users import KNOWN_GROUPS, by_username
@@ -220,11 +228,19 @@ def _element_problems(elements: dict[str, Element]) -> list[Problem]:
             problems.append(Problem(el.id, el.label, PASS_THROUGH[el.type], WARNING))
         if el.type == "userTask":
             problems.extend(Problem(el.id, el.label, m, level) for m, level in _assignment_problems(el))
+        field_problems = []
         for f in el.form:
             try:
                 from_camunda(f)
             except FormDefinitionError as exc:
-                add(str(exc))
+                field_problems.append(str(exc))
+        if not field_problems:
+            try:  # what involves several fields: duplicates, required_if naming another field
+                fields_from_camunda(el.form)
+            except FormDefinitionError as exc:
+                field_problems.append(str(exc))
+        for message in field_problems:
+            add(message)
         if el.type == "sequenceFlow" and el.condition:
             problems.extend(Problem(el.id, el.label, f"Condition « {el.condition} » : {m}")
                             for m in check_source(el.condition, "eval"))
@@ -370,3 +386,40 @@ def _iso_problem(kind: str, value: str) -> str | None:
 def describe(el: Element) -> str:
     """A French type label for an element."""
     return TYPE_LABELS.get(el.type, el.type)
+
+
+def warnings(xml: str | bytes, key: str | None = None) -> list[Problem]:
+    """Risks that do not block a deployment: a gateway deciding on a value nobody chose (a default, a checkbox)."""
+    try:
+        root = parse_xml(xml)
+    except DefinitionError:
+        return []
+    keys = executable_process_ids(root)
+    key = key or (keys[0] if keys else None)
+    if key not in keys:
+        return []
+    elements = bpmn_xml.elements(root, key)
+    defaulted: dict[str, tuple[Element, str]] = {}
+    for el in elements.values():
+        for f in el.form:
+            kind = (f.type or "string").strip().lower()
+            if f.id and f.default_value not in (None, ""):
+                defaulted.setdefault(f.id, (el, f"valeur par défaut « {f.default_value} »"))
+            elif f.id and kind == "boolean":
+                defaulted.setdefault(f.id, (el, "case à cocher : non cochée, elle vaut « non »"))
+    found: list[Problem] = []
+    for gw in elements.values():
+        if gw.type not in ("exclusiveGateway", "inclusiveGateway"):
+            continue
+        read: set[str] = set()
+        for flow_id in gw.outgoing:
+            flow = elements.get(flow_id)
+            if flow is not None and flow.condition and not check_source(flow.condition, "eval"):
+                read |= names_used(flow.condition)
+        for name in sorted(read & defaulted.keys()):
+            owner, why = defaulted[name]
+            found.append(Problem(gw.id, gw.label, (
+                f"La passerelle décide sur le champ « {name} » de « {owner.label or owner.id} », qui a une {why} : "
+                "une étape terminée sans y penser prend ce chemin. Faites-en un choix explicite (liste de choix "
+                "obligatoire, sans valeur par défaut)."), WARNING))
+    return found

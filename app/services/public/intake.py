@@ -28,12 +28,12 @@ from app.services.core.case_lock import lock_case
 from app.services.core.errors import Conflict, Invalid, NotFound
 from app.services.core.transaction import transaction
 from app.services.messaging import messages, notifications
-from app.services.public import attachments, submissions
+from app.services.public import attachments, contest, submissions
 
 PUBLIC_ACTOR = "public"
 COMPLAINANT = "complainant"
 # What the web channel is, whatever the form says: written, received through the web form.
-FIXED_VALUES = {"channel": "web", "written": True}
+FIXED_VALUES = {"channel": "web", "written": "yes"}
 # Start-form fields only staff fill in (more can be listed in the process property public_hidden_fields).
 STAFF_ONLY = ("received_at",)
 CONTACT_MESSAGE = "Indiquez une adresse e-mail ou une adresse postale pour recevoir notre réponse."
@@ -74,8 +74,9 @@ def _hidden_fields(properties: dict) -> set[str]:
     return set(STAFF_ONLY) | {name.strip() for name in extra.split(",") if name.strip()}
 
 
-def file_intake(raw: dict) -> IntakeResult:
-    """Validate a public submission; record it on a matching open case, or start a new case as `public`."""
+def file_intake(raw: dict, filename: str | None = None, stream=None) -> IntakeResult:
+    """Validate a public submission (and its optional file); record it on a matching open case, or start a new
+    case as `public`."""
     form = intake_form()
     names = {f.name for f in form.fields}
     if not isinstance(raw, dict):
@@ -86,10 +87,25 @@ def file_intake(raw: dict) -> IntakeResult:
     clean, errors = validate_submission(visible, {**raw, **fixed}, html=True)
     if not errors and not (clean.get("customer_email") or clean.get("customer_address")):
         errors["customer_email"] = CONTACT_MESSAGE
+    content = stream.read(attachments.max_bytes() + 1) if stream is not None and filename else None
+    if content == b"":
+        errors["attachment"] = "Le fichier est vide."
     if errors:
         raise Invalid(errors)
-    with transaction():
-        return record_intake(form.process_key, clean)
+    staged = None
+    try:
+        with transaction():
+            result = record_intake(form.process_key, clean)
+            if content is not None:  # the file filed with the form, on the case it went to
+                stored, staged = attachments.store(result.case, COMPLAINANT, filename, content, field="attachment")
+                audit.record(result.case, COMPLAINANT, "complainant_attachment",
+                             data={**stored, "text": "", "at_intake": True})
+    except Exception:
+        files.discard(staged)
+        raise
+    if staged is not None:
+        files.publish(staged)  # committed: the file takes its final name (cases/files.py)
+    return result
 
 
 def record_intake(process_key: str, clean: dict, *, actor: str = PUBLIC_ACTOR, channel: str = "web") -> IntakeResult:
@@ -167,6 +183,7 @@ class PublicMessage:
     at: datetime
     subject: str
     body: str
+    about: str = ""  # « Litige LIT-2026-000004 » for a letter of a dispute this complaint opened
 
 
 @dataclass
@@ -193,29 +210,38 @@ class Tracking:
     survey_open: bool
     messages: list[PublicMessage] = field(default_factory=list)
     contributions: list[Contribution] = field(default_factory=list)
+    description: str = ""  # what the complainant wrote at intake
+    expected_remedy: str = ""
+    can_add: bool = False  # « Compléter votre dossier » while the case is being handled
+    can_contest: bool = False  # « Contester la réponse » while the answer waits for the complainant's reaction
+    related: list[tuple[str, str]] = field(default_factory=list)  # (reference, status) of the disputes opened
 
 
 def case_by_token(token: str) -> Case:
-    """The case of a tracking token, or NotFound (same answer for a malformed and an unknown token)."""
+    """The case (the thread's complaint) of a tracking token, or NotFound (same answer for malformed and unknown)."""
     if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
         raise NotFound("Lien de suivi inconnu.")
     case = db.session.scalars(select(Case).where(Case.tracking_token == token)).first()
     # The lookup uses the unique index; the final check compares in constant time all the same.
     if case is None or not hmac.compare_digest(case.tracking_token.encode(), token.encode()):
         raise NotFound("Lien de suivi inconnu.")
-    return case
+    # one thread per complainant: a dispute's link opens the complaint it came from
+    return case.parent if case.parent is not None else case
 
 
 def tracking(token: str) -> Tracking:
     """The public view of a case: status, dates, messages sent to the complainant and their own additions."""
     case = case_by_token(token)
     pspec = definitions.spec_for(case.definition)
-    sent = db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id)
+    children = list(db.session.scalars(select(Case).where(Case.parent_id == case.id).order_by(Case.id)))
+    about = {c.id: f"{definitions.spec_for(c.definition).name} {c.reference}" for c in children}
+    sent = db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id.in_([case.id, *about]))
                               .order_by(OutboxMessage.created_at, OutboxMessage.id))
     own = db.session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id, AuditEvent.type.in_(OWN_EVENTS))
                              .order_by(AuditEvent.seq))
     accepted = submissions.accepted_seqs(case.id)
     own = [e for e in own if e.type != submissions.MERGED or e.seq in accepted]
+    data = case.data or {}
     return Tracking(
         token=token, reference=case.reference, process_name=pspec.name,
         kind_label=KIND_WORDS.get(case.kind or "", "dossier").capitalize(),
@@ -224,9 +250,22 @@ def tracking(token: str) -> Tracking:
         due_at=case.due_at if case.status in ("open", "in_progress") else None,
         closed_at=case.closed_at if case.status == "closed" else None, open=not case.completed,
         survey_open=survey_task(case)[0] is not None,
-        messages=[PublicMessage(m.created_at, m.subject, m.body) for m in sent],
+        messages=[PublicMessage(m.created_at, m.subject, m.body, about.get(m.case_id, "")) for m in sent],
         contributions=[_contribution(e) for e in own],
+        description=str(data.get("description") or ""), expected_remedy=str(data.get("expected_remedy") or ""),
+        can_add=accepts_additions(case), can_contest=contest.contest_message(case) is not None,
+        related=[(c.reference, PUBLIC_STATUS_LABELS.get(c.status, "En cours de traitement")) for c in children],
     )
+
+
+def accepts_additions(case: Case) -> bool:
+    """Additions are for a case being handled: not once it is closed (even while its survey waits)."""
+    return not case.completed and case.status != "closed"
+
+
+def contest_answer(token: str, text: str | None, filename: str | None, stream) -> Case:
+    """« Contester la réponse » from the tracking page (see app/services/public/contest.py)."""
+    return contest.contest(case_by_token(token), text, filename, stream)
 
 
 def _contribution(event: AuditEvent) -> Contribution:
@@ -304,7 +343,7 @@ def add_information(token: str, text: str | None, filename: str | None, stream) 
     if errors:
         raise Invalid(errors)
     case = lock_case(case.id)  # the case row lock before its writes (case_lock); closed meanwhile?
-    if case.completed:
+    if not accepts_additions(case):
         raise Conflict("Ce dossier est clos : pour une nouvelle demande, déposez une nouvelle réclamation.")
     staged = None
     try:

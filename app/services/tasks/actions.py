@@ -198,17 +198,20 @@ def save_draft(user: User, task_id: str, raw_data: dict, *, html: bool = False) 
 
 def list_options() -> dict:
     """Choices for the task list filters, from the deployed definitions (no task scan, no workflow)."""
-    processes, steps, channels = [], {}, {}
+    processes, steps, channels, origins = [], {}, {}, {}
     for definition in definitions.all_active():
         pspec = definitions.spec_for(definition)
         processes.append((definition.key, definition.name or definition.key))
         for bpmn_id, info in pspec.user_tasks.items():
-            steps.setdefault(bpmn_id, f"{info['name']} ({definition.key})")
+            steps.setdefault(bpmn_id, f"{info['name']} ({definition.name or definition.key})")
         for spec in pspec.start_form:
             if spec.name == "channel":
                 channels.update(dict(spec.options))
+            elif spec.name == "origin":
+                origins.update(dict(spec.options))
     return {"processes": processes, "steps": sorted(steps.items(), key=lambda s: s[1]),
-            "channels": sorted(channels.items(), key=lambda c: c[1])}
+            "channels": sorted(channels.items(), key=lambda c: c[1]),
+            "origins": sorted(origins.items(), key=lambda c: c[1])}
 
 
 def refresh(row: TaskRow) -> TaskRow:
