@@ -21,7 +21,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from app import clock, create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
-from tests.live import LiveServer, launch  # noqa: E402
+from tests.support.live import LiveServer, launch  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 

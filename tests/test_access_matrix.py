@@ -16,8 +16,9 @@ from sqlalchemy import select
 from app.access import READ_ONLY_ALLOWED, WRITE_METHODS
 from app.extensions import db
 from app.models import Case
-from tests.conftest import GROUPS, PROCESSES
-from tests.flows import complaint_data, ready, start
+from tests.support.flows import complaint_data, ready, start
+from tests.support.pages import fill
+from tests.support.setup import GROUPS, PROCESSES
 
 AUDIT_READERS = ("auditeur", "responsable", "direction", "qualite")  # the audit trail and its exports
 WRITERS = tuple(g for g in GROUPS if g != "auditeur")
@@ -191,18 +192,6 @@ def allowed(endpoint: str, method: str, role: str | None) -> bool:
     if role is None:
         return False
     return spec == STAFF or role == "admin" or role in spec
-
-
-def fill(rule, values: dict) -> str:
-    args = {}
-    for name in rule.arguments:
-        if name in values:
-            args[name] = values[name]
-        elif type(rule._converters[name]).__name__ == "IntegerConverter":
-            args[name] = 1
-        else:
-            args[name] = "1"
-    return rule.build(args, append_unknown=False)[1]
 
 
 def test_every_endpoint_is_declared(app):

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Action, ActionCase, AuditEvent, Case, User
 from app.services.core.errors import Forbidden, Invalid
 from app.services.quality import capa
-from tests import flows
+from tests.support import flows
 from tests.support.auth import login
 
 
@@ -206,7 +206,7 @@ def test_recurrence_counts_days_inside_and_edges(deployed):
     partial first and last days from the cases: the counts equal a plain count over every case."""
     from datetime import UTC, datetime, timedelta
 
-    from tests.indicator_data import Builder
+    from tests.support.indicator_data import Builder
 
     b = Builder()
     done = datetime(2026, 8, 10, 14, 0, tzinfo=UTC)

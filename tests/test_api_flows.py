@@ -7,7 +7,7 @@ from app import clock
 from app.extensions import db
 from app.models import Case, OutboxMessage
 from app.services.cases.lifecycle import fire_due_timers
-from tests.flows import case, complaint_data, do, history_types, ready, start
+from tests.support.flows import case, complaint_data, do, history_types, ready, start
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 

@@ -7,7 +7,7 @@ from sqlalchemy.exc import OperationalError
 from app import engine
 from app.extensions import db
 from app.models import AuditEvent, Case, TaskRow, WorkflowState
-from tests.flows import case, complaint_data, do, ready, start
+from tests.support.flows import case, complaint_data, do, ready, start
 
 
 def snapshot(reference):

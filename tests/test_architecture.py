@@ -34,3 +34,15 @@ def test_no_import_cycle_between_modules_of_app():
                 if graph.chain_exists(importer=imported, imported=module):
                     cycles.append((module, imported))
     assert cycles == []
+
+
+def test_no_test_module_imports_another_test_module():
+    tests = APP.parent / "tests"
+    offenders = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if any(n.startswith("tests.test_") or n == "tests.conftest" for n in names):
+                offenders.append(f"{path.relative_to(tests)}:{node.lineno}")
+    assert offenders == [], "shared helpers belong in tests/support/: " + ", ".join(offenders)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app.access import READ_ONLY_ALLOWED, WRITE_METHODS
 from app.extensions import db
 from app.models import AuditEvent, Case, OutboxMessage, TaskRow
-from tests.flows import complaint_data, start
+from tests.support.flows import complaint_data, start
 
 # Values for URL arguments, by name: real objects, so a route cannot answer 404 before checking the role.
 KNOWN_ARGS = {"key": "reclamation", "process": "reclamation", "version": 1}

@@ -39,8 +39,8 @@ def server(tmp_path):
     from app.services.cases import lifecycle as cases
     from app.services.core.definitions import deploy_files
     from app.services.tasks import actions as tasks
-    from tests.conftest import START, make_users
-    from tests.flows import complaint_data
+    from tests.support.flows import complaint_data
+    from tests.support.setup import START, make_users
 
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.db'}",
                       "SECRET_KEY": "browser", "RATELIMIT_ENABLED": False,

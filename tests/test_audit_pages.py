@@ -7,8 +7,8 @@ import json
 import pytest
 
 from app.services.audit.exports import export_trail, verify_export
-from tests.flows import advance_days, complaint_data, do, start
 from tests.support.auth import login
+from tests.support.flows import advance_days, complaint_data, do, start
 
 QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"}
 

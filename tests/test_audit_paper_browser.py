@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.flows import complaint_data, do, start
-from tests.live import CHROMIUM, LiveServer, launch
+from tests.support.flows import complaint_data, do, start
+from tests.support.live import CHROMIUM, LiveServer, launch
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),

@@ -10,8 +10,8 @@ from app.services.audit.replay import state_at
 from app.services.audit.verification import last_verification, verify_and_record, verify_case
 from app.services.cases.lifecycle import get_case
 from app.services.core.errors import Invalid
-from tests.audit_flows import run_dispute_path
-from tests.flows import complaint_data, do, start
+from tests.support.audit_flows import run_dispute_path
+from tests.support.flows import complaint_data, do, start
 
 
 def _state(reference, seq):
@@ -170,7 +170,7 @@ def test_replay_follows_a_migration_to_the_new_version(deployed, api):
     from app.models import User
     from app.services.core.definitions import deploy_xml
     from app.services.processes.migration import migrate_cases
-    from tests.conftest import PROCESSES
+    from tests.support.setup import PROCESSES
 
     ref = start(api, **complaint_data())["reference"]
     task = api.get("admin", f"/api/cases/{ref}").get_json()["tasks"][0]

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.services.audit import checkpoints, exports
 from app.services.core import audit, audit_keys
-from tests.flows import complaint_data, do, start
+from tests.support.flows import complaint_data, do, start
 from tests.support.tamper import rewrite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +126,7 @@ def test_checkpoint_files_are_signed_and_chained(refs, runner, app):
 
 def test_timer_worker_signs_a_checkpoint_when_due(refs, runner):
     from app import clock
-    from tests.flows import advance_days
+    from tests.support.flows import advance_days
 
     assert checkpoints.due()
     assert "Point de contrôle" in runner.invoke(args=["timers", "run", "--once"]).output

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent
-from tests.audit_flows import run_dispute_path
-from tests.flows import complaint_data, do, start
+from tests.support.audit_flows import run_dispute_path
+from tests.support.flows import complaint_data, do, start
 from tests.support.raw_code import raw_code
 from tests.support.tamper import rewrite
 
@@ -226,7 +226,7 @@ def test_replay_differences_read_in_words(client, ref):
 
 
 def test_a_migrated_case_reads_in_words(client, api, ref):
-    from tests.conftest import PROCESSES
+    from tests.support.setup import PROCESSES
 
     xml = (PROCESSES / "reclamation.bpmn").read_text(encoding="utf-8").replace(
         'name="Analyser la réclamation"', 'name="Analyser la réclamation (v2)"')

@@ -21,10 +21,10 @@ from app.extensions import db
 from app.models import Attachment, Case, OutboxMessage
 from app.services.cases import notes
 from app.services.people.users import by_username
-from tests.conftest import PROCESSES, Api
-from tests.flows import complaint_data, start
 from tests.support.databases import empty_database
+from tests.support.flows import complaint_data, start
 from tests.support.migrations import migration_head
+from tests.support.setup import PROCESSES, Api
 
 QUALIFY_OK = {"admissible": True, "category": "billing", "severity": "high", "department": "billing",
               "qualification_comment": "Double facturation avérée."}

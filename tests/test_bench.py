@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.support.setup import ROOT
 
 
 def test_benchmark_smoke_run(tmp_path):

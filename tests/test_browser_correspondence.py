@@ -14,8 +14,8 @@ from app.extensions import db
 from app.models import AuditEvent, MessageTemplate, OutboxMessage
 from app.services.cases import notes
 from app.services.people.users import by_username
-from tests.flows import complaint_data, start
-from tests.live import CHROMIUM, LiveServer, launch
+from tests.support.flows import complaint_data, start
+from tests.support.live import CHROMIUM, LiveServer, launch
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import CHROMIUM, LiveServer, launch
 from tests.support.axe import AXE, PHONE, horizontal_overflow, violations
+from tests.support.live import CHROMIUM, LiveServer, launch
 from tests.support.thread import answered_complaint
 
 pytestmark = [pytest.mark.browser,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import CHROMIUM, LiveServer, launch
 from tests.support.auth import browser_sign_in
 from tests.support.axe import violations
+from tests.support.live import CHROMIUM, LiveServer, launch
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]
@@ -126,8 +126,7 @@ def test_phone_complaint_through_three_groups(app, live, page):
 def _case_at_risk():
     """Five closed complaints (six days from analysis to closure) and an open one due before that would end."""
     from app.extensions import db
-    from tests.indicator_data import Builder, at
-    from tests.test_indicators_forecast import closed_history
+    from tests.support.indicator_data import Builder, at, closed_history
 
     b = Builder()  # after the journey's case: references follow it
     closed_history(b)

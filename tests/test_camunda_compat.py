@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from app.engine.juel import JuelError, translate
-from tests import flows
+from tests.support import flows
 
 BPMN = Path(__file__).resolve().parent / "bpmn"
 ACTIVITI = (BPMN / "camunda7_activiti.bpmn").read_text(encoding="utf-8")
@@ -102,7 +102,7 @@ def test_new_namespace_assignee_and_negated_condition(api, deployed):
 
 
 def test_readonly_field_shows_the_case_value(app, api, deployed):
-    from tests.pages import login
+    from tests.support.pages import login
 
     upload_and_deploy(api, MODERN)
     case = flows.start(api, process="validation_c7", customer_name="Éloïse Martin", amount=4000, kind="complaint")

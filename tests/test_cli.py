@@ -5,7 +5,7 @@ from sqlalchemy import func, select, text
 from app import clock
 from app.extensions import db
 from app.models import Case, ProcessDefinition, User
-from tests.conftest import PROCESSES, TEST_BPMN
+from tests.support.setup import PROCESSES, TEST_BPMN
 
 
 def test_init_db_deploy_is_idempotent(runner, ctx):
@@ -71,7 +71,7 @@ def _disable_append_only(backend):
 
 
 def test_audit_verify_finds_a_tampered_row(runner, ctx, backend, api, deployed):
-    from tests.flows import complaint_data, start
+    from tests.support.flows import complaint_data, start
 
     ref = start(api, **complaint_data())["reference"]
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
@@ -86,7 +86,7 @@ def test_audit_verify_finds_a_tampered_row(runner, ctx, backend, api, deployed):
 
 
 def test_timers_run_once_fires_due_timers(runner, api, deployed):
-    from tests.flows import case, complaint_data, do, start
+    from tests.support.flows import case, complaint_data, do, start
 
     ref = start(api, **complaint_data())["reference"]
     do(api, ref, "ut_qualify", "gestionnaire", {"admissible": "yes", "category": "billing", "severity": "low",

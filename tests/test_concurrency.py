@@ -24,8 +24,8 @@ from app.services.cases import lifecycle as cases
 from app.services.core import audit, definitions
 from app.services.core.errors import Conflict
 from app.services.people.users import by_username, create_user
-from tests.conftest import PROCESSES, START
-from tests.flows import complaint_data
+from tests.support.flows import complaint_data
+from tests.support.setup import PROCESSES, START
 
 pytestmark = [pytest.mark.postgres,
               pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL only")]

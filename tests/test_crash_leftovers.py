@@ -15,8 +15,8 @@ from app.models import Attachment, AuditEvent, Case, Comment, IdempotencyKey
 from app.services.cases import files, notes
 from app.services.core import audit, idempotency
 from app.services.people.users import by_username
-from tests.flows import complaint_data, do, start
-from tests.pages import login, ready_task, start_case
+from tests.support.flows import complaint_data, do, start
+from tests.support.pages import login, ready_task, start_case
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 KEY = "k" * 32

@@ -10,8 +10,8 @@ from app import create_app
 from app.access import WRITE_METHODS
 from app.extensions import db
 from app.models import AuditEvent, Case, OutboxMessage
-from tests.flows import complaint_data, start
-from tests.test_access_matrix import fill
+from tests.support.flows import complaint_data, start
+from tests.support.pages import fill
 
 # Blueprints exempt from the global check that verify the token themselves and re-render the form with an
 # error (422), so that a complainant whose page expired keeps what they typed (app/public/routes.py); 409 when

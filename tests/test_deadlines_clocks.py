@@ -14,7 +14,7 @@ from app.models import Case, CaseClock
 from app.services.cases.lifecycle import fire_due_timers
 from app.services.core import deadline_rules, definitions
 from app.services.deadlines import clocks
-from tests.flows import case, complaint_data, do, history_types, start
+from tests.support.flows import case, complaint_data, do, history_types, start
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 

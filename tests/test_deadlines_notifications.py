@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from app import clock
@@ -11,9 +12,9 @@ from app.models import Notification, OutboxMessage
 from app.services.cases.lifecycle import fire_due_timers
 from app.services.messaging import outbox
 from app.services.people.users import by_username
-from tests.flows import case, complaint_data, do, ready, start
 from tests.support.auth import login
-from tests.test_outbox import Controller, Sink, free_port
+from tests.support.flows import case, complaint_data, do, ready, start
+from tests.support.mail import Sink, free_port
 
 QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"}
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent
-from tests.flows import case, complaint_data, do, start
+from tests.support.flows import case, complaint_data, do, start
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = (ROOT / "processes" / "service_par_categorie.dmn").read_text(encoding="utf-8")

@@ -13,8 +13,8 @@ import pytest
 from flask import g
 from werkzeug.routing import IntegerConverter
 
-from tests.flows import complaint_data, start
-from tests.pages import login
+from tests.support.flows import complaint_data, start
+from tests.support.pages import login
 
 APP = Path(__file__).resolve().parent.parent / "app"
 EXTREMES = ("0", "-1", str(2**31), str(2**63), str(2**64), "9" * 30, "0001-01-01", "9999-12-31", "",

@@ -10,7 +10,7 @@ from app.config import normalize_db_url
 from app.engine import CaseWorkflow
 from app.extensions import db
 from app.models import AuditEvent, Case, TaskRow
-from tests import flows
+from tests.support import flows
 
 pytestmark = [pytest.mark.postgres,
               pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL only")]

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import AuditEvent, Case
 from app.services.core import definitions
-from tests.flows import complaint_data, ready, start
+from tests.support.flows import complaint_data, ready, start
 
 FUZZ = settings(max_examples=60, derandomize=True, database=None, deadline=None,
                 suppress_health_check=list(HealthCheck))

@@ -8,7 +8,7 @@ import pytest
 from app import formatting
 from app.forms.fields import FieldSpec, validate_submission
 from app.services.cases import lifecycle as cases
-from tests.pages import login, ready_task, start_case, text, user
+from tests.support.pages import login, ready_task, start_case, text, user
 
 NNBSP = "\u202f"
 

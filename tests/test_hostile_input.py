@@ -13,7 +13,7 @@ from app.models import ProcessDefinition
 from app.services.core import definitions
 from app.services.people.users import by_username
 from app.services.quality import capa
-from tests.conftest import PROCESSES
+from tests.support.setup import PROCESSES
 
 BPMN_HEAD = '<?xml version="1.0"?>\n'
 ROOT = ('<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" '

@@ -12,8 +12,8 @@ from app.services.core import definitions
 from app.services.core.errors import Forbidden, Invalid
 from app.services.core.handlers import HANDLERS
 from app.services.people.users import by_username
-from tests import flows
-from tests.conftest import TEST_BPMN
+from tests.support import flows
+from tests.support.setup import TEST_BPMN
 
 START = {"customer_name": "Jeanne Martin", "customer_email": "jeanne@example.fr", "divisor": 0}
 

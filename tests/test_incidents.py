@@ -9,8 +9,8 @@ from app.services.cases import lifecycle as cases
 from app.services.core import definitions
 from app.services.core.handlers import HANDLERS
 from app.services.people.users import by_username
-from tests.conftest import TEST_BPMN
 from tests.support.auth import login
+from tests.support.setup import TEST_BPMN
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 

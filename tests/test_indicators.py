@@ -5,7 +5,7 @@ import pytest
 from app.services.core import sql_stats
 from app.services.core.errors import Invalid
 from app.services.indicators import figures as indicators
-from tests.indicator_data import reference_set
+from tests.support.indicator_data import reference_set
 
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
 

@@ -6,7 +6,7 @@ from app.extensions import db
 from app.models import Action, Case, TaskRow
 from app.services.core import audit
 from app.services.indicators import figures as indicators
-from tests import flows
+from tests.support import flows
 
 
 def test_bulk_demo(runner, api, deployed):

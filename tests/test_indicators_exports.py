@@ -6,8 +6,8 @@ import io
 import pytest
 
 from app.extensions import db
-from tests.indicator_data import Builder, at, reference_set
 from tests.support.auth import login
+from tests.support.indicator_data import Builder, at, reference_set
 
 QUERY = "from=2026-11-01&to=2026-11-30"
 READERS = ["qualite", "responsable", "direction", "auditeur", "admin"]

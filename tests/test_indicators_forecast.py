@@ -1,18 +1,9 @@
 """Breach forecast: estimated closure from past durations of similar closed cases, with fallbacks."""
 
-from datetime import timedelta
 
 from app.services.indicators import figures as indicators
 from app.services.tasks import forecast
-from tests.indicator_data import Builder, at
-
-
-def closed_history(b: Builder, kind="complaint", category="billing", days=(4, 5, 6, 7, 8)):
-    """Closed cases whose analysis step was entered `days` before closure."""
-    for n in days:
-        entered = at(10, 1)
-        b.case(at(9, 30), kind=kind, category=category, status="closed", closed_at=entered + timedelta(days=n),
-               tasks=[("ut_analyse", entered, entered + timedelta(days=1))])
+from tests.support.indicator_data import Builder, at, closed_history
 
 
 def test_forecast_for_cases(deployed):

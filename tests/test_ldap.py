@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditEvent, TaskRow
 from app.services.people.users import by_username, create_user
-from tests.flows import complaint_data, start
+from tests.support.flows import complaint_data, start
 from tests.support.ldap import SUFFIX, Directory, LdapServer
 
 GROUP_MAP = (f"cn=reclamations,ou=groups,{SUFFIX}=gestionnaire;"

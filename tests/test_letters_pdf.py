@@ -14,7 +14,7 @@ from app.models import Attachment, AuditEvent, OutboxMessage
 from app.services.core.errors import Invalid
 from app.services.messaging import outbox
 from app.services.people.users import by_username
-from tests.flows import complaint_data, do, start
+from tests.support.flows import complaint_data, do, start
 from tests.support.mail import pdf_text
 
 NAV_LABELS = ("Tâches", "Indicateurs", "Se déconnecter", "Courriers", "Processus")
@@ -150,7 +150,7 @@ def test_a_kept_pdf_is_served_as_kept_or_not_at_all(deployed, api, app):
 def test_a_step_sends_by_registered_letter_when_the_bpmn_says_so(deployed, api):
     from app.engine import DefinitionError
     from app.services.core import definitions
-    from tests.conftest import TEST_BPMN
+    from tests.support.setup import TEST_BPMN
 
     xml = (TEST_BPMN / "registered_letter.bpmn").read_text(encoding="utf-8")
     definitions.deploy_xml(xml, "test", "registered_letter.bpmn")

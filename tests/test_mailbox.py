@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import Attachment, AuditEvent, Case, CaseClock, IngestedMail, Notification, OutboxMessage, TaskRow
 from app.services.mailbox import fetcher
 from app.services.messaging import outbox
-from tests.flows import do
+from tests.support.flows import do
 from tests.support.mails import PDF, dsn, mail, message_id_of
 
 pytestmark = pytest.mark.usefixtures("deployed", "rollup_checked")
@@ -344,7 +344,7 @@ def test_a_fetcher_process_killed_mid_batch_loses_and_duplicates_nothing(mailbox
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.support.setup import ROOT
 
     for i in range(5):
         mailbox.append(mail(sender=f"client{i}@example.fr", subject=f"Demande {i}", text=f"Texte {i}"))
@@ -425,7 +425,7 @@ def test_the_same_mail_ingested_twice_at_the_same_moment_gives_one_case(app):
 
 def test_every_email_we_send_is_threaded_to_the_conversation(mailbox, smtp_sink, api):
     from app.services.public.intake import resend_link
-    from tests.flows import complaint_data, start
+    from tests.support.flows import complaint_data, start
 
     # A case filed by staff (no mail from the complainant yet): our e-mails thread to each other.
     ref = start(api, **complaint_data(customer_email="web@example.fr"))["reference"]

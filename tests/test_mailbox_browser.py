@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.services.mailbox import fetcher
-from tests.live import CHROMIUM, LiveServer, launch
+from tests.support.live import CHROMIUM, LiveServer, launch
 from tests.support.mails import PDF, mail
 
 SHOTS = Path(os.environ["MAILBOX_SCREENSHOTS"]) if os.environ.get("MAILBOX_SCREENSHOTS") else None

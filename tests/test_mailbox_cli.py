@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.support.mails import mail
+from tests.support.setup import ROOT
 
 pytestmark = pytest.mark.usefixtures("deployed")
 

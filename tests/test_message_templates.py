@@ -9,7 +9,7 @@ from app.models import AuditEvent, MessageTemplate, OutboxMessage
 from app.services.core.errors import Conflict, Forbidden, Invalid
 from app.services.messaging import messages, template_editing, templates
 from app.services.people.users import by_username
-from tests.flows import complaint_data, start
+from tests.support.flows import complaint_data, start
 
 
 def login(client, username):

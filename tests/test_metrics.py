@@ -23,10 +23,10 @@ from sqlalchemy import text, update
 from app import clock
 from app.extensions import db
 from app.models import Case, OutboxMessage
-from tests.conftest import ROOT
-from tests.flows import complaint_data, start
+from tests.support.flows import complaint_data, start
 from tests.support.migrations import migration_head
 from tests.support.servers import gunicorn
+from tests.support.setup import ROOT
 
 DOCS = ROOT / "docs" / "ops"
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}

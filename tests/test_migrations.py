@@ -12,9 +12,9 @@ from sqlalchemy.exc import DatabaseError
 
 from app import create_app
 from app.extensions import db
-from tests.conftest import BACKENDS
 from tests.support.databases import empty_database
 from tests.support.migrations import migration_head, schema_diff
+from tests.support.setup import BACKENDS
 
 HINT = ("make test fails: a model changed without an Alembic revision (the models and app/migrations differ). "
         "Add one: flask --app app db revision --autogenerate -m 'what changed', review it (backfill new columns), "

@@ -177,7 +177,7 @@ def test_incident_is_shown_on_the_diagram(server, browser):
     from app.services.cases import lifecycle as cases
     from app.services.people.users import by_username
     from app.services.tasks import actions
-    from tests.flows import complaint_data
+    from tests.support.flows import complaint_data
 
     with server.app.app_context():
         case = cases.start_case(by_username("accueil"), "reclamation", complaint_data())

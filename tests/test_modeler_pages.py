@@ -89,7 +89,7 @@ def test_non_executable_diagram_is_kept_as_a_draft_to_fix(client, deployed):
 
 def test_migration_page_ticks_nothing_and_shows_each_case_impact(client, deployed, api):
     from app.services.core.definitions import deploy_xml
-    from tests import flows
+    from tests.support import flows
 
     ref = flows.start(api, **flows.complaint_data())["reference"]
     deploy_xml(RECLAMATION.replace('name="Qualifier la réclamation"', 'name="Qualifier et classer"'), "test")

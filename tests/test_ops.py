@@ -14,8 +14,8 @@ import pytest
 
 from app import create_app
 from app.ops.logs import JsonFormatter
-from tests.conftest import ROOT
 from tests.support.migrations import migration_head
+from tests.support.setup import ROOT
 
 
 @pytest.fixture

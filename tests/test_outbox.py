@@ -13,7 +13,7 @@ from app.models import AuditEvent, OutboxMessage
 from app.services.core.errors import Conflict, Forbidden
 from app.services.messaging import outbox
 from app.services.people.users import by_username
-from tests.flows import complaint_data, start
+from tests.support.flows import complaint_data, start
 from tests.support.mail import Sink, free_port
 
 

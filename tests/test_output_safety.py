@@ -13,7 +13,7 @@ from app.services.cases import notes
 from app.services.core import csv_export
 from app.services.messaging import messages, outbox
 from app.services.people.users import by_username, create_user
-from tests.flows import complaint_data, start
+from tests.support.flows import complaint_data, start
 from tests.support.mail import start_sink
 
 

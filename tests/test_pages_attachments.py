@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Attachment, AuditEvent
-from tests.pages import login, start_case, text
+from tests.support.pages import login, start_case, text
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
 

@@ -7,7 +7,7 @@ from app import clock
 from app.extensions import db
 from app.models import AuditEvent, Comment
 from app.services.cases import lifecycle as cases
-from tests.pages import login, ready_task, start_case, text, user
+from tests.support.pages import login, ready_task, start_case, text, user
 
 
 @pytest.fixture

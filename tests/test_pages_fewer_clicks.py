@@ -7,7 +7,7 @@ import pytest
 
 from app.extensions import db
 from app.models import TaskRow
-from tests.pages import login, ready_task, start_case, text, user
+from tests.support.pages import login, ready_task, start_case, text, user
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")
 QUALIFY = {"action": "complete", "admissible": "yes", "category": "billing", "severity": "high",

@@ -10,8 +10,8 @@ from app.cli.demo_data import load_demo
 from app.extensions import db
 from app.labels import CAPA_KIND_LABELS, CAPA_STATUS_LABELS, CLOCK_LABELS, EVENT_LABELS, STATUS_LABELS, SYSTEM_LABELS
 from app.models import Case
-from tests.pages import login
 from tests.support.crawl import crawl
+from tests.support.pages import login
 
 ROOT = Path(__file__).resolve().parent.parent
 BPMN = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "processes").glob("*.bpmn"))

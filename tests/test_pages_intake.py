@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import AuditEvent, Case
 from app.services.cases import lifecycle as cases
 from app.services.cases.duplicates import find_duplicates, similarity
-from tests.pages import login, start_case, text
+from tests.support.pages import login, start_case, text
 
 PHONE = {"channel": "phone", "origin": "external_customer", "kind": "complaint", "customer_name": "Paul Girard",
          "customer_phone": "06 12 34 56 78", "description": "Coupure de service non annoncée hier soir.",
@@ -143,7 +143,7 @@ def test_similarity_ignores_accents_case_and_stop_words():
 
 def test_staff_registration_shares_the_service_validation(ctx, deployed):
     from app.services.core.errors import Invalid
-    from tests.pages import user
+    from tests.support.pages import user
 
     with pytest.raises(Invalid) as exc:
         cases.start_case(user("accueil"), "reclamation", {**PHONE, "amount": "douze"}, html=True)
@@ -168,7 +168,7 @@ def test_received_date_in_the_future_is_refused(app, deployed):
     ("phone", "no", "2026-12-04"), ("phone", "yes", "2026-12-05"), ("counter", "no", "2026-12-04")])
 def test_the_channel_says_whether_a_complaint_is_written(api, deployed, channel, written, due_day):
     """A registered letter is written by nature: 15 calendar days; an oral complaint: 10 working days."""
-    from tests import flows
+    from tests.support import flows
 
     data = flows.complaint_data(channel=channel, received_at="2026-11-20")  # a Friday
     data.pop("written")
@@ -179,7 +179,7 @@ def test_the_channel_says_whether_a_complaint_is_written(api, deployed, channel,
 
 
 def test_phone_complaint_must_say_written_or_oral(api, deployed):
-    from tests import flows
+    from tests.support import flows
 
     data = flows.complaint_data(channel="phone")
     data.pop("written")

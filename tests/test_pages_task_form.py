@@ -10,7 +10,7 @@ from app.forms.builder import apply_errors, build_form
 from app.forms.fields import FieldSpec
 from app.models import AuditEvent, TaskRow
 from app.services.cases import lifecycle as cases
-from tests.pages import login, ready_task, start_case, text, user
+from tests.support.pages import login, ready_task, start_case, text, user
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 

@@ -6,7 +6,7 @@ import pytest
 
 from app.extensions import db
 from app.models import AuditEvent, TaskRow
-from tests.pages import login, ready_task, row_refs, set_task, start_case, text
+from tests.support.pages import login, ready_task, row_refs, set_task, start_case, text
 
 
 @pytest.fixture

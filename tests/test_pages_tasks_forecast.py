@@ -6,9 +6,8 @@ import pytest
 
 from app.extensions import db
 from app.services.tasks import forecast
-from tests.indicator_data import Builder, at
-from tests.pages import login, row_refs, text, user
-from tests.test_indicators_forecast import closed_history
+from tests.support.indicator_data import Builder, at, closed_history
+from tests.support.pages import login, row_refs, text, user
 
 
 @pytest.fixture

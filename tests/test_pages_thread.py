@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, Notification
-from tests.pages import login, ready_task, text
+from tests.support.pages import login, ready_task, text
 from tests.support.thread import complaint_with_dispute
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")

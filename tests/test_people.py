@@ -9,13 +9,13 @@ from app import clock
 from app.extensions import db
 from app.models import AuditEvent, TaskRow
 from app.services.people.users import by_username, create_user
-from tests.flows import complaint_data, start
-from tests.pages import UserClient
+from tests.support.flows import complaint_data, start
+from tests.support.pages import UserClient
 
 
 def signed_in(app, username, password="demo"):
     """Signed in through the login page (which records the last sign-in); requests never reuse another
-    client's user (tests/pages.py)."""
+    client's user (tests/support/pages.py)."""
     client = UserClient(app, app.response_class, use_cookies=True)
     assert client.post("/login", data={"username": username, "password": password}).status_code == 302
     return client

@@ -8,8 +8,8 @@ import pytest
 from app.extensions import db
 from app.models import TaskRow
 from app.services.people.users import by_username, create_user
-from tests.flows import complaint_data, start
-from tests.live import CHROMIUM, LiveServer, launch
+from tests.support.flows import complaint_data, start
+from tests.support.live import CHROMIUM, LiveServer, launch
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]

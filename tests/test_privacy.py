@@ -23,8 +23,8 @@ from app.services.messaging import outbox
 from app.services.people.users import by_username
 from app.services.privacy import erasure, retention, subjects
 from app.services.public import intake as public
-from tests.flows import complaint_data, do, start
 from tests.support.auth import login
+from tests.support.flows import complaint_data, do, start
 
 NAME = "Martine Quennehen"
 EMAIL = "martine.quennehen@example.fr"

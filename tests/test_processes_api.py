@@ -7,26 +7,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent
-from tests import flows
+from tests.support import flows
+from tests.support.flows import XML, deploy, upload
 
 ROOT = Path(__file__).resolve().parent.parent
 RECLAMATION = (ROOT / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
 RENAMED = RECLAMATION.replace('name="Qualifier la réclamation"', 'name="Qualifier et classer la réclamation"')
-XML = {"Content-Type": "application/xml"}
-
-
-def upload(api, user, xml, expect=201, **params):
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    resp = api.post(user, "/api/process-definitions" + (f"?{query}" if query else ""), data=xml.encode("utf-8"),
-                    headers=dict(XML))
-    assert resp.status_code == expect, resp.get_json()
-    return resp.get_json()
-
-
-def deploy(api, user, key, ref, expect=201):
-    resp = api.post(user, f"/api/process-definitions/{key}/{ref}/deploy")
-    assert resp.status_code == expect, resp.get_json()
-    return resp.get_json()
 
 
 @pytest.mark.parametrize("user, status", [("proprietaire", 201), ("admin", 201), ("gestionnaire", 403),
@@ -133,7 +119,7 @@ def test_new_version_for_new_cases_while_old_case_finishes_on_old(api, deployed)
 def test_deploy_is_seen_at_once_by_another_server_process(app, api, deployed):
     """A second application (its own engine and sessions, same database) starts cases on the new version."""
     from app import create_app
-    from tests.conftest import Api
+    from tests.support.setup import Api
 
     other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                         "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,

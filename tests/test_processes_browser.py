@@ -39,7 +39,7 @@ def server(tmp_path_factory):
     from app import clock, create_app
     from app.extensions import db
     from app.services.core.definitions import deploy_files
-    from tests.conftest import START, make_users
+    from tests.support.setup import START, make_users
 
     path = tmp_path_factory.mktemp("browser") / "app.db"
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "browser",

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditEvent, TaskRow, WorkflowStateArchive
 from app.services.core import audit
-from tests import flows
-from tests.test_processes_api import deploy, upload
+from tests.support import flows
+from tests.support.flows import deploy, upload
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 

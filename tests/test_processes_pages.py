@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ProcessDefinition
-from tests import flows
+from tests.support import flows
 from tests.support.auth import login
 
 ROOT = Path(__file__).resolve().parent.parent

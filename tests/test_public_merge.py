@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEvent, Case, OutboxMessage
-from tests.pages import login
+from tests.support.pages import login
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")
 

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import AuditEvent, Notification, OutboxMessage, TaskRow
 from app.services.cases import lifecycle as cases
 from app.services.messaging import messages
-from tests.pages import ready_task, text, user
+from tests.support.pages import ready_task, text, user
 from tests.support.thread import answered_complaint, complaint_with_dispute
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")
@@ -86,7 +86,7 @@ def test_complainant_contests_the_answer_from_the_tracking_page(client, deployed
     again = client.post(f"/suivi/{token}/contester", data={"contest_text": "Encore"})
     assert again.status_code == 409
     # staff see the text on the task page and decide: no payment blocked, the complaint is re-examined
-    from tests.pages import login
+    from tests.support.pages import login
 
     staff_page = text(login(client.application, "gestionnaire").get(f"/taches/{task.id}"))
     assert "Les frais de port figurent deux fois" in staff_page and "Contestation du réclamant" in staff_page

@@ -13,7 +13,7 @@ from app.models import AuditEvent, Case, TaskRow
 from app.services.cases.lifecycle import fire_due_timers
 from app.services.core import audit
 from app.services.messaging import messages
-from tests.flows import complaint_data, do, start
+from tests.support.flows import complaint_data, do, start
 
 QUALIFY_OK = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing",
               "qualification_comment": "NOTE-INTERNE-QUALIF client connu pour abus"}

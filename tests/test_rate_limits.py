@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import RateLimitCounter, User
 from app.ops.rate_limits import DatabaseStorage, storage_uri, stored_key
 from app.web import limiter
-from tests.conftest import START
+from tests.support.setup import START
 
 # The default storage (no RATELIMIT_STORAGE_URI): the database on SQLite and PostgreSQL alike.
 LIMITED = {"RATELIMIT_ENABLED": True, "LOGIN_RATELIMIT": "3 per minute"}

@@ -12,7 +12,7 @@ from app.services.cases import notes
 from app.services.messaging import outbox
 from app.services.messaging.conversation import email_subject
 from app.services.people.users import by_username
-from tests.flows import complaint_data, start
+from tests.support.flows import complaint_data, start
 from tests.support.mail import SmtpSink, pdf_text
 
 

@@ -10,9 +10,9 @@ from app.extensions import db
 from app.models import Case, CaseRollup, TaskRow
 from app.services.core import rollup
 from app.services.indicators import figures as indicators
-from tests.conftest import assert_rollup_consistent
-from tests.indicator_data import Builder, at
-from tests.rollup_check import stored
+from tests.support.indicator_data import Builder, at
+from tests.support.rollup_check import stored
+from tests.support.setup import assert_rollup_consistent
 
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
 

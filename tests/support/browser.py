@@ -32,7 +32,7 @@ class LiveServer:
         from app import clock, create_app
         from app.extensions import db
         from app.services.core.definitions import deploy_files
-        from tests.conftest import START, make_users
+        from tests.support.setup import START, make_users
 
         self.app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'app.db'}",
                                "SECRET_KEY": "browser", "RATELIMIT_ENABLED": False})

@@ -1,7 +1,7 @@
 """A complaint driven to a dispute through the services (page tests of the complainant's thread)."""
 
 from app.services.cases import lifecycle as cases
-from tests.pages import ready_task, start_case, user
+from tests.support.pages import ready_task, start_case, user
 
 QUALIFY = {"admissible": "yes", "category": "billing", "severity": "medium", "department": "billing"}
 ANALYSE = {"facts": "Frais de port facturés deux fois.", "systemic": "no", "needs_information": "no"}

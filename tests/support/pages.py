@@ -12,7 +12,7 @@ from app import clock
 from app.extensions import db
 from app.models import TaskRow, User
 from app.services.cases import lifecycle as cases
-from tests.flows import complaint_data
+from tests.support.flows import complaint_data
 
 
 class UserClient(FlaskClient):
@@ -80,3 +80,15 @@ def row_refs(resp) -> list[str]:
     html = resp.get_data(as_text=True)
     body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     return re.findall(r'href="/taches/[^"]+">((?:REC|LIT)-\d{4}-\d{6})</a>', body)
+
+
+def fill(rule, values: dict) -> str:
+    args = {}
+    for name in rule.arguments:
+        if name in values:
+            args[name] = values[name]
+        elif type(rule._converters[name]).__name__ == "IntegerConverter":
+            args[name] = 1
+        else:
+            args[name] = "1"
+    return rule.build(args, append_unknown=False)[1]

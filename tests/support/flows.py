@@ -47,3 +47,20 @@ def history_types(api, reference) -> list[str]:
 
 def advance_days(days: int) -> None:
     clock.advance(days=days)
+
+
+XML = {"Content-Type": "application/xml"}
+
+
+def upload(api, user, xml, expect=201, **params):
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    resp = api.post(user, "/api/process-definitions" + (f"?{query}" if query else ""), data=xml.encode("utf-8"),
+                    headers=dict(XML))
+    assert resp.status_code == expect, resp.get_json()
+    return resp.get_json()
+
+
+def deploy(api, user, key, ref, expect=201):
+    resp = api.post(user, f"/api/process-definitions/{key}/{ref}/deploy")
+    assert resp.status_code == expect, resp.get_json()
+    return resp.get_json()

@@ -1,7 +1,7 @@
 """A small hand-written data set for indicator tests: cases, task rows and audit events inserted directly."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -127,3 +127,11 @@ def reference_set() -> dict[str, Case]:
                         messages=[("survey", at(11, 10))])
     db.session.commit()
     return cases
+
+
+def closed_history(b: Builder, kind="complaint", category="billing", days=(4, 5, 6, 7, 8)):
+    """Closed cases whose analysis step was entered `days` before closure."""
+    for n in days:
+        entered = at(10, 1)
+        b.case(at(9, 30), kind=kind, category=category, status="closed", closed_at=entered + timedelta(days=n),
+               tasks=[("ut_analyse", entered, entered + timedelta(days=1))])

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import User
 from app.services.cases.lifecycle import fire_due_timers
 from app.services.tasks import actions as tasks
-from tests.flows import advance_days, case, complaint_data, do, ready, start
+from tests.support.flows import advance_days, case, complaint_data, do, ready, start
 
 
 def last_seq(api, reference) -> int:
