@@ -271,3 +271,15 @@ def test_sealed_values_are_bound_to_their_case():
     assert "Quennehen" not in json.dumps(token)
     assert seal_value(key, "x", "R") != seal_value(key, "x", "R")
 
+
+
+def test_deploy_warns_about_a_personal_looking_field_without_classification(app):
+    from app.services.processes.validation import warnings
+
+    xml = (Path(__file__).resolve().parents[1] / "processes" / "reclamation.bpmn").read_text(encoding="utf-8")
+    assert not [w for w in warnings(xml, "reclamation") if "donnée personnelle" in w.message]
+    renamed = xml.replace('formField id="product"', 'formField id="contact_phone_pro"', 1)
+    assert not [w for w in warnings(renamed, "reclamation") if "donnée personnelle" in w.message]  # convention
+    odd = xml.replace('formField id="product"', 'formField id="second_email"', 1)
+    found = [w for w in warnings(odd, "reclamation") if "donnée personnelle" in w.message]
+    assert [w.level for w in found] == ["warning"] and "second_email" in found[0].message

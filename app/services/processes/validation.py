@@ -24,7 +24,7 @@ from app.engine.bpmn_xml import TYPE_LABELS, Element
 from app.engine.parser import load, load_decisions
 from app.engine.script_safety import check_source, names_used
 from app.forms.fields import FormDefinitionError, fields_from_camunda, from_camunda
-from app.services.core import deadline_rules, handlers
+from app.services.core import deadline_rules, handlers, personal
 from app.services.core.definitions import form_problems
 from app.services.people.users import KNOWN_GROUPS, by_username
 from app.services.processes import dataflow
@@ -422,4 +422,23 @@ def warnings(xml: str | bytes, key: str | None = None) -> list[Problem]:
                 f"La passerelle décide sur le champ « {name} » de « {owner.label or owner.id} », qui a une {why} : "
                 "une étape terminée sans y penser prend ce chemin. Faites-en un choix explicite (liste de choix "
                 "obligatoire, sans valeur par défaut)."), WARNING))
+    found += _personal_warnings(elements)
+    return found
+
+
+def _personal_warnings(elements: dict[str, Element]) -> list[Problem]:
+    """A form field named like an e-mail, phone, name or address, with no `personal` property and no convention
+    covering it (app/services/core/personal.py): its values would enter the audit trail in clear."""
+    found, seen = [], set()
+    for el in elements.values():
+        for f in el.form:
+            flags = {(p.id or ""): (p.value or "") for p in f.properties}
+            if not f.id or f.id in seen or "personal" in flags:
+                continue
+            seen.add(f.id)
+            if personal.LOOKS_PERSONAL.search(f.id) and not personal.is_personal(f.id):
+                found.append(Problem(el.id, el.label, (
+                    f"Champ « {f.id} » : son nom évoque une donnée personnelle mais il n'est pas classé ; ajoutez la "
+                    "propriété personal=true (ses valeurs seront scellées dans l'historique et effaçables) ou "
+                    "personal=false."), WARNING))
     return found
