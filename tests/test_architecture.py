@@ -43,6 +43,6 @@ def test_no_test_module_imports_another_test_module():
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
                 [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if any(n.startswith("tests.test_") or n == "tests.conftest" for n in names):
+            if any(n.startswith(("tests.test_", "test_")) or n in ("tests.conftest", "conftest") for n in names):
                 offenders.append(f"{path.relative_to(tests)}:{node.lineno}")
     assert offenders == [], "shared helpers belong in tests/support/: " + ", ".join(offenders)

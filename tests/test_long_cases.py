@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from conftest import START, TEST_BPMN
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator
 from sqlalchemy import func, select
@@ -19,6 +18,7 @@ from app.services.core import audit
 from app.services.core.definitions import deploy_files
 from app.services.people.users import by_username
 from app.services.tasks.actions import ready_for_case
+from tests.support.setup import START, TEST_BPMN
 
 pytestmark = pytest.mark.usefixtures("rollup_checked")  # indicator facts checked after each test
 
