@@ -1,4 +1,8 @@
-"""Form fields declared in BPMN (camunda:formField): definition checks, JSON description, submission checks."""
+"""Form fields declared in BPMN (camunda:formField): definition checks, JSON description, submission checks.
+
+Why one module over 400 lines: the field types' definitions, their conversion and the validation of what is
+submitted (constraints, required_if, reserved ids) share one table of types and must agree.
+"""
 
 from __future__ import annotations
 

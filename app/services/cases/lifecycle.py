@@ -1,7 +1,11 @@
 """Case use cases: start, complete a task, fire timers, deliver messages. Each owns one transaction.
 
-After every engine step `_apply` writes, in the same transaction: the serialized workflow, the business
+After every engine step `apply_step` writes, in the same transaction: the serialized workflow, the business
 columns, the task rows, the audit events and the outbox messages.
+
+Why one module over 400 lines: the entry points of a step (start, complete, timers, messages, retry) and
+`apply_step`, which writes what every one of them produced, are one rule (one transaction, the case row lock
+first); the step context the handlers use sits with them. Read-only helpers live elsewhere (view, search).
 """
 
 from __future__ import annotations
