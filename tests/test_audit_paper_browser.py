@@ -28,7 +28,7 @@ def live(app, deployed, api, runner, backend):
         pytest.skip("the browser check runs once, on SQLite")
     reference = start(api, **complaint_data(description="Frais de livraison facturés deux fois " * 8))["reference"]
     do(api, reference, "ut_qualify", "gestionnaire",
-       {"admissible": True, "category": "billing", "severity": "high", "department": "billing"})
+       {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"})
     assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
     app.config["WTF_CSRF_ENABLED"] = True
     with LiveServer(app) as server:

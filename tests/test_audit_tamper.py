@@ -22,7 +22,7 @@ from tests.support.flows import complaint_data, do, start
 from tests.support.tamper import rewrite
 
 ROOT = Path(__file__).resolve().parent.parent
-QUALIFY = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}
+QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"}
 
 
 @pytest.fixture

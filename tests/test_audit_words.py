@@ -18,7 +18,7 @@ from tests.support.flows import complaint_data, do, start
 from tests.support.raw_code import raw_code
 from tests.support.tamper import rewrite
 
-QUALIFY = {"admissible": True, "category": "billing", "severity": "high", "department": "billing"}
+QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"}
 
 
 def _login(client, user="auditeur"):
@@ -166,10 +166,10 @@ def test_register_of_a_period_on_screen_in_csv_and_pdf(client, api, ref):
 
 def test_capa_path_reads_in_words_in_the_trail_and_the_register(client, api, ref):
     do(api, ref, "ut_analyse", "service", {"facts": "Frais de port facturés deux fois.",
-                                           "root_cause": "Double facturation du port", "systemic": True})
+                                           "root_cause": "Double facturation du port", "systemic": "yes"})
     do(api, ref, "ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "Avoir émis."})
     do(api, ref, "ut_reaction", "gestionnaire", {"reaction": "satisfied", "reaction_on": "2026-11-24",
-                                                  "payment_blocked": False})
+                                                  "payment_blocked": "no"})
     do(api, ref, "ut_capa", "qualite", {"corrective_action": "Corriger la règle de facturation du port",
                                         "preventive_action": "Contrôle des doublons", "action_owner": "qualite",
                                         "action_due": "2026-12-15"})

@@ -26,7 +26,7 @@ from tests.support.flows import complaint_data, start
 from tests.support.migrations import migration_head
 from tests.support.setup import PROCESSES, Api
 
-QUALIFY_OK = {"admissible": True, "category": "billing", "severity": "high", "department": "billing",
+QUALIFY_OK = {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing",
               "qualification_comment": "Double facturation avérée."}
 PDF = b"%PDF-1.4\n% backup drill\n"
 

@@ -147,12 +147,12 @@ def test_a_retried_addition_and_survey_answer_count_once(app, deployed, api, cli
                              .where(AuditEvent.type == "complainant_message")) == 1
     page = client.get(f"/suivi/{token}").get_data(as_text=True)
     assert "déjà été enregistré" in page
-    do(api, ref, "ut_qualify", "gestionnaire", {"admissible": True, "category": "billing", "severity": "high",
+    do(api, ref, "ut_qualify", "gestionnaire", {"admissible": "yes", "category": "billing", "severity": "high",
                                                  "department": "billing"})
-    do(api, ref, "ut_analyse", "service", {"facts": "x", "root_cause": "y", "systemic": False})
+    do(api, ref, "ut_analyse", "service", {"facts": "x", "root_cause": "y", "systemic": "no"})
     do(api, ref, "ut_decide", "gestionnaire", {"decision": "accepted", "compensation": 1, "response_text": "Oui."})
     do(api, ref, "ut_reaction", "gestionnaire", {"reaction": "satisfied", "reaction_on": "2026-11-25",
-                                                   "payment_blocked": False})
+                                                   "payment_blocked": "no"})
     answer = {"satisfaction_score": "4", "idempotency_key": "s" * 32}
     assert client.post(f"/suivi/{token}/enquete", data=answer).status_code == 303
     again = client.post(f"/suivi/{token}/enquete", data=answer)

@@ -12,7 +12,7 @@ from tests.support.flows import case, complaint_data, do, start
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = (ROOT / "processes" / "service_par_categorie.dmn").read_text(encoding="utf-8")
 XML = {"Content-Type": "application/xml"}
-QUALIFY = {"admissible": True, "category": "delivery", "severity": "medium"}
+QUALIFY = {"admissible": "yes", "category": "delivery", "severity": "medium"}
 
 
 def put_decision(api, ref, dmn, expect=201, filename="service_par_categorie.dmn"):

@@ -78,7 +78,7 @@ def test_a_reason_is_required_and_only_admins_move(incident_process):
 
 def test_admin_moves_a_waiting_case_on_past_a_user_task(api, deployed):
     ref = flows.start(api, **flows.complaint_data())["reference"]
-    flows.do(api, ref, "ut_qualify", "gestionnaire", {"admissible": True, "category": "billing", "severity": "high"})
+    flows.do(api, ref, "ut_qualify", "gestionnaire", {"admissible": "yes", "category": "billing", "severity": "high"})
     admin = by_username("admin")
     targets = cases.token_targets(admin, ref)
     assert targets["ut_analyse"] == {"gw_info": "Informations à demander ?"}  # what follows the held step

@@ -32,8 +32,8 @@ def decided(api, decision="partly", compensation=625.2, **data) -> str:
     ref = start(api, **complaint_data(customer_email=None, customer_address="3 rue des Lilas\n69003 Lyon",
                                       **data))["reference"]
     do(api, ref, "ut_qualify", "gestionnaire",
-       {"admissible": True, "category": "billing", "severity": "high", "department": "billing"})
-    do(api, ref, "ut_analyse", "service", {"facts": "Double facturation confirmée.", "systemic": False})
+       {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"})
+    do(api, ref, "ut_analyse", "service", {"facts": "Double facturation confirmée.", "systemic": "no"})
     do(api, ref, "ut_decide", "gestionnaire", {"decision": decision, "compensation": compensation,
                                                "response_text": "Nous avons corrigé votre facture."})
     return ref

@@ -14,7 +14,7 @@ from tests.support.flows import do
 from tests.support.mails import PDF, dsn, mail, message_id_of
 
 pytestmark = pytest.mark.usefixtures("deployed", "rollup_checked")
-QUALIFY = {"admissible": True, "category": "billing", "severity": "medium"}
+QUALIFY = {"admissible": "yes", "category": "billing", "severity": "medium"}
 DONE = "Traités"
 
 
@@ -77,7 +77,7 @@ def test_a_reply_with_only_in_reply_to_lands_on_its_case_and_wakes_the_waiting_s
     fetch()
     [case] = cases()
     do(api, case.reference, "ut_qualify", "gestionnaire", QUALIFY)
-    do(api, case.reference, "ut_analyse", "service", {"facts": "x", "systemic": False, "needs_information": True,
+    do(api, case.reference, "ut_analyse", "service", {"facts": "x", "systemic": "no", "needs_information": "yes",
                                                       "information_request": "Copie du relevé"})
     db.session.expire_all()
     assert ready(case) == ["ut_await_info"]

@@ -99,7 +99,7 @@ def test_engine_steps_are_timed(api, deployed, client):
     ref = start(api, **complaint_data())["reference"]
     task = api.get("admin", f"/api/cases/{ref}").get_json()["tasks"][0]
     resp = api.post("gestionnaire", f"/api/tasks/{task['id']}/complete", json={"data": {
-        "admissible": True, "category": "billing", "severity": "high", "department": "billing",
+        "admissible": "yes", "category": "billing", "severity": "high", "department": "billing",
         "qualification_comment": "ok"}})
     assert resp.status_code == 200
     after = scrape(client)

@@ -184,7 +184,7 @@ def test_incident_is_shown_on_the_diagram(server, browser):
         reference = case.reference
         row = [r for r in actions.ready_for_case(case.id) if r.bpmn_id == "ut_qualify"][0]
         cases.complete_task(by_username("gestionnaire"), row.id,
-                            {"admissible": True, "category": "billing", "severity": "high"})
+                            {"admissible": "yes", "category": "billing", "severity": "high"})
         # skipping the analysis leaves the next gateway without its variable: an incident at gw_info
         cases.move_token(by_username("admin"), reference, "ut_analyse", "gw_info", "Analyse faite hors outil.")
     page, errors = login(browser, server.base, "admin")

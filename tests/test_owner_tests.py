@@ -31,7 +31,7 @@ def test_tests_run_in_memory_without_side_effects(ctx):
 
 
 def test_a_failure_says_where_the_path_diverged(ctx):
-    broken = RECLAMATION.replace("admissible == False", "admissible == True")
+    broken = RECLAMATION.replace('admissible == "no"', 'admissible == "yes"')
     failures = owner_tests.run(broken, "reclamation", TESTS["tests"][:2], DECISIONS)
     by_test = {f.test: f for f in failures}
     first = by_test["Réclamation écrite acceptée, close, enquête remplie"]
@@ -41,7 +41,7 @@ def test_a_failure_says_where_the_path_diverged(ctx):
 
 
 def test_deploy_runs_the_tests_and_refuses_a_broken_version(api, deployed):
-    broken = RECLAMATION.replace("admissible == False", "admissible == True")
+    broken = RECLAMATION.replace('admissible == "no"', 'admissible == "yes"')
     resp = api.post("proprietaire", "/api/process-definitions", data=broken.encode("utf-8"), headers=dict(XML))
     assert resp.status_code == 201  # the diagram itself is valid: only its tests say it is wrong
     draft = resp.get_json()

@@ -234,7 +234,7 @@ def _open(row: IngestedMail, raw: bytes, parsed: ParsedMail, written: list, prev
     visible = [f for f in pspec.start_form if f.name in names]
     values = {f.name: f.default for f in visible if f.default not in (None, "") and f.type != "boolean"}
     name = parsed.sender_name or (parsed.sender_address or "").partition("@")[0] or "Expéditeur inconnu"
-    values.update({"channel": "email", "written": True, "customer_name": name[:200],
+    values.update({"channel": "email", "written": "yes", "customer_name": name[:200],
                    "customer_email": parsed.sender_address, "description": _text(parsed)})
     values = {k: v for k, v in values.items() if any(f.name == k for f in visible)}
     clean, errors = validate_submission(visible, values)
