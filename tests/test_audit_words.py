@@ -51,7 +51,7 @@ def test_every_audit_page_of_the_demo_shows_no_raw_code(ctx, client, runner):
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     references = [line.strip() for line in result.output.splitlines() if line.strip().startswith("REC-")]
-    assert len(references) == 6
+    assert len(references) == 8  # the demo's complaints, with the dispute thread and the contest
     assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
     assert runner.invoke(args=["audit", "replay", "--all"]).exit_code == 0
     _login(client)
@@ -166,7 +166,8 @@ def test_register_of_a_period_on_screen_in_csv_and_pdf(client, api, ref):
 
 def test_capa_path_reads_in_words_in_the_trail_and_the_register(client, api, ref):
     do(api, ref, "ut_analyse", "service", {"facts": "Frais de port facturés deux fois.",
-                                           "root_cause": "Double facturation du port", "systemic": "yes"})
+                                           "root_cause": "Double facturation du port", "systemic": "yes",
+                                           "needs_information": "no"})
     do(api, ref, "ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "Avoir émis."})
     do(api, ref, "ut_reaction", "gestionnaire", {"reaction": "satisfied", "reaction_on": "2026-11-24",
                                                   "payment_blocked": "no"})

@@ -41,6 +41,10 @@ COUNTED = {"cases": "case_record", "tasks": "task", "audit_events": "audit_event
 _SKIP_SUFFIXES = ("-wal", "-shm", "-journal")
 
 
+# Folders of keys the configuration may put outside the instance folder: archive section -> config name.
+KEY_FOLDERS = {"audit_keys": "AUDIT_KEY_DIR", "checkpoints": "AUDIT_CHECKPOINT_DIR"}
+
+
 def app_version() -> str:
     try:
         return metadata.version("reclamations")
@@ -111,6 +115,11 @@ def create(folder: Path | None = None, keep: int | None = None) -> BackupResult:
         root = instance_dir().resolve()
         members += [(f"instance/{p.relative_to(root).as_posix()}", p)
                     for p in instance_files([attachments, folder, Path(work)])]
+        for section, folder_of in KEY_FOLDERS.items():  # audit keys and checkpoints kept outside the instance
+            keys = Path(current_app.config.get(folder_of) or "").resolve()
+            if current_app.config.get(folder_of) and keys.is_dir() and not _inside(keys, root):
+                members += [(f"{section}/{p.relative_to(keys).as_posix()}", p)
+                            for p in sorted(keys.rglob("*")) if p.is_file()]
         manifest = {
             "format": FORMAT, "application": "reclamations", "app_version": app_version(),
             "schema_revision": dumps.schema_revision(), "backend": dumps.backend(),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from alembic.script import ScriptDirectory
+from flask import current_app
 
 from app.services.core.errors import Invalid
 from app.services.core.storage import attachment_dir, instance_dir
@@ -127,6 +128,11 @@ def restore(file: Path) -> RestoreResult:
                     target.replace(aside)
                     kept_aside.append(str(aside))
                 _write(target, content, private=True)
+                instance_count += 1
+            elif path.parts[0] in backup.KEY_FOLDERS:  # audit keys and checkpoints configured outside the instance
+                target = Path(current_app.config[backup.KEY_FOLDERS[path.parts[0]]]).joinpath(*path.parts[1:])
+                if not target.is_file():
+                    _write(target, archive.extractfile(member).read(), private=True)
                 instance_count += 1
     return RestoreResult(manifest, attachments, instance_count, kept_aside)
 
