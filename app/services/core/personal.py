@@ -55,7 +55,8 @@ def _flags_for(case: Case) -> tuple[frozenset, frozenset]:
     definition = case.definition
     key = (definition.sha256, definition.key)
     if key not in _BY_DEFINITION:
-        pspec = SPECS.cached(*key) or SPECS.get(definition.sha256, definition.key, definition.xml)
+        pspec = SPECS.cached(*key) or SPECS.get(definition.sha256, definition.key, definition.xml,
+                                                 definition.decisions)
         _BY_DEFINITION[key] = field_flags(pspec)
     return _BY_DEFINITION[key]
 
