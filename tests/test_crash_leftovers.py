@@ -149,7 +149,8 @@ def test_a_retried_addition_and_survey_answer_count_once(app, deployed, api, cli
     assert "déjà été enregistré" in page
     do(api, ref, "ut_qualify", "gestionnaire", {"admissible": "yes", "category": "billing", "severity": "high",
                                                  "department": "billing"})
-    do(api, ref, "ut_analyse", "service", {"facts": "x", "root_cause": "y", "systemic": "no"})
+    do(api, ref, "ut_analyse", "service", {"facts": "x", "root_cause": "y", "systemic": "no",
+                                           "needs_information": "no"})
     do(api, ref, "ut_decide", "gestionnaire", {"decision": "accepted", "compensation": 1, "response_text": "Oui."})
     do(api, ref, "ut_reaction", "gestionnaire", {"reaction": "satisfied", "reaction_on": "2026-11-25",
                                                    "payment_blocked": "no"})
@@ -164,7 +165,7 @@ def test_retried_staff_posts_count_once(app, deployed):
     staff = login(app, "accueil")
     phone = {"channel": "phone", "origin": "external_customer", "kind": "complaint", "customer_name": "Paul Girard",
              "customer_phone": "06 12 34 56 78", "description": "Coupure.", "received_at": "2026-11-20",
-             "idempotency_key": KEY}
+             "written": "no", "idempotency_key": KEY}
     first = staff.post("/dossiers/nouveau/reclamation", data=phone)
     again = staff.post("/dossiers/nouveau/reclamation", data=phone)
     assert first.status_code == again.status_code == 302 and first.location == again.location
@@ -179,7 +180,7 @@ def test_retried_staff_posts_count_once(app, deployed):
     assert count(Comment) == 1 and count(Attachment) == 1
 
     task = ready_task(db.session.scalars(select(Case)).one(), "ut_qualify")
-    qualify = {"action": "complete", "admissible": "y", "category": "billing", "severity": "high",
+    qualify = {"action": "complete", "admissible": "yes", "category": "billing", "severity": "high",
                "department": "billing", "idempotency_key": KEY}
     first = g.post(f"/taches/{task.id}", data=qualify)
     again = g.post(f"/taches/{task.id}", data=qualify)

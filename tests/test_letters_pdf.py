@@ -33,7 +33,8 @@ def decided(api, decision="partly", compensation=625.2, **data) -> str:
                                       **data))["reference"]
     do(api, ref, "ut_qualify", "gestionnaire",
        {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"})
-    do(api, ref, "ut_analyse", "service", {"facts": "Double facturation confirmée.", "systemic": "no"})
+    do(api, ref, "ut_analyse", "service", {"facts": "Double facturation confirmée.", "systemic": "no",
+                                           "needs_information": "no"})
     do(api, ref, "ut_decide", "gestionnaire", {"decision": decision, "compensation": compensation,
                                                "response_text": "Nous avons corrigé votre facture."})
     return ref
