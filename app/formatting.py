@@ -56,9 +56,12 @@ def parse_amount(text: str | None) -> Decimal | None:
     """A French amount typed by a person: `1 250,40`, `1250,40 €`, `1250.40` -> Decimal('1250.40'); empty -> None."""
     if text is None:
         return None
-    cleaned = str(text).strip().removesuffix("EUR").removesuffix("€").strip()
-    if not cleaned:
+    raw = str(text).strip()
+    if not raw:
         return None
+    cleaned = raw.removesuffix("EUR").removesuffix("€").strip()
+    if not cleaned or "e" in cleaned.lower():  # only a currency sign, or 1e5: nobody types an amount that way
+        raise AmountError(f"Montant invalide : « {raw[:40]} » (exemple : 1 250,40).")
     grouped = _SPACES.sub("\u202f", cleaned)  # any space is the French group separator
     try:
         value = parse_decimal(grouped, locale=LOCALE, strict=True)
