@@ -19,6 +19,7 @@ from app.formatting import format_amount, format_date_fr
 from app.labels import CAPA_KIND_LABELS, CAPA_STATUS_LABELS, STATUS_LABELS
 from app.models import Action, ActionCase, Case
 from app.services.audit.wording import Words
+from app.services.core import bounds
 from app.services.core.errors import Invalid
 from app.vocabulary import PARIS
 
@@ -48,7 +49,7 @@ def period(date_from: str | None, date_to: str | None) -> Period:
             return None
         for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
             try:
-                return datetime.strptime(value, pattern).date()
+                return bounds.check_day(datetime.strptime(value, pattern).date(), field)  # 1900-2999: no overflow
             except ValueError:
                 continue
         raise Invalid({field: "Date attendue (JJ/MM/AAAA)."})
