@@ -51,7 +51,7 @@ def test_a_mail_becomes_a_case_with_its_attachments_and_the_acknowledgment_answe
     [case] = cases()
     assert (case.channel, case.customer_name, case.customer_email) == ("email", "Jean Dupont",
                                                                      "jean.dupont@example.fr")
-    assert case.data["written"] is True and case.data["mail_subject"].startswith("Facture FA-2026-0042")
+    assert case.data["written"] == "yes" and case.data["mail_subject"].startswith("Facture FA-2026-0042")
     description = case.data["description"]
     assert "J'ai été prélevé deux fois." in description and "FA-2026-0042" in description
     assert "<" not in description and "alert" not in description and "color" not in description

@@ -236,6 +236,7 @@ def _open(row: IngestedMail, raw: bytes, parsed: ParsedMail, written: list, prev
     name = parsed.sender_name or (parsed.sender_address or "").partition("@")[0] or "Expéditeur inconnu"
     values.update({"channel": "email", "written": "yes", "customer_name": name[:200],
                    "customer_email": parsed.sender_address, "description": _text(parsed)})
+    values.setdefault("kind", "complaint")  # a mail is a complaint unless staff requalify it (no default in the form)
     values = {k: v for k, v in values.items() if any(f.name == k for f in visible)}
     clean, errors = validate_submission(visible, values)
     if errors:  # shown to staff on the quarantine page: the fields' French labels, not their names
