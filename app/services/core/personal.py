@@ -22,7 +22,9 @@ from app.models import Case
 from app.models.privacy import is_token, seal_value
 
 FIXED = frozenset({"customer_name", "customer_email", "customer_phone", "customer_address", "description", "text",
-                   "recipient", "filename", "sender", "from_address", "from_name"})
+                   "recipient", "filename", "sender", "from_address", "from_name",
+                   # what the complainant writes in our processes' forms and messages, in their own words
+                   "expected_remedy", "information_received", "satisfaction_comment", "contest_text"})
 PREFIXES = ("customer_", "contact_")
 # Names that look like personal data; a form field named so without a `personal` property gets a deploy warning.
 LOOKS_PERSONAL = re.compile(r"(^|_)(e?mail|phone|tel|telephone|mobile|name|nom|address|adresse|iban|birth)($|_)")

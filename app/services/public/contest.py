@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import Case, TaskRow
+from app.services.cases import files
 from app.services.cases.lifecycle import deliver_message
 from app.services.core import audit, definitions
 from app.services.core.case_lock import lock_case
@@ -46,7 +47,7 @@ def contest(case: Case, text: str | None, filename: str | None, stream) -> Case:
     if len(body) > MAX_TEXT or "\x00" in body:
         raise Invalid({"contest_text": f"{MAX_TEXT:,} caractères au maximum.".replace(",", "\u202f")})
     content = stream.read(attachments.max_bytes() + 1) if stream is not None and filename else None
-    stored = None
+    stored = staged = None
     try:
         with transaction():
             case = lock_case(case.id)
@@ -54,7 +55,7 @@ def contest(case: Case, text: str | None, filename: str | None, stream) -> Case:
             if message is None:
                 raise Conflict(CLOSED_MESSAGE)
             if content is not None:
-                stored = attachments.store(case, COMPLAINANT, filename, content, field="contest_file")
+                stored, staged = attachments.store(case, COMPLAINANT, filename, content, field="contest_file")
                 audit.record(case, COMPLAINANT, "complainant_attachment", data={**stored, "text": ""})
             today = clock.now().astimezone(PARIS).date().isoformat()
             payload = {"text": body, "on": today, "file": stored["filename"] if stored else None}
@@ -65,7 +66,8 @@ def contest(case: Case, text: str | None, filename: str | None, stream) -> Case:
                 case, {"text": "Le réclamant conteste la réponse du dossier {reference} ({customer})",
                        "kind": "info"}, None)
     except Exception:
-        if stored:
-            attachments.remove(stored["stored_name"])
+        files.discard(staged)
         raise
+    if staged is not None:
+        files.publish(staged)  # committed: the file takes its final name (cases/files.py)
     return case
