@@ -103,7 +103,8 @@ def verify_csv(data: bytes, key: Ed25519PublicKey) -> list[str]:
         return ["signature absente"]
     body, signature = data[:at], data[at + len(b"#signature,"):].strip().decode("ascii", "replace")
     problems = [] if signature_ok(key, signature, body) else ["signature de l'export invalide"]
-    rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
+    # cells starting with a formula character (or a quote) carry a leading quote: the exact text is without it
+    rows = [[c[1:] if c.startswith("'") else c for c in r] for r in csv.reader(io.StringIO(body.decode("utf-8-sig")))]
     meta = json.loads(next(r for r in rows if r and r[0] == "#document")[1])
     events = []
     for row in rows[1:]:
@@ -124,7 +125,7 @@ def verify(data: bytes, pem: bytes) -> list[str]:
         return ["clé publique Ed25519 attendue"]
     try:
         return verify_json(data, key) if data.lstrip().startswith(b"{") else verify_csv(data, key)
-    except (KeyError, TypeError, ValueError, IndexError, StopIteration, UnicodeDecodeError):
+    except (KeyError, TypeError, ValueError, IndexError, StopIteration, UnicodeDecodeError, csv.Error):
         return ["contenu de l'export illisible ou incomplet"]
 
 

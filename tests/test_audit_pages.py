@@ -81,7 +81,9 @@ def test_export_round_trips_and_detects_edits(client, api, ref):
     dropped = json.loads(json.dumps(document))
     del dropped["events"][1]
     assert any("séquence" in p for p in verify_export(dropped))
-    rows = list(csv.DictReader(io.StringIO(client.get(f"/audit/cases/{ref}/export.csv").get_data(as_text=True))))
+    exported = client.get(f"/audit/cases/{ref}/export.csv").get_data(as_text=True)
+    assert exported.startswith("\ufeff")  # UTF-8 with a BOM, like every CSV export (core/csv_export.py)
+    rows = list(csv.DictReader(io.StringIO(exported.lstrip("\ufeff"))))
     rows = [r for r in rows if not r["seq"].startswith("#")]  # the trailing document and signature rows
     assert [r["hash"] for r in rows] == [e["hash"] for e in document["events"]]
     assert json.loads(rows[0]["data"]) == document["events"][0]["data"]

@@ -21,6 +21,7 @@ from app.services.audit import checkpoints, proof
 from app.services.audit.replay import case_by_reference
 from app.services.audit.wording import Words
 from app.services.core import audit
+from app.services.core.csv_export import BOM, exact_cell, uncell
 
 EXPORT_FORMAT = "reclamations-audit-trail/2"
 CSV_COLUMNS = ("seq", "at", "actor", "type", "bpmn_id", "task", "definition_id", "data", "prev_hash", "hash",
@@ -89,16 +90,21 @@ def export_csv(reference: str) -> bytes:
     """A case's full trail as CSV (data as JSON in one column), then the checkpoint, proof and signature rows."""
     document = _unsigned(reference)
     out = io.StringIO()
+    out.write(BOM)  # spreadsheet programs read it as UTF-8; signed with the rest
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS + READABLE_COLUMNS)
+
+    def row(cells):  # no cell a spreadsheet would run as a formula, each one given back exactly by uncell
+        writer.writerow([exact_cell(c) for c in cells])
+
+    row(CSV_COLUMNS + READABLE_COLUMNS)
     for item in document["events"]:
         words = item["readable"]
-        writer.writerow([json.dumps(item["data"], ensure_ascii=False, sort_keys=True) if c == "data"
-                         else ("" if item[c] is None else item[c]) for c in CSV_COLUMNS]
-                        + [words["date"], words["event"], words["step"],
-                           " ; ".join(f"{label} : {text}" for label, text in words["details"])])
+        row([json.dumps(item["data"], ensure_ascii=False, sort_keys=True) if c == "data"
+             else ("" if item[c] is None else item[c]) for c in CSV_COLUMNS]
+            + [words["date"], words["event"], words["step"],
+               " ; ".join(f"{label} : {text}" for label, text in words["details"])])
     meta = {k: v for k, v in document.items() if k != "events"}
-    writer.writerow(["#document", json.dumps(meta, ensure_ascii=False, sort_keys=True)])
+    row(["#document", json.dumps(meta, ensure_ascii=False, sort_keys=True)])
     body = out.getvalue().encode("utf-8")
     return body + SIGNATURE_ROW + checkpoints.sign(body).encode("ascii") + b"\r\n"
 
@@ -178,7 +184,7 @@ def verify_csv(data: bytes, public_pem: bytes, recompute_keyed=None) -> list[str
     public_key = proof.load_public_key(public_pem)
     problems = [] if proof.signature_ok(public_key, signature, body) else ["signature de l'export invalide"]
     try:
-        rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
+        rows = [[uncell(c) for c in r] for r in csv.reader(io.StringIO(body.decode("utf-8-sig")))]
         meta = json.loads(next(r for r in rows if r and r[0] == "#document")[1])
         events = []
         for row in rows[1:]:
@@ -192,7 +198,7 @@ def verify_csv(data: bytes, public_pem: bytes, recompute_keyed=None) -> list[str
                            "data": json.loads(item["data"]), "prev_hash": item["prev_hash"], "hash": item["hash"],
                            "key_id": item["key_id"] or None})
         return problems + check_trail({**meta, "events": events}, public_key, recompute_keyed)
-    except (KeyError, TypeError, ValueError, StopIteration, IndexError, UnicodeDecodeError):
+    except (KeyError, TypeError, ValueError, StopIteration, IndexError, UnicodeDecodeError, csv.Error):
         return problems + ["contenu de l'export incomplet"]
 
 

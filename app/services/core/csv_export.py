@@ -27,6 +27,20 @@ def cell(value) -> str:
     return text
 
 
+def exact_cell(value) -> str:
+    """A value as a safe CSV cell that `uncell` turns back into the exact text (signed exports, whose hashes are
+    recomputed from the cells): a text starting with a formula character or with the quote itself gets the quote."""
+    text = "" if value is None else str(value)
+    if text[:1] == "'" or (text[:1] in FORMULA_STARTS and not _is_number(text)):
+        return "'" + text
+    return text
+
+
+def uncell(text: str) -> str:
+    """The exact text of a cell written by `exact_cell`."""
+    return text[1:] if text.startswith("'") else text
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
