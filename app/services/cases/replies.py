@@ -97,7 +97,7 @@ def composer(user: User, reference: str) -> dict:
         "case": case, "channels": channels(case),
         "templates": [t for t in templates.catalogue() if t.kind != "partial"],
         "fields": [(name, label.split(" (")[0], values.get(name)) for name, label in templates.FIELDS.items()
-                   if name not in ("postal",) and isinstance(values.get(name), str) and values.get(name)],
+                   if name not in ("postal", "decision") and isinstance(values.get(name), str) and values.get(name)],
         "files": case_files(case), "drafts": drafts(case, user),
     }
 
