@@ -174,9 +174,10 @@ def test_shipped_gateways_decide_only_on_explicit_choices():
      '<camunda:formField id="payment_released" label="Paiement débloqué ?" type="enum" defaultValue="no">',
      "gw_released", "payment_released"),
     # a tick box: unticked, it silently means « non »
-    ('<camunda:formField id="closing_comment" label="Commentaire de clôture" type="text">',
+    # (in the form of the step just before the gateway: a field written later is a refusal, not a warning)
+    ('<camunda:formField id="released_amount" label="Montant débloqué (€)" type="decimal">',
      '<camunda:formField id="urgent" label="Urgent" type="boolean" />\n'
-     '          <camunda:formField id="closing_comment" label="Commentaire de clôture" type="text">',
+     '          <camunda:formField id="released_amount" label="Montant débloqué (€)" type="decimal">',
      "gw_released", "urgent"),
 ])
 def test_deploy_check_warns_when_a_gateway_reads_a_defaulted_field(old, new, gateway, field):
