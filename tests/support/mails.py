@@ -1,17 +1,18 @@
-"""Building test e-mails (plain, HTML, with attachments, replies, automatic replies, delivery reports) and a
-real SMTP sink (aiosmtpd) that keeps what it receives."""
+"""Building test e-mails (plain, HTML, with attachments, replies, automatic replies, delivery reports) and the
+`smtp_sink` fixture (the real aiosmtpd sink of tests/support/mail.py, configured as SMTP_URL)."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 import pytest
-from aiosmtpd.controller import Controller
+
+from tests.support.mail import Sink, free_port, start_sink
+
+__all__ = ["Sink", "free_port", "smtp_sink"]
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -66,31 +67,10 @@ def dsn(original_message_id: str, recipient="jean.dupont@example.fr", action="fa
         f"--{boundary}--\r\n").encode()
 
 
-class Sink:
-    """An SMTP handler that keeps what it receives."""
-
-    def __init__(self):
-        self.messages = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        with self.lock:
-            self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_sink(app):
     """A real SMTP server on a free port, configured as SMTP_URL; stopped at the end."""
-    sink, port = Sink(), free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
+    sink, controller, port = start_sink()
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}?timeout=5"
     yield sink
     controller.stop()
