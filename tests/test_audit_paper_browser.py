@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.flows import complaint_data, do, start
-from tests.support.live import CHROMIUM, LiveServer, launch
+from tests.support.live import CHROMIUM, browser_page, serve
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
               pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext (poppler-utils) not installed")]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 MM = 96 / 25.4  # CSS pixels per millimetre
 PORTRAIT_WIDTH = round((210 - 20) * MM)  # A4 minus the print stylesheet's 10 mm side margins
@@ -30,23 +30,16 @@ def live(app, deployed, api, runner, backend):
     do(api, reference, "ut_qualify", "gestionnaire",
        {"admissible": "yes", "category": "billing", "severity": "high", "department": "billing"})
     assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
-    app.config["WTF_CSRF_ENABLED"] = True
-    with LiveServer(app) as server:
+    with serve(app, backend, "the browser check") as server:
         yield server, reference
 
 
 @pytest.fixture
 def page(live):
-    with sync_api.sync_playwright() as p:
-        browser = launch(p)
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="fr-FR",
-                                      timezone_id="America/New_York")  # not Paris: times must still be Paris
-        context.add_init_script("window.__printed = 0; window.print = function () { window.__printed += 1; };")
-        page = context.new_page()
-        page.set_default_timeout(15000)
+    with browser_page(timezone_id="America/New_York",  # not Paris: times must still be Paris
+                      init_script="window.__printed = 0; window.print = function () { window.__printed += 1; };"
+                      ) as page:
         yield page
-        context.close()
-        browser.close()
 
 
 def _sign_in(page, base):

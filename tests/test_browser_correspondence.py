@@ -15,11 +15,11 @@ from app.models import AuditEvent, MessageTemplate, OutboxMessage
 from app.services.cases import notes
 from app.services.people.users import by_username
 from tests.support.flows import complaint_data, start
-from tests.support.live import CHROMIUM, LiveServer, launch
+from tests.support.live import CHROMIUM, browser_page, serve
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
@@ -32,23 +32,14 @@ def shots(tmp_path) -> Path:
 
 @pytest.fixture
 def live(app, deployed, backend):
-    if backend != "sqlite":
-        pytest.skip("the browser journey runs once, on SQLite")
-    app.config["WTF_CSRF_ENABLED"] = True  # the real forms, tokens included
-    with LiveServer(app) as server:
+    with serve(app, backend) as server:
         yield server
 
 
 @pytest.fixture
 def page(live):
-    with sync_api.sync_playwright() as p:
-        browser = launch(p)
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="fr-FR")
-        page = context.new_page()
-        page.set_default_timeout(15000)
+    with browser_page() as page:
         yield page
-        context.close()
-        browser.close()
 
 
 def sign_in(page, base, username):

@@ -10,36 +10,26 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Case
 from tests.support.axe import AXE, PHONE, horizontal_overflow, violations
-from tests.support.live import CHROMIUM, LiveServer, launch
+from tests.support.live import CHROMIUM, browser_page, serve
 from tests.support.thread import answered_complaint
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
 def server(app, deployed, backend):
-    if backend != "sqlite":
-        pytest.skip("the browser journeys run once, on SQLite")
     assert AXE.exists(), "axe-core missing: run `make install` (npm ci installs it into node_modules/)"
-    app.config["WTF_CSRF_ENABLED"] = True
-    with LiveServer(app) as live:
+    with serve(app, backend, "the browser journeys") as live:
         yield live.url
 
 
 @pytest.fixture
 def phone(server):
-    with sync_api.sync_playwright() as p:
-        browser = launch(p)
-        # bypass_csp: only so that the test can inject axe-core; the pages keep their policy for people
-        context = browser.new_context(viewport=PHONE, locale="fr-FR", is_mobile=True, has_touch=True,
-                                      bypass_csp=True)
-        page = context.new_page()
-        page.set_default_timeout(15000)
+    # bypass_csp: only so that the test can inject axe-core; the pages keep their policy for people
+    with browser_page(PHONE, is_mobile=True, has_touch=True, bypass_csp=True) as page:
         yield page
-        context.close()
-        browser.close()
 
 
 def check(page, problems: dict, name: str) -> None:

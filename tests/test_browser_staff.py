@@ -8,33 +8,23 @@ import pytest
 
 from tests.support.auth import browser_sign_in
 from tests.support.axe import violations
-from tests.support.live import CHROMIUM, LiveServer, launch
+from tests.support.live import CHROMIUM, browser_page, serve
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
 def live(app, deployed, backend):
-    if backend != "sqlite":
-        pytest.skip("the browser journey runs once, on SQLite")
-    app.config["WTF_CSRF_ENABLED"] = True  # the real forms, tokens included
-    with LiveServer(app) as server:
+    with serve(app, backend) as server:
         yield server
 
 
 @pytest.fixture
 def page(live):
-    with sync_api.sync_playwright() as p:
-        browser = launch(p)
-        # bypass_csp only lets the test inject axe-core (tests/support/axe.py)
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="fr-FR", bypass_csp=True)
-        page = context.new_page()
-        page.set_default_timeout(15000)
+    with browser_page(bypass_csp=True) as page:  # bypass_csp only lets the test inject axe-core
         yield page
-        context.close()
-        browser.close()
 
 
 def sign_out(page):

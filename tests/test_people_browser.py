@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import TaskRow
 from app.services.people.users import by_username, create_user
 from tests.support.flows import complaint_data, start
-from tests.support.live import CHROMIUM, LiveServer, launch
+from tests.support.live import CHROMIUM, launch, serve
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]
@@ -18,10 +18,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture
 def live(app, api, deployed, backend):
-    if backend != "sqlite":
-        pytest.skip("the browser journey runs once, on SQLite")
-    app.config["WTF_CSRF_ENABLED"] = True
-    with LiveServer(app) as server:
+    with serve(app, backend) as server:
         yield server
 
 

@@ -1,8 +1,10 @@
 """A real HTTP server for browser tests and screenshots: the app in a thread on a free loopback port."""
 
+import contextlib
 import os
 import threading
 
+import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -39,3 +41,33 @@ class LiveServer:
 def launch(playwright):
     """Debian's chromium with the flags that keep it off the network."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def serve(app, backend: str, what: str = "the browser journey"):
+    """The app served live with its real forms (CSRF on), once: on SQLite only (skipped on other backends)."""
+    if backend != "sqlite":
+        pytest.skip(f"{what} runs once, on SQLite")
+    app.config["WTF_CSRF_ENABLED"] = True  # the real forms, tokens included
+    with LiveServer(app) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def browser_page(viewport=None, init_script: str | None = None, **context_options):
+    """A French chromium page (15 s timeout) in a fresh context, closed with its browser afterwards."""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        context = browser.new_context(viewport=viewport or {"width": 1366, "height": 900}, locale="fr-FR",
+                                      **context_options)
+        if init_script:
+            context.add_init_script(init_script)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
