@@ -179,7 +179,7 @@ def test_export_verifies_with_the_public_key_alone_and_fails_on_one_byte(refs, c
 
 
 def test_checkpoint_is_mailed_to_the_auditors(refs, runner, app):
-    from tests.support.smtp_sink import start_sink
+    from tests.support.mail import start_sink
 
     sink, controller, port = start_sink()
     try:

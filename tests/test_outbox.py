@@ -14,15 +14,13 @@ from app.services.core.errors import Conflict, Forbidden
 from app.services.messaging import outbox
 from app.services.people.users import by_username
 from tests.support.flows import complaint_data, start
-from tests.support.mail import Sink, free_port
+from tests.support.mail import Sink, free_port, start_sink
 
 
 @pytest.fixture
 def smtp(app):
     """A real SMTP server on a free port, configured as SMTP_URL; stopped at the end."""
-    sink, port = Sink(), free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
+    sink, controller, port = start_sink()
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}?timeout=5"
     yield sink, controller, port
     controller.stop()
