@@ -101,7 +101,7 @@ def test_staff_pages_on_a_phone(app, server, phone):
     phone.get_by_label("Conteste la réponse").check()
     phone.get_by_label("Oui : ouvrir un litige").check()
     assert amount.is_visible() and amount.get_attribute("aria-required") == "true"
-    assert phone.get_by_text("Ce choix ouvre un litige").first.is_visible()
+    assert "Ce choix ouvre un litige" in phone.locator("#payment_blocked-consequence").inner_text()
     phone.get_by_label("Non : réexaminer la réclamation").check()
     assert not amount.is_visible()
     # a failed submit: the error summary takes the focus
