@@ -4,10 +4,12 @@ A staff page left open longer than the CSRF token's lifetime (`WTF_CSRF_TIME_LIM
 by the global CSRF check before any route runs, so nothing is changed. Instead of a bare error page, the
 refusal gives back the page the form was on: that page is rendered again (an internal GET of the referring
 page, or of the form's own address when it has a page), the form that was posted is found in it by its
-`action`, and its fields are filled with what was typed, under a French message that says nothing was
-recorded. Passwords, files, the CSRF token and the idempotency key are not given back (the page's own fresh
-ones are kept). Routes need no code of their own: comment, attachment, escalation, reply, letter templates,
-CAPA actions, absence, people, notifications, processes, privacy, mailbox, incidents, sign-in...
+`action` (or a button's `formaction`), and its fields are filled with what was typed, under a French message
+that says nothing was recorded. Only for posts from our own pages (Referer or Origin of this site): another
+site's post gets the short message, never our page filled in with its values. Passwords, files, the CSRF
+token and the idempotency key are not given back (the page's own fresh ones are kept). Routes need no code of
+their own: comment, attachment, escalation, reply, letter templates, CAPA actions, absence, people,
+notifications, processes, privacy, mailbox, incidents, sign-in...
 
 The two forms that check their token themselves (task completion and new case, which also re-render
 confirmations) keep doing so; the public blueprint checks its own tokens as well.
@@ -59,14 +61,22 @@ def csrf_error(_exc):
 
 
 def _origin() -> str | None:
-    """The page the form was posted from: the referrer when it is one of ours, else the form's own address
-    when it answers GET (a form that posts to its own page). A path with its query string."""
+    """The page the form was posted from, as a path with its query string: the referrer when it is one of ours,
+    else the form's own address when it answers GET (a form posting to its own page) and the browser said the
+    post came from our site. A post from another site (its Origin header) gets nothing back: the page would be
+    our page filled in with what that site chose."""
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        return None
     referrer = request.referrer
     if referrer:
-        parts, here = urlsplit(referrer), urlsplit(request.host_url)
-        if parts.netloc == here.netloc and parts.scheme in ("http", "https"):
-            return parts.path + (f"?{parts.query}" if parts.query else "")
-    try:  # does the refused address also answer GET (a form posting to its own page)?
+        parts = urlsplit(referrer)
+        if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+            return None
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    if origin is None:
+        return None
+    try:  # does the refused address also answer GET?
         current_app.url_map.bind_to_environ(request.environ).match(request.path, method="GET")
     except HTTPException:
         return None

@@ -249,8 +249,9 @@ def test_sign_in_form_keeps_the_name_not_the_password(app, csrf_app, users):
     with old_tokens():
         html = fresh(client).get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-    resp = fresh(client).post("/login", data={"csrf_token": token, "username": "gestionnaire",
-                                              "password": "mot-de-passe-secret"})
+    resp = fresh(client).post("/login", data={"csrf_token": token, "username": "gestionnaire",  # no referrer:
+                                              "password": "mot-de-passe-secret"},  # the Origin says it is ours
+                              headers={"Origin": "http://localhost"})
     assert resp.status_code == 400
     html = resp.get_data(as_text=True)
     assert 'value="gestionnaire"' in form_html(html, "/login", "/login")
@@ -268,11 +269,14 @@ def test_sign_out_button_gives_the_page_back_still_signed_in(app, csrf_app, depl
 
 
 def test_no_page_to_give_back_is_the_plain_expired_message(app, csrf_app, deployed):
-    """No referrer, a foreign one, or an editor's JSON post: the short French page, nothing else rendered."""
+    """No referrer, a foreign one, another site's Origin, or an editor's JSON post: the short French page, not
+    our page filled in with what another site chose."""
     case = start_case()
     client = login(app, "gestionnaire")
     action = f"/dossiers/{case.reference}/commentaires"
-    for headers in ({}, {"Referer": "https://ailleurs.example/dossiers/x"}):
+    ours = f"http://localhost/dossiers/{case.reference}"
+    for headers in ({}, {"Referer": "https://ailleurs.example/dossiers/x"},
+                    {"Origin": "https://ailleurs.example", "Referer": ours}, {"Origin": "null"}):
         resp = fresh(client).post(action, data={"text": "x", "csrf_token": "périmé"}, headers=headers)
         assert resp.status_code == 400
         shown = unescape(resp.get_data(as_text=True))
