@@ -130,9 +130,9 @@ class _Tags(HTMLParser):
     def __init__(self, html: str):
         super().__init__(convert_charrefs=True)
         self.html = html
-        self.lines = [0]
-        for line in html.splitlines(keepends=True):
-            self.lines.append(self.lines[-1] + len(line))
+        # where each line starts, lines counted as HTMLParser counts them (on "\n" only: not str.splitlines,
+        # which also breaks on \u2028 or \x0c that a person may have typed)
+        self.lines = [0] + [i + 1 for i, char in enumerate(html) if char == "\n"]
         self.tags: list[tuple[str, str, list, int, int]] = []
         self.feed(html)
         self.close()

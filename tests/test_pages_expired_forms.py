@@ -285,3 +285,25 @@ def test_no_page_to_give_back_is_the_plain_expired_message(app, csrf_app, deploy
     resp = fresh(owner).post("/processus/reclamation/brouillon", json={"xml": "<x/>"},
                              headers={"Referer": "http://localhost/processus/"})
     assert resp.status_code == 400 and "Rechargez la page" in unescape(resp.get_data(as_text=True))
+
+
+def test_fill_form_keeps_the_page_intact_around_the_form():
+    """The refill edits only the posted form's fields: odd line breaks typed earlier on the page (\\u2028, form
+    feed, CRLF) do not shift it, text is escaped, a tick box not sent is unticked, passwords stay empty."""
+    from werkzeug.datastructures import MultiDict
+
+    from app.form_recovery import fill_form
+
+    page = ('<p>a\u2028b\x0cc\r\nd</p>\n<form method="post" action="/autre"><input name="n" value="0"></form>'
+            '<form method="post" action="/c"><input type="hidden" name="csrf_token" value="neuf">'
+            '<textarea name="text">\u2028ancien</textarea><input name="n" value="1">'
+            '<input type="checkbox" name="k" value="v" checked><select name="s"><option value="a" selected>A'
+            '</option><option value="b">B</option></select><input type="password" name="password"></form>')
+    out = fill_form(page, "/p", "/c", MultiDict([("text", "<b>é</b>"), ("n", "2"), ("s", "b"),
+                                                 ("password", "secret"), ("csrf_token", "vieux")]))
+    assert out.startswith('<p>a\u2028b\x0cc\r\nd</p>\n<form method="post" action="/autre"><input name="n" value="0">')
+    assert '<textarea name="text">&lt;b&gt;é&lt;/b&gt;</textarea>' in out and 'value="2"' in out
+    assert '<input type="checkbox" name="k" value="v">' in out
+    assert '<option value="a">A</option><option value="b" selected>B</option>' in out
+    assert 'value="neuf"' in out and "secret" not in out and "vieux" not in out
+    assert fill_form(page, "/p", "/ailleurs", MultiDict()) is None
