@@ -42,6 +42,12 @@ def phone(server):
         browser.close()
 
 
+def focused_on_summary(page) -> None:
+    """The error summary takes the focus once forms.js (deferred) has run: waited for, not raced."""
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'erreurs'",
+                           timeout=5000)
+
+
 def check(page, problems: dict, name: str) -> None:
     """Record what is wrong with the page now: width beyond 390 px, serious or critical axe violations."""
     overflow = horizontal_overflow(page)
@@ -58,7 +64,7 @@ def test_public_journey_on_a_phone(app, server, phone):
     check(phone, problems, "intake")
     phone.get_by_role("button", name="Envoyer").click()
     phone.wait_for_selector(".error-summary")
-    assert phone.evaluate("() => document.activeElement && document.activeElement.id") == "erreurs"
+    focused_on_summary(phone)
     check(phone, problems, "intake with errors")
     phone.get_by_label("Réclamation", exact=True).check()
     phone.get_by_label("Votre nom").fill("Lucie Fontaine")
@@ -107,7 +113,7 @@ def test_staff_pages_on_a_phone(app, server, phone):
     # a failed submit: the error summary takes the focus
     phone.get_by_role("button", name="Terminer l'étape").click()
     phone.wait_for_selector(".error-summary")
-    assert phone.evaluate("() => document.activeElement && document.activeElement.id") == "erreurs"
+    focused_on_summary(phone)
     check(phone, problems, "task page with errors")
     phone.goto(f"{server}/dossiers/{case.reference}")
     phone.wait_for_timeout(300)  # the diagram draws itself
