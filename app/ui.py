@@ -104,9 +104,11 @@ def forbidden(_exc):
                                                                      "ou à cette action.")), 403
 
 
-def csrf_error(_exc):
-    return render_template("errors/service.html", error=ServiceError(
-        "Le formulaire a expiré ou n'est pas valide (jeton de sécurité). Rechargez la page et recommencez.")), 400
+def csrf_error(exc):
+    """A refused CSRF token: the page the form was on, filled in again (app/form_recovery.py)."""
+    from app import form_recovery
+
+    return form_recovery.csrf_error(exc)
 
 
 DEFAULT_PRIVACY_NOTICE = (

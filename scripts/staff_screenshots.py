@@ -1,5 +1,5 @@
 """Screenshots from the demo data: docs/screenshots/task-list.png, task-page.png, qualify-confirm.png (a decision
-that closes the case, shown before it is confirmed), dispute-escalate.png (the dispute linked to its complaint,
+that closes the case, previewed inline before it is confirmed), dispute-escalate.png (the dispute linked to its complaint,
 « Escalader »), tracking-thread.png (one tracking page: the dispute's letters, « Contester la réponse ») and
 task-phone.png (the task page at 390 px).
 
@@ -71,9 +71,9 @@ def more_screenshots(app, browser, page, url: str) -> list[str]:
     page.get_by_label("Faible").check()
     page.get_by_label("Motif de non-recevabilité (repris dans la lettre de refus)").fill(
         "Le contrat concerné a été résilié en 2019 : il ne relève plus de notre service.")
-    page.get_by_role("button", name="Terminer l'étape").click()
-    page.wait_for_selector(".confirm-box")
-    page.screenshot(path=str(OUT / "qualify-confirm.png"), full_page=False)
+    # the inline preview: the consequence beside the radios, the summary and « Je confirme » by the button
+    page.wait_for_selector("#consequence-summary:not([hidden])")
+    page.locator("form.bpmn-form").screenshot(path=str(OUT / "qualify-confirm.png"))
     page.get_by_role("button", name="Se déconnecter").click()
     page.get_by_label("Identifiant").fill("commercial")
     page.get_by_label("Mot de passe").fill("demo")

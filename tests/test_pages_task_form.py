@@ -236,3 +236,24 @@ def test_date_bounds_and_short_enums(app):
     assert 'type="date"' in html and 'value="2026-12-01"' in html and 'min="2026-01-01"' in html
     assert html.count('name="pick" type="radio"') == 2  # two options: radios
     assert '<select id="many" name="many">' in html  # five options: a select
+
+
+def test_inline_confirmation_is_inert_without_script_and_checked_by_the_server(app, task):
+    """The inline preview's tick box is rendered hidden and disabled (never posted without forms.js): without
+    script the second page asks; a tick naming other consequences than those chosen confirms nothing."""
+    g = login(app, "gestionnaire")
+    html = g.get(f"/taches/{task.id}").get_data(as_text=True)
+    assert re.search(r'<div class="consequence-summary" id="consequence-summary" hidden>', html)
+    assert re.search(r'<input type="checkbox" id="confirm-consequences" name="confirmed" value="" disabled', html)
+    assert 'aria-live="polite" data-consequence-for="admissible"' in html
+    assert 'data-consequence-key="admissible=no"' in html
+    rejected = {**QUALIFY, "admissible": "no", "rejection_reason": "Contrat résilié en 2019."}
+    resp = g.post(f"/taches/{task.id}", data={**rejected, "confirmed": "admissible=yes"})
+    assert resp.status_code == 200 and "Avant de terminer l'étape" in text(resp)
+    assert 'id="consequence-summary"' not in resp.get_data(as_text=True)  # the second page asks instead
+    db.session.expire_all()
+    assert db.session.get(TaskRow, task.id).state == "ready"
+    # the tick box (from the page) beside the second page's hidden field: either names the effects
+    resp = g.post(f"/taches/{task.id}", data={**rejected, "confirmed": ["", "admissible=no"]})
+    assert resp.status_code == 302
+    assert cases.get_case(task.case_reference).status == "closed"

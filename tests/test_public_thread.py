@@ -115,3 +115,25 @@ def test_a_file_can_be_joined_at_intake(client, deployed):
     resp = client.post("/reclamation", data=bad, content_type="multipart/form-data")
     assert resp.status_code == 422 and "Type de fichier non accepté" in text(resp)
     assert len(db.session.scalars(select(Case)).all()) == 1
+
+
+def test_a_retried_contest_gets_the_first_answer_not_a_conflict(client, deployed):
+    """The contest form carries an idempotency key: the same post sent again (lost response, double click) is
+    answered like the first, once; a new post of the page is refused since the step has moved on."""
+    complaint = answered_complaint()
+    token = complaint.tracking_token
+    page = client.get(f"/suivi/{token}").get_data(as_text=True)
+    key = re.search(r'action="/suivi/[^"]+/contester".*?name="idempotency_key" value="([^"]+)"', page, re.S).group(1)
+    post = {"contest_text": "La remise promise n'apparaît pas.", "idempotency_key": key}
+    first = client.post(f"/suivi/{token}/contester", data=post)
+    assert first.status_code == 303
+    again = client.post(f"/suivi/{token}/contester", data=post)
+    assert again.status_code == 303 and again.headers["Location"].endswith(f"/suivi/{token}")
+    shown = text(client.get(f"/suivi/{token}"))
+    assert "déjà été enregistré" in shown
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.case_id == complaint.id,
+                                                         AuditEvent.type == "complaint_contested")).all()
+    assert len(events) == 1
+    assert ready_task(cases.get_case(complaint.reference)).bpmn_id == "ut_contest"
+    other = client.post(f"/suivi/{token}/contester", data={**post, "idempotency_key": "k" * 32})
+    assert other.status_code == 409  # a different post: the answer can no longer be contested

@@ -14,7 +14,7 @@ from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringF
 from wtforms.widgets import DateInput, TextInput
 
 from app.forms.consequences import consequence
-from app.forms.fields import RESERVED_IDS, FieldSpec
+from app.forms.fields import RESERVED_IDS, FieldSpec, choice_key
 
 EMPTY_CHOICE = SelectChoice("", "— Choisir —")
 # Bounded integers with at most this many values may be rendered as radio buttons (e.g. a 1-5 score).
@@ -112,6 +112,9 @@ def build_form(fields: Iterable[FieldSpec], *, prefix: str | None = None, exclud
         # what each option will do (consequence_<option> properties), shown beside the option
         form[spec.name].consequences = {option: text for option, _ in spec.options
                                         if (text := consequence(spec, option))}
+        # the key the confirmation names (app/forms/consequences.py), for the inline preview's tick box
+        form[spec.name].consequence_keys = {option: f"{spec.name}={choice_key(option)}"
+                                            for option in form[spec.name].consequences}
         form[spec.name].required_if = form[spec.name].render_kw.get("data-required-if") \
             if form[spec.name].render_kw else None
     return form

@@ -1,5 +1,7 @@
 """Daily indicator figures per combination of the filter columns, kept by the transactions that change cases.
 
+Days and months are Europe/Paris calendar days and months (revision h16c_paris_days moved them from UTC).
+
 One row per (basis, period, day, process, channel, origin, kind, category, department, version, root cause,
 path); the columns that do not apply to a basis are NULL. Bases: `received` (cases received that day), `closed`
 (cases closed that day), `answered` (cases whose latest answer letter went out that day) and `cause` (cases

@@ -111,6 +111,20 @@ def track(token):
     return render_template("public/tracking.html", view=view, form=AddInformationForm(), contest_form=ContestForm())
 
 
+def _submit_once(form, scope: str, action) -> tuple[int | None, bool]:
+    """Run a tracking-page post once per its idempotency key: (None, replayed) when done (a retried post gets the
+    first one's answer, not a misleading 409), else (status, False) with the error set on the form."""
+    try:
+        _done, replayed = idempotency.once(scope, request.form.get(idempotency.FIELD), action)
+    except Invalid as exc:
+        apply_errors(form, exc.errors)
+        return 422, False
+    except Conflict as exc:
+        form.form_errors.append(exc.message)
+        return 409, False
+    return None, replayed
+
+
 @bp.post("/suivi/<token>/contester")
 @submit_limit
 def contest(token):
@@ -119,17 +133,16 @@ def contest(token):
     status = _checked(form)
     if status is None:
         upload = form.contest_file.data
-        try:
+
+        def send():
             public.contest_answer(token, form.contest_text.data, upload.filename if upload else None,
                                   upload.stream if upload else None)
-        except Invalid as exc:
-            apply_errors(form, exc.errors)
-            status = 422
-        except Conflict as exc:
-            form.form_errors.append(exc.message)
-            status = 409
-        else:
-            flash("Votre contestation a été transmise : le service réexamine votre dossier et vous répondra.", "info")
+            return {}
+
+        status, replayed = _submit_once(form, f"public.contest:{token}", send)
+        if status is None:
+            flash(ALREADY if replayed else
+                  "Votre contestation a été transmise : le service réexamine votre dossier et vous répondra.", "info")
             return redirect(url_for("public.track", token=token), 303)
     return render_template("public/tracking.html", view=view, form=AddInformationForm(), contest_form=form), status
 
@@ -148,15 +161,8 @@ def add_information(token):
                                    upload.stream if upload else None)
             return {}
 
-        try:
-            _done, replayed = idempotency.once(f"public.add:{token}", request.form.get(idempotency.FIELD), add)
-        except Invalid as exc:
-            apply_errors(form, exc.errors)
-            status = 422
-        except Conflict as exc:
-            form.form_errors.append(exc.message)
-            status = 409
-        else:
+        status, replayed = _submit_once(form, f"public.add:{token}", add)
+        if status is None:
             flash(ALREADY if replayed else
                   "Merci : votre envoi a été ajouté à votre dossier et transmis au service qui le traite.", "info")
             return redirect(url_for("public.track", token=token), 303)

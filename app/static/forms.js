@@ -31,15 +31,74 @@
       });
     }
   }
-  function showEffects(form) {
-    form.querySelectorAll("[data-consequence]").forEach(function (input) {
-      var note = document.getElementById(input.getAttribute("aria-describedby"));
-      if (note) { note.classList.toggle("consequence-chosen", input.checked); }
+  // Consequences (BPMN properties consequence_<option>): the chosen option's sentence appears beside its radios
+  // (a polite live region), the area of « Terminer l'étape » lists what will happen and asks for the tick box
+  // « Je confirme ». The server still refuses an unconfirmed consequence (it asks on a second page).
+  function chosenEffects(form) {
+    var chosen = [];
+    form.querySelectorAll("[data-consequence-for]").forEach(function (live) {
+      var text = "";
+      form.querySelectorAll("[name='" + live.getAttribute("data-consequence-for") + "'][data-consequence]")
+        .forEach(function (input) {
+          var holder = input.closest("[data-required-if]");
+          if (input.checked && !(holder && holder.hidden)) {
+            text = input.getAttribute("data-consequence");
+            chosen.push([input.getAttribute("data-consequence-key"), text]);
+          }
+        });
+      if (live.textContent !== text) { live.textContent = text; }
     });
+    return chosen;
+  }
+  function showEffects(form) {
+    var chosen = chosenEffects(form);
+    var summary = form.querySelector("#consequence-summary");
+    var button = form.querySelector("#complete-step");
+    if (!summary) { return; }
+    var box = summary.querySelector("#confirm-consequences");
+    var list = summary.querySelector("#consequence-summary-list");
+    var keys = chosen.map(function (c) { return c[0]; }).join(";");
+    if (box.value !== keys) { box.checked = false; }  // a confirmation holds for these consequences only
+    box.value = keys;
+    box.disabled = chosen.length === 0;
+    summary.hidden = chosen.length === 0;
+    var texts = chosen.map(function (c) { return c[1]; }).join("\n");
+    if (list.getAttribute("data-shown") !== texts) {
+      list.textContent = "";
+      chosen.forEach(function (c) {
+        var item = document.createElement("li");
+        item.textContent = c[1];
+        list.appendChild(item);
+      });
+      list.setAttribute("data-shown", texts);
+    }
+    if (button) {
+      button.textContent = button.getAttribute(chosen.length ? "data-label-consequence" : "data-label");
+      if (chosen.length) { button.setAttribute("aria-describedby", "consequence-summary-list"); }
+      else { button.removeAttribute("aria-describedby"); }
+    }
+    if (box.checked || !chosen.length) { hideError(summary, box); }
+  }
+  function hideError(summary, box) {
+    summary.querySelector("#confirm-consequences-error").hidden = true;
+    box.removeAttribute("aria-invalid");
+  }
+  function checkConfirmed(form, event) {
+    var summary = form.querySelector("#consequence-summary");
+    var submitter = event.submitter;
+    if (!summary || summary.hidden || (submitter && submitter.value !== "complete")) { return; }
+    var box = summary.querySelector("#confirm-consequences");
+    if (box.checked) { return; }
+    event.preventDefault();  // nothing happens by accident: the tick box first
+    summary.querySelector("#confirm-consequences-error").hidden = false;
+    box.setAttribute("aria-invalid", "true");
+    box.focus();
   }
   document.querySelectorAll("form").forEach(function (form) {
     if (!form.querySelector("[data-required-if], [data-consequence]")) { return; }
+    if (form.querySelector("[data-consequence]")) { form.classList.add("consequences-inline"); }
     form.addEventListener("change", function () { refresh(form); showEffects(form); });
+    form.addEventListener("submit", function (event) { checkConfirmed(form, event); });
     refresh(form);
     showEffects(form);
   });

@@ -141,8 +141,9 @@ def _unconfirmed_effects(specs, values) -> list[tuple[str, str]]:
     if errors:
         return []  # the service refuses the form with its messages first
     effects = consequences(specs, clean)
-    confirmed = request.form.get("confirmed") or ""
-    return effects if effects and confirmed != ";".join(key for key, _ in effects) else []
+    # the second page's hidden field, or the inline tick box (app/static/forms.js), names these very effects
+    confirmed = request.form.getlist("confirmed")
+    return effects if effects and ";".join(key for key, _ in effects) not in confirmed else []
 
 
 @bp.get("/<task_id>")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
 from app.extensions import db
 from app.models import Case
 from app.services.core import bounds
+from app.services.core.calendar import day_start
 from app.services.core.errors import Invalid
 from app.services.core.search import like_escape
 
@@ -27,7 +28,7 @@ class CaseFilters:
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+    return day_start(day)  # typed dates are Paris days
 
 
 def query_for(f: CaseFilters):

@@ -79,3 +79,20 @@ def working_days_between(start: datetime, end: datetime) -> int:
         raise ValueError(f"the two dates are more than {MAX_DAYS} days apart")
     count = sum(1 for offset in range(1, (last - first).days + 1) if is_working_day(first + timedelta(offset)))
     return sign * count
+
+
+# --- Paris calendar days of stored UTC moments (indicators, period filters) --------------------------------
+
+def paris_day(moment: datetime, zone=PARIS) -> date:
+    """The calendar day of an aware moment in Paris (23:30 UTC on 31 March is 1 April there)."""
+    _require_aware(moment, "moment")
+    return moment.astimezone(zone).date()
+
+
+def day_start(day: date, zone=PARIS) -> datetime:
+    """The UTC moment a Paris calendar day begins (23:00 UTC the day before in winter, 22:00 in summer).
+
+    A period of days [first, last] is [day_start(first), day_start(last + 1 day)): 23 hours on the day the
+    clocks go forward, 25 on the day they go back.
+    """
+    return datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)

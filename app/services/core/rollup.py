@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import bindparam, delete, or_, select, update
@@ -31,6 +31,8 @@ from app.extensions import db
 from app.models import AuditEvent, Case, CaseRollup, TaskRow
 from app.models.case import cause_key
 from app.models.types import seconds_between
+from app.services.core.calendar import paris_day
+from app.vocabulary import PARIS
 
 DIMS = ("process_key", "channel", "origin", "kind", "category", "department")
 TASK_DIMS = DIMS[1:]
@@ -50,8 +52,6 @@ _COLUMNS = (Case.id, Case.status, Case.definition_id, *(getattr(Case, d) for d i
 
 # --- what one case contributes ----------------------------------------------------------------------------
 
-def _day(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
 
 
 def _epoch(moment: datetime) -> int:
@@ -65,20 +65,24 @@ def _accumulate(totals: dict[tuple, dict], contributions: dict[tuple, dict], sig
             total[name] += sign * value
 
 
-def contribution(row, path: str | None) -> dict[tuple, dict]:
+def contribution(row, path: str | None, zone=PARIS) -> dict[tuple, dict]:
     """The rollup rows a case adds to, {key: measures}, from its columns (any object with the _COLUMNS names).
 
     Each figure is counted twice: in its day's row and in its month's row (period "month", day = the 1st), so
-    that a long period reads whole months from a few month rows and only its partial months day by day.
+    that a long period reads whole months from a few month rows and only its partial months day by day. Days and
+    months are Paris calendar days and months (`zone`: only the migration back to UTC buckets passes another).
     """
     out = {}
-    for (basis, day, *rest), measures in _by_day(row, path).items():
+    for (basis, day, *rest), measures in _by_day(row, path, zone).items():
         out[(basis, "day", day, *rest)] = measures
         out[(basis, "month", day.replace(day=1), *rest)] = measures
     return out
 
 
-def _by_day(row, path: str | None) -> dict[tuple, dict]:
+def _by_day(row, path: str | None, zone) -> dict[tuple, dict]:
+    def _day(moment: datetime) -> date:
+        return paris_day(moment, zone)
+
     dims = tuple(getattr(row, d) for d in DIMS)
     out = {}
     if row.received_at is not None and row.root_cause_key:
@@ -102,12 +106,12 @@ def _by_day(row, path: str | None) -> dict[tuple, dict]:
     return out
 
 
-def task_contribution(row) -> dict[tuple, dict]:
+def task_contribution(row, zone=PARIS) -> dict[tuple, dict]:
     """A completed task adds one to its step's `step` rows (day and month of completion; no filter columns:
     the unfiltered dashboard counts its steps there, filtered ones count in the task index)."""
     if row.state != "completed" or row.completed_at is None:
         return {}
-    day = _day(row.completed_at)
+    day = paris_day(row.completed_at, zone)
     tail = (row.process_key, None, None, None, None, None, None, None, None, None, row.bpmn_id)
     return {("step", "day", day, *tail): {"cases": 1}, ("step", "month", day.replace(day=1), *tail): {"cases": 1}}
 
@@ -145,15 +149,15 @@ def _paths(session, rows) -> dict[int, str | None]:
     return {case_id: PATH_SEPARATOR.join(steps[case_id]) or None for case_id in closed}
 
 
-def _snapshots(session, ids) -> dict[int, tuple]:
-    """{case id: (column row, contribution)} read from the database now."""
+def _snapshots(session, ids, zone=PARIS) -> dict[int, tuple]:
+    """{case id: (column row, contribution)} read from the database now (session or connection)."""
     ids = sorted(ids)
     out = {}
     for start in range(0, len(ids), 500):
         rows = list(session.execute(select(*_COLUMNS).where(Case.id.in_(ids[start:start + 500]))))
         paths = _paths(session, rows)
         for r in rows:
-            out[r.id] = (r, contribution(r, paths.get(r.id)))
+            out[r.id] = (r, contribution(r, paths.get(r.id), zone))
     return out
 
 
@@ -320,18 +324,25 @@ def rebuild(facts: bool = True) -> int:
     session.flush()
     if facts:
         _rebuild_facts(session)
+    count = recompute(session)
+    session.info.pop("rollup", None)  # what was just recomputed must not be added again at commit
+    return count
+
+
+def recompute(conn, zone=PARIS) -> int:
+    """Replace every rollup row by a recomputation from the cases and their task rows, bucketed by the calendar
+    days of `zone`; return the number of rows. `conn` is a session or a connection (a migration passes its own)."""
     totals: dict[tuple, dict] = {}
-    ids = list(session.scalars(select(Case.id).order_by(Case.id)))
+    ids = list(conn.execute(select(Case.id).order_by(Case.id)).scalars())
     for start in range(0, len(ids), 2000):
-        for _, contrib in _snapshots(session, ids[start:start + 2000]).values():
+        for _, contrib in _snapshots(conn, ids[start:start + 2000], zone).values():
             _accumulate(totals, contrib)
-    for task in session.execute(select(*_TASK_COLUMNS).where(TaskRow.state == "completed")):
-        _accumulate(totals, task_contribution(task))
-    session.execute(delete(CaseRollup))
+    for task in conn.execute(select(*_TASK_COLUMNS).where(TaskRow.state == "completed")):
+        _accumulate(totals, task_contribution(task, zone))
+    conn.execute(delete(CaseRollup))
     rows = [{"key_hash": key_hash(k), **dict(zip(KEY, k, strict=True)), **m} for k, m in totals.items()]
     for start in range(0, len(rows), 2000):
-        session.execute(CaseRollup.__table__.insert(), rows[start:start + 2000])
-    session.info.pop("rollup", None)  # what was just recomputed must not be added again at commit
+        conn.execute(CaseRollup.__table__.insert(), rows[start:start + 2000])
     return len(rows)
 
 

@@ -1,6 +1,7 @@
 """Indicators over a period and filters, from SQL aggregation: never from deserialized workflows.
 
-Days are UTC days; the period is [from 00:00, to + 1 day 00:00). Populations:
+Days are Europe/Paris calendar days (as the rollup's buckets): the period is [from 00:00, to + 1 day 00:00) Paris
+time, 23 or 25 hours on the days the clocks change. Populations:
 volume, breakdowns, top causes and disputes count cases *received* in the period; processing time per step
 counts tasks *completed* in it; overall processing time and satisfaction count cases *closed* in it; the
 deadline share counts cases whose latest answer letter was *sent* in it; backlog, overdue cases and the
@@ -13,7 +14,7 @@ from the indexed open cases and ready tasks.
 """
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 
@@ -21,6 +22,7 @@ from app import clock
 from app.extensions import db
 from app.models import Case, CaseRollup, ProcessDefinition, TaskRow
 from app.services.core import bounds, definitions
+from app.services.core.calendar import day_start, paris_day
 from app.services.core.errors import Invalid
 from app.services.core.rollup import ANSWERED_STATUSES, PATH_SEPARATOR, period_ranges
 from app.services.core.sql_stats import moment, percentiles_of
@@ -47,11 +49,11 @@ class Filters:
 
     @property
     def start_at(self) -> datetime:
-        return datetime.combine(self.start, time(), UTC)
+        return day_start(self.start)
 
     @property
     def end_at(self) -> datetime:
-        return datetime.combine(self.end + timedelta(days=1), time(), UTC)
+        return day_start(self.end + timedelta(days=1))
 
     @property
     def days(self) -> int:
@@ -72,7 +74,7 @@ class Filters:
 def parse_filters(args) -> Filters:
     """Filters from query arguments (from, to as YYYY-MM-DD, and the filter keys); Invalid on bad input."""
     errors = {}
-    today = clock.now().astimezone(UTC).date()
+    today = paris_day(clock.now())
     dates = {}
     for name in ("from", "to"):
         raw = (args.get(name) or "").strip()

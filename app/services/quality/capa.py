@@ -1,7 +1,7 @@
 """The CAPA register: create, edit, change status, link complaints, and measure recurrence after completion."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
 
@@ -11,6 +11,7 @@ from app.labels import CAPA_KIND_LABELS, CAPA_STATUS_LABELS
 from app.models import ACTION_KINDS, ACTION_STATUSES, Action, ActionCase, Case, User
 from app.models.case import cause_key
 from app.services.core import audit
+from app.services.core.calendar import day_start, paris_day
 from app.services.core.case_lock import lock_case
 from app.services.core.errors import Forbidden, Invalid, NotFound
 from app.services.core.rollup import period_ranges
@@ -54,7 +55,7 @@ def list_actions(user: User, *, status: str | None = None, kind: str | None = No
     if owner:
         query = query.where(Action.owner == owner)
     if overdue:
-        query = query.where(Action.status.in_(("open", "in_progress")), Action.due_on < clock.now().date())
+        query = query.where(Action.status.in_(("open", "in_progress")), Action.due_on < paris_day(clock.now()))
     if q:
         query = query.where(Action.title.ilike(contains_pattern(q), escape="\\"))  # % and _ taken literally
     query = query.order_by(Action.status.in_(("done", "cancelled")), Action.due_on.is_(None), Action.due_on,
@@ -270,7 +271,7 @@ def _recurrences(actions: list[Action], now: datetime | None = None, recent: boo
 
 
 def _midnight(d: date) -> datetime:
-    return datetime.combine(d, time(), UTC)
+    return day_start(d)
 
 
 def _received_in(requests: list[tuple[Action, list[tuple[datetime, datetime]]]]) -> list[list[int]]:
@@ -289,7 +290,7 @@ def _received_in(requests: list[tuple[Action, list[tuple[datetime, datetime]]]])
         for w, (lo, hi) in enumerate(windows):
             if hi <= lo:
                 continue
-            first, last = lo.astimezone(UTC).date(), hi.astimezone(UTC).date()
+            first, last = paris_day(lo), paris_day(hi)  # the rollup's days are Paris days
             edges.append((r, w, lo, min(hi, _midnight(first + timedelta(days=1)))))
             if last > first:
                 edges.append((r, w, _midnight(last) - timedelta(microseconds=1), hi))
@@ -331,7 +332,7 @@ def _received_in(requests: list[tuple[Action, list[tuple[datetime, datetime]]]])
         rows = db.session.execute(select(Case.id, Case.category, Case.root_cause_key, Case.received_at)
                                   .where(Case.id.in_(all_linked))) if all_linked else []
         for case_id, category, key, received in rows:
-            day = received.astimezone(UTC).date() if received else None
+            day = paris_day(received) if received else None
             for r, w, _, a, b in inside:
                 if day and case_id in linked.get(action_ids[r], ()) and keys[r] == (category, key) and a <= day < b:
                     counts[r][w] -= 1
