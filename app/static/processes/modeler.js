@@ -5,39 +5,15 @@
   var status = document.getElementById("modeler-status");
   var saveUrl = canvas.dataset.saveUrl;
   var modeler;
-
-  function say(text, isError) {
-    status.textContent = text;
-    status.classList.toggle("overdue", !!isError);
-  }
+  var shared = window.ProcessEditors;
+  var say = shared.statusLine(status);
 
   function showProblems(problems) {
     var box = document.getElementById("problems");
     var list = document.getElementById("problem-list");
     list.textContent = "";
     problems.forEach(function (p) {
-      var li = document.createElement("li");
-      var a = document.createElement("a");
-      a.href = "#";
-      a.dataset.element = p.element || "";
-      if (p.element) {
-        var strong = document.createElement("strong");
-        strong.textContent = p.label || p.element;
-        var code = document.createElement("code");
-        code.textContent = p.element;
-        a.append(strong, " ", code, " : ");
-      }
-      a.append(p.message);
-      li.className = "proc-problem-" + (p.level || "error");
-      if (p.level && p.level !== "error") {
-        var tag = document.createElement("span");
-        tag.className = "proc-level";
-        tag.textContent = p.level === "warning" ? "Avertissement" : "Information";
-        li.appendChild(tag);
-        li.append(" ");
-      }
-      li.appendChild(a);
-      list.appendChild(li);
+      list.appendChild(shared.problemItem(p, { link: true, showId: true, levelTag: true }));
     });
     box.hidden = problems.length === 0;
     markDiagram(problems);
@@ -83,11 +59,7 @@
   async function check() {
     say("Vérification…");
     var xml = (await modeler.saveXML({ format: true })).xml;
-    var response = await fetch(document.getElementById("check").dataset.url, {
-      method: "POST", credentials: "same-origin", body: xml,
-      headers: { "Content-Type": "application/xml", "X-CSRFToken": canvas.dataset.csrf, "Accept": "application/json" }
-    });
-    var body = await response.json().catch(function () { return {}; });
+    var body = (await shared.postXml(document.getElementById("check").dataset.url, xml, canvas.dataset.csrf)).body;
     showProblems(body.problems || []);
     document.getElementById("deploy").disabled = true;  // what is deployed is the saved draft: save first
     say(body.blocking ? body.blocking + " problème(s) à corriger (rien n'est enregistré)."
@@ -135,12 +107,9 @@
   async function save() {
     say("Enregistrement…");
     var xml = (await modeler.saveXML({ format: true })).xml;
-    var response = await fetch(saveUrl, {
-      method: "POST", credentials: "same-origin", body: xml,
-      headers: { "Content-Type": "application/xml", "X-CSRFToken": canvas.dataset.csrf, "Accept": "application/json" }
-    });
-    var body = await response.json().catch(function () { return {}; });
-    if (!response.ok) {
+    var answer = await shared.postXml(saveUrl, xml, canvas.dataset.csrf);
+    var body = answer.body;
+    if (!answer.ok) {
       showProblems(body.errors || []);
       say(body.error || "Enregistrement refusé.", true);
       return;
@@ -151,7 +120,7 @@
     var deployForm = document.getElementById("deploy-form");
     deployForm.action = body.deploy_url;
     deployForm.hidden = false;
-    var blocking = body.problems.filter(function (p) { return !p.level || p.level === "error"; });
+    var blocking = shared.blocking(body.problems);
     document.getElementById("deploy").disabled = blocking.length > 0;
     var compare = document.getElementById("compare");
     compare.href = body.compare_url;
@@ -214,12 +183,9 @@
 
   async function saveAs(otherKey, xml) {
     var url = canvas.dataset.saveBase.replace("__KEY__", encodeURIComponent(otherKey));
-    var response = await fetch(url, {
-      method: "POST", credentials: "same-origin", body: xml,
-      headers: { "Content-Type": "application/xml", "X-CSRFToken": canvas.dataset.csrf, "Accept": "application/json" }
-    });
-    var body = await response.json().catch(function () { return {}; });
-    if (!response.ok) { showProblems(body.errors || []); say(body.error || "Ouverture refusée.", true); return; }
+    var answer = await shared.postXml(url, xml, canvas.dataset.csrf);
+    var body = answer.body;
+    if (!answer.ok) { showProblems(body.errors || []); say(body.error || "Ouverture refusée.", true); return; }
     window.location.assign(body.modeler_url);
   }
 
