@@ -5,7 +5,10 @@
   var status = document.getElementById("decision-status");
   var saveUrl = canvas.dataset.saveUrl;
   var shared = window.ProcessEditors;
-  var editor = new window.DmnJS({ container: canvas });
+  // French in every view (dmn-js takes each view's additionalModules, not the common ones).
+  var french = { additionalModules: [window.FrenchTranslateModule] };
+  var editor = new window.DmnJS({ container: canvas, drd: french, decisionTable: french, literalExpression: french,
+                                  boxedExpression: french });
   window.decisionEditor = editor;  // for browser tests
   var say = shared.statusLine(status);
 

@@ -7,6 +7,13 @@
   var modeler;
   var shared = window.ProcessEditors;
   var say = shared.statusLine(status);
+  // Deploy is possible when the diagram shown is the saved draft, the server found no blocking problem in it and
+  // bpmnlint reports no error (its warnings do not block).
+  var state = { saved: true, serverBlocking: 0, lintErrors: 0 };
+
+  function updateDeploy() {
+    document.getElementById("deploy").disabled = !state.saved || state.serverBlocking > 0 || state.lintErrors > 0;
+  }
 
   function showProblems(problems) {
     var box = document.getElementById("problems");
@@ -61,7 +68,8 @@
     var xml = (await modeler.saveXML({ format: true })).xml;
     var body = (await shared.postXml(document.getElementById("check").dataset.url, xml, canvas.dataset.csrf)).body;
     showProblems(body.problems || []);
-    document.getElementById("deploy").disabled = true;  // what is deployed is the saved draft: save first
+    state.serverBlocking = body.blocking || 0;
+    updateDeploy();  // what is deployed is the saved draft: unsaved edits keep Deploy disabled
     say(body.blocking ? body.blocking + " problème(s) à corriger (rien n'est enregistré)."
                       : "Aucun problème bloquant (rien n'est enregistré : enregistrez le brouillon pour déployer).");
     canvas.dataset.checked = String(body.blocking || 0);
@@ -74,9 +82,11 @@
     modeler.get("canvas").scrollToElement(element);
   }
 
-  document.getElementById("problem-list").addEventListener("click", function (event) {
-    var link = event.target.closest("a[data-element]");
-    if (link) { event.preventDefault(); focusElement(link.dataset.element); }
+  ["problem-list", "lint-list"].forEach(function (id) {
+    document.getElementById(id).addEventListener("click", function (event) {
+      var link = event.target.closest("a[data-element]");
+      if (link) { event.preventDefault(); focusElement(link.dataset.element); }
+    });
   });
 
   // Camunda's old namespace (http://activiti.org/bpmn): read as the current one, as the server does on upload,
@@ -121,7 +131,9 @@
     deployForm.action = body.deploy_url;
     deployForm.hidden = false;
     var blocking = shared.blocking(body.problems);
-    document.getElementById("deploy").disabled = blocking.length > 0;
+    state.saved = true;
+    state.serverBlocking = blocking.length;
+    updateDeploy();
     var compare = document.getElementById("compare");
     compare.href = body.compare_url;
     compare.hidden = false;
@@ -189,6 +201,32 @@
     window.location.assign(body.modeler_url);
   }
 
+  // bpmnlint's findings (live, on every change): markers are bpmn-js-bpmnlint's overlays; the list below the
+  // toolbar says the same in French, each item focusing its element.
+  function showLint(issues) {
+    var translate = modeler.get("translate");
+    var registry = modeler.get("elementRegistry");
+    var list = document.getElementById("lint-list");
+    var counts = { error: 0, warn: 0 };
+    list.textContent = "";
+    Object.keys(issues).forEach(function (id) {
+      issues[id].forEach(function (issue) {
+        var level = issue.category === "error" ? "error" : "warning";
+        counts[issue.category === "error" ? "error" : "warn"] += 1;
+        var element = registry.get(issue.actualElementId || issue.id) || registry.get(id);
+        var name = element && element.businessObject && element.businessObject.name;
+        list.appendChild(shared.problemItem({ element: issue.actualElementId || issue.id, label: name,
+                                              level: level, message: translate(issue.message) },
+                                            { link: true, showId: true, levelTag: true }));
+      });
+    });
+    document.getElementById("lint").hidden = list.children.length === 0;
+    state.lintErrors = counts.error;
+    canvas.dataset.lintErrors = String(counts.error);
+    canvas.dataset.lintWarnings = String(counts.warn);
+    updateDeploy();
+  }
+
   async function start() {
     var moddle = await (await fetch(canvas.dataset.moddleUrl, { credentials: "same-origin" })).json();
     var panel = window.BpmnJSPropertiesPanel;
@@ -196,10 +234,19 @@
       container: canvas,
       propertiesPanel: { parent: "#properties" },
       additionalModules: [panel.BpmnPropertiesPanelModule, panel.BpmnPropertiesProviderModule,
-                          panel.CamundaPlatformPropertiesProviderModule, window.FrenchTranslateModule],
+                          panel.CamundaPlatformPropertiesProviderModule, window.BpmnLint.module,
+                          window.FrenchTranslateModule, window.FrenchPanelModule],
+      linting: { bpmnlint: window.BpmnLint.config, active: true },
       moddleExtensions: { camunda: moddle }
     });
+    modeler.on("linting.completed", function (event) { showLint(event.issues); });
+    modeler.on("commandStack.changed", function (event) {
+      if (event && event.trigger === "clear") { return; }  // an import, not an edit
+      state.saved = false;
+      updateDeploy();
+    });
     window.processModeler = modeler;  // for browser tests and the curious
+    window.frenchTitles(document.getElementById("properties"));
     document.getElementById("save").addEventListener("click", function () {
       save().catch(function (err) { say("Enregistrement impossible : " + err.message, true); });
     });
@@ -220,6 +267,8 @@
       var level = (li.className.match(/proc-problem-(\w+)/) || [])[1] || "error";
       initial.push({ element: a.dataset.element, level: level, message: a.textContent });
     });
+    state.serverBlocking = initial.filter(function (p) { return p.level === "error"; }).length;
+    updateDeploy();
     markDiagram(initial);
   }
 
