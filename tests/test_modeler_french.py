@@ -255,3 +255,27 @@ def test_lint_marker_appears_live_in_french_and_goes_when_fixed(server, browser)
     assert "Tâche isolée" not in page.inner_text("#lint")
     assert errors == []
     page.context.close()
+
+
+@browser_only
+@browser_mark
+def test_server_rules_are_checked_live_while_editing(server, browser):
+    page, errors = login(browser, server.base, "proprietaire")
+    open_modeler(page, definition_id(server))
+    assert page.locator(".proc-lint-error").count() == 0
+    # an unknown handler topic: a rule only the server knows, marked without « Valider » nor saving
+    page.evaluate("""() => {
+        const m = window.processModeler, el = m.get('elementRegistry').get('st_feedback_closed');
+        m.get('modeling').updateProperties(el, {'camunda:topic': 'fax_customer'});
+    }""")
+    page.wait_for_selector('g.djs-element[data-element-id="st_feedback_closed"].proc-lint-error', timeout=15000)
+    assert "fax_customer" in page.inner_text("#problem-list")
+    assert page.locator("#deploy").is_disabled()
+    page.evaluate("""() => {
+        const m = window.processModeler, el = m.get('elementRegistry').get('st_feedback_closed');
+        m.get('modeling').updateProperties(el, {'camunda:topic': 'set_status'});
+    }""")
+    page.wait_for_function("() => document.querySelectorAll('.proc-lint-error').length === 0", timeout=15000)
+    assert page.get_attribute("#canvas", "data-live-checks") in ("2", "3")
+    assert errors == []
+    page.context.close()

@@ -315,8 +315,8 @@ class CaseWorkflow:
             return self._steps(first={"bpmn_id": from_bpmn_id, "type": "skipped", "name": task.task_spec.bpmn_name})
         data = dict(task.data) | dict(self.data if self.data is not None else {})
         token_moves.plan(self.wf, task, to_bpmn_id)  # refuses before anything changes
-        return self._steps(first={"bpmn_id": from_bpmn_id, "type": "moved", "name": task.task_spec.bpmn_name},
-                           before=lambda: token_moves.move(self.wf, task, to_bpmn_id, data))
+        # No path entry for the held element: it was cancelled, not passed (the event says from and to).
+        return self._steps(before=lambda: token_moves.move(self.wf, task, to_bpmn_id, data))
 
     def retry_errors(self) -> StepResult:
         """Put tasks left in ERROR back to READY and run the engine again (after a fix)."""

@@ -75,6 +75,27 @@
     canvas.dataset.checked = String(body.blocking || 0);
   }
 
+  // The server's rules, live: a quiet « Valider » 1.5 s after the last edit (nothing is saved); its problems
+  // replace the markers and the list, the status line is left alone.
+  var liveTimer = null, liveRuns = 0;
+  function scheduleLiveCheck() {
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(function () {
+      liveCheck().catch(function () { /* the next edit or « Valider » tries again */ });
+    }, 1500);
+  }
+
+  async function liveCheck() {
+    var xml = (await modeler.saveXML({ format: true })).xml;
+    var answer = await shared.postXml(document.getElementById("check").dataset.url, xml, canvas.dataset.csrf);
+    if (!answer.ok && !answer.body.problems) { return; }
+    showProblems(answer.body.problems || []);
+    state.serverBlocking = answer.body.blocking || 0;
+    updateDeploy();
+    liveRuns += 1;
+    canvas.dataset.liveChecks = String(liveRuns);
+  }
+
   function focusElement(id) {
     var element = id && modeler.get("elementRegistry").get(id);
     if (!element) { return; }
@@ -244,6 +265,7 @@
       if (event && event.trigger === "clear") { return; }  // an import, not an edit
       state.saved = false;
       updateDeploy();
+      scheduleLiveCheck();
     });
     window.processModeler = modeler;  // for browser tests and the curious
     window.frenchTitles(document.getElementById("properties"));
