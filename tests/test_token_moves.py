@@ -217,3 +217,64 @@ def test_dispute_reopened_analysis_rearms_its_escalation_timer(api, deployed):
                                               "proposed_credit": 900.0})
     assert ready_ids(api, ref) == ["ut_credit_note"]
     assert verify_case(cases.get_case(ref)) == []
+
+
+# --- what the engine refuses, on a diagram of its own (no database) -----------------------------------------
+
+MULTI = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="multi" name="Multi" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="ut_a" name="Préparer"/>
+    <bpmn:subProcess id="sp_each" name="Pour chaque pièce">
+      <bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>2</bpmn:loopCardinality>
+      </bpmn:multiInstanceLoopCharacteristics>
+      <bpmn:startEvent id="each_start"/>
+      <bpmn:userTask id="ut_each" name="Vérifier la pièce"/>
+      <bpmn:endEvent id="each_end"/>
+      <bpmn:sequenceFlow id="e1" sourceRef="each_start" targetRef="ut_each"/>
+      <bpmn:sequenceFlow id="e2" sourceRef="ut_each" targetRef="each_end"/>
+    </bpmn:subProcess>
+    <bpmn:subProcess id="esp" name="Sur relance" triggeredByEvent="true">
+      <bpmn:startEvent id="esp_start" isInterrupting="false">
+        <bpmn:messageEventDefinition messageRef="m_relance"/></bpmn:startEvent>
+      <bpmn:userTask id="ut_relance" name="Traiter la relance"/>
+      <bpmn:endEvent id="esp_end"/>
+      <bpmn:sequenceFlow id="r1" sourceRef="esp_start" targetRef="ut_relance"/>
+      <bpmn:sequenceFlow id="r2" sourceRef="ut_relance" targetRef="esp_end"/>
+    </bpmn:subProcess>
+    <bpmn:userTask id="ut_b" name="Conclure"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="ut_a"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="ut_a" targetRef="sp_each"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="sp_each" targetRef="ut_b"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="ut_b" targetRef="end"/>
+  </bpmn:process>
+  <bpmn:message id="m_relance" name="relance"/>
+</bpmn:definitions>"""
+
+
+def test_multi_instance_and_event_subprocess_contents_are_refused_in_french():
+    from app.engine import CaseWorkflow, MoveRefused, StepContext, parse_definition
+
+    pspec = parse_definition(MULTI, "multi")
+    workflow, _ = CaseWorkflow.start(pspec, {}, StepContext())
+    assert [t.bpmn_id for t in workflow.ready_tasks()] == ["ut_a"]
+    targets = workflow.token_targets()["ut_a"]
+    assert "sp_each" in targets and "ut_b" in targets  # the multi-instance activity as a whole is a target
+    assert not {"ut_each", "ut_relance", "esp", "esp_end", "start", "each_start"} & set(targets)
+    with pytest.raises(MoveRefused) as exc:
+        workflow.move_token("ut_a", "ut_each")
+    assert "instances multiples" in str(exc.value) and "« Pour chaque pièce »" in str(exc.value)
+    with pytest.raises(MoveRefused) as exc:
+        workflow.move_token("ut_a", "ut_relance")
+    assert "aucun flux" in str(exc.value) and "« Sur relance »" in str(exc.value)
+    with pytest.raises(MoveRefused) as exc:
+        workflow.move_token("ut_a", "esp")
+    assert "aucun flux" in str(exc.value)
+    with pytest.raises(MoveRefused) as exc:
+        workflow.move_token("ut_a", "ut_a")
+    assert "déjà" in str(exc.value)
+    # the activity itself: both instances are created
+    result = workflow.move_token("ut_a", "sp_each")
+    assert result.error is None and [t.bpmn_id for t in workflow.ready_tasks()] == ["ut_each", "ut_each"]

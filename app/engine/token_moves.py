@@ -12,7 +12,8 @@ What can be a target (`refusal` says why not, in French):
   process the token is in, in a subprocess running around it, or inside an embedded subprocess or a called
   process reached from there (the subprocess is opened again);
 - never a start event (the step after it is the target), a boundary event (it fires on its own), an element
-  of an event subprocess or inside a multi-instance or loop subprocess (their instances cannot be rebuilt
+  no flow reaches (an event subprocess, which the parser may read as a subprocess without incoming flow, and
+  what it holds), an element inside a multi-instance or loop subprocess (their instances cannot be rebuilt
   one by one), nor an element inside a parallel branch the token is not already in (the join would wait
   forever for the other branches). Leaving a parallel block (back before its split, on past its join)
   cancels the other branches' tokens too.
@@ -65,7 +66,9 @@ def _chain(task) -> list[tuple[object, object]]:
 
 
 def _opens_subprocess(spec) -> bool:
-    return (isinstance(spec, SubWorkflowTask) and not isinstance(spec, EventSubprocess)
+    """A subprocess the flow enters: not an event subprocess (the parser may read one as a subprocess without
+    incoming flow), not the body of a multi-instance or loop activity."""
+    return (isinstance(spec, SubWorkflowTask) and not isinstance(spec, EventSubprocess) and bool(spec.inputs)
             and not any(isinstance(i, LoopTask) for i in spec.inputs))
 
 
@@ -92,8 +95,9 @@ def _inside_unreachable(top, bpmn_id: str) -> str | None:
         for outer in [top.spec, *top.subprocess_specs.values()]:
             for spec in outer.task_specs.values():
                 if isinstance(spec, SubWorkflowTask) and spec.spec == name and spec.bpmn_id:
-                    if isinstance(spec, EventSubprocess):
-                        return f"il est dans le sous-processus d'événement {_label(spec)}, déclenché par son événement"
+                    if isinstance(spec, EventSubprocess) or not spec.inputs:
+                        return (f"il est dans {_label(spec)}, un sous-processus qu'aucun flux n'atteint "
+                                "(sous-processus d'événement, déclenché par son événement)")
                     if not _opens_subprocess(spec):
                         return f"il est dans le sous-processus à instances multiples {_label(spec)}"
     return None
@@ -141,8 +145,9 @@ def plan(top, held, to_bpmn_id: str) -> tuple[object, object, list]:
     if isinstance(target, BoundaryEvent):
         raise MoveRefused(f"{_label(target)} est un événement attaché à une activité : il se déclenche seul ; "
                           "choisissez l'activité ou l'étape qui suit l'événement.")
-    if isinstance(target, EventSubprocess):
-        raise MoveRefused(f"{_label(target)} est un sous-processus d'événement : il se déclenche seul.")
+    if isinstance(target, EventSubprocess) or not target.inputs:
+        raise MoveRefused(f"{_label(target)} n'est atteint par aucun flux (sous-processus d'événement ou élément "
+                          "isolé) : il ne peut pas recevoir le jeton.")
     entered, here = path[0], anchor.task_spec
     joins, reached = _branch(entered)
     if joins and here.name not in reached and entered.name not in _branch(here)[1]:
@@ -171,6 +176,8 @@ def _collect(top, process_spec, prefix: str, found: dict, depth: int, seen: froz
     for spec in process_spec.task_specs.values():
         if spec.bpmn_id is None or spec.name != spec.bpmn_id or spec.bpmn_id in found:
             continue
+        if not spec.bpmn_name and "Gateway" in type(spec).__name__:
+            continue  # an unnamed merge gateway: the element after it is the same move, and it has a name
         found[spec.bpmn_id] = prefix + (spec.bpmn_name or spec.bpmn_id)
         if _opens_subprocess(spec) and depth < MAX_NESTING and spec.spec not in seen \
                 and spec.spec in top.subprocess_specs:
