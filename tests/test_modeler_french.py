@@ -44,7 +44,8 @@ def test_every_translate_string_of_the_libraries_has_a_french_entry():
 
 
 @needs_node
-@pytest.mark.skipif(not (ROOT / "node_modules" / "bpmn-js").exists(), reason="node_modules not installed")
+@pytest.mark.skipif(not (ROOT / "node_modules" / "bpmn-js-bpmnlint").exists(),
+                    reason="node_modules not installed from this package.json (npm ci / make vendor)")
 def test_the_string_list_is_up_to_date_with_the_installed_libraries(tmp_path):
     """frontend/i18n/extract.py over today's node_modules gives the committed list (a library upgrade that adds
     strings must add their French too)."""
