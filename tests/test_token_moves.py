@@ -278,3 +278,22 @@ def test_multi_instance_and_event_subprocess_contents_are_refused_in_french():
     # the activity itself: both instances are created
     result = workflow.move_token("ut_a", "sp_each")
     assert result.error is None and [t.bpmn_id for t in workflow.ready_tasks()] == ["ut_each", "ut_each"]
+
+
+def test_admin_page_offers_a_step_passed_long_ago_and_moves_there(api, deployed, client):
+    ref = answered_complaint(api)
+    assert client.post("/login", data={"username": "admin", "password": "demo"}).status_code == 302
+    case_page = client.get(f"/dossiers/{ref}").get_data(as_text=True)
+    assert f'href="/admin/incidents/{ref}">déplacer le jeton</a>' in case_page  # not in incident, still movable
+    page = client.get(f"/admin/incidents/{ref}").get_data(as_text=True)
+    assert "Déplacer le jeton — " in page and 'value="ut_analyse"' in page
+    assert "Traitement › Analyser la réclamation" in page and 'value="sp_start"' not in page
+    resp = client.post(f"/admin/incidents/{ref}/deplacer", data={"from": "ut_reaction", "to": "ut_analyse",
+                                                                  "reason": REASON}, follow_redirects=True)
+    assert "jeton déplacé, le dossier a repris" in resp.get_data(as_text=True)
+    assert ready_ids(api, ref) == ["ut_analyse"]
+    # a refused target: the French reason on the page, nothing changed
+    resp = client.post(f"/admin/incidents/{ref}/deplacer", data={"from": "ut_analyse", "to": "bt_overdue",
+                                                                  "reason": REASON}, follow_redirects=True)
+    assert "se déclenche seul" in resp.get_data(as_text=True)
+    assert ready_ids(api, ref) == ["ut_analyse"]
