@@ -295,6 +295,11 @@ class CaseWorkflow:
         the pinned version that can hold it (token_moves says which cannot), subprocess elements included."""
         return {t.task_spec.bpmn_id: token_moves.targets(self.wf, t) for t in token_moves.held_tasks(self.wf)}
 
+    def token_holders(self) -> dict[str, str]:
+        """The elements holding a token an administrator may move: {bpmn id: label}."""
+        return {t.task_spec.bpmn_id: t.task_spec.bpmn_name or t.task_spec.bpmn_id
+                for t in token_moves.held_tasks(self.wf)}
+
     def move_token(self, from_bpmn_id: str, to_bpmn_id: str) -> StepResult:
         """Move the token held at one element to another (an administrator's repair, recorded by the caller).
         On to an element right after the held one: the held element is skipped, not run. Anywhere else (back

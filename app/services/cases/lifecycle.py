@@ -321,6 +321,15 @@ def token_targets(user: User, reference: str) -> dict[str, dict[str, str]]:
     return load_workflow(case, CaseContext(case, user.username)).token_targets()
 
 
+def token_choices(user: User, reference: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """For the repair page, from one load: the elements holding a token {id: label} and their targets."""
+    if not user.is_admin:
+        raise Forbidden("Réservé aux administrateurs.")
+    case = get_case(reference)
+    workflow = load_workflow(case, CaseContext(case, user.username))
+    return workflow.token_holders(), workflow.token_targets()
+
+
 def move_token(user: User, reference: str, from_bpmn_id: str, to_bpmn_id: str, reason: str) -> Case:
     """Move the token held at one element to any flow node of the case's version (back to a step passed long
     ago, into a subprocess already left, on past the held one), with a reason; recorded on the audit trail
