@@ -61,12 +61,19 @@ $(PY_STAMP): pyproject.toml | $(VENV)/bin/python
 
 vendor: $(VENDOR_STAMP)
 
-# Distribution files copied as they are: no bundler. node_modules/ and $(VENDOR)/ are ignored by git.
-$(VENDOR_STAMP): package.json package-lock.json Makefile
+# Distribution files copied as they are; one bundle is built: bpmnlint for the modeler (frontend/lint/: the
+# rules packed by bpmnlint-pack-config from bpmnlintrc.json, then bundled with bpmn-js-bpmnlint by esbuild).
+# node_modules/ and $(VENDOR)/ are ignored by git.
+LINT_PACKED := $(NM)/.cache/bpmnlint/packed-config.mjs
+$(VENDOR_STAMP): package.json package-lock.json Makefile frontend/lint/entry.js frontend/lint/bpmnlintrc.json
 	npm ci --no-audit --no-fund
 	rm -rf $(VENDOR)
 	mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/bpmn-js-properties-panel $(VENDOR)/camunda-bpmn-moddle $(VENDOR)/chart.js \
-	         $(VENDOR)/dmn-js
+	         $(VENDOR)/dmn-js $(VENDOR)/bpmnlint $(dir $(LINT_PACKED))
+	$(NM)/.bin/bpmnlint-pack-config -c frontend/lint/bpmnlintrc.json -o $(LINT_PACKED) -t es
+	$(NM)/.bin/esbuild frontend/lint/entry.js --bundle --minify --format=iife --legal-comments=eof \
+	    --alias:bpmnlint-packed-config=./$(LINT_PACKED) --outfile=$(VENDOR)/bpmnlint/bpmnlint-bundle.js
+	cp $(NM)/bpmn-js-bpmnlint/dist/assets/css/bpmn-js-bpmnlint.css $(VENDOR)/bpmnlint/
 	cp $(NM)/bpmn-js/dist/bpmn-modeler.production.min.js \
 	   $(NM)/bpmn-js/dist/bpmn-viewer.production.min.js \
 	   $(NM)/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(VENDOR)/bpmn-js/
@@ -79,7 +86,10 @@ $(VENDOR_STAMP): package.json package-lock.json Makefile
 	cp -r $(NM)/dmn-js/dist/assets $(VENDOR)/dmn-js/assets
 	for p in bpmn-js bpmn-js-properties-panel camunda-bpmn-moddle chart.js dmn-js; do \
 	    cp $(NM)/$$p/LICENSE* $(VENDOR)/$$p/ 2>/dev/null || true; done
-	for p in bpmn-js bpmn-js-properties-panel @bpmn-io/properties-panel camunda-bpmn-moddle chart.js dmn-js; do \
+	cp $(NM)/bpmnlint/LICENSE $(VENDOR)/bpmnlint/LICENSE.bpmnlint
+	cp $(NM)/bpmn-js-bpmnlint/LICENSE $(VENDOR)/bpmnlint/LICENSE.bpmn-js-bpmnlint
+	for p in bpmn-js bpmn-js-properties-panel @bpmn-io/properties-panel camunda-bpmn-moddle chart.js dmn-js \
+	         bpmnlint bpmn-js-bpmnlint; do \
 	    echo "$$p $$(node -p "require('./$(NM)/$$p/package.json').version")"; done > $(VENDOR)/VERSIONS.txt
 	touch $@
 

@@ -76,7 +76,8 @@ def _message(exc: ServiceError) -> str:
 def incident(reference):
     """One case in incident: where it is stuck on the diagram, the error, retry and move the token."""
     case = cases.get_case(reference)
-    return render_template("admin/incident.html", case=case, targets=cases.token_targets(current_user, reference))
+    holders, targets = cases.token_choices(current_user, reference)
+    return render_template("admin/incident.html", case=case, holders=holders, targets=targets)
 
 
 @bp.post("/incidents/<reference>/deplacer")

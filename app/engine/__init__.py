@@ -11,7 +11,7 @@ dicts and strings; no SpiffWorkflow object leaves the package. The names below a
 """
 
 from app.engine import bpmn_xml, camunda_compat, dmn, sandbox, scripting  # noqa: F401 - public modules
-from app.engine.errors import TIMER_HELD, TIMER_TYPES, DefinitionError, DocumentLimits, EngineError
+from app.engine.errors import TIMER_HELD, TIMER_TYPES, DefinitionError, DocumentLimits, EngineError, MoveRefused
 from app.engine.parser import (
     SPECS,
     HandlerTask,
@@ -43,7 +43,7 @@ def configure(config) -> None:
 
 __all__ = [
     "SERIALIZER", "SERIALIZER_VERSION", "SPECS", "TIMER_HELD", "TIMER_TYPES", "CaseWorkflow", "DefinitionError",
-    "DocumentLimits", "EngineError", "HandlerTask", "ProcessSpec", "ReadyTask", "RestrictedScriptEngine",
+    "DocumentLimits", "EngineError", "HandlerTask", "MoveRefused", "ProcessSpec", "ReadyTask", "RestrictedScriptEngine",
     "SpecCache", "StepContext", "StepResult", "configure", "data_limit", "data_size", "executable_process_ids",
     "parse_definition", "parse_xml", "size_text",
 ]

@@ -27,3 +27,7 @@ class EngineError(Exception):
     def __init__(self, message: str, bpmn_id: str | None = None):
         self.bpmn_id = bpmn_id
         super().__init__(message)
+
+
+class MoveRefused(LookupError):
+    """A token move an administrator asked for that cannot be done; the message is French, names the element."""

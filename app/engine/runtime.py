@@ -15,7 +15,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from app.engine import compaction as engine_compaction
-from app.engine import messages_fr, sandbox
+from app.engine import messages_fr, sandbox, token_moves
 from app.engine.errors import TIMER_HELD, TIMER_TYPES, EngineError
 from app.engine.parser import ProcessSpec
 from app.engine.scripting import RestrictedScriptEngine
@@ -25,17 +25,6 @@ from app.forms.fields import FieldSpec
 MAX_STEP_ELEMENTS = 5000  # elements one engine step may complete (a real step completes a few dozen)
 
 # --- running cases ----------------------------------------------------------------------------------
-
-def _visible_outputs(spec) -> list:
-    """The BPMN elements right after a task spec, through Spiff's internal tasks (boundary splits, joins)."""
-    found = []
-    for output in spec.outputs:
-        if output.bpmn_id is not None:
-            found.append(output)
-        else:
-            found.extend(o for o in output.outputs if o.bpmn_id is not None)
-    return found
-
 
 class StepContext:
     """What service-task handlers can do during a step; the service layer implements it."""
@@ -302,26 +291,22 @@ class CaseWorkflow:
         return self._waiting()[1]
 
     def token_targets(self) -> dict[str, dict[str, str]]:
-        """Where an administrator may move each token: {held element: {target id: label}} - back to an element
-        already passed, or on to an element right after the held one."""
-        targets = {}
-        held = self.wf.get_tasks(state=TaskState.ERROR | TaskState.READY | TaskState.WAITING)
-        passed = {t.task_spec.bpmn_id: t.task_spec.bpmn_name or t.task_spec.bpmn_id
-                  for t in self.wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id and t.task_spec.manual}
-        for task in held:
-            bpmn_id = task.task_spec.bpmn_id
-            if bpmn_id is None:
-                continue
-            after = {o.bpmn_id: o.bpmn_name or o.bpmn_id for o in _visible_outputs(task.task_spec)}
-            targets[bpmn_id] = {**{k: v for k, v in passed.items() if k != bpmn_id}, **after}
-        return targets
+        """Where an administrator may move each token: {held element: {target id: label}} - any flow node of
+        the pinned version that can hold it (token_moves says which cannot), subprocess elements included."""
+        return {t.task_spec.bpmn_id: token_moves.targets(self.wf, t) for t in token_moves.held_tasks(self.wf)}
+
+    def token_holders(self) -> dict[str, str]:
+        """The elements holding a token an administrator may move: {bpmn id: label}."""
+        return {t.task_spec.bpmn_id: t.task_spec.bpmn_name or t.task_spec.bpmn_id
+                for t in token_moves.held_tasks(self.wf)}
 
     def move_token(self, from_bpmn_id: str, to_bpmn_id: str) -> StepResult:
-        """Move the token held at one element to another (an administrator's repair, recorded by the caller):
-        back to a user task already passed (it is ready again), or on to an element right after the held one
-        (the held element is skipped, not run). LookupError if the move is not possible."""
-        held = [t for t in self.wf.get_tasks(state=TaskState.ERROR | TaskState.READY | TaskState.WAITING)
-                if t.task_spec.bpmn_id == from_bpmn_id]
+        """Move the token held at one element to another (an administrator's repair, recorded by the caller).
+        On to an element right after the held one: the held element is skipped, not run. Anywhere else (back
+        to a step passed long ago, into a subprocess already left, on further): the held token is cancelled and
+        the target's task subtree built from the spec with the case's current data (token_moves).
+        LookupError if there is no token at from_bpmn_id, token_moves.MoveRefused (French) for a bad target."""
+        held = token_moves.held_tasks(self.wf, from_bpmn_id)
         if not held:
             raise LookupError(from_bpmn_id)
         task = held[0]
@@ -333,13 +318,10 @@ class CaseWorkflow:
             task._sync_children([target], TaskState.FUTURE)
             task.complete()
             return self._steps(first={"bpmn_id": from_bpmn_id, "type": "skipped", "name": task.task_spec.bpmn_name})
-        passed = [t for t in self.wf.get_tasks(state=TaskState.COMPLETED)
-                  if t.task_spec.bpmn_id == to_bpmn_id and t.task_spec.manual]
-        if not passed:
-            raise LookupError(to_bpmn_id)
-        latest = max(passed, key=lambda t: t.last_state_change)
-        self.wf.reset_from_task_id(latest.id)
-        return self._steps()
+        data = dict(task.data) | dict(self.data if self.data is not None else {})
+        token_moves.plan(self.wf, task, to_bpmn_id)  # refuses before anything changes
+        # No path entry for the held element: it was cancelled, not passed (the event says from and to).
+        return self._steps(before=lambda: token_moves.move(self.wf, task, to_bpmn_id, data))
 
     def retry_errors(self) -> StepResult:
         """Put tasks left in ERROR back to READY and run the engine again (after a fix)."""

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
-from app.engine import SERIALIZER_VERSION, CaseWorkflow, StepContext, StepResult
+from app.engine import SERIALIZER_VERSION, CaseWorkflow, MoveRefused, StepContext, StepResult
 from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
@@ -321,9 +321,19 @@ def token_targets(user: User, reference: str) -> dict[str, dict[str, str]]:
     return load_workflow(case, CaseContext(case, user.username)).token_targets()
 
 
+def token_choices(user: User, reference: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """For the repair page, from one load: the elements holding a token {id: label} and their targets."""
+    if not user.is_admin:
+        raise Forbidden("Réservé aux administrateurs.")
+    case = get_case(reference)
+    workflow = load_workflow(case, CaseContext(case, user.username))
+    return workflow.token_holders(), workflow.token_targets()
+
+
 def move_token(user: User, reference: str, from_bpmn_id: str, to_bpmn_id: str, reason: str) -> Case:
-    """Move the token held at one element to another (back to a step already passed, or on past the held one),
-    with a reason; recorded on the audit trail (token_moved) and replayed by the audit replay."""
+    """Move the token held at one element to any flow node of the case's version (back to a step passed long
+    ago, into a subprocess already left, on past the held one), with a reason; recorded on the audit trail
+    (token_moved) and replayed by the audit replay."""
     if not user.is_admin:
         raise Forbidden("Réservé aux administrateurs.")
     reason = (reason or "").strip()
@@ -338,10 +348,11 @@ def move_token(user: User, reference: str, from_bpmn_id: str, to_bpmn_id: str, r
         before = dict(case.data or {})
         try:
             result = workflow.move_token(from_bpmn_id, to_bpmn_id)
+        except MoveRefused as exc:
+            raise Invalid({"to": f"Déplacement impossible vers « {to_bpmn_id} » : {exc}"}) from None
         except LookupError:
-            raise Invalid({"to": f"Déplacement impossible de « {from_bpmn_id} » vers « {to_bpmn_id} » : "
-                                 "choisissez une étape déjà passée ou une étape qui suit celle où le dossier est "
-                                 "arrêté."}) from None
+            raise Invalid({"from": f"Déplacement impossible : aucun jeton n'est à « {from_bpmn_id} » dans ce "
+                                   "dossier."}) from None
         apply_step(case, workflow, result, context, user.username, event="token_moved",
                    event_data={"from": from_bpmn_id, "to": to_bpmn_id, "reason": reason[:1000],
                                "incident": case.incident}, before=before)

@@ -4,28 +4,18 @@
   var canvas = document.getElementById("decision-canvas");
   var status = document.getElementById("decision-status");
   var saveUrl = canvas.dataset.saveUrl;
-  var editor = new window.DmnJS({ container: canvas });
+  var shared = window.ProcessEditors;
+  // French in every view (dmn-js takes each view's additionalModules, not the common ones).
+  var french = { additionalModules: [window.FrenchTranslateModule] };
+  var editor = new window.DmnJS({ container: canvas, drd: french, decisionTable: french, literalExpression: french,
+                                  boxedExpression: french });
   window.decisionEditor = editor;  // for browser tests
-
-  function say(text, isError) {
-    status.textContent = text;
-    status.classList.toggle("overdue", !!isError);
-  }
+  var say = shared.statusLine(status);
 
   function showProblems(problems) {
     var list = document.getElementById("problem-list");
     list.textContent = "";
-    problems.forEach(function (p) {
-      var li = document.createElement("li");
-      li.className = "proc-problem-" + (p.level || "error");
-      if (p.element) {
-        var strong = document.createElement("strong");
-        strong.textContent = p.label || p.element;
-        li.append(strong, " : ");
-      }
-      li.append(p.message);
-      list.appendChild(li);
-    });
+    problems.forEach(function (p) { list.appendChild(shared.problemItem(p)); });
     document.getElementById("problems").hidden = problems.length === 0;
   }
 
@@ -46,12 +36,9 @@
   async function save() {
     say("Enregistrement…");
     var xml = (await editor.saveXML({ format: true })).xml;
-    var response = await fetch(saveUrl, {
-      method: "POST", credentials: "same-origin", body: xml,
-      headers: { "Content-Type": "application/xml", "X-CSRFToken": canvas.dataset.csrf, "Accept": "application/json" }
-    });
-    var body = await response.json().catch(function () { return {}; });
-    if (!response.ok) {
+    var answer = await shared.postXml(saveUrl, xml, canvas.dataset.csrf);
+    var body = answer.body;
+    if (!answer.ok) {
       showProblems(body.errors || []);
       say(body.error || "Enregistrement refusé.", true);
       return;
@@ -60,7 +47,7 @@
     saveUrl = body.editor_url.replace(/\/decisions\/([^/]+)\/editeur$/, "/decisions?filename=$1");
     document.getElementById("decision-version").textContent = "brouillon n° " + body.id;
     showProblems(body.problems);
-    var blocking = body.problems.filter(function (p) { return !p.level || p.level === "error"; });
+    var blocking = shared.blocking(body.problems);
     say(blocking.length ? "Table enregistrée : " + blocking.length + " problème(s) à corriger avant déploiement."
                         : "Table enregistrée dans le brouillon.");
     canvas.dataset.saved = String(body.id);

@@ -5,10 +5,14 @@
   var status = document.getElementById("modeler-status");
   var saveUrl = canvas.dataset.saveUrl;
   var modeler;
+  var shared = window.ProcessEditors;
+  var say = shared.statusLine(status);
+  // Deploy is possible when the diagram shown is the saved draft, the server found no blocking problem in it and
+  // bpmnlint reports no error (its warnings do not block).
+  var state = { saved: true, serverBlocking: 0, lintErrors: 0 };
 
-  function say(text, isError) {
-    status.textContent = text;
-    status.classList.toggle("overdue", !!isError);
+  function updateDeploy() {
+    document.getElementById("deploy").disabled = !state.saved || state.serverBlocking > 0 || state.lintErrors > 0;
   }
 
   function showProblems(problems) {
@@ -16,28 +20,7 @@
     var list = document.getElementById("problem-list");
     list.textContent = "";
     problems.forEach(function (p) {
-      var li = document.createElement("li");
-      var a = document.createElement("a");
-      a.href = "#";
-      a.dataset.element = p.element || "";
-      if (p.element) {
-        var strong = document.createElement("strong");
-        strong.textContent = p.label || p.element;
-        var code = document.createElement("code");
-        code.textContent = p.element;
-        a.append(strong, " ", code, " : ");
-      }
-      a.append(p.message);
-      li.className = "proc-problem-" + (p.level || "error");
-      if (p.level && p.level !== "error") {
-        var tag = document.createElement("span");
-        tag.className = "proc-level";
-        tag.textContent = p.level === "warning" ? "Avertissement" : "Information";
-        li.appendChild(tag);
-        li.append(" ");
-      }
-      li.appendChild(a);
-      list.appendChild(li);
+      list.appendChild(shared.problemItem(p, { link: true, showId: true, levelTag: true }));
     });
     box.hidden = problems.length === 0;
     markDiagram(problems);
@@ -83,16 +66,34 @@
   async function check() {
     say("Vérification…");
     var xml = (await modeler.saveXML({ format: true })).xml;
-    var response = await fetch(document.getElementById("check").dataset.url, {
-      method: "POST", credentials: "same-origin", body: xml,
-      headers: { "Content-Type": "application/xml", "X-CSRFToken": canvas.dataset.csrf, "Accept": "application/json" }
-    });
-    var body = await response.json().catch(function () { return {}; });
+    var body = (await shared.postXml(document.getElementById("check").dataset.url, xml, canvas.dataset.csrf)).body;
     showProblems(body.problems || []);
-    document.getElementById("deploy").disabled = true;  // what is deployed is the saved draft: save first
+    state.serverBlocking = body.blocking || 0;
+    updateDeploy();  // what is deployed is the saved draft: unsaved edits keep Deploy disabled
     say(body.blocking ? body.blocking + " problème(s) à corriger (rien n'est enregistré)."
                       : "Aucun problème bloquant (rien n'est enregistré : enregistrez le brouillon pour déployer).");
     canvas.dataset.checked = String(body.blocking || 0);
+  }
+
+  // The server's rules, live: a quiet « Valider » 1.5 s after the last edit (nothing is saved); its problems
+  // replace the markers and the list, the status line is left alone.
+  var liveTimer = null, liveRuns = 0;
+  function scheduleLiveCheck() {
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(function () {
+      liveCheck().catch(function () { /* the next edit or « Valider » tries again */ });
+    }, 1500);
+  }
+
+  async function liveCheck() {
+    var xml = (await modeler.saveXML({ format: true })).xml;
+    var answer = await shared.postXml(document.getElementById("check").dataset.url, xml, canvas.dataset.csrf);
+    if (!answer.ok && !answer.body.problems) { return; }
+    showProblems(answer.body.problems || []);
+    state.serverBlocking = answer.body.blocking || 0;
+    updateDeploy();
+    liveRuns += 1;
+    canvas.dataset.liveChecks = String(liveRuns);
   }
 
   function focusElement(id) {
@@ -102,9 +103,11 @@
     modeler.get("canvas").scrollToElement(element);
   }
 
-  document.getElementById("problem-list").addEventListener("click", function (event) {
-    var link = event.target.closest("a[data-element]");
-    if (link) { event.preventDefault(); focusElement(link.dataset.element); }
+  ["problem-list", "lint-list"].forEach(function (id) {
+    document.getElementById(id).addEventListener("click", function (event) {
+      var link = event.target.closest("a[data-element]");
+      if (link) { event.preventDefault(); focusElement(link.dataset.element); }
+    });
   });
 
   // Camunda's old namespace (http://activiti.org/bpmn): read as the current one, as the server does on upload,
@@ -135,12 +138,9 @@
   async function save() {
     say("Enregistrement…");
     var xml = (await modeler.saveXML({ format: true })).xml;
-    var response = await fetch(saveUrl, {
-      method: "POST", credentials: "same-origin", body: xml,
-      headers: { "Content-Type": "application/xml", "X-CSRFToken": canvas.dataset.csrf, "Accept": "application/json" }
-    });
-    var body = await response.json().catch(function () { return {}; });
-    if (!response.ok) {
+    var answer = await shared.postXml(saveUrl, xml, canvas.dataset.csrf);
+    var body = answer.body;
+    if (!answer.ok) {
       showProblems(body.errors || []);
       say(body.error || "Enregistrement refusé.", true);
       return;
@@ -151,8 +151,10 @@
     var deployForm = document.getElementById("deploy-form");
     deployForm.action = body.deploy_url;
     deployForm.hidden = false;
-    var blocking = body.problems.filter(function (p) { return !p.level || p.level === "error"; });
-    document.getElementById("deploy").disabled = blocking.length > 0;
+    var blocking = shared.blocking(body.problems);
+    state.saved = true;
+    state.serverBlocking = blocking.length;
+    updateDeploy();
     var compare = document.getElementById("compare");
     compare.href = body.compare_url;
     compare.hidden = false;
@@ -214,26 +216,62 @@
 
   async function saveAs(otherKey, xml) {
     var url = canvas.dataset.saveBase.replace("__KEY__", encodeURIComponent(otherKey));
-    var response = await fetch(url, {
-      method: "POST", credentials: "same-origin", body: xml,
-      headers: { "Content-Type": "application/xml", "X-CSRFToken": canvas.dataset.csrf, "Accept": "application/json" }
-    });
-    var body = await response.json().catch(function () { return {}; });
-    if (!response.ok) { showProblems(body.errors || []); say(body.error || "Ouverture refusée.", true); return; }
+    var answer = await shared.postXml(url, xml, canvas.dataset.csrf);
+    var body = answer.body;
+    if (!answer.ok) { showProblems(body.errors || []); say(body.error || "Ouverture refusée.", true); return; }
     window.location.assign(body.modeler_url);
+  }
+
+  // bpmnlint's findings (live, on every change): markers are bpmn-js-bpmnlint's overlays; the list below the
+  // toolbar says the same in French, each item focusing its element.
+  function showLint(issues) {
+    var translate = modeler.get("translate");
+    var registry = modeler.get("elementRegistry");
+    var list = document.getElementById("lint-list");
+    var counts = { error: 0, warn: 0 };
+    list.textContent = "";
+    Object.keys(issues).forEach(function (id) {
+      issues[id].forEach(function (issue) {
+        var level = issue.category === "error" ? "error" : "warning";
+        counts[issue.category === "error" ? "error" : "warn"] += 1;
+        var element = registry.get(issue.actualElementId || issue.id) || registry.get(id);
+        var name = element && element.businessObject && element.businessObject.name;
+        list.appendChild(shared.problemItem({ element: issue.actualElementId || issue.id, label: name,
+                                              level: level, message: translate(issue.message) },
+                                            { link: true, showId: true, levelTag: true }));
+      });
+    });
+    document.getElementById("lint").hidden = list.children.length === 0;
+    state.lintErrors = counts.error;
+    canvas.dataset.lintErrors = String(counts.error);
+    canvas.dataset.lintWarnings = String(counts.warn);
+    updateDeploy();
   }
 
   async function start() {
     var moddle = await (await fetch(canvas.dataset.moddleUrl, { credentials: "same-origin" })).json();
     var panel = window.BpmnJSPropertiesPanel;
+    var modules = [panel.BpmnPropertiesPanelModule, panel.BpmnPropertiesProviderModule,
+                   panel.CamundaPlatformPropertiesProviderModule, window.FrenchTranslateModule,
+                   window.FrenchPanelModule];
+    // bpmnlint is built by `make vendor`: a checkout whose vendor folder predates it still edits, unlinted.
+    if (window.BpmnLint) { modules.push(window.BpmnLint.module); }
     modeler = new window.BpmnJS({
       container: canvas,
       propertiesPanel: { parent: "#properties" },
-      additionalModules: [panel.BpmnPropertiesPanelModule, panel.BpmnPropertiesProviderModule,
-                          panel.CamundaPlatformPropertiesProviderModule, window.FrenchTranslateModule],
+      additionalModules: modules,
+      linting: window.BpmnLint ? { bpmnlint: window.BpmnLint.config, active: true } : undefined,
       moddleExtensions: { camunda: moddle }
     });
+    modeler.on("linting.completed", function (event) { showLint(event.issues); });
+    modeler.on("commandStack.changed", function (event) {
+      if (event && event.trigger === "clear") { return; }  // an import, not an edit
+      state.saved = false;
+      updateDeploy();
+      scheduleLiveCheck();
+    });
     window.processModeler = modeler;  // for browser tests and the curious
+    window.frenchTitles(document.getElementById("properties"));
     document.getElementById("save").addEventListener("click", function () {
       save().catch(function (err) { say("Enregistrement impossible : " + err.message, true); });
     });
@@ -254,6 +292,8 @@
       var level = (li.className.match(/proc-problem-(\w+)/) || [])[1] || "error";
       initial.push({ element: a.dataset.element, level: level, message: a.textContent });
     });
+    state.serverBlocking = initial.filter(function (p) { return p.level === "error"; }).length;
+    updateDeploy();
     markDiagram(initial);
   }
 
