@@ -24,7 +24,7 @@ from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
 from app.services.core import audit, definitions, rollup
-from app.services.core.case_lock import lock_case, lock_task_case
+from app.services.core.case_lock import lock_case, lock_task_case, refresh_task
 from app.services.core.case_rules import SEVERITY_PRIORITY, check_data_size, column_value, status_of
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.core.handlers import HANDLERS
@@ -191,7 +191,7 @@ def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False
     """
     case = lock_case(row.case_id)  # before any read or write of the case's rows (a no-op if already held)
     if not refreshed:
-        db.session.refresh(row)
+        refresh_task(row)
     if row.state != "ready":
         raise Conflict("Cette tâche a déjà été traitée.", completed_by=row.completed_by)
     task_id = row.id
@@ -365,7 +365,11 @@ def load_workflow(case: Case, context: StepContext) -> CaseWorkflow:
 def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: CaseContext, actor: str, *,
                event: str, event_data: dict, task: TaskRow | None = None, before: dict | None = None) -> None:
     """Write everything one engine step produced, in the current transaction."""
-    clocks.after_step(case, workflow, result, context, actor)  # may hold or shift timers: before the dump
+    # The rows still ready (the completed one is flushed first), read once for the clocks and the task sync.
+    ready_rows = {r.id: r for r in db.session.scalars(
+        select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready"))}
+    # The clocks may hold or shift timers: before the dump.
+    clocks.after_step(case, workflow, result, context, actor, existing=set(ready_rows))
     now = clock.now()
     data = result.data
     state = case.workflow_state
@@ -396,15 +400,13 @@ def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: 
     if old_status != case.status:
         audit.record(case, actor, "status_changed", data={"from": old_status, "to": case.status})
 
-    _sync_tasks(case, result, now)
+    _sync_tasks(case, result, now, ready_rows)
     _run_effects(case, context, actor)
     ENGINE_STEP.labels(event).observe(time.perf_counter() - context.started)
 
 
-def _sync_tasks(case: Case, result: StepResult, now) -> None:
-    """Make the task table match the workflow's ready human tasks."""
-    rows = {r.id: r for r in db.session.scalars(
-        select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready"))}
+def _sync_tasks(case: Case, result: StepResult, now, rows: dict[str, TaskRow]) -> None:
+    """Make the task table match the workflow's ready human tasks (`rows`: the case's ready rows, by id)."""
     ready_ids = {t.id for t in result.ready}
     for task_id, row in rows.items():
         if task_id not in ready_ids:

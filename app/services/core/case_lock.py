@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Case, TaskRow
+from app.services.core import rollup
 from app.services.core.errors import NotFound
 
 
@@ -26,17 +27,17 @@ def lock_case(case_id: int) -> Case:
     Once per transaction: a case already locked in it is returned from the session (nothing else can have
     changed it since), so a use case calling another (a completion from the survey page) locks once.
     """
-    held = db.session.info.setdefault("case_locks", set())
-    if case_id in held:
-        case = db.session.get(Case, case_id)
-        if case is not None:
-            return case
+    held = db.session.info.setdefault("case_locks", {})  # case id -> the locked object (a strong reference:
+    case = held.get(case_id)                               # the session's identity map holds objects weakly)
+    if case is not None and case in db.session:
+        return case
     query = (select(Case).where(Case.id == case_id).with_for_update(of=Case)
              .execution_options(populate_existing=True))  # what was read before the lock may be stale
     case = db.session.scalars(query).first()
     if case is None:
         raise NotFound("Dossier inconnu.")
-    held.add(case_id)
+    held[case_id] = case
+    rollup.read_fresh(db.session, case)  # what the case contributed before: read now, under the lock
     return case
 
 
@@ -52,5 +53,11 @@ def lock_task_case(task_id: str) -> TaskRow:
     if row is None:
         raise NotFound("Tâche inconnue.")
     lock_case(row.case_id)
-    db.session.refresh(row)
+    refresh_task(row)
     return row
+
+
+def refresh_task(row: TaskRow) -> None:
+    """Re-read a task row after its case's lock was taken (and note what it contributed before, see rollup)."""
+    db.session.refresh(row)
+    rollup.read_fresh(db.session, row)
