@@ -61,16 +61,41 @@ def core_transaction_seconds(engine, case_id: int, runs: int = 50) -> float:
     return statistics.median(samples)
 
 
-def engine_step_seconds(pspec, state: str, complete_values, runs: int = 30) -> float:
-    """Median seconds of deserialize + complete the first ready task + serialize, from the same stored state."""
+def engine_step_seconds(pspec, state: str, complete_values, runs: int = 30, *, bpmn_id: str | None = None,
+                        context=None) -> float:
+    """Median seconds of deserialize + complete the ready task (`bpmn_id`, or the first) + serialize, from the
+    same stored state; `context` makes the step context (handlers run for real, their effects dropped)."""
     from app.engine import CaseWorkflow, StepContext
 
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        workflow = CaseWorkflow.load(pspec, state, StepContext())
+        workflow = CaseWorkflow.load(pspec, state, (context or StepContext)())
         ready = workflow.ready_tasks()
-        workflow.complete(ready[0].id, dict(complete_values(ready[0])))
+        task = next(t for t in ready if t.bpmn_id == bpmn_id) if bpmn_id else ready[0]
+        workflow.complete(task.id, dict(complete_values(task)))
         workflow.dump()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine sends while `counting` is true (test-independent: the engine's own
+    before_cursor_execute event)."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.count, self.counting = 0, False
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args) -> None:
+        if self.counting:
+            self.count += 1
+
+    def start(self) -> None:
+        self.count, self.counting = 0, True
+
+    def stop(self) -> int:
+        self.counting = False
+        return self.count

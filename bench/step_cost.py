@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from floor import core_transaction_seconds  # noqa: E402
+from floor import StatementCounter, core_transaction_seconds, engine_step_seconds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOP = ROOT / "tests" / "bpmn" / "loop.bpmn"
@@ -92,9 +92,10 @@ class Database:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
 
-def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, float], dict[int, int], str | None, float]:
-    """Drive one `boucle` case through the service; return step times (s), state sizes by pass, where it stopped
-    and the floor's database part measured on the same database afterwards (bench/floor.py)."""
+def service_run(url: str, passes: int, compaction: bool) -> tuple[dict, dict, str | None, float, dict]:
+    """Drive one `boucle` case through the service; return step times (s), state sizes by pass, where it stopped,
+    the floor's database part measured on the same database afterwards (bench/floor.py) and the SQL statements
+    of each step."""
     from app import create_app
     from app.engine import CaseWorkflow
     from app.extensions import db
@@ -107,9 +108,10 @@ def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, floa
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False,
                       "RATELIMIT_ENABLED": False})
     CaseWorkflow.compaction = compaction
-    times, sizes, stopped, core = {}, {}, None, None
+    times, sizes, stopped, core, statements = {}, {}, None, None, {}
     try:
         with app.app_context():
+            counter = StatementCounter(db.engine)
             db.create_all()
             if by_username("gestionnaire") is None:
                 create_user("gestionnaire", "bench-password", ["gestionnaire"], commit=False)
@@ -124,9 +126,11 @@ def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, floa
                 if not ready:
                     stopped = f"no ready task at pass {n}"
                     break
+                counter.start()
                 start = time.perf_counter()
                 case = cases.complete_task(user, ready[0].id, {"again": n < passes, "note": f"passe {n}"})
                 times[n] = time.perf_counter() - start
+                statements[n] = counter.stop()
                 sizes[n] = len(db.session.get(WorkflowState, case_id).state)
                 if case.incident:
                     stopped = f"incident at pass {n}: {case.incident[:60]}…"
@@ -138,7 +142,67 @@ def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, floa
         CaseWorkflow.compaction = True
         with app.app_context():
             db.engine.dispose()
-    return times, sizes, stopped, core
+    return times, sizes, stopped, core, statements
+
+
+def complaint_run(url: str, cases_count: int) -> tuple[dict, dict, dict, float]:
+    """Drive `cases_count` complaints through their happy path (bench/common.py LIFECYCLE) by the service; return
+    per step the service times (s) and SQL statements, the engine alone from the last case's stored state
+    before the step, and the floor's Core transaction on that case."""
+    from common import COMPLAINT, LIFECYCLE, prepare
+    from overhead import MemoryContext
+
+    from app.extensions import db
+    from app.models import WorkflowState
+    from app.services.cases import lifecycle as cases
+    from app.services.core import definitions
+    from app.services.people.users import by_username
+    from app.services.tasks.actions import ready_for_case
+
+    app = prepare(url)
+    times = {bpmn_id: [] for bpmn_id, _, _ in LIFECYCLE}
+    statements = {bpmn_id: [] for bpmn_id, _, _ in LIFECYCLE}
+    alone = {}
+    with app.app_context():
+        counter = StatementCounter(db.engine)
+        for n in range(cases_count):
+            db.session.remove()
+            case_id = cases.start_case(by_username("accueil"), "reclamation", dict(COMPLAINT)).id
+            for bpmn_id, group, data in LIFECYCLE:
+                db.session.remove()  # each step starts from the database, like a request
+                user = by_username(group)
+                row = next(r for r in ready_for_case(case_id) if r.bpmn_id == bpmn_id)
+                if n == cases_count - 1:  # the engine alone, from the same stored state (no database)
+                    state = db.session.get(WorkflowState, case_id).state
+                    pspec = definitions.spec_for(definitions.active("reclamation"))
+                    alone[bpmn_id] = engine_step_seconds(pspec, state, lambda _t, d=data: d, runs=15,
+                                                         bpmn_id=bpmn_id, context=MemoryContext)
+                    db.session.remove()
+                    user = by_username(group)
+                    row = next(r for r in ready_for_case(case_id) if r.bpmn_id == bpmn_id)
+                counter.start()
+                start = time.perf_counter()
+                cases.complete_task(user, row.id, dict(data))
+                times[bpmn_id].append(time.perf_counter() - start)
+                statements[bpmn_id].append(counter.stop())
+        db.session.remove()
+        core = core_transaction_seconds(db.engine, case_id)
+        db.engine.dispose()
+    return times, statements, alone, core
+
+
+def print_complaint(label: str, url: str, cases_count: int) -> None:
+    times, statements, alone, core = complaint_run(url, cases_count)
+    print(f"\nComplaint process (processes/reclamation.bpmn), {label}: median of {cases_count} cases per step, "
+          "each step in a new session; engine alone = the same step from the same stored state, handlers run "
+          "with their effects dropped (bench/overhead.py MemoryContext).\n")
+    print("| step | service (ms) | engine alone (ms) | Core transaction (ms) | floor (ms) | service / floor "
+          "| SQL statements |")
+    print("|---|---|---|---|---|---|---|")
+    for bpmn_id, samples in times.items():
+        service, floor = statistics.median(samples), alone[bpmn_id] + core
+        print(f"| {bpmn_id} | {ms(service)} | {ms(alone[bpmn_id])} | {ms(core)} | {ms(floor)} "
+              f"| {service / floor:.2f}× | {statistics.median(statements[bpmn_id]):.0f} |")
 
 
 def engine_run(passes: int, compaction: bool) -> dict[int, dict[str, float]]:
@@ -192,10 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-passes", type=int, default=290,
                         help="passes without compaction (SpiffWorkflow stalls near 333)")
     parser.add_argument("--window", type=int, default=9, help="steps per median")
+    parser.add_argument("--complaints", type=int, default=20,
+                        help="complaint cases driven through their happy path (0: no complaint section)")
     parser.add_argument("--smoke", action="store_true", help="a handful of passes, to check that it runs")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.passes, args.raw_passes, args.window = 8, 8, 3
+        args.passes, args.raw_passes, args.window, args.complaints = 8, 8, 3, 1
     sys.path.insert(0, str(ROOT))
 
     database = Database(args.db)
@@ -211,9 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Per-step service cost, {database.label} (ms; ratio = pass 500 / pass 5, or last / 5):\n")
         print("| mode | " + " | ".join(f"pass {p}" for p in points) + " | ratio | state size at those passes |")
         print("|---" * (len(points) + 3) + "|")
-        times, sizes, stopped, core = service_run(database.url, args.passes, compaction=True)
+        times, sizes, stopped, core, statements = service_run(database.url, args.passes, compaction=True)
         print_service("service, compacted", times, sizes, points, args.window, stopped)
-        raw_times, raw_sizes, raw_stopped, _ = service_run(database.url, min(args.raw_passes, args.passes), False)
+        raw_times, raw_sizes, raw_stopped, _, _ = service_run(database.url, min(args.raw_passes, args.passes), False)
         cells = {p: window(raw_times, p, args.window) for p in raw_points}
         print("| service, raw SpiffWorkflow (no compaction) | " + " | ".join(
             ms(cells.get(p)) for p in points) + " | — | " + " / ".join(
@@ -227,8 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nPhysical floor, {database.label}: the engine alone (load + step + save, no database) plus a minimal "
               "Core transaction writing the same rows (bench/floor.py; measured after the run on the same database)."
               "\n")
-        print("| pass | service (ms) | engine alone (ms) | Core transaction (ms) | floor (ms) | service / floor |")
-        print("|---|---|---|---|---|---|")
+        print("| pass | service (ms) | engine alone (ms) | Core transaction (ms) | floor (ms) | service / floor "
+              "| SQL statements per step (floor: 7) |")
+        print("|---|---|---|---|---|---|---|")
         for p in points:
             near = [engine[q] for q in range(p - args.window // 2, p + args.window // 2 + 1) if q in engine]
             service = window(times, p, args.window)
@@ -236,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             alone = statistics.median(f["load"] + f["step"] + f["save"] for f in near)
             floor = alone + core
-            print(f"| {p} | {ms(service)} | {ms(alone)} | {ms(core)} | {ms(floor)} | {service / floor:.2f}× |")
+            count = window(statements, p, args.window)
+            print(f"| {p} | {ms(service)} | {ms(alone)} | {ms(core)} | {ms(floor)} | {service / floor:.2f}× "
+                  f"| {'—' if count is None else f'{count:.0f}'} |")
 
         print("\nEngine alone, no database (ms: load = deserialize, step = complete + engine steps "
               "(+ compaction), save = serialize):\n")
@@ -251,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
                 med = {k: statistics.median(f[k] for f in near) for k in ("load", "step", "save")}
                 print(f"| {label} | {p} | {ms(med['load'])} | {ms(med['step'])} | {ms(med['save'])} "
                       f"| {figures[p]['size'] if p in figures else near[-1]['size']} B |")
+        if args.complaints:
+            print_complaint(database.label, database.url, args.complaints)
     finally:
         database.close()
     return 0
