@@ -180,8 +180,10 @@ def create_case(actor: str, process_key: str, data: dict, *, parent: Case | None
 def complete_task(user: User, task_id: str, raw_data: dict, *, html: bool = False) -> Case:
     """Complete a ready task with form data: 422 invalid, 409 no longer ready, 403 not the user's lane."""
     with transaction():
-        lock_task_case(task_id)  # first: the state and holder checked next are the committed ones
-        return complete_row(actionable_row(user, task_id), user.username, raw_data, html=html, refreshed=True)
+        # First: the state and holder checked next are the committed ones. The row is kept (the session's
+        # identity map holds objects weakly): actionable_row finds it there instead of reading it again.
+        row = lock_task_case(task_id)
+        return complete_row(actionable_row(user, row.id), user.username, raw_data, html=html, refreshed=True)
 
 
 @use_case

@@ -219,6 +219,7 @@ def read_fresh(session, obj) -> None:
     if not _in_step(obj):
         return
     state = _state(session)
+    state.setdefault("kept", []).append(obj)  # alive until the commit, so that its snapshot then needs no query
     if isinstance(obj, Case):
         if obj.id not in state["before"]:
             row = _Row(obj, _CASE_KEYS)
