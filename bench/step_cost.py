@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from floor import StatementCounter, core_transaction_seconds, engine_step_seconds  # noqa: E402
+from floor import CoreFloor, StatementCounter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOP = ROOT / "tests" / "bpmn" / "loop.bpmn"
@@ -92,10 +92,24 @@ class Database:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
 
-def service_run(url: str, passes: int, compaction: bool) -> tuple[dict, dict, str | None, float, dict]:
-    """Drive one `boucle` case through the service; return step times (s), state sizes by pass, where it stopped,
-    the floor's database part measured on the same database afterwards (bench/floor.py) and the SQL statements
-    of each step."""
+def engine_once(pspec, state: str, values: dict, context=None, bpmn_id: str | None = None) -> float:
+    """Seconds of the engine alone for one step from a stored state: deserialize, complete, run, serialize."""
+    from app.engine import CaseWorkflow, StepContext
+
+    start = time.perf_counter()
+    workflow = CaseWorkflow.load(pspec, state, (context or StepContext)())
+    ready = workflow.ready_tasks()
+    task = next(t for t in ready if t.bpmn_id == bpmn_id) if bpmn_id else ready[0]
+    workflow.complete(task.id, dict(values))
+    workflow.dump()
+    return time.perf_counter() - start
+
+
+def service_run(url: str, passes: int, compaction: bool, with_floor: bool = True) -> dict:
+    """Drive one `boucle` case through the service. Returns, by pass: "times" (s), "sizes" (state bytes),
+    "statements" (SQL per step), and with the floor "engine" and "core": the engine alone from the same stored
+    state and the floor's Core transaction (bench/floor.py, on a second case), both run just before the step;
+    and "stopped" (why the loop ended early, or None)."""
     from app import create_app
     from app.engine import CaseWorkflow
     from app.extensions import db
@@ -108,7 +122,7 @@ def service_run(url: str, passes: int, compaction: bool) -> tuple[dict, dict, st
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False,
                       "RATELIMIT_ENABLED": False})
     CaseWorkflow.compaction = compaction
-    times, sizes, stopped, core, statements = {}, {}, None, None, {}
+    out = {"times": {}, "sizes": {}, "statements": {}, "engine": {}, "core": {}, "stopped": None}
     try:
         with app.app_context():
             counter = StatementCounter(db.engine)
@@ -119,36 +133,47 @@ def service_run(url: str, passes: int, compaction: bool) -> tuple[dict, dict, st
             definitions.deploy_files([LOOP], "bench")
             case = cases.start_case(by_username("gestionnaire"), "boucle", {"customer_name": "Banc d'essai"})
             case_id = case.id
+            pspec = definitions.spec_for(case.definition)
+            floor = None
+            if with_floor:
+                floor_case = cases.start_case(by_username("gestionnaire"), "boucle", {"customer_name": "Plancher"})
+                floor = CoreFloor(db.engine, floor_case.id)
             for n in range(1, passes + 1):
                 db.session.remove()  # each step starts from the database, like a request
+                values = {"again": n < passes, "note": f"passe {n}"}
+                if floor is not None:
+                    state = db.session.get(WorkflowState, case_id).state
+                    db.session.remove()
+                    out["engine"][n] = engine_once(pspec, state, values)
+                    out["core"][n] = floor.once()
                 user = by_username("gestionnaire")
                 ready = ready_for_case(case_id)
                 if not ready:
-                    stopped = f"no ready task at pass {n}"
+                    out["stopped"] = f"no ready task at pass {n}"
                     break
                 counter.start()
                 start = time.perf_counter()
-                case = cases.complete_task(user, ready[0].id, {"again": n < passes, "note": f"passe {n}"})
-                times[n] = time.perf_counter() - start
-                statements[n] = counter.stop()
-                sizes[n] = len(db.session.get(WorkflowState, case_id).state)
+                case = cases.complete_task(user, ready[0].id, values)
+                out["times"][n] = time.perf_counter() - start
+                out["statements"][n] = counter.stop()
+                out["sizes"][n] = len(db.session.get(WorkflowState, case_id).state)
                 if case.incident:
-                    stopped = f"incident at pass {n}: {case.incident[:60]}…"
+                    out["stopped"] = f"incident at pass {n}: {case.incident[:60]}…"
                     break
             db.session.remove()
-            core = core_transaction_seconds(db.engine, case_id)
             db.drop_all()
     finally:
         CaseWorkflow.compaction = True
         with app.app_context():
             db.engine.dispose()
-    return times, sizes, stopped, core, statements
+    return out
 
 
-def complaint_run(url: str, cases_count: int) -> tuple[dict, dict, dict, float]:
-    """Drive `cases_count` complaints through their happy path (bench/common.py LIFECYCLE) by the service; return
-    per step the service times (s) and SQL statements, the engine alone from the last case's stored state
-    before the step, and the floor's Core transaction on that case."""
+def complaint_run(url: str, cases_count: int) -> dict:
+    """Drive `cases_count` complaints through their happy path (bench/common.py LIFECYCLE) by the service. Returns,
+    by step, lists of: "times" (s), "statements", "engine" (the engine alone from the same stored state, handlers
+    run with their effects dropped) and "core" (the floor's Core transaction on a case of its own), both floor
+    parts run just before each step."""
     from common import COMPLAINT, LIFECYCLE, prepare
     from overhead import MemoryContext
 
@@ -160,49 +185,49 @@ def complaint_run(url: str, cases_count: int) -> tuple[dict, dict, dict, float]:
     from app.services.tasks.actions import ready_for_case
 
     app = prepare(url)
-    times = {bpmn_id: [] for bpmn_id, _, _ in LIFECYCLE}
-    statements = {bpmn_id: [] for bpmn_id, _, _ in LIFECYCLE}
-    alone = {}
+    out = {k: {bpmn_id: [] for bpmn_id, _, _ in LIFECYCLE} for k in ("times", "statements", "engine", "core")}
     with app.app_context():
         counter = StatementCounter(db.engine)
-        for n in range(cases_count):
+        pspec = definitions.spec_for(definitions.active("reclamation"))
+        floor = CoreFloor(db.engine, cases.start_case(by_username("accueil"), "reclamation", dict(COMPLAINT)).id)
+        for _ in range(cases_count):
             db.session.remove()
             case_id = cases.start_case(by_username("accueil"), "reclamation", dict(COMPLAINT)).id
             for bpmn_id, group, data in LIFECYCLE:
                 db.session.remove()  # each step starts from the database, like a request
+                state = db.session.get(WorkflowState, case_id).state
+                db.session.remove()
+                out["engine"][bpmn_id].append(engine_once(pspec, state, data, MemoryContext, bpmn_id))
+                out["core"][bpmn_id].append(floor.once())
                 user = by_username(group)
                 row = next(r for r in ready_for_case(case_id) if r.bpmn_id == bpmn_id)
-                if n == cases_count - 1:  # the engine alone, from the same stored state (no database)
-                    state = db.session.get(WorkflowState, case_id).state
-                    pspec = definitions.spec_for(definitions.active("reclamation"))
-                    alone[bpmn_id] = engine_step_seconds(pspec, state, lambda _t, d=data: d, runs=15,
-                                                         bpmn_id=bpmn_id, context=MemoryContext)
-                    db.session.remove()
-                    user = by_username(group)
-                    row = next(r for r in ready_for_case(case_id) if r.bpmn_id == bpmn_id)
                 counter.start()
                 start = time.perf_counter()
                 cases.complete_task(user, row.id, dict(data))
-                times[bpmn_id].append(time.perf_counter() - start)
-                statements[bpmn_id].append(counter.stop())
+                out["times"][bpmn_id].append(time.perf_counter() - start)
+                out["statements"][bpmn_id].append(counter.stop())
         db.session.remove()
-        core = core_transaction_seconds(db.engine, case_id)
         db.engine.dispose()
-    return times, statements, alone, core
+    return out
 
 
 def print_complaint(label: str, url: str, cases_count: int) -> None:
-    times, statements, alone, core = complaint_run(url, cases_count)
-    print(f"\nComplaint process (processes/reclamation.bpmn), {label}: median of {cases_count} cases per step, "
-          "each step in a new session; engine alone = the same step from the same stored state, handlers run "
-          "with their effects dropped (bench/overhead.py MemoryContext).\n")
+    run = complaint_run(url, cases_count)
+    print(f"\nComplaint process (processes/reclamation.bpmn), {label}: median of {cases_count} cases per step "
+          "(service / floor: the median of the per-step ratios), "
+          "each step in a new session; its floor measured just before it: the engine alone from the same stored "
+          "state (handlers run, their effects dropped: bench/overhead.py MemoryContext) and the Core transaction "
+          "(bench/floor.py) on a case of its own.\n")
     print("| step | service (ms) | engine alone (ms) | Core transaction (ms) | floor (ms) | service / floor "
           "| SQL statements |")
     print("|---|---|---|---|---|---|---|")
-    for bpmn_id, samples in times.items():
-        service, floor = statistics.median(samples), alone[bpmn_id] + core
-        print(f"| {bpmn_id} | {ms(service)} | {ms(alone[bpmn_id])} | {ms(core)} | {ms(floor)} "
-              f"| {service / floor:.2f}× | {statistics.median(statements[bpmn_id]):.0f} |")
+    for bpmn_id, samples in run["times"].items():
+        service = statistics.median(samples)
+        engine, core = statistics.median(run["engine"][bpmn_id]), statistics.median(run["core"][bpmn_id])
+        ratio = statistics.median(t / (e + c) for t, e, c in zip(samples, run["engine"][bpmn_id],
+                                                                  run["core"][bpmn_id], strict=True))
+        print(f"| {bpmn_id} | {ms(service)} | {ms(engine)} | {ms(core)} | {ms(engine + core)} "
+              f"| {ratio:.2f}× | {statistics.median(run['statements'][bpmn_id]):.0f} |")
 
 
 def engine_run(passes: int, compaction: bool) -> dict[int, dict[str, float]]:
@@ -277,9 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Per-step service cost, {database.label} (ms; ratio = pass 500 / pass 5, or last / 5):\n")
         print("| mode | " + " | ".join(f"pass {p}" for p in points) + " | ratio | state size at those passes |")
         print("|---" * (len(points) + 3) + "|")
-        times, sizes, stopped, core, statements = service_run(database.url, args.passes, compaction=True)
+        run = service_run(database.url, args.passes, compaction=True)
+        times, sizes, stopped = run["times"], run["sizes"], run["stopped"]
         print_service("service, compacted", times, sizes, points, args.window, stopped)
-        raw_times, raw_sizes, raw_stopped, _, _ = service_run(database.url, min(args.raw_passes, args.passes), False)
+        raw = service_run(database.url, min(args.raw_passes, args.passes), False, with_floor=False)
+        raw_times, raw_sizes, raw_stopped = raw["times"], raw["sizes"], raw["stopped"]
         cells = {p: window(raw_times, p, args.window) for p in raw_points}
         print("| service, raw SpiffWorkflow (no compaction) | " + " | ".join(
             ms(cells.get(p)) for p in points) + " | — | " + " / ".join(
@@ -289,22 +316,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nRaw service cost at pass {args.raw_passes}: {ms(window(raw_times, args.raw_passes, args.window))}"
                   f" ms, state {raw_sizes[args.raw_passes] // 1024} KiB.")
 
-        engine = engine_run(args.passes, True)
-        print(f"\nPhysical floor, {database.label}: the engine alone (load + step + save, no database) plus a minimal "
-              "Core transaction writing the same rows (bench/floor.py; measured after the run on the same database)."
-              "\n")
+        print(f"\nPhysical floor, {database.label}: the engine alone (load + step + save from the same stored state, "
+              "no database) plus a minimal Core transaction writing the same rows (bench/floor.py, on a case of its "
+              "own), both run just before each service step so that they see the same machine load; service / "
+              f"floor = the median of the per-step ratios over the {args.window} steps around the pass.\n")
         print("| pass | service (ms) | engine alone (ms) | Core transaction (ms) | floor (ms) | service / floor "
               "| SQL statements per step (floor: 7) |")
         print("|---|---|---|---|---|---|---|")
+        ratios = {n: t / (run["engine"][n] + run["core"][n]) for n, t in times.items() if n in run["core"]}
         for p in points:
-            near = [engine[q] for q in range(p - args.window // 2, p + args.window // 2 + 1) if q in engine]
-            service = window(times, p, args.window)
-            if not near or service is None or core is None:
+            service, alone, core = (window(run[k], p, args.window) for k in ("times", "engine", "core"))
+            ratio, count = window(ratios, p, args.window), window(run["statements"], p, args.window)
+            if None in (service, alone, core, ratio):
                 continue
-            alone = statistics.median(f["load"] + f["step"] + f["save"] for f in near)
-            floor = alone + core
-            count = window(statements, p, args.window)
-            print(f"| {p} | {ms(service)} | {ms(alone)} | {ms(core)} | {ms(floor)} | {service / floor:.2f}× "
+            print(f"| {p} | {ms(service)} | {ms(alone)} | {ms(core)} | {ms(alone + core)} | {ratio:.2f}× "
                   f"| {'—' if count is None else f'{count:.0f}'} |")
 
         print("\nEngine alone, no database (ms: load = deserialize, step = complete + engine steps "
