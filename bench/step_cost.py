@@ -92,17 +92,18 @@ class Database:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
 
-def engine_once(pspec, state: str, values: dict, context=None, bpmn_id: str | None = None) -> float:
-    """Seconds of the engine alone for one step from a stored state: deserialize, complete, run, serialize."""
+def engine_once(pspec, state: str, values: dict, context=None, bpmn_id: str | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of the engine alone for one step from a stored state: deserialize, complete, run,
+    serialize."""
     from app.engine import CaseWorkflow, StepContext
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     workflow = CaseWorkflow.load(pspec, state, (context or StepContext)())
     ready = workflow.ready_tasks()
     task = next(t for t in ready if t.bpmn_id == bpmn_id) if bpmn_id else ready[0]
     workflow.complete(task.id, dict(values))
     workflow.dump()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def service_run(url: str, passes: int, compaction: bool, with_floor: bool = True) -> dict:
@@ -122,7 +123,8 @@ def service_run(url: str, passes: int, compaction: bool, with_floor: bool = True
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False,
                       "RATELIMIT_ENABLED": False})
     CaseWorkflow.compaction = compaction
-    out = {"times": {}, "sizes": {}, "statements": {}, "engine": {}, "core": {}, "stopped": None}
+    out = {"times": {}, "sizes": {}, "statements": {}, "engine": {}, "core": {}, "cpu": {}, "floor_cpu": {},
+           "stopped": None}
     try:
         with app.app_context():
             counter = StatementCounter(db.engine)
@@ -144,17 +146,18 @@ def service_run(url: str, passes: int, compaction: bool, with_floor: bool = True
                 if floor is not None:
                     state = db.session.get(WorkflowState, case_id).state
                     db.session.remove()
-                    out["engine"][n] = engine_once(pspec, state, values)
+                    out["engine"][n], engine_cpu = engine_once(pspec, state, values)
                     out["core"][n] = floor.once()
+                    out["floor_cpu"][n] = engine_cpu + floor.cpu
                 user = by_username("gestionnaire")
                 ready = ready_for_case(case_id)
                 if not ready:
                     out["stopped"] = f"no ready task at pass {n}"
                     break
                 counter.start()
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 case = cases.complete_task(user, ready[0].id, values)
-                out["times"][n] = time.perf_counter() - start
+                out["times"][n], out["cpu"][n] = time.perf_counter() - start, time.process_time() - cpu
                 out["statements"][n] = counter.stop()
                 out["sizes"][n] = len(db.session.get(WorkflowState, case_id).state)
                 if case.incident:
@@ -185,7 +188,8 @@ def complaint_run(url: str, cases_count: int) -> dict:
     from app.services.tasks.actions import ready_for_case
 
     app = prepare(url)
-    out = {k: {bpmn_id: [] for bpmn_id, _, _ in LIFECYCLE} for k in ("times", "statements", "engine", "core")}
+    out = {k: {bpmn_id: [] for bpmn_id, _, _ in LIFECYCLE}
+           for k in ("times", "statements", "engine", "core", "cpu", "floor_cpu")}
     with app.app_context():
         counter = StatementCounter(db.engine)
         pspec = definitions.spec_for(definitions.active("reclamation"))
@@ -197,14 +201,17 @@ def complaint_run(url: str, cases_count: int) -> dict:
                 db.session.remove()  # each step starts from the database, like a request
                 state = db.session.get(WorkflowState, case_id).state
                 db.session.remove()
-                out["engine"][bpmn_id].append(engine_once(pspec, state, data, MemoryContext, bpmn_id))
+                engine, engine_cpu = engine_once(pspec, state, data, MemoryContext, bpmn_id)
+                out["engine"][bpmn_id].append(engine)
                 out["core"][bpmn_id].append(floor.once())
+                out["floor_cpu"][bpmn_id].append(engine_cpu + floor.cpu)
                 user = by_username(group)
                 row = next(r for r in ready_for_case(case_id) if r.bpmn_id == bpmn_id)
                 counter.start()
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 cases.complete_task(user, row.id, dict(data))
                 out["times"][bpmn_id].append(time.perf_counter() - start)
+                out["cpu"][bpmn_id].append(time.process_time() - cpu)
                 out["statements"][bpmn_id].append(counter.stop())
         db.session.remove()
         db.engine.dispose()
@@ -219,15 +226,16 @@ def print_complaint(label: str, url: str, cases_count: int) -> None:
           "state (handlers run, their effects dropped: bench/overhead.py MemoryContext) and the Core transaction "
           "(bench/floor.py) on a case of its own.\n")
     print("| step | service (ms) | engine alone (ms) | Core transaction (ms) | floor (ms) | service / floor "
-          "| SQL statements |")
-    print("|---|---|---|---|---|---|---|")
+          "| same, CPU of this process | SQL statements |")
+    print("|---|---|---|---|---|---|---|---|")
     for bpmn_id, samples in run["times"].items():
         service = statistics.median(samples)
         engine, core = statistics.median(run["engine"][bpmn_id]), statistics.median(run["core"][bpmn_id])
         ratio = statistics.median(t / (e + c) for t, e, c in zip(samples, run["engine"][bpmn_id],
                                                                   run["core"][bpmn_id], strict=True))
+        cpu = statistics.median(c / f for c, f in zip(run["cpu"][bpmn_id], run["floor_cpu"][bpmn_id], strict=True))
         print(f"| {bpmn_id} | {ms(service)} | {ms(engine)} | {ms(core)} | {ms(engine + core)} "
-              f"| {ratio:.2f}× | {statistics.median(run['statements'][bpmn_id]):.0f} |")
+              f"| {ratio:.2f}× | {cpu:.2f}× | {statistics.median(run['statements'][bpmn_id]):.0f} |")
 
 
 def engine_run(passes: int, compaction: bool) -> dict[int, dict[str, float]]:
@@ -319,18 +327,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nPhysical floor, {database.label}: the engine alone (load + step + save from the same stored state, "
               "no database) plus a minimal Core transaction writing the same rows (bench/floor.py, on a case of its "
               "own), both run just before each service step so that they see the same machine load; service / "
-              f"floor = the median of the per-step ratios over the {args.window} steps around the pass.\n")
+              f"floor = the median of the per-step ratios over the {args.window} steps around the pass; the CPU ratio "
+              "counts this process only (not the sandbox worker, not the PostgreSQL server): on SQLite it is the "
+              "figure least moved by other people's load.\n")
         print("| pass | service (ms) | engine alone (ms) | Core transaction (ms) | floor (ms) | service / floor "
-              "| SQL statements per step (floor: 7) |")
-        print("|---|---|---|---|---|---|---|")
+              "| same, CPU of this process | SQL statements per step (floor: 7) |")
+        print("|---|---|---|---|---|---|---|---|")
         ratios = {n: t / (run["engine"][n] + run["core"][n]) for n, t in times.items() if n in run["core"]}
+        cpu_ratios = {n: c / run["floor_cpu"][n] for n, c in run["cpu"].items() if run["floor_cpu"].get(n)}
         for p in points:
             service, alone, core = (window(run[k], p, args.window) for k in ("times", "engine", "core"))
             ratio, count = window(ratios, p, args.window), window(run["statements"], p, args.window)
             if None in (service, alone, core, ratio):
                 continue
+            cpu = window(cpu_ratios, p, args.window)
             print(f"| {p} | {ms(service)} | {ms(alone)} | {ms(core)} | {ms(alone + core)} | {ratio:.2f}× "
-                  f"| {'—' if count is None else f'{count:.0f}'} |")
+                  f"| {'—' if cpu is None else f'{cpu:.2f}×'} | {'—' if count is None else f'{count:.0f}'} |")
 
         print("\nEngine alone, no database (ms: load = deserialize, step = complete + engine steps "
               "(+ compaction), save = serialize):\n")
