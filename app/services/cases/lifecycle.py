@@ -368,9 +368,7 @@ def load_workflow(case: Case, context: StepContext) -> CaseWorkflow:
 def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: CaseContext, actor: str, *,
                event: str, event_data: dict, task: TaskRow | None = None, before: dict | None = None) -> None:
     """Write everything one engine step produced, in the current transaction."""
-    # The rows still ready (the completed one is flushed first), read once for the clocks and the task sync.
-    ready_rows = {r.id: r for r in db.session.scalars(
-        select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready"))}
+    ready_rows = ready_task_rows(case)
     # The clocks may hold or shift timers: before the dump.
     clocks.after_step(case, workflow, result, context, actor, existing=set(ready_rows))
     now = clock.now()
@@ -405,6 +403,18 @@ def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: 
     ENGINE_STEP.labels(event).observe(time.perf_counter() - context.started)
 
 
+def ready_task_rows(case: Case) -> dict[str, TaskRow]:
+    """The case's task rows still ready, by id, read once for the clocks and the task sync. Without an autoflush
+    (one flush per step, at commit): the session's own changes are applied here instead, so a row completed in
+    this transaction is left out and a new one not flushed yet is counted."""
+    with db.session.no_autoflush:
+        rows = {r.id: r for r in db.session.scalars(
+            select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready")) if r.state == "ready"}
+    rows.update({obj.id: obj for obj in db.session.new
+                 if isinstance(obj, TaskRow) and obj.case_id == case.id and obj.state == "ready"})
+    return rows
+
+
 _SAVE_STATE = (update(WorkflowState.__table__).where(WorkflowState.__table__.c.case_id == bindparam("key"))
                .values(state=bindparam("state"), serializer_version=bindparam("version"),
                        updated_at=bindparam("at")))
@@ -421,7 +431,8 @@ def save_state(case: Case, dumped: str, now) -> None:
     if not info.persistent or info.modified:
         state.state, state.serializer_version, state.updated_at = dumped, SERIALIZER_VERSION, now
         return
-    db.session.execute(_SAVE_STATE, {"key": case.id, "state": dumped, "version": SERIALIZER_VERSION, "at": now})
+    with db.session.no_autoflush:  # the step's other writes wait for the one flush at commit
+        db.session.execute(_SAVE_STATE, {"key": case.id, "state": dumped, "version": SERIALIZER_VERSION, "at": now})
     for name, value in (("state", dumped), ("serializer_version", SERIALIZER_VERSION), ("updated_at", now)):
         set_committed_value(state, name, value)
 

@@ -70,7 +70,8 @@ def _last(case_id: int | None):
     query = select(AuditEvent.seq, AuditEvent.hash).where(
         AuditEvent.case_id.is_(None) if case_id is None else AuditEvent.case_id == case_id
     ).order_by(AuditEvent.seq.desc()).limit(1)
-    return db.session.execute(query).first()
+    with db.session.no_autoflush:  # the events added by this transaction are in its cache (_pending_heads)
+        return db.session.execute(query).first()
 
 
 def record(case: Case | None, actor: str, type_: str, *, data: dict | None = None, task_id: str | None = None,

@@ -20,8 +20,17 @@ from app.services.messaging import notifications
 # --- the table ------------------------------------------------------------------------------------------
 
 def open_clocks(case: Case) -> list[CaseClock]:
-    return list(db.session.scalars(select(CaseClock).where(
-        CaseClock.case_id == case.id, CaseClock.stopped_at.is_(None)).order_by(CaseClock.id)))
+    """The case's running clocks. The query flushes first only when the session holds clock changes: other
+    pending changes (the step's task rows) wait for the one flush at commit."""
+    session = db.session
+    pending = any(isinstance(obj, CaseClock) for obj in session.new) or \
+        any(isinstance(obj, CaseClock) for obj in session.dirty)
+    query = select(CaseClock).where(CaseClock.case_id == case.id, CaseClock.stopped_at.is_(None)) \
+        .order_by(CaseClock.id)
+    if pending:
+        return list(session.scalars(query))
+    with session.no_autoflush:
+        return list(session.scalars(query))
 
 
 def for_case(case_id: int) -> list[CaseClock]:
