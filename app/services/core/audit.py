@@ -177,8 +177,8 @@ def verify(reference: str | None = None, anchors: dict | None = None) -> list[Ch
 
 
 def head(case_id: int) -> str:
-    """The hash at the head of a case's chain."""
-    last = _last(case_id)
+    """The hash at the head of a case's chain (events added by the current transaction included)."""
+    last = _pending_heads().get(case_id) or _last(case_id)
     return last.hash if last else GENESIS
 
 
