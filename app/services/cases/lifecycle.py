@@ -461,11 +461,16 @@ def _sync_tasks(case: Case, result: StepResult, now, rows: dict[str, TaskRow]) -
 def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
     """Carry out what the step's handlers asked for: messages, linked cases, messages to the parent case."""
     effects, context.effects = context.effects, []
+    # The letters' facts first (answered, survey sent: the clock is pinned, so the same instant): the first
+    # template query's flush writes them with the step's case update, one UPDATE of the case row per step.
+    # No letter's text reads them.
+    for effect in effects:
+        if effect[0] == "message":
+            rollup.message_sent(case, effect[1], clock.now())
     for effect in effects:
         kind, bpmn_id = effect[0], effect[-1]
         if kind == "message":
             message = messages.queue(case, effect[1], effect[2], channel=effect[3])
-            rollup.message_sent(case, message.template, clock.now())
             db.session.flush()
             audit.record(case, actor, "message_sent", bpmn_id=bpmn_id, data={
                 "template": message.template, "channel": message.channel, "recipient": message.recipient,
