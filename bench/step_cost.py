@@ -1,6 +1,6 @@
 """Cost of one step of a long-lived case, through the service, as the case loops (issue 9).
 
-Run: PYTHONPATH=. python bench/step_cost.py [--db sqlite|postgresql://...] [--passes 1000]
+Run: PYTHONPATH=. python bench/step_cost.py [--db sqlite|postgresql://...] [--passes 1000] [--complaints 20]
 
 Method: a fresh database (a temporary SQLite file, or a database created for the run on the given
 PostgreSQL server and dropped after it) gets the test process `boucle` (tests/bpmn/loop.bpmn: one user task
@@ -10,6 +10,12 @@ columns, the task rows and the audit events, commit. The figure at pass p is the
 window around p (`--window`, default 9). The same loop is then run with compaction switched off (the raw
 SpiffWorkflow behaviour) up to `--raw-passes`, and the engine alone (deserialize, complete and run,
 serialize; no database) with and without compaction.
+
+Against the physical floor (bench/floor.py): before every service step, the engine alone from the same stored
+state and the floor's Core transaction (on a case of its own) are run, so that on a shared machine a step and
+its floor see the same load; service / floor is the median of the per-step ratios, in wall time and in CPU
+time of this process. The SQL statements of each step are counted by the engine's before_cursor_execute
+event. The same is then done step by step for `--complaints` complaint cases (processes/reclamation.bpmn).
 """
 
 from __future__ import annotations
