@@ -11,7 +11,13 @@ nothing. Also kept here, on the same occasions:
   step durations can be filtered inside one index.
 
 Counters are added in the order of their key hashes and last in the transaction: two transactions touching the
-same rows wait for each other, never deadlock. Bulk inserts that bypass the ORM (the volume demo) call
+same rows wait for each other, never deadlock. A case's contribution before and after the transaction is read
+from the objects the session already holds when they are known to equal the database (read under the case
+lock, or inserted by the transaction), from the database otherwise.
+
+Why one module over 400 lines: what a case contributes, the two ways of reading it (database, session
+objects), the hooks that take the differences and the rebuild that recomputes everything are one definition;
+split, each part would reach into the others' internals. Bulk inserts that bypass the ORM (the volume demo) call
 `rebuild()`, which recomputes everything from the cases and their task rows and audit events.
 """
 
