@@ -1,6 +1,6 @@
 """Cost of one step of a long-lived case, through the service, as the case loops (issue 9).
 
-Run: PYTHONPATH=. python bench/step_cost.py [--db sqlite|postgresql://...] [--passes 1000]
+Run: PYTHONPATH=. python bench/step_cost.py [--db sqlite|postgresql://...] [--passes 1000] [--complaints 20]
 
 Method: a fresh database (a temporary SQLite file, or a database created for the run on the given
 PostgreSQL server and dropped after it) gets the test process `boucle` (tests/bpmn/loop.bpmn: one user task
@@ -10,6 +10,12 @@ columns, the task rows and the audit events, commit. The figure at pass p is the
 window around p (`--window`, default 9). The same loop is then run with compaction switched off (the raw
 SpiffWorkflow behaviour) up to `--raw-passes`, and the engine alone (deserialize, complete and run,
 serialize; no database) with and without compaction.
+
+Against the physical floor (bench/floor.py): before every service step, the engine alone from the same stored
+state and the floor's Core transaction (on a case of its own) are run, so that on a shared machine a step and
+its floor see the same load; service / floor is the median of the per-step ratios, in wall time and in CPU
+time of this process. The SQL statements of each step are counted by the engine's before_cursor_execute
+event. The same is then done step by step for `--complaints` complaint cases (processes/reclamation.bpmn).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from floor import core_transaction_seconds  # noqa: E402
+from floor import CoreFloor, StatementCounter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOP = ROOT / "tests" / "bpmn" / "loop.bpmn"
@@ -92,9 +98,25 @@ class Database:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
 
-def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, float], dict[int, int], str | None, float]:
-    """Drive one `boucle` case through the service; return step times (s), state sizes by pass, where it stopped
-    and the floor's database part measured on the same database afterwards (bench/floor.py)."""
+def engine_once(pspec, state: str, values: dict, context=None, bpmn_id: str | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of the engine alone for one step from a stored state: deserialize, complete, run,
+    serialize."""
+    from app.engine import CaseWorkflow, StepContext
+
+    start, cpu = time.perf_counter(), time.process_time()
+    workflow = CaseWorkflow.load(pspec, state, (context or StepContext)())
+    ready = workflow.ready_tasks()
+    task = next(t for t in ready if t.bpmn_id == bpmn_id) if bpmn_id else ready[0]
+    workflow.complete(task.id, dict(values))
+    workflow.dump()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def service_run(url: str, passes: int, compaction: bool, with_floor: bool = True) -> dict:
+    """Drive one `boucle` case through the service. Returns, by pass: "times" (s), "sizes" (state bytes),
+    "statements" (SQL per step), and with the floor "engine" and "core": the engine alone from the same stored
+    state and the floor's Core transaction (bench/floor.py, on a second case), both run just before the step;
+    and "stopped" (why the loop ended early, or None)."""
     from app import create_app
     from app.engine import CaseWorkflow
     from app.extensions import db
@@ -107,9 +129,11 @@ def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, floa
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False,
                       "RATELIMIT_ENABLED": False})
     CaseWorkflow.compaction = compaction
-    times, sizes, stopped, core = {}, {}, None, None
+    out = {"times": {}, "sizes": {}, "statements": {}, "engine": {}, "core": {}, "cpu": {}, "floor_cpu": {},
+           "stopped": None}
     try:
         with app.app_context():
+            counter = StatementCounter(db.engine)
             db.create_all()
             if by_username("gestionnaire") is None:
                 create_user("gestionnaire", "bench-password", ["gestionnaire"], commit=False)
@@ -117,28 +141,107 @@ def service_run(url: str, passes: int, compaction: bool) -> tuple[dict[int, floa
             definitions.deploy_files([LOOP], "bench")
             case = cases.start_case(by_username("gestionnaire"), "boucle", {"customer_name": "Banc d'essai"})
             case_id = case.id
+            pspec = definitions.spec_for(case.definition)
+            floor = None
+            if with_floor:
+                floor_case = cases.start_case(by_username("gestionnaire"), "boucle", {"customer_name": "Plancher"})
+                floor = CoreFloor(db.engine, floor_case.id)
             for n in range(1, passes + 1):
                 db.session.remove()  # each step starts from the database, like a request
+                values = {"again": n < passes, "note": f"passe {n}"}
+                if floor is not None:
+                    state = db.session.get(WorkflowState, case_id).state
+                    db.session.remove()
+                    out["engine"][n], engine_cpu = engine_once(pspec, state, values)
+                    out["core"][n] = floor.once()
+                    out["floor_cpu"][n] = engine_cpu + floor.cpu
                 user = by_username("gestionnaire")
                 ready = ready_for_case(case_id)
                 if not ready:
-                    stopped = f"no ready task at pass {n}"
+                    out["stopped"] = f"no ready task at pass {n}"
                     break
-                start = time.perf_counter()
-                case = cases.complete_task(user, ready[0].id, {"again": n < passes, "note": f"passe {n}"})
-                times[n] = time.perf_counter() - start
-                sizes[n] = len(db.session.get(WorkflowState, case_id).state)
+                counter.start()
+                start, cpu = time.perf_counter(), time.process_time()
+                case = cases.complete_task(user, ready[0].id, values)
+                out["times"][n], out["cpu"][n] = time.perf_counter() - start, time.process_time() - cpu
+                out["statements"][n] = counter.stop()
+                out["sizes"][n] = len(db.session.get(WorkflowState, case_id).state)
                 if case.incident:
-                    stopped = f"incident at pass {n}: {case.incident[:60]}…"
+                    out["stopped"] = f"incident at pass {n}: {case.incident[:60]}…"
                     break
             db.session.remove()
-            core = core_transaction_seconds(db.engine, case_id)
             db.drop_all()
     finally:
         CaseWorkflow.compaction = True
         with app.app_context():
             db.engine.dispose()
-    return times, sizes, stopped, core
+    return out
+
+
+def complaint_run(url: str, cases_count: int) -> dict:
+    """Drive `cases_count` complaints through their happy path (bench/common.py LIFECYCLE) by the service. Returns,
+    by step, lists of: "times" (s), "statements", "engine" (the engine alone from the same stored state, handlers
+    run with their effects dropped) and "core" (the floor's Core transaction on a case of its own), both floor
+    parts run just before each step."""
+    from common import COMPLAINT, LIFECYCLE, prepare
+    from overhead import MemoryContext
+
+    from app.extensions import db
+    from app.models import WorkflowState
+    from app.services.cases import lifecycle as cases
+    from app.services.core import definitions
+    from app.services.people.users import by_username
+    from app.services.tasks.actions import ready_for_case
+
+    app = prepare(url)
+    out = {k: {bpmn_id: [] for bpmn_id, _, _ in LIFECYCLE}
+           for k in ("times", "statements", "engine", "core", "cpu", "floor_cpu")}
+    with app.app_context():
+        counter = StatementCounter(db.engine)
+        pspec = definitions.spec_for(definitions.active("reclamation"))
+        floor = CoreFloor(db.engine, cases.start_case(by_username("accueil"), "reclamation", dict(COMPLAINT)).id)
+        for _ in range(cases_count):
+            db.session.remove()
+            case_id = cases.start_case(by_username("accueil"), "reclamation", dict(COMPLAINT)).id
+            for bpmn_id, group, data in LIFECYCLE:
+                db.session.remove()  # each step starts from the database, like a request
+                state = db.session.get(WorkflowState, case_id).state
+                db.session.remove()
+                engine, engine_cpu = engine_once(pspec, state, data, MemoryContext, bpmn_id)
+                out["engine"][bpmn_id].append(engine)
+                out["core"][bpmn_id].append(floor.once())
+                out["floor_cpu"][bpmn_id].append(engine_cpu + floor.cpu)
+                user = by_username(group)
+                row = next(r for r in ready_for_case(case_id) if r.bpmn_id == bpmn_id)
+                counter.start()
+                start, cpu = time.perf_counter(), time.process_time()
+                cases.complete_task(user, row.id, dict(data))
+                out["times"][bpmn_id].append(time.perf_counter() - start)
+                out["cpu"][bpmn_id].append(time.process_time() - cpu)
+                out["statements"][bpmn_id].append(counter.stop())
+        db.session.remove()
+        db.engine.dispose()
+    return out
+
+
+def print_complaint(label: str, url: str, cases_count: int) -> None:
+    run = complaint_run(url, cases_count)
+    print(f"\nComplaint process (processes/reclamation.bpmn), {label}: median of {cases_count} cases per step "
+          "(service / floor: the median of the per-step ratios), "
+          "each step in a new session; its floor measured just before it: the engine alone from the same stored "
+          "state (handlers run, their effects dropped: bench/overhead.py MemoryContext) and the Core transaction "
+          "(bench/floor.py) on a case of its own.\n")
+    print("| step | service (ms) | engine alone (ms) | Core transaction (ms) | floor (ms) | service / floor "
+          "| same, CPU of this process | SQL statements |")
+    print("|---|---|---|---|---|---|---|---|")
+    for bpmn_id, samples in run["times"].items():
+        service = statistics.median(samples)
+        engine, core = statistics.median(run["engine"][bpmn_id]), statistics.median(run["core"][bpmn_id])
+        ratio = statistics.median(t / (e + c) for t, e, c in zip(samples, run["engine"][bpmn_id],
+                                                                  run["core"][bpmn_id], strict=True))
+        cpu = statistics.median(c / f for c, f in zip(run["cpu"][bpmn_id], run["floor_cpu"][bpmn_id], strict=True))
+        print(f"| {bpmn_id} | {ms(service)} | {ms(engine)} | {ms(core)} | {ms(engine + core)} "
+              f"| {ratio:.2f}× | {cpu:.2f}× | {statistics.median(run['statements'][bpmn_id]):.0f} |")
 
 
 def engine_run(passes: int, compaction: bool) -> dict[int, dict[str, float]]:
@@ -192,10 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-passes", type=int, default=290,
                         help="passes without compaction (SpiffWorkflow stalls near 333)")
     parser.add_argument("--window", type=int, default=9, help="steps per median")
+    parser.add_argument("--complaints", type=int, default=20,
+                        help="complaint cases driven through their happy path (0: no complaint section)")
     parser.add_argument("--smoke", action="store_true", help="a handful of passes, to check that it runs")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.passes, args.raw_passes, args.window = 8, 8, 3
+        args.passes, args.raw_passes, args.window, args.complaints = 8, 8, 3, 1
     sys.path.insert(0, str(ROOT))
 
     database = Database(args.db)
@@ -211,9 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Per-step service cost, {database.label} (ms; ratio = pass 500 / pass 5, or last / 5):\n")
         print("| mode | " + " | ".join(f"pass {p}" for p in points) + " | ratio | state size at those passes |")
         print("|---" * (len(points) + 3) + "|")
-        times, sizes, stopped, core = service_run(database.url, args.passes, compaction=True)
+        run = service_run(database.url, args.passes, compaction=True)
+        times, sizes, stopped = run["times"], run["sizes"], run["stopped"]
         print_service("service, compacted", times, sizes, points, args.window, stopped)
-        raw_times, raw_sizes, raw_stopped, _ = service_run(database.url, min(args.raw_passes, args.passes), False)
+        raw = service_run(database.url, min(args.raw_passes, args.passes), False, with_floor=False)
+        raw_times, raw_sizes, raw_stopped = raw["times"], raw["sizes"], raw["stopped"]
         cells = {p: window(raw_times, p, args.window) for p in raw_points}
         print("| service, raw SpiffWorkflow (no compaction) | " + " | ".join(
             ms(cells.get(p)) for p in points) + " | — | " + " / ".join(
@@ -223,20 +330,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nRaw service cost at pass {args.raw_passes}: {ms(window(raw_times, args.raw_passes, args.window))}"
                   f" ms, state {raw_sizes[args.raw_passes] // 1024} KiB.")
 
-        engine = engine_run(args.passes, True)
-        print(f"\nPhysical floor, {database.label}: the engine alone (load + step + save, no database) plus a minimal "
-              "Core transaction writing the same rows (bench/floor.py; measured after the run on the same database)."
-              "\n")
-        print("| pass | service (ms) | engine alone (ms) | Core transaction (ms) | floor (ms) | service / floor |")
-        print("|---|---|---|---|---|---|")
+        print(f"\nPhysical floor, {database.label}: the engine alone (load + step + save from the same stored state, "
+              "no database) plus a minimal Core transaction writing the same rows (bench/floor.py, on a case of its "
+              "own), both run just before each service step so that they see the same machine load; service / "
+              f"floor = the median of the per-step ratios over the {args.window} steps around the pass; the CPU ratio "
+              "counts this process only (not the sandbox worker, not the PostgreSQL server): on SQLite it is the "
+              "figure least moved by other people's load.\n")
+        print("| pass | service (ms) | engine alone (ms) | Core transaction (ms) | floor (ms) | service / floor "
+              "| same, CPU of this process | SQL statements per step (floor: 7) |")
+        print("|---|---|---|---|---|---|---|---|")
+        ratios = {n: t / (run["engine"][n] + run["core"][n]) for n, t in times.items() if n in run["core"]}
+        cpu_ratios = {n: c / run["floor_cpu"][n] for n, c in run["cpu"].items() if run["floor_cpu"].get(n)}
         for p in points:
-            near = [engine[q] for q in range(p - args.window // 2, p + args.window // 2 + 1) if q in engine]
-            service = window(times, p, args.window)
-            if not near or service is None or core is None:
+            service, alone, core = (window(run[k], p, args.window) for k in ("times", "engine", "core"))
+            ratio, count = window(ratios, p, args.window), window(run["statements"], p, args.window)
+            if None in (service, alone, core, ratio):
                 continue
-            alone = statistics.median(f["load"] + f["step"] + f["save"] for f in near)
-            floor = alone + core
-            print(f"| {p} | {ms(service)} | {ms(alone)} | {ms(core)} | {ms(floor)} | {service / floor:.2f}× |")
+            cpu = window(cpu_ratios, p, args.window)
+            print(f"| {p} | {ms(service)} | {ms(alone)} | {ms(core)} | {ms(alone + core)} | {ratio:.2f}× "
+                  f"| {'—' if cpu is None else f'{cpu:.2f}×'} | {'—' if count is None else f'{count:.0f}'} |")
 
         print("\nEngine alone, no database (ms: load = deserialize, step = complete + engine steps "
               "(+ compaction), save = serialize):\n")
@@ -251,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
                 med = {k: statistics.median(f[k] for f in near) for k in ("load", "step", "save")}
                 print(f"| {label} | {p} | {ms(med['load'])} | {ms(med['step'])} | {ms(med['save'])} "
                       f"| {figures[p]['size'] if p in figures else near[-1]['size']} B |")
+        if args.complaints:
+            print_complaint(database.label, database.url, args.complaints)
     finally:
         database.close()
     return 0

@@ -313,3 +313,49 @@ def names_used(source: str, mode: str = "eval") -> set[str]:
     visitor = _FreeNames()
     visitor.visit(tree)
     return visitor.free
+
+
+# --- literal conditions: provably cheap, evaluated without the sandbox -----------------------------------
+
+MAX_LITERAL_LENGTH = 1000
+MAX_LITERAL_NODES = 200
+_LITERAL_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+                  ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In,
+                  ast.NotIn, ast.Name, ast.Load, ast.Constant, ast.Tuple, ast.List)
+LITERAL_CONSTANTS = (str, int, float, bool, type(None))
+_ALL_BUILTINS = frozenset(dir(builtins))
+
+
+def literal_condition(source: str) -> frozenset[str] | None:
+    """The variable names of a literal condition, or None when the expression is not one.
+
+    A literal condition only compares variables and constants and combines the comparisons with and/or/not
+    (`admissible == "yes"`, `amount > 1000 and kind == 'complaint'`, `channel in ("letter", "mail")`): no
+    call, attribute, subscript, arithmetic or comprehension, at most MAX_LITERAL_LENGTH characters and
+    MAX_LITERAL_NODES nodes, constants of plain types only, and no builtin or private name. Given plain values
+    (LITERAL_CONSTANTS) for its variables it runs in time bounded by its size and theirs, with no side
+    effect, so the engine may evaluate it in-process instead of the sandbox worker (app.engine.scripting).
+    """
+    if not isinstance(source, str) or len(source) > MAX_LITERAL_LENGTH:
+        return None
+    try:
+        tree = ast.parse(source, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    names, count = set(), 0
+    for node in ast.walk(tree):
+        count += 1
+        if count > MAX_LITERAL_NODES or not isinstance(node, _LITERAL_NODES):
+            return None
+        if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not) \
+                and not isinstance(node.operand, ast.Constant):
+            return None  # -x or +x of a variable: arithmetic on data
+        if isinstance(node, ast.Tuple | ast.List) and not all(isinstance(e, ast.Constant) for e in node.elts):
+            return None  # a collection of constants only, for `in`
+        if isinstance(node, ast.Constant) and type(node.value) not in LITERAL_CONSTANTS:
+            return None
+        if isinstance(node, ast.Name):
+            if _private(node.id) or node.id in FORBIDDEN_NAMES or node.id in _ALL_BUILTINS:
+                return None
+            names.add(node.id)
+    return frozenset(names)

@@ -1,7 +1,10 @@
 """The script environment: restricted conditions and scripts, service-task handlers, the application clock.
 
 Every condition, script and timer expression goes through `SandboxEnvironment`: it is checked (script_safety),
-then run in the worker process of `sandbox` under the step's CPU and memory budgets. What a script gives back
+then run in the worker process of `sandbox` under the step's CPU and memory budgets, except a literal
+condition on plain values (`admissible == "yes"`, `amount > 1000 and kind == "complaint"`: comparisons of
+variables and constants only, proven by script_safety.literal_condition), evaluated in-process: nothing in it
+can loop, call or allocate, and a pipe round trip would cost more than the comparison. What a script gives back
 must be storable: plain JSON values (no set, bytes, range, generator, over-long integer or cycle) within
 the case data size cap; otherwise the task fails (its data unchanged) and the case goes to incident.
 
@@ -21,7 +24,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from app import clock
 from app.engine import messages_fr, sandbox
 from app.engine.errors import DocumentLimits, EngineError
-from app.engine.script_safety import check_source
+from app.engine.script_safety import LITERAL_CONSTANTS, check_source, literal_condition
 from app.engine.serialization import SERIALIZER
 
 # --- the clock: SpiffWorkflow's timers read datetime.now() in their own module -------------------
@@ -133,6 +136,46 @@ def _checked(source: str, mode: str) -> tuple[str, ...]:
     return tuple(check_source(source, mode))
 
 
+# --- literal conditions, in-process --------------------------------------------------------------------
+
+NOT_LITERAL = object()
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal(source: str):
+    """(compiled code, variable names) of a literal condition (script_safety.literal_condition), else None."""
+    names = literal_condition(source)
+    if names is None:
+        return None
+    return compile(source, "<condition>", "eval"), tuple(names)
+
+
+def evaluate_literal(source: str, context: dict, external: dict | None = None):
+    """The value of a literal condition evaluated here, without the sandbox worker; `NOT_LITERAL` when the
+    sandbox must evaluate it: not a literal condition, a variable missing or not a plain value (a list, a
+    date...), or an error (the sandbox then reports it exactly as it always does). A literal condition on
+    plain values is a few comparisons: no call, loop or allocation that a budget would have to stop."""
+    literal = _literal(source)
+    if literal is None:
+        return NOT_LITERAL
+    code, names = literal
+    scope = {}
+    for name in names:
+        if name in context:
+            value = context[name]
+        elif external and name in external:
+            value = external[name]
+        else:
+            return NOT_LITERAL
+        if type(value) not in LITERAL_CONSTANTS:
+            return NOT_LITERAL
+        scope[name] = value
+    try:
+        return eval(code, {"__builtins__": {}}, scope)  # noqa: S307 - a proven literal condition on plain values
+    except Exception:  # noqa: BLE001 - e.g. "<" between a text and a number: the sandbox words the error
+        return NOT_LITERAL
+
+
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """SpiffWorkflow's script environment, run in the sandbox worker; `budget` is the current step's."""
 
@@ -147,6 +190,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         problems = _checked(expression, "eval")
         if problems:
             raise ValueError(problems[0])
+        value = evaluate_literal(expression, context, external_context)
+        if value is not NOT_LITERAL:
+            return value
         return sandbox.run("eval", expression, dict(context), dict(external_context or {}), self._budget())
 
     def execute(self, script, context, external_context=None):

@@ -15,8 +15,9 @@ import secrets
 import time
 from datetime import UTC
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
 from app.engine import SERIALIZER_VERSION, CaseWorkflow, MoveRefused, StepContext, StepResult
@@ -24,7 +25,7 @@ from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
 from app.services.core import audit, definitions, rollup
-from app.services.core.case_lock import lock_case, lock_task_case
+from app.services.core.case_lock import lock_case, lock_task_case, refresh_task
 from app.services.core.case_rules import SEVERITY_PRIORITY, check_data_size, column_value, status_of
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.core.handlers import HANDLERS
@@ -179,8 +180,10 @@ def create_case(actor: str, process_key: str, data: dict, *, parent: Case | None
 def complete_task(user: User, task_id: str, raw_data: dict, *, html: bool = False) -> Case:
     """Complete a ready task with form data: 422 invalid, 409 no longer ready, 403 not the user's lane."""
     with transaction():
-        lock_task_case(task_id)  # first: the state and holder checked next are the committed ones
-        return complete_row(actionable_row(user, task_id), user.username, raw_data, html=html, refreshed=True)
+        # First: the state and holder checked next are the committed ones. The row is kept (the session's
+        # identity map holds objects weakly): actionable_row finds it there instead of reading it again.
+        row = lock_task_case(task_id)
+        return complete_row(actionable_row(user, row.id), user.username, raw_data, html=html, refreshed=True)
 
 
 @use_case
@@ -191,7 +194,7 @@ def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False
     """
     case = lock_case(row.case_id)  # before any read or write of the case's rows (a no-op if already held)
     if not refreshed:
-        db.session.refresh(row)
+        refresh_task(row)
     if row.state != "ready":
         raise Conflict("Cette tâche a déjà été traitée.", completed_by=row.completed_by)
     task_id = row.id
@@ -376,13 +379,12 @@ def load_workflow(case: Case, context: StepContext) -> CaseWorkflow:
 def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: CaseContext, actor: str, *,
                event: str, event_data: dict, task: TaskRow | None = None, before: dict | None = None) -> None:
     """Write everything one engine step produced, in the current transaction."""
-    clocks.after_step(case, workflow, result, context, actor)  # may hold or shift timers: before the dump
+    ready_rows = ready_task_rows(case)
+    # The clocks may hold or shift timers: before the dump.
+    clocks.after_step(case, workflow, result, context, actor, existing=set(ready_rows))
     now = clock.now()
     data = result.data
-    state = case.workflow_state
-    if state is None:
-        state = case.workflow_state = WorkflowState(case_id=case.id)
-    state.state, state.serializer_version, state.updated_at = workflow.dump(), SERIALIZER_VERSION, now
+    save_state(case, workflow.dump(), now)
 
     old_status = case.status
     for name in BUSINESS_FIELDS:
@@ -407,15 +409,47 @@ def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: 
     if old_status != case.status:
         audit.record(case, actor, "status_changed", data={"from": old_status, "to": case.status})
 
-    _sync_tasks(case, result, now)
+    _sync_tasks(case, result, now, ready_rows)
     _run_effects(case, context, actor)
     ENGINE_STEP.labels(event).observe(time.perf_counter() - context.started)
 
 
-def _sync_tasks(case: Case, result: StepResult, now) -> None:
-    """Make the task table match the workflow's ready human tasks."""
-    rows = {r.id: r for r in db.session.scalars(
-        select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready"))}
+def ready_task_rows(case: Case) -> dict[str, TaskRow]:
+    """The case's task rows still ready, by id, read once for the clocks and the task sync. Without an autoflush
+    (one flush per step, at commit): the session's own changes are applied here instead, so a row completed in
+    this transaction is left out and a new one not flushed yet is counted."""
+    with db.session.no_autoflush:
+        rows = {r.id: r for r in db.session.scalars(
+            select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready")) if r.state == "ready"}
+    rows.update({obj.id: obj for obj in db.session.new
+                 if isinstance(obj, TaskRow) and obj.case_id == case.id and obj.state == "ready"})
+    return rows
+
+
+_SAVE_STATE = (update(WorkflowState.__table__).where(WorkflowState.__table__.c.case_id == bindparam("key"))
+               .values(state=bindparam("state"), serializer_version=bindparam("version"),
+                       updated_at=bindparam("at")))
+
+
+def save_state(case: Case, dumped: str, now) -> None:
+    """Store the case's serialized workflow: a prebuilt UPDATE on the session's connection (no unit of work for
+    the largest value of the step), the loaded object then set to what was written; a new case's state, or one
+    with pending changes, goes through the ORM."""
+    state = case.workflow_state
+    if state is None:
+        state = case.workflow_state = WorkflowState(case_id=case.id)
+    info = inspect(state)
+    if not info.persistent or info.modified:
+        state.state, state.serializer_version, state.updated_at = dumped, SERIALIZER_VERSION, now
+        return
+    with db.session.no_autoflush:  # the step's other writes wait for the one flush at commit
+        db.session.execute(_SAVE_STATE, {"key": case.id, "state": dumped, "version": SERIALIZER_VERSION, "at": now})
+    for name, value in (("state", dumped), ("serializer_version", SERIALIZER_VERSION), ("updated_at", now)):
+        set_committed_value(state, name, value)
+
+
+def _sync_tasks(case: Case, result: StepResult, now, rows: dict[str, TaskRow]) -> None:
+    """Make the task table match the workflow's ready human tasks (`rows`: the case's ready rows, by id)."""
     ready_ids = {t.id for t in result.ready}
     for task_id, row in rows.items():
         if task_id not in ready_ids:
@@ -438,11 +472,16 @@ def _sync_tasks(case: Case, result: StepResult, now) -> None:
 def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
     """Carry out what the step's handlers asked for: messages, linked cases, messages to the parent case."""
     effects, context.effects = context.effects, []
+    # The letters' facts first (answered, survey sent: the clock is pinned, so the same instant): the first
+    # template query's flush writes them with the step's case update, one UPDATE of the case row per step.
+    # No letter's text reads them.
+    for effect in effects:
+        if effect[0] == "message":
+            rollup.message_sent(case, effect[1], clock.now())
     for effect in effects:
         kind, bpmn_id = effect[0], effect[-1]
         if kind == "message":
             message = messages.queue(case, effect[1], effect[2], channel=effect[3])
-            rollup.message_sent(case, message.template, clock.now())
             db.session.flush()
             audit.record(case, actor, "message_sent", bpmn_id=bpmn_id, data={
                 "template": message.template, "channel": message.channel, "recipient": message.recipient,

@@ -65,11 +65,13 @@ def expected_hash(event) -> str | None:
     return keyed_hash(event, key) if key is not None else None
 
 
-def _last(case_id: int | None) -> AuditEvent | None:
-    query = select(AuditEvent).where(
+def _last(case_id: int | None):
+    """The head of a chain: its last event's (seq, hash) row, or None."""
+    query = select(AuditEvent.seq, AuditEvent.hash).where(
         AuditEvent.case_id.is_(None) if case_id is None else AuditEvent.case_id == case_id
     ).order_by(AuditEvent.seq.desc()).limit(1)
-    return db.session.scalars(query).first()
+    with db.session.no_autoflush:  # the events added by this transaction are in its cache (_pending_heads)
+        return db.session.execute(query).first()
 
 
 def record(case: Case | None, actor: str, type_: str, *, data: dict | None = None, task_id: str | None = None,
@@ -175,8 +177,8 @@ def verify(reference: str | None = None, anchors: dict | None = None) -> list[Ch
 
 
 def head(case_id: int) -> str:
-    """The hash at the head of a case's chain."""
-    last = _last(case_id)
+    """The hash at the head of a case's chain (events added by the current transaction included)."""
+    last = _pending_heads().get(case_id) or _last(case_id)
     return last.hash if last else GENESIS
 
 

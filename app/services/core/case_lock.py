@@ -14,9 +14,11 @@ and the case's lock_version (version_id_col) still turns a change committed mean
 """
 
 from sqlalchemy import select
+from sqlalchemy.orm.util import identity_key
 
 from app.extensions import db
 from app.models import Case, TaskRow
+from app.services.core import rollup
 from app.services.core.errors import NotFound
 
 
@@ -26,17 +28,27 @@ def lock_case(case_id: int) -> Case:
     Once per transaction: a case already locked in it is returned from the session (nothing else can have
     changed it since), so a use case calling another (a completion from the survey page) locks once.
     """
-    held = db.session.info.setdefault("case_locks", set())
-    if case_id in held:
-        case = db.session.get(Case, case_id)
-        if case is not None:
-            return case
-    query = (select(Case).where(Case.id == case_id).with_for_update(of=Case)
-             .execution_options(populate_existing=True))  # what was read before the lock may be stale
-    case = db.session.scalars(query).first()
+    # case id -> the locked object: a strong reference (the session's identity map holds objects weakly).
+    case = _held().get(case_id)
+    if case is not None and case in db.session:
+        return case
+    case = _lock(Case.id == case_id)
     if case is None:
         raise NotFound("Dossier inconnu.")
-    held.add(case_id)
+    return case
+
+
+def _held() -> dict:
+    return db.session.info.setdefault("case_locks", {})
+
+
+def _lock(where) -> Case | None:
+    query = (select(Case).where(where).with_for_update(of=Case)
+             .execution_options(populate_existing=True))  # what was read before the lock may be stale
+    case = db.session.scalars(query).first()
+    if case is not None:
+        _held()[case.id] = case
+        rollup.read_fresh(db.session, case)  # what the case contributed before: read now, under the lock
     return case
 
 
@@ -47,10 +59,26 @@ def release(session, transaction) -> None:
 
 
 def lock_task_case(task_id: str) -> TaskRow:
-    """Lock the case of a task row (see lock_case) and return the row re-read after the lock: 404 unknown."""
+    """Lock the case of a task row (see lock_case) and return the row re-read after the lock: 404 unknown.
+
+    A row not in the session yet, in a transaction holding no case lock: one statement finds and locks its
+    case, then the row is read (after the lock, so as committed)."""
+    if db.session.identity_map.get(identity_key(TaskRow, task_id)) is None and not _held():
+        case = _lock(Case.id == select(TaskRow.case_id).where(TaskRow.id == task_id).scalar_subquery())
+        row = db.session.get(TaskRow, task_id) if case is not None else None
+        if row is None:
+            raise NotFound("Tâche inconnue.")
+        rollup.read_fresh(db.session, row)
+        return row
     row = db.session.get(TaskRow, task_id)
     if row is None:
         raise NotFound("Tâche inconnue.")
     lock_case(row.case_id)
-    db.session.refresh(row)
+    refresh_task(row)
     return row
+
+
+def refresh_task(row: TaskRow) -> None:
+    """Re-read a task row after its case's lock was taken (and note what it contributed before, see rollup)."""
+    db.session.refresh(row)
+    rollup.read_fresh(db.session, row)

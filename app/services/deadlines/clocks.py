@@ -20,8 +20,17 @@ from app.services.messaging import notifications
 # --- the table ------------------------------------------------------------------------------------------
 
 def open_clocks(case: Case) -> list[CaseClock]:
-    return list(db.session.scalars(select(CaseClock).where(
-        CaseClock.case_id == case.id, CaseClock.stopped_at.is_(None)).order_by(CaseClock.id)))
+    """The case's running clocks. The query flushes first only when the session holds clock changes: other
+    pending changes (the step's task rows) wait for the one flush at commit."""
+    session = db.session
+    pending = any(isinstance(obj, CaseClock) for obj in session.new) or \
+        any(isinstance(obj, CaseClock) for obj in session.dirty)
+    query = select(CaseClock).where(CaseClock.case_id == case.id, CaseClock.stopped_at.is_(None)) \
+        .order_by(CaseClock.id)
+    if pending:
+        return list(session.scalars(query))
+    with session.no_autoflush:
+        return list(session.scalars(query))
 
 
 def for_case(case_id: int) -> list[CaseClock]:
@@ -94,8 +103,10 @@ def _resume(case: Case, row: CaseClock, at: datetime, actor: str, workflow, resu
 
 # --- after every engine step -----------------------------------------------------------------------------
 
-def after_step(case: Case, workflow, result, context, actor: str) -> None:
-    """Apply the step's clock and notification requests, then pause or resume clocks from the ready tasks."""
+def after_step(case: Case, workflow, result, context, actor: str, existing: set[str] | None = None) -> None:
+    """Apply the step's clock and notification requests, then pause or resume clocks from the ready tasks.
+
+    `existing`: the ids of the case's task rows still ready before this step's new ones (read here if None)."""
     mine = [e for e in context.effects if e[0] in ("clock", "notify")]
     context.effects = [e for e in context.effects if e[0] not in ("clock", "notify")]
     now = clock.now()
@@ -119,8 +130,9 @@ def after_step(case: Case, workflow, result, context, actor: str) -> None:
             if row.name in names:
                 _stop(case, row, now, actor, workflow, result, entry.get("bpmn_id"))
 
-    existing = set(db.session.scalars(select(TaskRow.id).where(TaskRow.case_id == case.id,
-                                                               TaskRow.state == "ready")))
+    if existing is None:
+        existing = set(db.session.scalars(select(TaskRow.id).where(TaskRow.case_id == case.id,
+                                                                   TaskRow.state == "ready")))
     pausing: set[str] = set()
     for task in result.ready:
         value = (task.properties or {}).get("pauses_clock")

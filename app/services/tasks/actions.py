@@ -179,8 +179,8 @@ def actionable_row(user: User, task_id: str) -> TaskRow:
 @use_case
 def save_draft(user: User, task_id: str, raw_data: dict, *, html: bool = False) -> TaskRow:
     """Keep what was typed in a ready task's form without completing it (partial validation)."""
-    lock_task_case(task_id)
-    row = actionable_row(user, task_id)
+    locked = lock_task_case(task_id)  # kept: actionable_row finds the row in the session
+    row = actionable_row(user, locked.id)
     clean, errors = validate_submission(form_fields(row), raw_data or {}, partial=True, html=html)
     if errors:
         raise Invalid(errors)
