@@ -230,6 +230,10 @@ def read_fresh(session, obj) -> None:
         return
     state = _state(session)
     state.setdefault("kept", []).append(obj)  # alive until the commit, so that its snapshot then needs no query
+    # An object inserted earlier in this transaction (a case created, then locked to start its workflow) had
+    # nothing before it: what the lock reads back is the transaction's own insert.
+    if any(n is obj for n in (state["new"] if isinstance(obj, Case) else state["task_new"])):
+        return
     if isinstance(obj, Case):
         if obj.id not in state["before"]:
             row = _Row(obj, _CASE_KEYS)
