@@ -62,6 +62,8 @@ def test_phone_complaint_through_three_groups(app, live, page):
     assert page.locator("tr", has_text=reference).locator(".risk-flag").count() == 0
     page.get_by_label("À risque").check()
     page.get_by_role("button", name="Filtrer").click()
+    page.wait_for_url(re.compile(r"risque=1"))  # the filtered page loaded (count() does not wait)
+    page.wait_for_load_state()
     rows = page.locator("table.tasks tbody tr")
     assert rows.count() == 1 and risky.reference in rows.first.inner_text()
     page.get_by_role("link", name="Effacer").click()
