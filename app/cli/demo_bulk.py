@@ -1,5 +1,5 @@
 """Bulk demo data for volume tests: realistic cases, task rows and audit events inserted directly (not through
-the engine), about 100,000 cases a minute.
+the engine): COPY on PostgreSQL, multi-row Core inserts on SQLite.
 
 The cases have no serialized workflow: they fill lists, searches and indicators, but their ready tasks cannot be
 completed. Audit events are properly hash-chained, so `flask audit verify` still passes.
@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 
 from app import clock
 from app.extensions import db
@@ -107,8 +108,9 @@ def _plan(rng: random.Random, process: str, kind: str, received: datetime, now: 
     return tasks, letters, closed
 
 
-def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> int:
-    """Insert `count` cases received over the last `days` days with their tasks and audit events; return count."""
+def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200, progress=None) -> int:
+    """Insert `count` cases received over the last `days` days with their tasks and audit events; return count.
+    `progress(done)`, when given, is called after each committed batch."""
     rng = random.Random(seed)
     now = clock.now()
     defs = {key: definitions.active(key) for key in ("reclamation", "litige")}
@@ -183,12 +185,12 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> 
                 seq += 1
                 prev = chains.add(case, seq, prev, at, type_, data, bpmn_id, task_id)
             next_id += 1
-        # Core inserts of the tables (executemany), not ORM bulk inserts: several times faster.
-        db.session.execute(Case.__table__.insert(), cases)
-        db.session.execute(TaskRow.__table__.insert(), tasks)
-        db.session.execute(AuditEvent.__table__.insert(), chains.rows)
+        for table, rows in ((Case.__table__, cases), (TaskRow.__table__, tasks), (AuditEvent.__table__, chains.rows)):
+            insert_rows(table, rows)
         db.session.commit()
         done += size
+        if progress is not None:
+            progress(done)
     if db.session.get_bind().dialect.name == "postgresql":  # ids were given explicitly: move the sequence past them
         db.session.execute(text("SELECT setval(pg_get_serial_sequence('case_record', 'id'), "
                                 "(SELECT max(id) FROM case_record))"))
@@ -197,6 +199,47 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200) -> 
     rollup.rebuild(facts=False)  # the rows were inserted past the ORM: compute their rollup once
     db.session.commit()
     return done
+
+
+class _Context:
+    """What a column's Python default reads (`context.get_current_parameters()`), for rows written by COPY."""
+
+    def __init__(self, row: dict):
+        self.row = row
+
+    def get_current_parameters(self) -> dict:
+        return self.row
+
+
+def insert_rows(table, rows: list[dict]) -> None:
+    """Insert rows into a table in the current transaction: COPY on PostgreSQL (about 5× faster than the
+    driver's pipelined executemany), a Core executemany elsewhere. Columns a row leaves out get their Python
+    default (task.due_key, case.data_key…) or, without one, the server's."""
+    if not rows:
+        return
+    if db.session.get_bind().dialect.name != "postgresql":
+        db.session.execute(table.insert(), rows)
+        return
+    from psycopg.types.json import Jsonb
+
+    given = set(rows[0])
+    columns = [c for c in table.columns if c.name in given or (c.default is not None and not c.primary_key)]
+    defaults = {c.name: c.default for c in columns if c.name not in given}
+    json_columns = {c.name for c in columns if isinstance(c.type.dialect_impl(db.engine.dialect), JSONB)}
+    names = [c.name for c in columns]
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    quoted = ", ".join(f'"{n}"' for n in names)
+    with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        for row in rows:
+            values = []
+            for name in names:
+                if name in defaults:
+                    default = defaults[name]
+                    value = default.arg(_Context(row)) if default.is_callable else default.arg
+                else:
+                    value = row[name]
+                values.append(Jsonb(value) if name in json_columns and value is not None else value)
+            copy.write_row(values)
 
 
 def _start(prefix: str) -> int:
