@@ -22,6 +22,7 @@ from app.services.core import definitions, rollup
 from app.services.core.audit import GENESIS, seal
 
 BATCH = 2000
+SURVEY_DAYS = 30  # processes/reclamation.bpmn: the survey task's boundary timer (« Sans réponse après 30 jours »)
 CHANNELS = (("web", 30), ("email", 30), ("phone", 20), ("letter", 12), ("registered_letter", 3), ("counter", 5))
 ORIGINS = (("external_customer", 85), ("internal_customer", 10), ("supplier", 5))
 KINDS = (("complaint", 78), ("request", 10), ("compliment", 6), ("suggestion", 6))
@@ -76,7 +77,9 @@ class _Chains:
 
 
 def _plan(rng: random.Random, process: str, kind: str, received: datetime, now: datetime):
-    """The task rows and letters of one case: [(bpmn id, created, completed or None)], [(template, at)], closed."""
+    """The task rows and letters of one case: [(bpmn id, created, completed or None)], [(template, at)], closed,
+    and when the survey went unanswered for SURVEY_DAYS, the moment its timer cancelled it (the process's
+    boundary timer), else None."""
     steps = DISPUTE_STEPS if process == "litige" else STEPS
     if process == "litige":
         sequence = ["ut_analyse", "ut_credit_note", "ut_release", "ut_close"]
@@ -89,13 +92,14 @@ def _plan(rng: random.Random, process: str, kind: str, received: datetime, now: 
         if rng.random() < 0.06:
             sequence.append("ut_capa")
     tasks, letters, moment, closed = [], [], received + timedelta(minutes=rng.randint(5, 240)), None
+    timeout = None
     letters.append(("acknowledgment", received))
     slow = 4.0 if rng.random() < 0.08 else 1.0  # a few cases get stuck: they make the overdue and at-risk lists
     for bpmn_id in sequence:
         done = moment + _duration(rng, steps[bpmn_id][2]) * slow
         if done > now:
             tasks.append((bpmn_id, moment, None))
-            return tasks, letters, None
+            return tasks, letters, None, None
         tasks.append((bpmn_id, moment, done))
         if bpmn_id in ("ut_decide", "ut_handle_feedback"):
             letters.append(("response", done))
@@ -104,8 +108,11 @@ def _plan(rng: random.Random, process: str, kind: str, received: datetime, now: 
     if process == "reclamation":
         letters += [("closure", closed), ("survey", closed)]
         answered = moment + _duration(rng, STEPS["ut_survey"][2])
-        tasks.append(("ut_survey", closed, answered if answered <= now and rng.random() < 0.55 else None))
-    return tasks, letters, closed
+        answered = answered if answered <= now and rng.random() < 0.55 else None
+        tasks.append(("ut_survey", closed, answered))
+        if answered is None and closed + timedelta(days=SURVEY_DAYS) <= now:
+            timeout = closed + timedelta(days=SURVEY_DAYS)
+    return tasks, letters, closed, timeout
 
 
 def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200, progress=None) -> int:
@@ -136,14 +143,15 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200, pro
             category = _pick(rng, CATEGORIES) if process == "reclamation" and kind == "complaint" else None
             channel = _pick(rng, CHANNELS) if process == "reclamation" else None
             written = channel in ("web", "email", "letter", "registered_letter")
-            plan, letters, closed = _plan(rng, process, kind, received, now)
+            plan, letters, closed, timeout = _plan(rng, process, kind, received, now)
+            ended = bool(closed and (process == "litige" or plan[-1][2] or timeout))  # the workflow's end reached
             status = "closed" if closed else ("answered" if any(t == "response" for t, _ in letters) else
                                               "in_progress" if len(plan) > 1 else "open")
             blocked = round(rng.uniform(80, 25000), 2) if process == "litige" else None
             case = {
                 "id": next_id, "reference": f"{prefix}-{counters[prefix]:06d}", "process_key": process,
                 "definition_id": definition.id, "status": status, "stage": "" if closed else STEPS.get(
-                    plan[-1][0], DISPUTE_STEPS.get(plan[-1][0], ("", "", 0)))[1], "completed": False,
+                    plan[-1][0], DISPUTE_STEPS.get(plan[-1][0], ("", "", 0)))[1], "completed": ended,
                 "channel": channel, "origin": _pick(rng, ORIGINS) if process == "reclamation" else None,
                 "kind": kind if process == "reclamation" else None, "category": category,
                 "department": DEPARTMENTS.get(category or "", None), "severity": _pick(rng, SEVERITIES),
@@ -171,16 +179,20 @@ def generate(count: int, seed: int = 7, days: int = 365, actions: int = 200, pro
             for bpmn_id, created, completed in plan:
                 task_id = str(uuid.uuid4())
                 lane, name, _ = (DISPUTE_STEPS if process == "litige" else STEPS)[bpmn_id]
+                cancelled = timeout if bpmn_id == "ut_survey" and not completed else None
+                state = "completed" if completed else "cancelled" if cancelled else "ready"
                 tasks.append({"id": task_id, "case_id": next_id, "case_reference": case["reference"],
                               "process_key": process, "bpmn_id": bpmn_id, "name": name, "lane": lane,
-                              "state": "completed" if completed else "ready", "assignee": "demo" if completed else None,
+                              "state": state, "assignee": "demo" if completed else None,
                               "due_at": case["due_at"], "priority": 0, "customer_name": case["customer_name"],
-                              "channel": channel, "created_at": created, "completed_at": completed,
+                              "channel": channel, "created_at": created, "completed_at": completed or cancelled,
                               "completed_by": "demo" if completed else None,
                               **{d: case[d] for d in rollup.TASK_DIMS if d != "channel"},
-                              "duration_seconds": seconds_between(created, completed)})
+                              "duration_seconds": seconds_between(created, completed or cancelled)})
                 if completed:
                     events.append((completed, "task_completed", {"path": []}, bpmn_id, task_id))
+                elif cancelled:  # what the engine records when the survey's boundary timer fires
+                    events.append((cancelled, "timer_fired", {"timers": ["bt_survey_timeout"]}, None, None))
             for at, type_, data, bpmn_id, task_id in sorted(events, key=lambda e: e[0]):
                 seq += 1
                 prev = chains.add(case, seq, prev, at, type_, data, bpmn_id, task_id)
