@@ -99,3 +99,7 @@ Index("ix_task_holder_due", TaskRow.state, TaskRow.assignee, TaskRow.due_key, Ta
 Index("ix_task_holder_priority", TaskRow.state, TaskRow.assignee, TaskRow.priority.desc(), TaskRow.due_key,
       TaskRow.lane)
 Index("ix_task_holder_created", TaskRow.state, TaskRow.assignee, TaskRow.created_at, TaskRow.lane)
+# A step filter (with or without a channel): its ready rows found by a range and, both given, already in the
+# default order. Without it, at a million cases (135,000 ready rows among 4.4 million), a step and a channel
+# matching 1,755 rows took 600 ms, a scan of the table (README, "Cost as the work grows").
+Index("ix_task_ready_step", TaskRow.state, TaskRow.bpmn_id, TaskRow.channel, TaskRow.due_key)

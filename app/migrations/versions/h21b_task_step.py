@@ -1,0 +1,41 @@
+"""task list and dashboard at a million cases: ready rows by step and channel (ix_task_ready_step), open cases
+by deadline (ix_case_open_due, partial: WHERE closed_at IS NULL)
+
+PostgreSQL: CREATE INDEX CONCURRENTLY, outside the revision's transaction: writes to `task` and `case_record`
+go on while they build (timed on the 1,000,000-case database: README, "Cost as the work grows").
+SQLite: a plain CREATE INDEX (the application is stopped for upgrades there).
+
+Revision ID: h21b_task_step
+Revises: h18_audit
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "h21b_task_step"
+down_revision = "h18_audit"
+branch_labels = None
+depends_on = None
+
+OPEN = sa.text("closed_at IS NULL")
+INDEXES = [("ix_task_ready_step", "task", ["state", "bpmn_id", "channel", "due_key"], {}),
+           ("ix_case_open_due", "case_record", ["due_at"], {"postgresql_where": OPEN, "sqlite_where": OPEN})]
+
+
+def upgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        with op.get_context().autocommit_block():
+            for name, table, columns, options in INDEXES:
+                op.create_index(name, table, columns, postgresql_concurrently=True, if_not_exists=True, **options)
+    else:
+        for name, table, columns, options in INDEXES:
+            op.create_index(name, table, columns, **options)
+
+
+def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        with op.get_context().autocommit_block():
+            for name, table, _, _ in INDEXES:
+                op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
+    else:
+        for name, table, _, _ in INDEXES:
+            op.drop_index(name, table_name=table)
