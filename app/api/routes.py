@@ -17,7 +17,7 @@ from app.services.staff import signin
 from app.services.tasks import actions as tasks
 from app.services.tasks import task_list
 from app.vocabulary import REPORT_READERS
-from app.web import limiter
+from app.web import limiter, remember_user
 
 OPENAPI = Path(__file__).with_name("openapi.json")
 
@@ -35,6 +35,7 @@ def login():
         user = signin.sign_in(str(body.get("username", "")), str(body.get("password", "")))
     except ServiceError as exc:  # 401 refused, 503 directory unreachable
         return jsonify(error=exc.message), exc.status
+    remember_user(user.username)  # the access log names who signed in without reading the row again
     return jsonify(token=users.issue_token(user), username=user.username, groups=user.groups)
 
 

@@ -62,14 +62,14 @@ def current_username() -> str | None:
     """The signed-in staff member (session) or API user (bearer token), if any."""
     if USERNAME in request.environ:  # noted when the user was loaded (app/web.py): no query after a commit
         return request.environ[USERNAME]
-    user = g.get("user")
-    if user is not None:
-        return getattr(user, "username", None)
     try:
+        user = g.get("user")
+        if user is not None:
+            return getattr(user, "username", None)
         from flask_login import current_user
 
         return current_user.username if current_user.is_authenticated else None
-    except Exception:  # noqa: BLE001 - logging must never break a response
+    except Exception:  # noqa: BLE001 - logging must never break a response (a user object detached, expired)
         return None
 
 
