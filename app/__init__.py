@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.models import User
     from app.services.core import session_hooks
     from app.services.people import sessions
+    from app.web import remember_user
 
     @login_manager.user_loader
     def load_user(user_id: str):
@@ -66,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                 flash(reason, "info")
             return None
         sessions.touch(session)
+        remember_user(user.username)
         return user
 
     from sqlalchemy import event

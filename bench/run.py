@@ -6,9 +6,12 @@
 (1) bench/overhead.py: per step, SpiffWorkflow in memory vs our service with persistence, SQLite and PostgreSQL.
 (2) bench/step_cost.py (long cases): per-step cost at step 5 vs step 200 of a looping case.
 (3) bench/task_list.py and bench/dashboard.py: task list and dashboard latency with 100,000 cases.
-(4) bench/throughput.py: full lifecycles per second through HTTP, gunicorn 1, 2 and 4 workers, PostgreSQL.
+(4) bench/throughput.py: requests per second of one gunicorn worker (trivial endpoint, task completion, task
+    list page; SQLite and PostgreSQL), then full lifecycles per second with 1, 2 and 4 workers, PostgreSQL.
 (5) bench/replay.py (audit): replay time of a 100-event case.
 (6) bench/letter_pdf.py: the cost of one letter PDF (WeasyPrint) and of writing a letter in a step.
+(7) bench/scale.py (PostgreSQL only): the figures at 10,000 and 100,000 cases (1,000,000: run it by hand,
+    `bench/scale.py generate` then `measure`, see the README).
 Scripts written by others are called as they are (with --smoke when they support it); a missing one is
 reported as such.
 """
@@ -49,6 +52,17 @@ def external(name: str, smoke: bool, title: str) -> str:
     return f"### {title} (`bench/{name}`, {time.perf_counter() - t0:.0f} s)\n\n{done.stdout.strip()}\n"
 
 
+def scale(smoke: bool) -> str:
+    args = [sys.executable, str(BENCH / "scale.py"), "run", *(["--smoke"] if smoke else ["--scales", "10000,100000"])]
+    t0 = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          timeout=7200)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench/scale.py failed:\n{done.stdout}\n{done.stderr}")
+    summary = done.stdout[done.stdout.index("### (7)"):]
+    return f"{summary.strip()}\n\n(`bench/scale.py`, {time.perf_counter() - t0:.0f} s; details: run it alone)\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check that everything runs")
@@ -70,11 +84,16 @@ def main() -> int:
         external("step_cost.py", args.smoke, "(2) Per-step cost of a looping case"),
         external("task_list.py", args.smoke, "(3a) Task list latency with 100,000 cases"),
         external("dashboard.py", args.smoke, "(3b) Dashboard latency with 100,000 cases"),
+        throughput.run_rates(10 if args.smoke else 600, backends),
         throughput.run(2 if args.smoke else 60, [1] if args.smoke else [1, 2, 4],
                        "postgresql" if has_pg else "sqlite"),
         external("replay.py", args.smoke, "(5) Replay of a 100-event case"),
         external("letter_pdf.py", args.smoke, "(6) Cost of one letter PDF"),
     ]
+    if has_pg:
+        parts.append(scale(args.smoke))
+    else:
+        parts.append("### (7) Cost as the work grows\n\nNot measured: PostgreSQL only (set BENCH_DATABASE_URL).\n")
     report = "\n".join(parts)
     print(report)
     if args.output:

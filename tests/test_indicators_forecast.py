@@ -1,6 +1,8 @@
 """Breach forecast: estimated closure from past durations of similar closed cases, with fallbacks."""
 
 
+from datetime import timedelta
+
 from app.services.indicators import figures as indicators
 from app.services.tasks import forecast
 from tests.support.indicator_data import Builder, at, closed_history
@@ -49,3 +51,22 @@ def test_too_few_samples_and_overdue(deployed):
     found = forecast.forecast_for_cases([late.id])
     # median of [4, 5, 6, 7, 30] is 6 days after 2 November, already past: the estimate is now
     assert found[late.id].estimated_at == at(11, 23) and found[late.id].samples == 5
+
+
+def test_medians_come_from_the_latest_closures_only(deployed, monkeypatch):
+    """Past HISTORY_CASES closures in the period, the older ones no longer count: the cold computation is
+    bounded however many cases close."""
+    b = Builder()
+    for n, closed in ((30, at(10, 2)), (30, at(10, 3))):  # two old, slow closures
+        b.case(at(9, 1), kind="complaint", category="billing", status="closed", closed_at=closed,
+               tasks=[("ut_analyse", closed - timedelta(days=n), closed - timedelta(days=n - 1))])
+    closed_history(b, days=(4, 5, 6, 7, 8))  # five later ones: closed 5 to 9 October
+    case = b.case(at(11, 21), kind="complaint", category="billing", due_at=at(12, 20), status="in_progress",
+                  tasks=[("ut_analyse", at(11, 22), None)])
+    forecast._CACHE.clear()
+    everything = forecast.forecast_for_cases([case.id])[case.id]
+    assert everything.samples == 7 and everything.estimated_at == at(11, 29)  # median of 4..8, 30, 30: 7 days
+    monkeypatch.setattr(forecast, "HISTORY_CASES", 5)
+    forecast._CACHE.clear()
+    latest = forecast.forecast_for_cases([case.id])[case.id]
+    assert latest.samples == 5 and latest.estimated_at == at(11, 28)  # median of 4..8: 6 days

@@ -21,6 +21,9 @@ def token_required(view):
         if user is None:
             return jsonify(error="Authentification requise."), 401, {"WWW-Authenticate": "Bearer"}
         g.user = user
+        from app.web import remember_user
+
+        remember_user(user.username)
         from app.access import refuses_write
 
         if refuses_write(user):  # auditors read everything and change nothing, on every API route

@@ -10,6 +10,7 @@ from app.api.serializers import case_json, event_json, form_json, task_json
 from app.services.cases import lifecycle as cases
 from app.services.core import audit, definitions
 from app.services.core.errors import Forbidden, Invalid, ServiceError
+from app.services.core.transaction import run
 from app.services.people import users
 from app.services.people.users import login_limit
 from app.services.staff import signin
@@ -61,8 +62,7 @@ def create_case():
     process_key, data = body.get("process"), body.get("data", {})
     if not isinstance(process_key, str) or not isinstance(data, dict):
         raise Invalid({"process": "Processus attendu (chaîne) et data (objet)."})
-    case = cases.start_case(g.user, process_key, data)
-    return jsonify(case_json(case, tasks.ready_for_case(case.id))), 201
+    return jsonify(run(lambda: _case_answer(cases.start_case(g.user, process_key, data)))), 201
 
 
 @bp.get("/cases/<reference>")
@@ -124,8 +124,13 @@ def complete(task_id):
         raise Invalid({"data": "Objet attendu."})
     if "auditeur" in g.user.groups and not g.user.is_admin:
         raise Forbidden("Les auditeurs ne modifient rien.")
-    case = cases.complete_task(g.user, task_id, data)
-    return jsonify(case_json(case, tasks.ready_for_case(case.id)))
+    return jsonify(run(lambda: _case_answer(cases.complete_task(g.user, task_id, data))))
+
+
+def _case_answer(case) -> dict:
+    """The case and its ready tasks as JSON, built inside the change's transaction (the service joins `run`'s):
+    after the commit the case is expired, and reading it back would cost another query."""
+    return case_json(case, tasks.ready_for_case(case.id))
 
 
 @bp.post("/cases/<reference>/retry")

@@ -4,7 +4,7 @@ import hashlib
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -39,6 +39,11 @@ class Case(db.Model):
         Index("ix_case_cause_received", "category", "root_cause_key", "received_at"),  # CAPA recurrence
         Index("ix_case_processing_walk", "processing_seconds", "closed_at", "process_key", "channel", "origin",
               "kind", "category", "department"),
+        # The open cases only (partial): the dashboard's overdue list walks it in deadline order. At a million
+        # cases, 74,000 open, the walk of ix_case_due over every closed case took 2.3 s (README, "Cost as the
+        # work grows").
+        Index("ix_case_open_due", "due_at", postgresql_where=text("closed_at IS NULL"),
+              sqlite_where=text("closed_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,7 +3,7 @@
 import unicodedata
 from datetime import UTC, datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, event, inspect
+from sqlalchemy import DDL, Float, ForeignKey, Index, Integer, String, event, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -99,3 +99,19 @@ Index("ix_task_holder_due", TaskRow.state, TaskRow.assignee, TaskRow.due_key, Ta
 Index("ix_task_holder_priority", TaskRow.state, TaskRow.assignee, TaskRow.priority.desc(), TaskRow.due_key,
       TaskRow.lane)
 Index("ix_task_holder_created", TaskRow.state, TaskRow.assignee, TaskRow.created_at, TaskRow.lane)
+# Partial indexes of the ready rows only (small, and not touched when a row stops being ready); the task list
+# writes state = 'ready' as a literal so that they match (app/services/tasks/task_list.py).
+READY = text("state = 'ready'")
+# A step filter (with or without a channel): its ready rows found by a range and, both given, already in the
+# default order. Without it, at a million cases (135,000 ready rows among 4.4 million), a step and a channel
+# matching 1,755 rows took 600 ms, a scan of the table (README, "Cost as the work grows").
+Index("ix_task_ready_step", TaskRow.bpmn_id, TaskRow.channel, TaskRow.due_key, postgresql_where=READY,
+      sqlite_where=READY)
+# A part of a customer's name (LIKE '%lefevre%'): on PostgreSQL a trigram index of the ready rows (pg_trgm, made
+# by the migration or before create_all), so a rare or absent name no longer reads the whole tab (480 ms at a
+# million cases, 135,000 ready rows). SQLite has no trigrams: there it is a plain partial index, unused by the
+# search, which scans as before.
+Index("ix_task_ready_customer", TaskRow.customer_key, postgresql_using="gin",
+      postgresql_ops={"customer_key": "gin_trgm_ops"}, postgresql_where=READY, sqlite_where=READY)
+event.listen(TaskRow.__table__, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))

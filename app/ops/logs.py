@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 from flask import g, request
 
+from app.web import USERNAME
+
 ACCESS = logging.getLogger("reclamations.access")
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -58,6 +60,8 @@ def trace_id() -> str:
 
 def current_username() -> str | None:
     """The signed-in staff member (session) or API user (bearer token), if any."""
+    if USERNAME in request.environ:  # noted when the user was loaded (app/web.py): no query after a commit
+        return request.environ[USERNAME]
     user = g.get("user")
     if user is not None:
         return getattr(user, "username", None)
@@ -77,7 +81,7 @@ def _start():
 def _finish(response):
     duration = (time.perf_counter() - request.environ.get("reclamations.started", time.perf_counter())) * 1000
     response.headers["X-Request-ID"] = trace_id()
-    if request.path.startswith("/static/"):
+    if request.path.startswith("/static/") or not ACCESS.isEnabledFor(logging.INFO):
         return response
     ACCESS.info("request", extra={
         "method": request.method, "path": request.path, "status": response.status_code,

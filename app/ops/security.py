@@ -11,6 +11,8 @@ from flask import request
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.web import USERNAME
+
 
 def csp_nonce() -> str:
     """The nonce of this request, for the rare inline script."""
@@ -44,8 +46,11 @@ def _headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    # Nothing a signed-in person sees, nor any API answer, is kept by a browser or a proxy cache.
-    if request.endpoint != "static" and (request.blueprint == "api" or current_user.is_authenticated):
+    # Nothing a signed-in person sees, nor any API answer, is kept by a browser or a proxy cache. A user loaded
+    # for this request is known from the environ (app/web.py) without touching the user row, which a commit
+    # may have expired; current_user is asked only otherwise (a sign-in in this very request).
+    if request.endpoint != "static" and (request.blueprint == "api" or USERNAME in request.environ
+                                         or current_user.is_authenticated):
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
     if request.is_secure:

@@ -59,14 +59,30 @@ def active(key: str) -> ProcessDefinition:
     return definition
 
 
+def _latest():
+    return (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+            .where(ProcessDefinition.status == "deployed").group_by(ProcessDefinition.key).subquery())
+
+
 def all_active() -> list[ProcessDefinition]:
     """The active version of every deployed process."""
-    latest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .where(ProcessDefinition.status == "deployed").group_by(ProcessDefinition.key).subquery())
+    latest = _latest()
     return list(db.session.scalars(
         select(ProcessDefinition).join(latest, (ProcessDefinition.key == latest.c.key)
                                        & (ProcessDefinition.version == latest.c.v)).order_by(ProcessDefinition.key)
     ))
+
+
+def active_versions() -> tuple[tuple, ...]:
+    """(id, key, version, sha256, name) of each active version, all_active()'s order, without their documents: a
+    key for caches of what is derived from them (a deployed row never changes; the hash tells a database refilled
+    with the same ids apart)."""
+    latest = _latest()
+    return tuple(tuple(r) for r in db.session.execute(
+        select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.sha256,
+               ProcessDefinition.name)
+        .join(latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
+        .order_by(ProcessDefinition.key)))
 
 
 _USER_TASKS: dict[tuple[str, str], tuple[str, ...]] = {}  # (sha256, process key) -> user task ids (immutable)

@@ -196,10 +196,26 @@ def save_draft(user: User, task_id: str, raw_data: dict, *, html: bool = False) 
     return row
 
 
+_OPTIONS: dict[tuple, dict] = {}  # definitions.active_versions() -> list_options() (one entry)
+
+
 def list_options() -> dict:
-    """Choices for the task list filters, from the deployed definitions (no task scan, no workflow)."""
+    """Choices for the task list filters, from the deployed definitions (no task scan, no workflow): computed
+    again only when the active versions change (one light query per call; the documents are not loaded)."""
+    key = definitions.active_versions()
+    options = _OPTIONS.get(key)
+    if options is None:
+        active = definitions.all_active()
+        options = _list_options(active)
+        if tuple(d.id for d in active) == tuple(v[0] for v in key):  # not a version deployed in between
+            _OPTIONS.clear()
+            _OPTIONS[key] = options
+    return options
+
+
+def _list_options(active) -> dict:
     processes, steps, channels, origins = [], {}, {}, {}
-    for definition in definitions.all_active():
+    for definition in active:
         pspec = definitions.spec_for(definition)
         processes.append((definition.key, definition.name or definition.key))
         for bpmn_id, info in pspec.user_tasks.items():
@@ -210,7 +226,7 @@ def list_options() -> dict:
             elif spec.name == "origin":
                 origins.update(dict(spec.options))
     return {"processes": processes, "steps": sorted(steps.items(), key=lambda s: s[1]),
-            "channels": sorted(channels.items(), key=lambda c: c[1]),
+            "channels": sorted(channels.items(), key=lambda c: c[1]), "channel_names": channels,
             "origins": sorted(origins.items(), key=lambda c: c[1])}
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from math import ceil
 
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import and_, case, func, literal_column, or_, select, true
 
 from app import clock
 from app.extensions import db
@@ -22,6 +22,9 @@ from app.services.core.sql_stats import dialect
 from app.services.tasks import forecast
 from app.vocabulary import MANAGER_GROUPS  # noqa: F401 - re-read by tasks.actions
 
+# 'ready' written in the SQL, not bound: the partial indexes of ready rows (app/models/task.py) then match
+# whatever plan the database keeps for the statement (a generic plan of a prepared one knows no parameter).
+READY = literal_column("'ready'")
 SCOPES = ("mine", "group", "all")
 SORTS = ("due", "created", "priority")
 COUNT_CAP = 1000  # tab counts stop here: "1 000+" (counting 100,000 rows on every page costs more than the page)
@@ -63,7 +66,7 @@ def visible_query(user: User, scope: str = "group"):
         raise Invalid({"scope": "Valeur attendue : mine, group ou all."})
     if scope == "all" and "all" not in available_scopes(user):
         raise Forbidden("La vue « toutes les tâches » est réservée aux responsables.")
-    return select(TaskRow).where(TaskRow.state == "ready", _scope_condition(user, scope))
+    return select(TaskRow).where(TaskRow.state == READY, _scope_condition(user, scope))
 
 
 def _prefix(column, prefix: str):
@@ -154,7 +157,7 @@ def _ready(scopes: list[str]):
     """
     if "all" in scopes and dialect() == "sqlite":
         return TaskRow.state + "" == "ready"
-    return TaskRow.state == "ready"
+    return TaskRow.state == READY
 
 
 @dataclass
