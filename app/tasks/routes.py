@@ -1,5 +1,6 @@
 """Task list, task page, claim / release / reassign and bulk actions: thin routes over app/services."""
 
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
@@ -25,9 +26,18 @@ from app.web import csrf
 DUE_SOON_DAYS = 2
 EXPIRED = ("Le formulaire a expiré (jeton de sécurité) : rien n'a été enregistré. Vos saisies sont conservées "
            "ci-dessous : envoyez-les à nouveau.")
+PRIORITY_LABELS = {3: "critique", 2: "haute", 1: "moyenne"}  # any other value: « normale »
 TAB_LABELS = {"mine": "Mes tâches", "group": "Mon équipe", "all": "Toutes"}
 TAB_KEY = "task_tab"  # the tab the person works in (session)
 NEXT_KEY = "next_task"  # the task offered after « Terminer l'étape »
+
+
+class _Me(NamedTuple):
+    """Who is looking at the list, as the rows' buttons ask it (read once per page)."""
+
+    username: str
+    admin: bool
+    lanes: frozenset
 
 
 def _back(default: str) -> str:
@@ -57,12 +67,15 @@ def index():
         result = task_list.task_page(current_user, scope, filters, page, PER_PAGE)
     session[TAB_KEY] = scope  # come back to the same tab (after a task, from the menu)
     next_task = session.pop(NEXT_KEY, None)
+    user = current_user._get_current_object()  # read once: the rows ask who may claim or release each
+    options, now = tasks.list_options(), clock.now()
     return render_template(
         "tasks/index.html", result=result, rows=result.rows, scope=scope, filters=filters, page=page,
-        count_label=task_list.count_label, tabs=TAB_LABELS, options=tasks.list_options(),
-        now=clock.now(), soon=clock.now().timestamp() + DUE_SOON_DAYS * 86400,
-        members=tasks.lane_members(None) if current_user.in_any(*tasks.MANAGER_GROUPS) else [],
-        read_only=is_read_only(current_user), list_url=_list_url(scope, filters), next_task=next_task)
+        count_label=task_list.count_label, tabs=TAB_LABELS, options=options, channel_names=options["channel_names"],
+        priorities=PRIORITY_LABELS, now=now, soon=now.timestamp() + DUE_SOON_DAYS * 86400,
+        me=_Me(user.username, user.is_admin, frozenset(user.groups)),
+        members=tasks.lane_members(None) if user.in_any(*tasks.MANAGER_GROUPS) else [],
+        read_only=is_read_only(user), list_url=_list_url(scope, filters), next_task=next_task)
 
 
 def _list_url(scope, filters):
