@@ -1,6 +1,5 @@
 """Task list, task page, claim / release / reassign and bulk actions: thin routes over app/services."""
 
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
@@ -21,23 +20,15 @@ from app.services.tasks import actions as tasks
 from app.services.tasks import task_list
 from app.tasks import bp
 from app.tasks.forms import PER_PAGE, list_args
+from app.tasks.rows import Viewer, list_rows
 from app.web import csrf
 
 DUE_SOON_DAYS = 2
 EXPIRED = ("Le formulaire a expiré (jeton de sécurité) : rien n'a été enregistré. Vos saisies sont conservées "
            "ci-dessous : envoyez-les à nouveau.")
-PRIORITY_LABELS = {3: "critique", 2: "haute", 1: "moyenne"}  # any other value: « normale »
 TAB_LABELS = {"mine": "Mes tâches", "group": "Mon équipe", "all": "Toutes"}
 TAB_KEY = "task_tab"  # the tab the person works in (session)
 NEXT_KEY = "next_task"  # the task offered after « Terminer l'étape »
-
-
-class _Me(NamedTuple):
-    """Who is looking at the list, as the rows' buttons ask it (read once per page)."""
-
-    username: str
-    admin: bool
-    lanes: frozenset
 
 
 def _back(default: str) -> str:
@@ -68,14 +59,15 @@ def index():
     session[TAB_KEY] = scope  # come back to the same tab (after a task, from the menu)
     next_task = session.pop(NEXT_KEY, None)
     user = current_user._get_current_object()  # read once: the rows ask who may claim or release each
-    options, now = tasks.list_options(), clock.now()
+    options, now, read_only = tasks.list_options(), clock.now(), is_read_only(user)
+    viewer = Viewer(user.username, user.is_admin, frozenset(user.groups), read_only)
+    rows = list_rows(result.rows, result.forecasts, viewer, options["channel_names"], url_for("tasks.index"), now,
+                     now.timestamp() + DUE_SOON_DAYS * 86400)
     return render_template(
-        "tasks/index.html", result=result, rows=result.rows, scope=scope, filters=filters, page=page,
-        count_label=task_list.count_label, tabs=TAB_LABELS, options=options, channel_names=options["channel_names"],
-        priorities=PRIORITY_LABELS, now=now, soon=now.timestamp() + DUE_SOON_DAYS * 86400,
-        me=_Me(user.username, user.is_admin, frozenset(user.groups)),
+        "tasks/index.html", result=result, rows=rows, scope=scope, filters=filters, page=page,
+        count_label=task_list.count_label, tabs=TAB_LABELS, options=options,
         members=tasks.lane_members(None) if user.in_any(*tasks.MANAGER_GROUPS) else [],
-        read_only=is_read_only(user), list_url=_list_url(scope, filters), next_task=next_task)
+        read_only=read_only, list_url=_list_url(scope, filters), next_task=next_task)
 
 
 def _list_url(scope, filters):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from math import ceil
 
-from sqlalchemy import and_, case, func, literal_column, or_, select, true
+from sqlalchemy import Integer, and_, bindparam, case, func, literal_column, or_, select, true
 
 from app import clock
 from app.extensions import db
@@ -188,6 +188,43 @@ def _sample(user: User, conditions: list, cap: int) -> _Sample:
     return _Sample(scopes, [tuple(r) for r in rows])
 
 
+def _bound_scope(admin: bool, scope: str):
+    """_scope_condition with the user's name and lanes as parameters, so that its statements are built once."""
+    if scope == "mine":
+        return TaskRow.assignee == bindparam("me")
+    if scope == "group":
+        return TaskRow.assignee.is_(None) if admin else and_(
+            TaskRow.assignee.is_(None), TaskRow.lane.in_(bindparam("lanes", expanding=True)))
+    return true()
+
+
+_PLAIN: dict[tuple, tuple] = {}  # (dialect, tabs, admin, tab, sort) -> (sample, page) statements, no filter
+
+
+def _plain_statements(user: User, scope: str, sort: str) -> tuple[list[str], object, object]:
+    """The unfiltered page's two statements (tab sample, page rows), built once per shape and then reused.
+
+    The most viewed page has no filter: building its expressions (and their cache keys) again on every view
+    cost as much as running them. Only the user's name and lanes, the cap and the paging vary: parameters.
+    """
+    visible_query(user, scope)  # the checks of the tab (unknown, forbidden)
+    scopes = available_scopes(user)
+    key = (dialect(), tuple(scopes), user.is_admin, scope, sort)
+    found = _PLAIN.get(key)
+    if found is None:
+        admin = user.is_admin
+        flags = [case((_bound_scope(admin, s), 1), else_=0) for s in scopes]
+        sample = (select(TaskRow.id, *flags)
+                  .where(_ready(scopes), or_(*[_bound_scope(admin, s) for s in scopes]))
+                  .limit(bindparam("cap", type_=Integer)))
+        page = (_ordered(select(TaskRow).where(TaskRow.state == READY, _bound_scope(admin, scope)), sort)
+                .limit(bindparam("lim", type_=Integer)).offset(bindparam("off", type_=Integer)))
+        if len(_PLAIN) > 64:
+            _PLAIN.clear()
+        found = _PLAIN[key] = (sample, page)
+    return scopes, *found
+
+
 def _scope_ids(user: User, scope: str, conditions: list, cap: int) -> list[str]:
     """The ids of a tab's rows under the filters, unordered, at most cap + 1 of them."""
     query = (select(TaskRow.id).where(_ready([scope]), _scope_condition(user, scope), *conditions).limit(cap + 1))
@@ -240,7 +277,13 @@ def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_p
     """
     conditions = _filter_conditions(filters)  # built once: the "at risk" condition reads the cached medians
     offset = (page - 1) * per_page
-    sample = _sample(user, conditions, COUNT_CAP)
+    if not conditions:
+        scopes, sample_statement, page_statement = _plain_statements(user, scope, filters.sort)
+        params = {"me": user.username, "lanes": list(user.groups), "cap": COUNT_CAP + 1, "lim": per_page + 1,
+                  "off": offset}
+        sample = _Sample(scopes, [tuple(r) for r in db.session.execute(sample_statement, params)])
+    else:
+        sample = _sample(user, conditions, COUNT_CAP)
     counts = {s: sample.count(s) for s in sample.scopes}
     ids = sample.ids(scope) if sample.complete(COUNT_CAP) else None
     if ids is None:
@@ -253,7 +296,9 @@ def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_p
                 ids = found if len(found) <= COUNT_CAP else None
             else:
                 counts[s] = _count(user, s, conditions, COUNT_CAP)
-    if ids is None or not conditions:  # unfiltered, a tab's index range holds only its rows: the walk is short
+    if not conditions:  # unfiltered, a tab's index range holds only its rows: the walk is short
+        rows = list(db.session.scalars(page_statement, params))
+    elif ids is None:
         rows = _rows(user, scope, conditions, filters.sort, per_page + 1, offset)
     else:
         rows = _rows(user, scope, [TaskRow.id.in_(ids)], filters.sort, per_page + 1, offset) if ids else []
