@@ -201,11 +201,13 @@ def task_at_risk(now: datetime | None = None):
     horizon = timedelta(seconds=longest)
     # The ranges on the deadlines and on the step's entry follow from the rule (t + median > deadline >= now, with
     # median <= longest): they change no result, but let either database walk an index instead of every row.
-    # A counting subquery rather than EXISTS: PostgreSQL turns EXISTS into a hash semi-join over every candidate
-    # row, even for a 51-row page or a count that stops at 1001; a subquery is run per row and the walk stops.
-    risky = select(func.count()).where(
-        task.case_id == TaskRow.case_id, task.state == "ready", task.created_at > now - horizon,
-        case_row.id == task.case_id, case_row.closed_at.is_(None), case_row.status.not_in(ANSWERED),
-        case_row.due_at >= now, case_row.due_at < now + horizon,
-        seconds_between(task.created_at, case_row.due_at) < threshold).scalar_subquery() > 0
+    # The cases at risk are one uncorrelated set, read once per statement (open cases by deadline, ix_case_open_due,
+    # joined to their ready tasks), which the candidate rows are then matched against by case id: before, a
+    # correlated count ran once per candidate row (README, "Throughput and cost as the work grows").
+    risky_cases = (
+        select(task.case_id).join(case_row, case_row.id == task.case_id)
+        .where(task.state == "ready", task.created_at > now - horizon, case_row.closed_at.is_(None),
+               case_row.status.not_in(ANSWERED), case_row.due_at >= now, case_row.due_at < now + horizon,
+               seconds_between(task.created_at, case_row.due_at) < threshold))
+    risky = TaskRow.case_id.in_(risky_cases)
     return and_(TaskRow.due_key >= now, TaskRow.due_key < now + horizon, risky)
