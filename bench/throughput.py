@@ -199,15 +199,18 @@ def rates(url: str, requests: int, clients: int = 2, extra_env: dict | None = No
         out.append({"what": "POST /api/tasks/<id>/complete (qualification)", "requests": requests,
                     "failed": failed, "seconds": seconds})
 
+        # The qualifications above sent their cases to the analysis step, in the service lane: the team tab of
+        # « service » holds them (50 rows shown). Before 3 December 2026 this signed in « gestionnaire », whose
+        # team tab was empty after the completions: the figure was that of an empty table.
         for client in pool:
-            client.sign_in("gestionnaire")
+            client.sign_in("service")
 
         def task_list(client):
             status, text = client.page("GET", "/taches/?onglet=group")
-            return status == 200 and "Mon équipe" in text
+            return status == 200 and "Mon équipe" in text and 'name="task_ids"' in text
 
         seconds, failed = closed_loop(port, [task_list] * requests, pool)
-        out.append({"what": "GET /taches/ (task list page, team tab)", "requests": requests, "failed": failed,
+        out.append({"what": "GET /taches/ (task list page, team tab, 50 rows)", "requests": requests, "failed": failed,
                     "seconds": seconds})
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -36,7 +36,13 @@ class User(UserMixin, db.Model):
 
     @property
     def groups(self) -> list[str]:
-        return [g for g in self.groups_csv.split(",") if g]
+        # Parsed once per value of groups_csv (a page asks many times: menus, tabs, one check per task row).
+        csv = self.groups_csv or ""
+        memo = self.__dict__.get("_groups_memo")
+        if memo is None or memo[0] != csv:
+            memo = (csv, tuple(g for g in csv.split(",") if g))
+            self.__dict__["_groups_memo"] = memo
+        return list(memo[1])
 
     @groups.setter
     def groups(self, values) -> None:
@@ -52,7 +58,8 @@ class User(UserMixin, db.Model):
 
     def in_any(self, *groups: str) -> bool:
         """Tell whether the user belongs to one of the groups (admin belongs everywhere)."""
-        return self.is_admin or any(g in self.groups for g in groups)
+        mine = self.groups
+        return ADMIN_GROUP in mine or any(g in mine for g in groups)
 
     def set_password(self, password: str) -> None:
         from flask import current_app

@@ -20,6 +20,7 @@ from app.services.tasks import actions as tasks
 from app.services.tasks import task_list
 from app.tasks import bp
 from app.tasks.forms import PER_PAGE, list_args
+from app.tasks.rows import Viewer, list_rows
 from app.web import csrf
 
 DUE_SOON_DAYS = 2
@@ -57,12 +58,16 @@ def index():
         result = task_list.task_page(current_user, scope, filters, page, PER_PAGE)
     session[TAB_KEY] = scope  # come back to the same tab (after a task, from the menu)
     next_task = session.pop(NEXT_KEY, None)
+    user = current_user._get_current_object()  # read once: the rows ask who may claim or release each
+    options, now, read_only = tasks.list_options(), clock.now(), is_read_only(user)
+    viewer = Viewer(user.username, user.is_admin, frozenset(user.groups), read_only)
+    rows = list_rows(result.rows, result.forecasts, viewer, options["channel_names"], url_for("tasks.index"), now,
+                     now.timestamp() + DUE_SOON_DAYS * 86400)
     return render_template(
-        "tasks/index.html", result=result, rows=result.rows, scope=scope, filters=filters, page=page,
-        count_label=task_list.count_label, tabs=TAB_LABELS, options=tasks.list_options(),
-        now=clock.now(), soon=clock.now().timestamp() + DUE_SOON_DAYS * 86400,
-        members=tasks.lane_members(None) if current_user.in_any(*tasks.MANAGER_GROUPS) else [],
-        read_only=is_read_only(current_user), list_url=_list_url(scope, filters), next_task=next_task)
+        "tasks/index.html", result=result, rows=rows, scope=scope, filters=filters, page=page,
+        count_label=task_list.count_label, tabs=TAB_LABELS, options=options,
+        members=tasks.lane_members(None) if user.in_any(*tasks.MANAGER_GROUPS) else [],
+        read_only=read_only, list_url=_list_url(scope, filters), next_task=next_task)
 
 
 def _list_url(scope, filters):

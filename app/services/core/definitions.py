@@ -73,16 +73,22 @@ def all_active() -> list[ProcessDefinition]:
     ))
 
 
+_ACTIVE_VERSIONS = None
+
+
 def active_versions() -> tuple[tuple, ...]:
     """(id, key, version, sha256, name) of each active version, all_active()'s order, without their documents: a
     key for caches of what is derived from them (a deployed row never changes; the hash tells a database refilled
     with the same ids apart)."""
-    latest = _latest()
-    return tuple(tuple(r) for r in db.session.execute(
-        select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.sha256,
-               ProcessDefinition.name)
-        .join(latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
-        .order_by(ProcessDefinition.key)))
+    global _ACTIVE_VERSIONS
+    if _ACTIVE_VERSIONS is None:  # built once: every task list view runs it
+        latest = _latest()
+        _ACTIVE_VERSIONS = (
+            select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.sha256,
+                   ProcessDefinition.name)
+            .join(latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
+            .order_by(ProcessDefinition.key))
+    return tuple(tuple(r) for r in db.session.execute(_ACTIVE_VERSIONS))
 
 
 _USER_TASKS: dict[tuple[str, str], tuple[str, ...]] = {}  # (sha256, process key) -> user task ids (immutable)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import false, func, or_, select, update
+from sqlalchemy import bindparam, false, func, or_, select, update
 
 from app import clock
 from app.extensions import db
@@ -71,10 +71,20 @@ def _visible(user: User):
                Notification.group_name.in_(user.groups) if user.groups else false())
 
 
+_UNREAD = {  # built once (the top bar of every page asks): with the user's groups, and for a user without any
+    True: select(func.count(Notification.id)).where(
+        or_(Notification.username == bindparam("username"),
+            Notification.group_name.in_(bindparam("groups", expanding=True))), Notification.read_at.is_(None)),
+    False: select(func.count(Notification.id)).where(
+        Notification.username == bindparam("username"), Notification.read_at.is_(None)),
+}
+
+
 def unread_count(user: User) -> int:
     """How many unread notifications a user sees (own and their groups')."""
-    return db.session.scalar(select(func.count(Notification.id)).where(
-        _visible(user), Notification.read_at.is_(None))) or 0
+    groups = user.groups
+    params = {"username": user.username, "groups": groups} if groups else {"username": user.username}
+    return db.session.scalar(_UNREAD[bool(groups)], params) or 0
 
 
 def list_for(user: User, *, unread_only: bool = False, limit: int = 100) -> list[Notification]:

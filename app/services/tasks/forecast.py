@@ -10,7 +10,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, false, func, select, true
+from sqlalchemy import and_, bindparam, case, false, func, select, true
 from sqlalchemy.orm import aliased
 
 from app import clock
@@ -24,7 +24,9 @@ HISTORY_DAYS = 180  # closed cases older than this no longer describe how the pr
 # that costs the same at a million cases as at fifty thousand (README, "Cost as the work grows").
 HISTORY_CASES = 20_000
 CACHE_SECONDS = 600
+_ASK = object()  # "read the last closure now" (callers that read it with their rows pass it)
 _CACHE: dict[tuple, list] = {}
+_LAST_CLOSED = select(func.max(Case.closed_at))  # the medians' cache key, built once (every task list view)
 LEVELS = (("process", "kind", "category", "bpmn_id"), ("process", "kind", "bpmn_id"), ("process", "bpmn_id"))
 ANSWERED = ("answered", "resolved", "closed")
 
@@ -49,7 +51,7 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-def _medians(now: datetime) -> list[dict[tuple, tuple[float, int]]]:
+def _medians(now: datetime, last_closed=_ASK) -> list[dict[tuple, tuple[float, int]]]:
     """Per level of LEVELS, {key: (median seconds from entering the step to closure, samples)}.
 
     One pass over the task rows of recently closed cases (at most HISTORY_CASES of them; every step: the
@@ -58,7 +60,7 @@ def _medians(now: datetime) -> list[dict[tuple, tuple[float, int]]]:
     are grouped here rather than by three window queries over the same rows. The result is cached briefly: it
     changes only when cases close.
     """
-    key = _cache_key(now)
+    key = _cache_key(now, last_closed)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -84,19 +86,23 @@ def _medians(now: datetime) -> list[dict[tuple, tuple[float, int]]]:
     return result
 
 
-def _cache_key(now: datetime) -> tuple:
-    """Changes whenever a case closes, and every CACHE_SECONDS (one index lookup). The medians come from closed
-    cases only: a new case does not change them, so a busy intake desk does not recompute them."""
-    last_closed = db.session.scalar(select(func.max(Case.closed_at)))
+
+
+def _cache_key(now: datetime, last_closed=_ASK) -> tuple:
+    """Changes whenever a case closes, and every CACHE_SECONDS (one index lookup, or the value a caller read
+    with its own rows). The medians come from closed cases only: a new case does not change them, so a busy
+    intake desk does not recompute them."""
+    if last_closed is _ASK:
+        last_closed = db.session.scalar(_LAST_CLOSED)
     return str(db.session.get_bind().url), int(now.timestamp()) // CACHE_SECONDS, last_closed
 
 
-def _estimate(rows, now: datetime) -> dict[int, Forecast]:
+def _estimate(rows, now: datetime, last_closed=_ASK) -> dict[int, Forecast]:
     """Forecasts for rows of (case, ready task) pairs; several ready tasks keep the latest estimate."""
     rows = [tuple(r) for r in rows]  # (case_id, reference, process, kind, category, due_at, status, bpmn_id, created)
     if not rows:
         return {}
-    tables = _medians(now)
+    tables = _medians(now, last_closed)
     # Per row, the first level with enough samples: its key picks (process, kind, category, bpmn_id) columns.
     levels = [([("process", "kind", "category", "bpmn_id").index(k) for k in level], table)
               for level, table in zip(LEVELS, tables, strict=True)]
@@ -120,20 +126,32 @@ def _estimate(rows, now: datetime) -> dict[int, Forecast]:
     return result
 
 
+def _open_select(*conditions):
+    return (select(Case.id.label("case_id"), Case.reference, Case.process_key, Case.kind, Case.category,
+                   Case.due_at, Case.status, TaskRow.bpmn_id, TaskRow.created_at)
+            .join(TaskRow, TaskRow.case_id == Case.id)
+            .where(Case.closed_at.is_(None), TaskRow.state == "ready", *conditions))
+
+
 def _open_rows(*conditions):
-    return db.session.execute(
-        select(Case.id.label("case_id"), Case.reference, Case.process_key, Case.kind, Case.category, Case.due_at,
-               Case.status, TaskRow.bpmn_id, TaskRow.created_at)
-        .join(TaskRow, TaskRow.case_id == Case.id)
-        .where(Case.closed_at.is_(None), TaskRow.state == "ready", *conditions))
+    return db.session.execute(_open_select(*conditions))
+
+
+# The task list page's query (its 50 cases), built once: the ids are a parameter; the medians' cache key (the
+# last closure) comes in the same round trip.
+_OPEN_BY_IDS = _open_select(Case.id.in_(bindparam("ids", expanding=True))).add_columns(
+    _LAST_CLOSED.scalar_subquery().label("last_closed"))
 
 
 def forecast_for_cases(case_ids) -> dict[int, Forecast]:
     """Forecasts of the given open cases, by case id (closed or unknown ids are left out)."""
-    ids = list(case_ids)
+    ids = sorted(case_ids)
     if not ids:
         return {}
-    return _estimate(_open_rows(Case.id.in_(ids)), clock.now())
+    rows = db.session.execute(_OPEN_BY_IDS, {"ids": ids}).all()
+    if not rows:
+        return {}
+    return _estimate([r[:-1] for r in rows], clock.now(), rows[0][-1])
 
 
 def at_risk(conditions: list, now: datetime | None = None, limit: int = 50) -> dict:
@@ -191,11 +209,13 @@ def task_at_risk(now: datetime | None = None):
     horizon = timedelta(seconds=longest)
     # The ranges on the deadlines and on the step's entry follow from the rule (t + median > deadline >= now, with
     # median <= longest): they change no result, but let either database walk an index instead of every row.
-    # A counting subquery rather than EXISTS: PostgreSQL turns EXISTS into a hash semi-join over every candidate
-    # row, even for a 51-row page or a count that stops at 1001; a subquery is run per row and the walk stops.
-    risky = select(func.count()).where(
-        task.case_id == TaskRow.case_id, task.state == "ready", task.created_at > now - horizon,
-        case_row.id == task.case_id, case_row.closed_at.is_(None), case_row.status.not_in(ANSWERED),
-        case_row.due_at >= now, case_row.due_at < now + horizon,
-        seconds_between(task.created_at, case_row.due_at) < threshold).scalar_subquery() > 0
+    # The cases at risk are one uncorrelated set, read once per statement (open cases by deadline, ix_case_open_due,
+    # joined to their ready tasks), which the candidate rows are then matched against by case id: before, a
+    # correlated count ran once per candidate row (README, "Throughput and cost as the work grows").
+    risky_cases = (
+        select(task.case_id).join(case_row, case_row.id == task.case_id)
+        .where(task.state == "ready", task.created_at > now - horizon, case_row.closed_at.is_(None),
+               case_row.status.not_in(ANSWERED), case_row.due_at >= now, case_row.due_at < now + horizon,
+               seconds_between(task.created_at, case_row.due_at) < threshold))
+    risky = TaskRow.case_id.in_(risky_cases)
     return and_(TaskRow.due_key >= now, TaskRow.due_key < now + horizon, risky)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from math import ceil
 
-from sqlalchemy import and_, case, func, literal_column, or_, select, true
+from sqlalchemy import Integer, and_, bindparam, case, func, literal_column, or_, select, true
 
 from app import clock
 from app.extensions import db
@@ -188,6 +188,58 @@ def _sample(user: User, conditions: list, cap: int) -> _Sample:
     return _Sample(scopes, [tuple(r) for r in rows])
 
 
+def _bound_scope(admin: bool, scope: str):
+    """_scope_condition with the user's name and lanes as parameters, so that its statements are built once."""
+    if scope == "mine":
+        return TaskRow.assignee == bindparam("me")
+    if scope == "group":
+        return TaskRow.assignee.is_(None) if admin else and_(
+            TaskRow.assignee.is_(None), TaskRow.lane.in_(bindparam("lanes", expanding=True)))
+    return true()
+
+
+_PLAIN: dict[tuple, tuple] = {}  # (dialect, tabs, admin, tab, sort) -> (page, counts) statements, no filter
+
+
+def _capped_count(admin: bool, scope: str):
+    """A tab's count, stopped at cap + 1, as a scalar subquery (parameters: me, lanes, cap)."""
+    walk = (select(TaskRow.id).where(_ready([scope]), _bound_scope(admin, scope))
+            .limit(bindparam("cap", type_=Integer)).correlate(None).subquery())  # never the page's own row
+    return select(func.count()).select_from(walk).scalar_subquery()
+
+
+def _plain_statements(user: User, scope: str, sort: str) -> tuple[list[str], object, object]:
+    """The unfiltered page in one statement: the tab's rows with every tab's count as extra columns, built once
+    per shape and reused (and the counts alone, for a page past the last row).
+
+    The most viewed page has no filter: building its expressions (and their cache keys) again on every view
+    cost as much as running them, and each statement is a round trip. Only the user's name and lanes, the cap
+    and the paging vary: parameters.
+    """
+    visible_query(user, scope)  # the checks of the tab (unknown, forbidden)
+    scopes = available_scopes(user)
+    key = (dialect(), tuple(scopes), user.is_admin, scope, sort)
+    found = _PLAIN.get(key)
+    if found is None:
+        admin = user.is_admin
+        counts = [_capped_count(admin, s) for s in scopes]
+        page = (_ordered(select(TaskRow, *counts).where(TaskRow.state == READY, _bound_scope(admin, scope)), sort)
+                .limit(bindparam("lim", type_=Integer)).offset(bindparam("off", type_=Integer)))
+        if len(_PLAIN) > 64:
+            _PLAIN.clear()
+        found = _PLAIN[key] = (page, select(*counts))
+    return scopes, *found
+
+
+def _plain_page(user: User, scope: str, sort: str, limit: int, offset: int) -> tuple[list[TaskRow], dict]:
+    """The rows of an unfiltered page (up to limit) and each tab's count up to COUNT_CAP + 1."""
+    scopes, page_statement, counts_statement = _plain_statements(user, scope, sort)
+    params = {"me": user.username, "lanes": list(user.groups), "cap": COUNT_CAP + 1, "lim": limit, "off": offset}
+    result = db.session.execute(page_statement, params).all()
+    numbers = tuple(result[0][1:]) if result else tuple(db.session.execute(counts_statement, params).one())
+    return [r[0] for r in result], dict(zip(scopes, numbers, strict=True))
+
+
 def _scope_ids(user: User, scope: str, conditions: list, cap: int) -> list[str]:
     """The ids of a tab's rows under the filters, unordered, at most cap + 1 of them."""
     query = (select(TaskRow.id).where(_ready([scope]), _scope_condition(user, scope), *conditions).limit(cap + 1))
@@ -229,17 +281,8 @@ class TaskPage:
         return None if n > COUNT_CAP else max(1, ceil(n / self.per_page))
 
 
-def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_page: int = 50) -> TaskPage:
-    """One page of a tab: its rows (one more is read to know whether a next page exists), counts, markers.
-
-    Bounded work whatever the filters: first up to COUNT_CAP + 1 rows visible in any tab. When fewer exist (a
-    narrow search or filter), they give every count exactly and a filtered page is sorted from their ids alone.
-    When more exist, each tab's count stops at COUNT_CAP + 1; the open tab's query keeps its ids, so a filtered
-    tab with few matching rows is still paged from them, and only a tab with many walks its index in the list's
-    order, which finds a page quickly precisely because matches are dense.
-    """
-    conditions = _filter_conditions(filters)  # built once: the "at risk" condition reads the cached medians
-    offset = (page - 1) * per_page
+def _filtered_page(user: User, scope: str, conditions: list, sort: str, limit: int,
+                   offset: int) -> tuple[list[TaskRow], dict]:
     sample = _sample(user, conditions, COUNT_CAP)
     counts = {s: sample.count(s) for s in sample.scopes}
     ids = sample.ids(scope) if sample.complete(COUNT_CAP) else None
@@ -253,10 +296,28 @@ def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_p
                 ids = found if len(found) <= COUNT_CAP else None
             else:
                 counts[s] = _count(user, s, conditions, COUNT_CAP)
-    if ids is None or not conditions:  # unfiltered, a tab's index range holds only its rows: the walk is short
-        rows = _rows(user, scope, conditions, filters.sort, per_page + 1, offset)
+    if ids is None:
+        return _rows(user, scope, conditions, sort, limit, offset), counts
+    return (_rows(user, scope, [TaskRow.id.in_(ids)], sort, limit, offset) if ids else []), counts
+
+
+def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_page: int = 50) -> TaskPage:
+    """One page of a tab: its rows (one more is read to know whether a next page exists), counts, markers.
+
+    Unfiltered (the common view): one prebuilt statement, the tab's index walk with each tab's capped count as
+    extra columns (_plain_page). Filtered:
+    Bounded work whatever the filters: first up to COUNT_CAP + 1 rows visible in any tab. When fewer exist (a
+    narrow search or filter), they give every count exactly and a filtered page is sorted from their ids alone.
+    When more exist, each tab's count stops at COUNT_CAP + 1; the open tab's query keeps its ids, so a filtered
+    tab with few matching rows is still paged from them, and only a tab with many walks its index in the list's
+    order, which finds a page quickly precisely because matches are dense.
+    """
+    conditions = _filter_conditions(filters)  # built once: the "at risk" condition reads the cached medians
+    offset = (page - 1) * per_page
+    if not conditions:  # unfiltered, a tab's index range holds only its rows: the walk is short
+        rows, counts = _plain_page(user, scope, filters.sort, per_page + 1, offset)
     else:
-        rows = _rows(user, scope, [TaskRow.id.in_(ids)], filters.sort, per_page + 1, offset) if ids else []
+        rows, counts = _filtered_page(user, scope, conditions, filters.sort, per_page + 1, offset)
     shown = rows[:per_page]
     # The forecast of the page's cases only: one indexed query for these ids, medians cached (forecast.py).
     forecasts = forecast.forecast_for_cases({r.case_id for r in shown})
