@@ -109,3 +109,31 @@ def table(title: str, header: list[str], rows: list[list]) -> str:
     for row in rows:
         lines.append("| " + " | ".join(f"{c:.2f}" if isinstance(c, float) else str(c) for c in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def service_lifecycles(app, cases: int) -> dict[str, list[float]]:
+    """Seconds per step of `cases` complaint lifecycles through app.services.cases (validation, engine,
+    persistence, one commit per step) on the app's database: {"start": [...], bpmn_id: [...]}."""
+    import time
+
+    from app.extensions import db
+    from app.services.cases import lifecycle as case_service
+    from app.services.people.users import by_username
+    from app.services.tasks import actions as tasks
+
+    times: dict[str, list[float]] = {"start": [], **{b: [] for b, _, _ in LIFECYCLE}}
+    with app.app_context():
+        users = {g: by_username(g) for g in ("accueil", "gestionnaire", "service")}
+        for _ in range(cases):
+            t0 = time.perf_counter()
+            case = case_service.start_case(users["accueil"], "reclamation", dict(COMPLAINT))
+            times["start"].append(time.perf_counter() - t0)
+            for bpmn_id, group, data in LIFECYCLE:
+                row = next(r for r in tasks.ready_for_case(case.id) if r.bpmn_id == bpmn_id)
+                t0 = time.perf_counter()
+                case = case_service.complete_task(users[group], row.id, dict(data))
+                times[bpmn_id].append(time.perf_counter() - t0)
+            assert case.completed, "the service run did not finish"
+        db.session.remove()
+        db.engine.dispose()
+    return times

@@ -10,7 +10,7 @@ import argparse
 import logging
 import time
 
-from common import COMPLAINT, LIFECYCLE, ROOT, fresh_database, median_ms, prepare, table
+from common import COMPLAINT, LIFECYCLE, ROOT, fresh_database, median_ms, prepare, service_lifecycles, table
 
 STEPS = ["start", *[bpmn_id for bpmn_id, _, _ in LIFECYCLE]]
 
@@ -64,29 +64,8 @@ def raw_run(cases: int) -> dict[str, list[float]]:
 
 def service_run(backend: str, cases: int) -> dict[str, list[float]]:
     """Per step seconds through app.services.cases.lifecycle (validation, engine, persistence, one commit)."""
-    from app.extensions import db
-    from app.services.cases import lifecycle as case_service
-    from app.services.people.users import by_username
-    from app.services.tasks import actions as tasks
-
-    times = {s: [] for s in STEPS}
     with fresh_database(backend) as url:
-        app = prepare(url)
-        with app.app_context():
-            users = {g: by_username(g) for g in ("accueil", "gestionnaire", "service")}
-            for _ in range(cases):
-                t0 = time.perf_counter()
-                case = case_service.start_case(users["accueil"], "reclamation", dict(COMPLAINT))
-                times["start"].append(time.perf_counter() - t0)
-                for bpmn_id, group, data in LIFECYCLE:
-                    row = next(r for r in tasks.ready_for_case(case.id) if r.bpmn_id == bpmn_id)
-                    t0 = time.perf_counter()
-                    case = case_service.complete_task(users[group], row.id, dict(data))
-                    times[bpmn_id].append(time.perf_counter() - t0)
-                assert case.completed, "the service run did not finish"
-            db.session.remove()
-            db.engine.dispose()
-    return times
+        return service_lifecycles(prepare(url), cases)
 
 
 def run(cases: int, backends: list[str]) -> str:

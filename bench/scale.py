@@ -88,29 +88,9 @@ def _facts() -> dict:
 def step_cost(url: str, cases: int) -> dict[str, float]:
     """Median ms per step of `cases` complaint lifecycles through app.services.cases on the filled database (the
     same path as bench/overhead.py), so that the cost of a step can be compared across sizes."""
-    from common import COMPLAINT, LIFECYCLE, median_ms
+    from common import median_ms, service_lifecycles
 
-    from app.extensions import db
-    from app.services.cases import lifecycle as case_service
-    from app.services.people.users import by_username
-    from app.services.tasks import actions as tasks
-
-    app = _app(url)
-    times: dict[str, list[float]] = {"start": [], **{b: [] for b, _, _ in LIFECYCLE}}
-    with app.app_context():
-        users = {g: by_username(g) for g in ("accueil", "gestionnaire", "service")}
-        for _ in range(cases):
-            t0 = time.perf_counter()
-            case = case_service.start_case(users["accueil"], "reclamation", dict(COMPLAINT))
-            times["start"].append(time.perf_counter() - t0)
-            for bpmn_id, group, data in LIFECYCLE:
-                row = next(r for r in tasks.ready_for_case(case.id) if r.bpmn_id == bpmn_id)
-                t0 = time.perf_counter()
-                case = case_service.complete_task(users[group], row.id, dict(data))
-                times[bpmn_id].append(time.perf_counter() - t0)
-            assert case.completed, "the lifecycle did not finish"
-        db.session.remove()
-        db.engine.dispose()
+    times = service_lifecycles(_app(url), cases)
     medians = {step: median_ms(values) for step, values in times.items()}
     medians["total"] = sum(medians.values())
     return medians

@@ -12,36 +12,27 @@ from app.models import OutboxMessage, TaskRow
 from app.services.cases import lifecycle as cases
 from tests.support.auth import browser_sign_in
 from tests.support.axe import AXE, violations
-from tests.support.live import CHROMIUM, LiveServer, launch
+from tests.support.live import CHROMIUM, browser_page, serve
 from tests.support.pages import ready_task, start_case
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 REFUSAL = "Ce choix clôt le dossier et envoie la lettre de refus"
 
 
 @pytest.fixture
 def live(app, deployed, backend):
-    if backend != "sqlite":
-        pytest.skip("the browser journey runs once, on SQLite")
     assert AXE.exists(), "axe-core missing: run `make install`"
-    app.config["WTF_CSRF_ENABLED"] = True
-    with LiveServer(app) as server:
+    with serve(app, backend) as server:
         yield server
 
 
 @pytest.fixture
 def page(live):
-    with sync_api.sync_playwright() as p:
-        browser = launch(p)
-        # bypass_csp only lets the test inject axe-core (tests/support/axe.py); forms.js is a static file
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR", bypass_csp=True)
-        page = context.new_page()
-        page.set_default_timeout(15000)
+    # bypass_csp only lets the test inject axe-core (tests/support/axe.py); forms.js is a static file
+    with browser_page({"width": 1280, "height": 900}, bypass_csp=True) as page:
         yield page
-        context.close()
-        browser.close()
 
 
 def test_refusal_is_previewed_inline_and_needs_the_tick_box(app, live, page):

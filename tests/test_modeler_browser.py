@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import ARGS, CHROMIUM, LiveServer, api_token, chromium_available, login
+from tests.support.browser import (
+    LiveServer,
+    api_token,
+    chromium,
+    chromium_available,
+    definition_id,
+    login,
+)
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -25,17 +32,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-def definition_id(server, key="reclamation"):
-    from app.services.core.definitions import active
-
-    with server.app.app_context():
-        return active(key).id
+    with chromium() as launched:
+        yield launched
 
 
 def upload(page, xml: str) -> dict:

@@ -62,7 +62,7 @@ def test_the_string_list_is_up_to_date_with_the_installed_libraries(tmp_path):
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from tests.support.browser import ARGS, CHROMIUM, LiveServer, chromium_available, login  # noqa: E402
+from tests.support.browser import LiveServer, chromium, chromium_available, definition_id, login  # noqa: E402
 
 browser_only = pytest.mark.skipif(not chromium_available(), reason="chromium not installed")
 browser_mark = pytest.mark.browser
@@ -77,17 +77,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-def definition_id(server, key="reclamation"):
-    from app.services.core.definitions import active
-
-    with server.app.app_context():
-        return active(key).id
+    with chromium() as launched:
+        yield launched
 
 
 def open_modeler(page, definition: int):

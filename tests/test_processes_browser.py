@@ -4,7 +4,6 @@ A real server runs on a free port for the module and is stopped at the end; SQLi
 """
 
 import json
-import os
 import shutil
 import socket
 import threading
@@ -12,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import CHROMIUM, chromium
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 MIWG = sorted((ROOT / "tests" / "miwg").glob("*.bpmn"))
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 NEW_NAME = "Qualifier et prioriser la réclamation"
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -63,10 +61,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _login(browser, base, username):

@@ -1,5 +1,6 @@
 """A live server and a chromium browser for page tests (Playwright), shared by browser test modules."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -77,3 +78,24 @@ def api_token(page, username: str) -> str:
     resp = page.context.request.post("/api/login", data=json.dumps({"username": username, "password": "demo"}),
                                      headers={"Content-Type": "application/json"})
     return resp.json()["token"]
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's chromium launched once (for a module-scoped fixture), closed afterwards."""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def definition_id(server: LiveServer, key: str = "reclamation") -> int:
+    """The id of the active version of a process on the live server."""
+    from app.services.core.definitions import active
+
+    with server.app.app_context():
+        return active(key).id
