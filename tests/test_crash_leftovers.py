@@ -55,6 +55,21 @@ def test_a_failed_transaction_leaves_no_file(app, deployed, api, monkeypatch):
     assert names(app) == [] and count(Attachment) == 0
 
 
+def test_a_file_staged_in_a_nested_block_follows_the_outermost_transaction(app, ctx):
+    from app.services.core.transaction import transaction
+
+    with transaction():
+        with transaction():  # a use case joining its caller's transaction (e.g. through idempotency.once)
+            kept = files.stage(PDF)
+        assert names(app) == [kept.name + ".part"]  # not published before the real commit
+    assert names(app) == [kept.name]
+    with pytest.raises(RuntimeError), transaction():
+        with transaction():
+            dropped = files.stage(PDF)
+        raise RuntimeError("the caller fails after the nested block")
+    assert names(app) == [kept.name] and not dropped.temporary.exists()
+
+
 def test_a_kill_before_the_commit_leaves_a_temporary_file_the_sweep_removes(app, ctx):
     staged = files.stage(PDF)  # the process dies here: written, never committed
     assert names(app) == [staged.name + ".part"]

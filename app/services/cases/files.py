@@ -22,6 +22,7 @@ from app import clock
 from app.extensions import db
 from app.models import Attachment, AuditEvent
 from app.services.core.storage import attachment_dir
+from app.services.core.transaction import after_commit
 
 PART = ".part"
 _NAME = re.compile(r"[0-9a-f]{32}")
@@ -43,7 +44,8 @@ class StagedFile:
 
 
 def stage(content: bytes) -> StagedFile:
-    """Write the content under a new random name's temporary path, flushed to disk."""
+    """Write the content under a new random name's temporary path, flushed to disk; the transaction recording
+    it gives it its final name once committed, or removes it (core/transaction.after_commit)."""
     name = secrets.token_hex(16)
     folder = storage_dir()
     staged = StagedFile(name, folder / (name + PART), folder / name)
@@ -51,6 +53,7 @@ def stage(content: bytes) -> StagedFile:
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())
+    after_commit(lambda: publish(staged), lambda: discard(staged))
     return staged
 
 

@@ -70,22 +70,16 @@ def add_attachment(user: User, reference: str, filename: str | None, content: by
         raise Invalid({"file": f"Fichier trop volumineux : {max_bytes() // (1024 * 1024)} Mo au maximum."})
     if ext in SIGNATURES and not content.startswith(SIGNATURES[ext]):
         raise Invalid({"file": f"Le contenu ne correspond pas à un fichier .{ext}."})
-    staged = files.stage(content)  # a temporary name until the row is committed (files.py: no orphan)
-    stored = staged.name
-    try:
-        with transaction():
-            lock_case(case.id)  # the case row lock before any write of the case (case_lock)
-            attachment = Attachment(case_id=case.id, filename=name, stored_name=stored, content_type=ALLOWED_TYPES[ext],
-                                    size=len(content), sha256=hashlib.sha256(content).hexdigest(),
-                                    uploaded_by=user.username, uploaded_at=clock.now())
-            db.session.add(attachment)
-            db.session.flush()
-            audit.record(case, user.username, "attachment_added", data={
-                "attachment_id": attachment.id, "filename": name, "size": len(content), "sha256": attachment.sha256})
-    except Exception:
-        files.discard(staged)
-        raise
-    files.publish(staged)
+    stored = files.stage(content).name  # its final name once the transaction below commits (files.py: no orphan)
+    with transaction():
+        lock_case(case.id)  # the case row lock before any write of the case (case_lock)
+        attachment = Attachment(case_id=case.id, filename=name, stored_name=stored, content_type=ALLOWED_TYPES[ext],
+                                size=len(content), sha256=hashlib.sha256(content).hexdigest(),
+                                uploaded_by=user.username, uploaded_at=clock.now())
+        db.session.add(attachment)
+        db.session.flush()
+        audit.record(case, user.username, "attachment_added", data={
+            "attachment_id": attachment.id, "filename": name, "size": len(content), "sha256": attachment.sha256})
     return attachment
 
 

@@ -6,6 +6,10 @@ integrity error (a unique key taken by a concurrent writer). Anything else is ro
 
 Nested use (a use case calling another, e.g. the survey page completing a task) joins the outer transaction:
 only the outermost block commits, so the whole action still commits together or not at all.
+
+Work outside the database that must follow the transaction's fate (a staged file given its final name, or
+removed) is registered with `after_commit(do, undo)`: the outermost block runs `do` once it has committed, or
+`undo` when it rolls back; never before the real commit, even when registered inside a nested block.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ STALE = "Le dossier a été modifié entre-temps : rechargez et recommencez."
 DUPLICATE = "Cet enregistrement vient d'être créé par ailleurs : rechargez et recommencez."
 RACE_STATES = ("40P01", "40001")  # deadlock victim, serialization failure
 _DEPTH = "transaction_depth"
+_AFTER = "transaction_after"
 
 log = logging.getLogger("reclamations.transaction")
 T = TypeVar("T")
@@ -35,6 +40,20 @@ T = TypeVar("T")
 def active() -> bool:
     """True inside a `transaction()` block."""
     return db.session.info.get(_DEPTH, 0) > 0
+
+
+def after_commit(do: Callable[[], None], undo: Callable[[], None] | None = None) -> None:
+    """Run do() once the outermost transaction has committed, undo() if it rolls back instead (registered
+    outside any block: settled by the next one to end)."""
+    db.session.info.setdefault(_AFTER, []).append((do, undo))
+
+
+def _settle(session, committed: bool) -> None:
+    for do, undo in session.info.pop(_AFTER, ()):
+        if committed:
+            do()
+        elif undo is not None:
+            undo()
 
 
 @contextmanager
@@ -50,12 +69,14 @@ def transaction(*, stale: str = STALE, duplicate: str = DUPLICATE) -> Iterator[N
             session.info[_DEPTH] = depth
         return
     session.info[_DEPTH] = 1
+    committed = False
     try:
         # One instant per transaction: handlers, timers and audit events agree, so a replay at the recorded
         # event time reproduces the step exactly.
         with clock.pinned():
             yield
             session.commit()
+            committed = True
     except StaleDataError:
         session.rollback()
         raise Conflict(stale) from None
@@ -74,6 +95,7 @@ def transaction(*, stale: str = STALE, duplicate: str = DUPLICATE) -> Iterator[N
         raise
     finally:
         session.info.pop(_DEPTH, None)
+        _settle(session, committed)
 
 
 def run(work: Callable[[], T], **messages) -> T:

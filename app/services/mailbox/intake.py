@@ -127,62 +127,36 @@ def _new_row(parsed: ParsedMail, key: str, source: str | None) -> IngestedMail:
     return row
 
 
-def _write_file(content: bytes, written: list) -> str:
-    """Stage a file under its temporary name (published after the commit: cases/files.py, no orphan on a crash)."""
-    staged = files.stage(content)
-    written.append(staged)
-    return staged.name
-
-
-def _remove(written: list) -> None:
-    for staged in written:
-        files.discard(staged)
-
-
-def _publish(written: list) -> None:
-    for staged in written:
-        files.publish(staged)
+def _write_file(content: bytes) -> str:
+    """Stage a file under its temporary name (published once the transaction commits: cases/files.py)."""
+    return files.stage(content).name
 
 
 def quarantine(raw: bytes, parsed: ParsedMail, key: str, source: str | None, reason: str) -> Outcome:
     """Hold a message for staff (its own transaction), keeping the raw bytes so it can be released."""
-    written: list = []
-    try:
-        with transaction():
-            row = by_key(key) or _new_row(parsed, key, source)
-            row.status, row.reason = "quarantined", reason[:2000]
-            if not row.stored_name:
-                row.stored_name = _write_file(raw, written)
-            outcome = _outcome(row)
-    except Exception:
-        _remove(written)
-        raise
-    _publish(written)
-    return outcome
+    with transaction():
+        row = by_key(key) or _new_row(parsed, key, source)
+        row.status, row.reason = "quarantined", reason[:2000]
+        if not row.stored_name:
+            row.stored_name = _write_file(raw)
+        return _outcome(row)
 
 
 def process(raw: bytes, parsed: ParsedMail, *, key: str, source: str | None = None,
             row: IngestedMail | None = None, release_by: str | None = None) -> Outcome:
     """Decide and apply what one message becomes, in one transaction (a release reuses the quarantined row)."""
-    written: list = []
-    try:
-        with transaction():
-            outcome = _decide(raw, parsed, key, source, row, release_by, written)
-    except Exception:
-        _remove(written)
-        raise
-    _publish(written)
-    return outcome
+    with transaction():
+        return _decide(raw, parsed, key, source, row, release_by)
 
 
 def _decide(raw: bytes, parsed: ParsedMail, key: str, source: str | None, row: IngestedMail | None,
-            release_by: str | None, written: list) -> Outcome:
-    """What the message becomes, inside process()'s transaction; files written are staged in `written`."""
+            release_by: str | None) -> Outcome:
+    """What the message becomes, inside process()'s transaction (files staged, published once it commits)."""
     if row is None:
         row = _new_row(parsed, key, source)
         reason = hold_reason(parsed)
         if reason:
-            row.reason, row.stored_name = reason, _write_file(raw, written)
+            row.reason, row.stored_name = reason, _write_file(raw)
             return _outcome(row)
     else:  # a release: claimed atomically, so two staff members releasing at once give one case
         taken = db.session.execute(update(IngestedMail).where(
@@ -192,11 +166,11 @@ def _decide(raw: bytes, parsed: ParsedMail, key: str, source: str | None, row: I
             raise Conflict("Ce courriel n'est plus en quarantaine.")
         db.session.refresh(row)
         row.reason, row.handled_by, row.handled_at = None, release_by, clock.now()
-    _route(row, raw, parsed, written)
+    _route(row, raw, parsed)
     return _outcome(row)
 
 
-def _route(row: IngestedMail, raw: bytes, parsed: ParsedMail, written: list) -> None:
+def _route(row: IngestedMail, raw: bytes, parsed: ParsedMail) -> None:
     if parsed.bounce is not None:
         _apply_bounce(row, parsed)
         return
@@ -213,9 +187,9 @@ def _route(row: IngestedMail, raw: bytes, parsed: ParsedMail, written: list) -> 
     if match is not None:
         match.case = lock_case(match.case.id)  # closed meanwhile? decided on the committed state
     if match is not None and not match.case.completed:
-        _thread(row, match, raw, parsed, written)
+        _thread(row, match, raw, parsed)
     else:
-        _open(row, raw, parsed, written, previous=match.case if match else None)
+        _open(row, raw, parsed, previous=match.case if match else None)
 
 
 # --- a new message: a case, under the public intake rules ---------------------------------------------------
@@ -227,7 +201,7 @@ def _text(parsed: ParsedMail) -> str:
     return text
 
 
-def _open(row: IngestedMail, raw: bytes, parsed: ParsedMail, written: list, previous: Case | None) -> None:
+def _open(row: IngestedMail, raw: bytes, parsed: ParsedMail, previous: Case | None) -> None:
     form = public.intake_form()
     pspec = definitions.spec_for(definitions.active(form.process_key))
     names = {f.name for f in form.fields} | {"channel", "written"}
@@ -250,18 +224,18 @@ def _open(row: IngestedMail, raw: bytes, parsed: ParsedMail, written: list, prev
     if previous is not None:  # a reply to a closed case: a new case, which names the earlier one for staff
         audit.record(case, MAIL_ACTOR, "possible_duplicates", data={"candidates": [
             {"reference": previous.reference, "reasons": ["réponse par e-mail à ce dossier clos"]}]})
-    _attach(case, row, raw, parsed, written)
+    _attach(case, row, raw, parsed)
 
 
 # --- a reply: on its case's timeline, and the step waiting for it moves -------------------------------------
 
-def _thread(row: IngestedMail, match: threads.Match, raw: bytes, parsed: ParsedMail, written: list) -> None:
+def _thread(row: IngestedMail, match: threads.Match, raw: bytes, parsed: ParsedMail) -> None:
     case = lock_case(match.case.id)
     row.status, row.case_id = "threaded", case.id
     text = _text(parsed)
     audit.record(case, COMPLAINANT, "complainant_message", data={
         "text": text, "channel": "email", "subject": parsed.subject, "mail_id": row.id, "threaded_by": match.how})
-    _attach(case, row, raw, parsed, written)
+    _attach(case, row, raw, parsed)
     cases.deliver_message(case, REPLY_MESSAGE, {
         "text": text[:2000], "subject": parsed.subject, "from": parsed.sender_address, "mail_id": row.id,
         "received_at": row.received_at.isoformat()}, COMPLAINANT, record_ignored=False)
@@ -269,20 +243,19 @@ def _thread(row: IngestedMail, match: threads.Match, raw: bytes, parsed: ParsedM
                                           "kind": "info"}, None)
 
 
-def _attach(case: Case, row: IngestedMail, raw: bytes, parsed: ParsedMail, written: list) -> None:
+def _attach(case: Case, row: IngestedMail, raw: bytes, parsed: ParsedMail) -> None:
     """The mail's files under the public form's rules (refused ones are named), and the original .eml."""
     for part in parsed.attachments:
         try:
-            stored, staged = attachments.store(case, COMPLAINANT, part.filename, part.content, field="attachment")
+            stored = attachments.store(case, COMPLAINANT, part.filename, part.content, field="attachment")
         except Invalid as exc:
             audit.record(case, MAIL_ACTOR, "mail_attachment_refused", data={
                 "mail_id": row.id, "filename": clean_filename(part.filename), "size": len(part.content),
                 "reason": "; ".join(exc.errors.values())})
             continue
-        written.append(staged)
         audit.record(case, COMPLAINANT, "complainant_attachment", data={
             **stored, "text": "", "channel": "email", "mail_id": row.id})
-    stored_name = _write_file(raw, written)
+    stored_name = _write_file(raw)
     original = Attachment(case_id=case.id, filename=f"courriel-{row.id}.eml", stored_name=stored_name,
                           content_type="message/rfc822", size=len(raw), sha256=parsed.raw_sha256,
                           uploaded_by=MAIL_ACTOR, uploaded_at=clock.now())

@@ -14,8 +14,8 @@ __all__ = ["max_bytes", "store"]
 
 
 def store(case: Case, actor: str, filename: str | None, content: bytes, *, field: str = "file") -> dict:
-    """Check and write one file under its temporary name (the caller publishes it after the commit, or
-    discards it); return what the audit event records about it (never a path) and the staged file."""
+    """Check and write one file under its temporary name (published once the transaction commits, removed if it
+    rolls back: cases/files.py); return what the audit event records about it (never a path)."""
     name = clean_filename(filename)
     ext = name.rpartition(".")[2].lower() if "." in name else ""
     if not name or ext not in ALLOWED_TYPES:
@@ -31,4 +31,4 @@ def store(case: Case, actor: str, filename: str | None, content: bytes, *, field
         raise Invalid({field: "Le contenu ne correspond pas à un fichier texte."})
     staged = files.stage(content)
     return {"filename": name, "stored_name": staged.name, "content_type": ALLOWED_TYPES[ext], "size": len(content),
-            "sha256": hashlib.sha256(content).hexdigest(), "uploaded_by": actor, "case": case.reference}, staged
+            "sha256": hashlib.sha256(content).hexdigest(), "uploaded_by": actor, "case": case.reference}

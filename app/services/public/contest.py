@@ -12,7 +12,6 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import Case, TaskRow
-from app.services.cases import files
 from app.services.cases.lifecycle import deliver_message
 from app.services.core import audit, definitions
 from app.services.core.case_lock import lock_case
@@ -47,27 +46,21 @@ def contest(case: Case, text: str | None, filename: str | None, stream) -> Case:
     if len(body) > MAX_TEXT or "\x00" in body:
         raise Invalid({"contest_text": f"{MAX_TEXT:,} caractères au maximum.".replace(",", "\u202f")})
     content = stream.read(attachments.max_bytes() + 1) if stream is not None and filename else None
-    stored = staged = None
-    try:
-        with transaction():
-            case = lock_case(case.id)
-            message = contest_message(case)
-            if message is None:
-                raise Conflict(CLOSED_MESSAGE)
-            if content is not None:
-                stored, staged = attachments.store(case, COMPLAINANT, filename, content, field="contest_file")
-                audit.record(case, COMPLAINANT, "complainant_attachment", data={**stored, "text": ""})
-            today = clock.now().astimezone(PARIS).date().isoformat()
-            payload = {"text": body, "on": today, "file": stored["filename"] if stored else None}
-            if not deliver_message(case, message, payload, COMPLAINANT):
-                raise Conflict(CLOSED_MESSAGE)
-            audit.record(case, COMPLAINANT, "complaint_contested", data={"text": body, "message": message})
-            notifications.for_case_holders(
-                case, {"text": "Le réclamant conteste la réponse du dossier {reference} ({customer})",
-                       "kind": "info"}, None)
-    except Exception:
-        files.discard(staged)
-        raise
-    if staged is not None:
-        files.publish(staged)  # committed: the file takes its final name (cases/files.py)
+    stored = None
+    with transaction():  # a file stored here takes its final name once this commits (cases/files.py)
+        case = lock_case(case.id)
+        message = contest_message(case)
+        if message is None:
+            raise Conflict(CLOSED_MESSAGE)
+        if content is not None:
+            stored = attachments.store(case, COMPLAINANT, filename, content, field="contest_file")
+            audit.record(case, COMPLAINANT, "complainant_attachment", data={**stored, "text": ""})
+        today = clock.now().astimezone(PARIS).date().isoformat()
+        payload = {"text": body, "on": today, "file": stored["filename"] if stored else None}
+        if not deliver_message(case, message, payload, COMPLAINANT):
+            raise Conflict(CLOSED_MESSAGE)
+        audit.record(case, COMPLAINANT, "complaint_contested", data={"text": body, "message": message})
+        notifications.for_case_holders(
+            case, {"text": "Le réclamant conteste la réponse du dossier {reference} ({customer})",
+                   "kind": "info"}, None)
     return case

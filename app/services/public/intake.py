@@ -20,7 +20,6 @@ from app.extensions import db
 from app.forms.fields import FieldSpec, validate_submission
 from app.labels import KIND_WORDS, PUBLIC_STATUS_LABELS
 from app.models import AuditEvent, Case, OutboxMessage, TaskRow
-from app.services.cases import files
 from app.services.cases import lifecycle as cases
 from app.services.cases.duplicates import find_duplicates, invoice_refs
 from app.services.core import audit, definitions
@@ -92,19 +91,12 @@ def file_intake(raw: dict, filename: str | None = None, stream=None) -> IntakeRe
         errors["attachment"] = "Le fichier est vide."
     if errors:
         raise Invalid(errors)
-    staged = None
-    try:
-        with transaction():
-            result = record_intake(form.process_key, clean)
-            if content is not None:  # the file filed with the form, on the case it went to
-                stored, staged = attachments.store(result.case, COMPLAINANT, filename, content, field="attachment")
-                audit.record(result.case, COMPLAINANT, "complainant_attachment",
-                             data={**stored, "text": "", "at_intake": True})
-    except Exception:
-        files.discard(staged)
-        raise
-    if staged is not None:
-        files.publish(staged)  # committed: the file takes its final name (cases/files.py)
+    with transaction():  # a file stored here takes its final name once this commits (cases/files.py)
+        result = record_intake(form.process_key, clean)
+        if content is not None:  # the file filed with the form, on the case it went to
+            stored = attachments.store(result.case, COMPLAINANT, filename, content, field="attachment")
+            audit.record(result.case, COMPLAINANT, "complainant_attachment",
+                         data={**stored, "text": "", "at_intake": True})
     return result
 
 
@@ -345,22 +337,15 @@ def add_information(token: str, text: str | None, filename: str | None, stream) 
     case = lock_case(case.id)  # the case row lock before its writes (case_lock); closed meanwhile?
     if not accepts_additions(case):
         raise Conflict("Ce dossier est clos : pour une nouvelle demande, déposez une nouvelle réclamation.")
-    staged = None
-    try:
-        with transaction():
-            if content is not None:
-                stored, staged = attachments.store(case, COMPLAINANT, filename, content, field="attachment")
-                audit.record(case, COMPLAINANT, "complainant_attachment", data={**stored, "text": body})
-            else:
-                audit.record(case, COMPLAINANT, "complainant_message", data={"text": body})
-            # Whoever holds the case hears of it (e.g. a task waiting for the complainant, its clock paused).
-            notifications.for_case_holders(
-                case, {"text": "Le réclamant a ajouté une information au dossier {reference}", "kind": "info"}, None)
-    except Exception:
-        files.discard(staged)
-        raise
-    if staged is not None:
-        files.publish(staged)  # committed: the file takes its final name (cases/files.py: no orphan on a crash)
+    with transaction():  # a file stored here takes its final name once this commits (cases/files.py)
+        if content is not None:
+            stored = attachments.store(case, COMPLAINANT, filename, content, field="attachment")
+            audit.record(case, COMPLAINANT, "complainant_attachment", data={**stored, "text": body})
+        else:
+            audit.record(case, COMPLAINANT, "complainant_message", data={"text": body})
+        # Whoever holds the case hears of it (e.g. a task waiting for the complainant, its clock paused).
+        notifications.for_case_holders(
+            case, {"text": "Le réclamant a ajouté une information au dossier {reference}", "kind": "info"}, None)
     return case
 
 
