@@ -21,6 +21,7 @@ import time
 from datetime import UTC, datetime
 
 from common import ROOT, fresh_database
+from figures import record
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -148,6 +149,12 @@ def measure(url: str, runs: int, requests: int, lifecycles: int) -> dict:
     for r in rates:
         out[r["what"].split(" (")[0] + " (req/s)"] = round(r["per_s"])
     log(f"measured {out}")
+    size = next((s for s in (10_000, 100_000, 1_000_000) if 0.9 * s <= out["cases"] <= 1.1 * s), None)
+    if size:  # the headline table of make bench (bench/figures.py)
+        record(f"scale.{size}.task_list_p95", out["task list page p95, worst view (ms)"],
+               note=out["task list page p95, worst view"])
+        record(f"scale.{size}.dashboard_365", out["dashboard page median, 365 days (ms)"])
+        record(f"scale.{size}.step_ms", out["one step, mean of the 6 (ms)"])
     return out
 
 

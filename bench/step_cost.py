@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import backend_of, record  # noqa: E402
 from floor import CoreFloor, StatementCounter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,6 +227,7 @@ def complaint_run(url: str, cases_count: int) -> dict:
 
 def print_complaint(label: str, url: str, cases_count: int) -> None:
     run = complaint_run(url, cases_count)
+    backend, worst, services, floors = backend_of(url), (0.0, ""), 0.0, 0.0
     print(f"\nComplaint process (processes/reclamation.bpmn), {label}: median of {cases_count} cases per step "
           "(service / floor: the median of the per-step ratios), "
           "each step in a new session; its floor measured just before it: the engine alone from the same stored "
@@ -240,8 +242,13 @@ def print_complaint(label: str, url: str, cases_count: int) -> None:
         ratio = statistics.median(t / (e + c) for t, e, c in zip(samples, run["engine"][bpmn_id],
                                                                   run["core"][bpmn_id], strict=True))
         cpu = statistics.median(c / f for c, f in zip(run["cpu"][bpmn_id], run["floor_cpu"][bpmn_id], strict=True))
+        worst, services, floors = max(worst, (ratio, bpmn_id)), services + service, floors + engine + core
         print(f"| {bpmn_id} | {ms(service)} | {ms(engine)} | {ms(core)} | {ms(engine + core)} "
               f"| {ratio:.2f}× | {cpu:.2f}× | {statistics.median(run['statements'][bpmn_id]):.0f} |")
+    print(f"\nAll five steps: service {ms(services)} ms / floor {ms(floors)} ms = {services / floors:.2f}×; "
+          f"worst step {worst[1]} ({worst[0]:.2f}×).")
+    record(f"step.complaint.worst.{backend}", worst[0], note=worst[1])
+    record(f"step.complaint.all.{backend}", services / floors, f"floor {ms(floors)} ms for the 5 steps")
 
 
 def engine_run(passes: int, compaction: bool) -> dict[int, dict[str, float]]:
@@ -349,6 +356,11 @@ def main(argv: list[str] | None = None) -> int:
             cpu = window(cpu_ratios, p, args.window)
             print(f"| {p} | {ms(service)} | {ms(alone)} | {ms(core)} | {ms(alone + core)} | {ratio:.2f}× "
                   f"| {'—' if cpu is None else f'{cpu:.2f}×'} | {'—' if count is None else f'{count:.0f}'} |")
+            if p in (5, 1000):
+                record(f"step.loop.pass{p}.{backend_of(database.url)}", ratio, f"floor {ms(alone + core)} ms")
+        first, last = window(times, 5, args.window), window(times, 1000, args.window)
+        if first and last:
+            record(f"step.flat.{backend_of(database.url)}", last / first)
 
         print("\nEngine alone, no database (ms: load = deserialize, step = complete + engine steps "
               "(+ compaction), save = serialize):\n")

@@ -25,6 +25,7 @@ import threading
 import time
 
 from common import COMPLAINT, LIFECYCLE, ROOT, fresh_database, prepare, table
+from figures import record
 
 
 def free_port() -> int:
@@ -235,8 +236,11 @@ def run_rates(requests: int, backends: list[str]) -> str:
 
                 db.session.remove()
                 db.engine.dispose()
-            parts.append(rates_table(rates(url, requests),
-                                     f"(4a) Requests per second, one gunicorn sync worker, {backend}"))
+            rows = rates(url, requests)
+            parts.append(rates_table(rows, f"(4a) Requests per second, one gunicorn sync worker, {backend}"))
+        ceiling = f"ceiling {rows[0]['per_s']:,.0f}".replace(",", " ")
+        record(f"rate.complete.{backend}", rows[1]["per_s"], ceiling)
+        record(f"rate.task_list.{backend}", rows[2]["per_s"], ceiling)
     return "\n".join(parts)
 
 
