@@ -481,8 +481,7 @@ def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
     for effect in effects:
         kind, bpmn_id = effect[0], effect[-1]
         if kind == "message":
-            message = messages.queue(case, effect[1], effect[2], channel=effect[3])
-            db.session.flush()
+            message = messages.queue(case, effect[1], effect[2], channel=effect[3])  # its id known: no flush
             audit.record(case, actor, "message_sent", bpmn_id=bpmn_id, data={
                 "template": message.template, "channel": message.channel, "recipient": message.recipient,
                 "subject": message.subject, "outbox_id": message.id,
