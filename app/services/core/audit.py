@@ -5,7 +5,7 @@ import hmac
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app import clock
 from app.extensions import db
@@ -65,13 +65,22 @@ def expected_hash(event) -> str | None:
     return keyed_hash(event, key) if key is not None else None
 
 
+def _head_query(where):
+    table = AuditEvent.__table__
+    return select(table.c.seq, table.c.hash).where(where).order_by(table.c.seq.desc()).limit(1)
+
+
+# Built once (the case id bound): the head is read before the first event of each case and transaction.
+_HEAD = _head_query(AuditEvent.__table__.c.case_id == bindparam("case_id"))
+_GLOBAL_HEAD = _head_query(AuditEvent.__table__.c.case_id.is_(None))
+
+
 def _last(case_id: int | None):
     """The head of a chain: its last event's (seq, hash) row, or None."""
-    query = select(AuditEvent.seq, AuditEvent.hash).where(
-        AuditEvent.case_id.is_(None) if case_id is None else AuditEvent.case_id == case_id
-    ).order_by(AuditEvent.seq.desc()).limit(1)
     with db.session.no_autoflush:  # the events added by this transaction are in its cache (_pending_heads)
-        return db.session.execute(query).first()
+        if case_id is None:
+            return db.session.execute(_GLOBAL_HEAD).first()
+        return db.session.execute(_HEAD, {"case_id": case_id}).first()
 
 
 class Recorded:

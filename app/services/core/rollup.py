@@ -365,12 +365,23 @@ def _copy_dims(session, task: TaskRow, state: dict) -> None:
         setattr(task, d, getattr(case, d))
 
 
+def _dims_update(which):
+    """The UPDATE giving task rows their case's filter columns where they differ, built once (bound values)."""
+    table = TaskRow.__table__
+    return (update(table).where(which, or_(*(table.c[d].is_distinct_from(bindparam(f"v_{d}")) for d in TASK_DIMS)))
+            .values({d: bindparam(f"v_{d}") for d in TASK_DIMS}))
+
+
+_DIMS_BY_CASE = _dims_update(TaskRow.__table__.c.case_id == bindparam("of_case"))
+_DIMS_BY_ID = _dims_update(TaskRow.__table__.c.id.in_(bindparam("of_tasks", expanding=True)))
+
+
 def _sync_task_dims(session, row, task_ids: list[str] | None = None) -> None:
-    values = {d: getattr(row, d) for d in TASK_DIMS}
-    which = TaskRow.case_id == row.id if task_ids is None else TaskRow.id.in_(task_ids)
-    session.execute(update(TaskRow).where(which, or_(
-        *(getattr(TaskRow, d).is_distinct_from(v) for d, v in values.items()))).values(**values)
-        .execution_options(synchronize_session=False))
+    values = {f"v_{d}": getattr(row, d) for d in TASK_DIMS}
+    if task_ids is None:
+        session.execute(_DIMS_BY_CASE, {**values, "of_case": row.id})
+    else:
+        session.execute(_DIMS_BY_ID, {**values, "of_tasks": list(task_ids)})
 
 
 _UPSERTS: dict[str, object] = {}
