@@ -414,13 +414,15 @@ def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: 
     ENGINE_STEP.labels(event).observe(time.perf_counter() - context.started)
 
 
+_READY_ROWS = select(TaskRow).where(TaskRow.case_id == bindparam("case_id"), TaskRow.state == "ready")
+
+
 def ready_task_rows(case: Case) -> dict[str, TaskRow]:
     """The case's task rows still ready, by id, read once for the clocks and the task sync. Without an autoflush
     (one flush per step, at commit): the session's own changes are applied here instead, so a row completed in
     this transaction is left out and a new one not flushed yet is counted."""
     with db.session.no_autoflush:
-        rows = {r.id: r for r in db.session.scalars(
-            select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready")) if r.state == "ready"}
+        rows = {r.id: r for r in db.session.scalars(_READY_ROWS, {"case_id": case.id}) if r.state == "ready"}
     rows.update({obj.id: obj for obj in db.session.new
                  if isinstance(obj, TaskRow) and obj.case_id == case.id and obj.state == "ready"})
     return rows
