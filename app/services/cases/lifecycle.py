@@ -24,8 +24,8 @@ from app.engine import SERIALIZER_VERSION, CaseWorkflow, MoveRefused, StepContex
 from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
-from app.services.core import audit, definitions, rollup
-from app.services.core.case_lock import lock_case, lock_task_case, refresh_task
+from app.services.core import audit, definitions, rollup, step_writes
+from app.services.core.case_lock import holds, lock_case, lock_task_case, refresh_task
 from app.services.core.case_rules import SEVERITY_PRIORITY, check_data_size, column_value, status_of
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.core.handlers import HANDLERS
@@ -411,6 +411,7 @@ def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: 
 
     _sync_tasks(case, result, now, ready_rows)
     _run_effects(case, context, actor)
+    step_writes.write(case)  # the case row and its task rows by prebuilt statements, not at the flush
     ENGINE_STEP.labels(event).observe(time.perf_counter() - context.started)
 
 
@@ -423,6 +424,9 @@ def ready_task_rows(case: Case) -> dict[str, TaskRow]:
     this transaction is left out and a new one not flushed yet is counted."""
     with db.session.no_autoflush:
         rows = {r.id: r for r in db.session.scalars(_READY_ROWS, {"case_id": case.id}) if r.state == "ready"}
+    if holds(case.id):  # read under the case's lock: what they contribute before is what they hold now (rollup)
+        for row in rows.values():
+            rollup.read_fresh(db.session, row)
     rows.update({obj.id: obj for obj in db.session.new
                  if isinstance(obj, TaskRow) and obj.case_id == case.id and obj.state == "ready"})
     return rows

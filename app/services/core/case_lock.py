@@ -38,6 +38,12 @@ def lock_case(case_id: int) -> Case:
     return case
 
 
+def holds(case_id: int) -> bool:
+    """True when this transaction took the case's row lock by lock_case (what it reads of the case's rows since
+    stays what the database holds until the end)."""
+    return case_id in _held()
+
+
 def _held() -> dict:
     return db.session.info.setdefault("case_locks", {})
 

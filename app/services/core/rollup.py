@@ -244,6 +244,30 @@ def read_fresh(session, obj) -> None:
         state["task_before"][obj.id] = task_contribution(obj)
 
 
+def core_write(session, obj) -> bool:
+    """Before a case or task row object is written by a Core statement instead of the flush (core/step_writes):
+    what before_flush does for it (its derived facts, a new task row's copies of its case's filter columns, what it
+    contributed before). False when what it or its case contributed before is not known without a query (not read
+    under the case's lock, or a case created by this transaction): the caller leaves that object to the flush."""
+    state = _state(session)
+    if isinstance(obj, Case):
+        if obj.id not in state["before"]:
+            return False
+        obj.refresh_facts()
+        return True
+    if obj.case_id not in state["before"]:
+        return False
+    if inspect(obj).pending:
+        obj.refresh_facts()
+        state["task_new"].append(obj)
+        _copy_dims(session, obj, state)
+        return True
+    if obj.id not in state["task_before"]:
+        return False
+    obj.refresh_facts()
+    return True
+
+
 def message_sent(case: Case, template: str, at: datetime) -> None:
     """Record on the case the facts a letter gives the indicators: answered (deadline share), survey sent."""
     if template in ANSWER_TEMPLATES:
