@@ -24,15 +24,15 @@ _OPEN = (select(CaseClock).where(CaseClock.case_id == bindparam("case_id"), Case
 
 
 def open_clocks(case: Case) -> list[CaseClock]:
-    """The case's running clocks. The query flushes first only when the session holds clock changes: other
-    pending changes (the step's task rows) wait for the one flush at commit."""
+    """The case's running clocks, as this transaction has them: read without a flush (the step's case and task
+    rows are written once, at its end), the session's own changes applied here instead: a clock stopped in this
+    transaction is left out, one started and not written yet is counted (after the stored ones, in order)."""
     session = db.session
-    pending = any(isinstance(obj, CaseClock) for obj in session.new) or \
-        any(isinstance(obj, CaseClock) for obj in session.dirty)
-    if pending:
-        return list(session.scalars(_OPEN, {"case_id": case.id}))
     with session.no_autoflush:
-        return list(session.scalars(_OPEN, {"case_id": case.id}))
+        rows = [r for r in session.scalars(_OPEN, {"case_id": case.id}) if r.stopped_at is None]
+    rows.extend(obj for obj in session.new
+                if isinstance(obj, CaseClock) and obj.case_id == case.id and obj.stopped_at is None)
+    return rows
 
 
 def for_case(case_id: int) -> list[CaseClock]:
