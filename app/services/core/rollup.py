@@ -139,15 +139,17 @@ def key_hash(key: tuple) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_PATH_TASKS = (select(TaskRow.case_id, TaskRow.bpmn_id, TaskRow.created_at)
+               .where(TaskRow.case_id.in_(bindparam("case_ids", expanding=True)), TaskRow.state == "completed")
+               .order_by(TaskRow.case_id, TaskRow.created_at, TaskRow.completed_at, TaskRow.bpmn_id))  # built once
+
+
 def _paths(session, rows) -> dict[int, str | None]:
     """For closed cases: the user tasks completed before closure, in order, ">"-joined."""
     closed = {r.id: r.closed_at for r in rows if r.closed_at is not None}
     if not closed:
         return {}
-    tasks = session.execute(
-        select(TaskRow.case_id, TaskRow.bpmn_id, TaskRow.created_at)
-        .where(TaskRow.case_id.in_(list(closed)), TaskRow.state == "completed")
-        .order_by(TaskRow.case_id, TaskRow.created_at, TaskRow.completed_at, TaskRow.bpmn_id))
+    tasks = session.execute(_PATH_TASKS, {"case_ids": list(closed)})
     steps: dict[int, list[str]] = defaultdict(list)
     for case_id, bpmn_id, created_at in tasks:
         if created_at < closed[case_id]:
