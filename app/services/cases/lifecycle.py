@@ -402,12 +402,13 @@ def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: 
 
     changes = {k: [(before or {}).get(k), v] for k, v in data.items() if (before or {}).get(k) != v} \
         if before is not None else {}
-    audit.record(case, actor, event, task_id=task.id if task else None, bpmn_id=task.bpmn_id if task else None,
-                 data={**event_data, "path": result.path, "changes": changes})
-    if result.error:
-        audit.record(case, actor, "incident", bpmn_id=result.error.bpmn_id, data={"error": str(result.error)})
-    if old_status != case.status:
-        audit.record(case, actor, "status_changed", data={"from": old_status, "to": case.status})
+    with audit.batched():  # the step's events in one round trip
+        audit.record(case, actor, event, task_id=task.id if task else None, bpmn_id=task.bpmn_id if task else None,
+                     data={**event_data, "path": result.path, "changes": changes})
+        if result.error:
+            audit.record(case, actor, "incident", bpmn_id=result.error.bpmn_id, data={"error": str(result.error)})
+        if old_status != case.status:
+            audit.record(case, actor, "status_changed", data={"from": old_status, "to": case.status})
 
     _sync_tasks(case, result, now, ready_rows)
     _run_effects(case, context, actor)

@@ -3,6 +3,8 @@
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select
@@ -118,10 +120,39 @@ def record(case: Case | None, actor: str, type_: str, *, data: dict | None = Non
     seal(event)
     columns = dict(event.__dict__)
     columns["data"] = clean
-    with db.session.no_autoflush:
-        db.session.execute(_INSERT, columns)
+    held = db.session.info.get(_BATCH)
+    if held is not None:
+        held.append(columns)
+    else:
+        with db.session.no_autoflush:
+            db.session.execute(_INSERT, columns)
     cache[key] = event
     return event
+
+
+_BATCH = "audit_batch"
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Write the events recorded inside the block by one INSERT executed for all of them at its end (one round
+    trip where there were several). Only for a block that reads nothing of the audit table meanwhile (each chain's
+    head is read once and cached, as outside a block); nested blocks join the outer one; on an error nothing is
+    written (the transaction is rolling back)."""
+    info = db.session.info
+    if info.get(_BATCH) is not None:
+        yield
+        return
+    info[_BATCH] = []
+    try:
+        yield
+    except BaseException:
+        info.pop(_BATCH, None)
+        raise
+    rows = info.pop(_BATCH)
+    if rows:
+        with db.session.no_autoflush:
+            db.session.execute(_INSERT, rows)
 
 
 def _pending_heads() -> dict:
