@@ -16,6 +16,7 @@ from app.services.core.definitions import deploy_files
 from app.services.core.errors import Conflict
 from app.services.core.transaction import transaction
 from app.services.deadlines import clocks
+from app.services.messaging import messages
 from app.services.people.users import by_username
 from app.services.tasks.actions import ready_for_case
 from tests.support.flows import complaint_data
@@ -114,3 +115,27 @@ def test_open_clocks_counts_the_transactions_own_changes_without_a_flush(deploye
         assert [c.id for c in clocks.open_clocks(case)] == [c.id for c in running[1:]]
     finally:
         db.session.rollback()
+
+
+def test_a_rolled_back_step_leaves_nothing_of_its_rows_in_the_session(deployed):
+    case_id = cases.start_case(by_username("accueil"), "reclamation", complaint_data()).id
+    case = db.session.get(Case, case_id)
+    # A letter queued, then the transaction rolled back, twice in the same session (a worker's loop): the
+    # second row may take the first one's id (SQLite reuses it), and must not meet a leftover object.
+    for _ in range(2):
+        message = messages.queue(case, "response", {**case.data, "response_text": "Réponse."})
+        assert message in db.session and message.id is not None
+        db.session.rollback()
+        assert message not in db.session
+    # A completed step whose transaction fails afterwards: its new task row leaves the session with it.
+    row = next(r for r in ready_for_case(case_id) if r.bpmn_id == "ut_qualify")
+    user = by_username("gestionnaire")
+    before = {r.id for r in ready_for_case(case_id)}
+    with pytest.raises(RuntimeError), transaction():
+        cases.complete_task(user, row.id, {"admissible": "yes", "category": "billing", "severity": "high"})
+        new = [r for r in ready_for_case(case_id) if r.id not in before]
+        assert new
+        raise RuntimeError("after the step")
+    assert all(r not in db.session for r in new)
+    assert {r.id for r in ready_for_case(case_id)} == before
+    assert db.session.get(TaskRow, row.id).state == "ready"

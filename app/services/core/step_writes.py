@@ -17,7 +17,6 @@ flush, as before.
 from __future__ import annotations
 
 from sqlalchemy import bindparam, inspect, update
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
@@ -58,10 +57,15 @@ def _changes(state) -> dict | None:
     return out
 
 
-def _commit(session, state) -> None:
-    # What the flush does once it has written an object: its values become its loaded ones, and it leaves the
-    # session's modified set (SQLAlchemy's own bookkeeping, with no public equivalent for a single object).
-    state._commit_all(state.dict, session.identity_map)
+def written(session, obj) -> None:
+    """Tell the session that `obj` (pending, or persistent with changes) was just written by a Core statement.
+
+    What the flush does once it has written an object, by SQLAlchemy's own bookkeeping (no public equivalent for
+    one object): its values become its loaded ones, a pending one takes its identity, and the transaction notes
+    it as new or changed, so that a rollback (of the transaction or of a savepoint) drops a new one from the
+    session and expires a changed one, exactly as after a flush."""
+    state = inspect(obj)
+    state.session._register_persistent({state})  # the Session itself (the caller may hold the scoped proxy)
 
 
 def _write_update(session, obj) -> None:
@@ -84,7 +88,7 @@ def _write_update(session, obj) -> None:
             raise StaleDataError(f"case {obj.id}: lock_version {params['w_version']} changed meanwhile")
         if isinstance(obj, Case):
             obj.lock_version = version + 1
-    _commit(session, state)
+    written(session, obj)
 
 
 def _write_insert(session, row: TaskRow) -> None:
@@ -93,13 +97,13 @@ def _write_insert(session, row: TaskRow) -> None:
     values["priority"] = values["priority"] or 0
     values["due_key"] = row.due_at or UNDATED
     values["customer_key"] = search_key(row.customer_name)
+    loaded = inspect(row).dict
+    for key, value in values.items():  # every column held, as written: none is read back later
+        if key not in loaded or loaded[key] is not value:
+            setattr(row, key, value)
     with session.no_autoflush:
         session.execute(_INSERT_TASK, values)
-    session.expunge(row)
-    for key, value in values.items():
-        setattr(row, key, value)
-    make_transient_to_detached(row)
-    session.add(row)
+    written(session, row)
 
 
 def write(case: Case) -> None:

@@ -6,12 +6,12 @@ import re
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import make_transient_to_detached
 
 from app import clock, formatting
 from app.extensions import db
 from app.labels import KIND_WORDS
 from app.models import Case, OutboxMessage
+from app.services.core import step_writes
 from app.services.core.errors import NotFound
 from app.services.messaging import templates
 from app.vocabulary import POSTAL_CHANNELS
@@ -127,9 +127,9 @@ def queue(case: Case, template: str, data: dict, *, channel: str | None = None) 
         values["case_id"] = case.id
     with db.session.no_autoflush:
         values["id"] = db.session.execute(_INSERT, values).scalar_one()
-    message = OutboxMessage(**values)
-    make_transient_to_detached(message)
-    db.session.add(message)
+        message = OutboxMessage(**values)
+        db.session.add(message)
+        step_writes.written(db.session, message)  # held as written: a rollback drops it from the session
     return message
 
 
