@@ -5,8 +5,9 @@ work (its dependency sort, per-object bookkeeping and the flush events) cost mor
 `write(case)` writes them at the end of the step: each UPDATE sets the columns that changed (one statement built
 per set of columns, bound values, kept), the case's with its lock_version check (a row changed meanwhile raises
 StaleDataError, a 409 for the transaction as from the ORM); new task rows are one INSERT each. The objects are
-then marked as loaded with what was written, so that what the transaction reads afterwards (the identity map, a
-query) is what the database holds and the flush at commit has nothing left of them.
+then registered with the session as a flush registers them (`written`), so that what the transaction reads
+afterwards (the identity map, a query) is what the database holds, the flush at commit has nothing left of
+them, and a rollback drops or expires them as after a flush.
 
 The indicators' bookkeeping the flush would have done (derived facts, the rows' copies of their case's filter
 columns, what they contributed before) is done by `rollup.core_write`; an object it cannot take (a case created
