@@ -7,6 +7,7 @@ Imports nothing from the application but `app.vocabulary`, so services, letters 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import date, datetime
@@ -43,7 +44,13 @@ def _as_decimal(value) -> Decimal | None:
 def money(value, currency: str = CURRENCY) -> str:
     """An amount as French currency: 1 250,40 € (Babel's narrow no-break space and no-break space)."""
     amount = _as_decimal(value)
-    return "" if amount is None else format_currency(amount, currency, locale=LOCALE)
+    return "" if amount is None else _currency(str(amount), currency)
+
+
+@functools.lru_cache(maxsize=4096)
+def _currency(amount: str, currency: str) -> str:
+    """Babel's currency format, kept per amount (a letter shows the same few amounts again and again)."""
+    return format_currency(Decimal(amount), currency, locale=LOCALE)
 
 
 def number(value, digits: int = 2) -> str:
@@ -97,7 +104,12 @@ def long_date(value) -> str:
     moment = _moment(value)
     if moment is None:
         return ""
-    day = moment.date() if isinstance(moment, datetime) else moment
+    return _long_day(moment.date() if isinstance(moment, datetime) else moment)
+
+
+@functools.lru_cache(maxsize=4096)
+def _long_day(day: date) -> str:
+    """Babel's long date of a day, kept per day (every letter writes today's and the case's dates)."""
     text = format_date(day, format="long", locale=LOCALE)
     return "1er" + text[1:] if day.day == 1 else text  # French writes the first day of a month as an ordinal
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import math
 
 SAFE_BUILTINS: dict = {name: getattr(builtins, name) for name in (
@@ -307,12 +308,19 @@ class _FreeNames(ast.NodeVisitor):
 
 def names_used(source: str, mode: str = "eval") -> set[str]:
     """Return the free variable names the code reads (data variables), builtins excluded; SyntaxError if invalid."""
+    return set(_free_names(source, mode))
+
+
+@functools.lru_cache(maxsize=4096)
+def _free_names(source: str, mode: str) -> frozenset[str]:
+    """names_used, parsed once per text: a DMN input is read on every rule of every evaluation (an error is not
+    kept: it is raised again on the next call)."""
     tree = _parse(source, mode)
     if _too_deep(tree):
         raise ValueError("code too deeply nested")
     visitor = _FreeNames()
     visitor.visit(tree)
-    return visitor.free
+    return frozenset(visitor.free)
 
 
 # --- literal conditions: provably cheap, evaluated without the sandbox -----------------------------------

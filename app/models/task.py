@@ -80,13 +80,18 @@ class TaskRow(db.Model):
         self.duration_seconds = seconds_between(self.created_at, self.completed_at)
 
 
-@event.listens_for(TaskRow, "before_update")
-def _refresh_keys(_mapper, _connection, row: TaskRow) -> None:
+def refresh_keys(row: TaskRow) -> None:
+    """Recompute the derived keys of a changed row (before its UPDATE: the ORM's, or a Core one that writes it)."""
     changed = inspect(row).attrs
     if changed.due_at.history.has_changes():
         row.due_key = row.due_at or UNDATED
     if changed.customer_name.history.has_changes():
         row.customer_key = search_key(row.customer_name)
+
+
+@event.listens_for(TaskRow, "before_update")
+def _refresh_keys(_mapper, _connection, row: TaskRow) -> None:
+    refresh_keys(row)
 
 
 # One index per tab and sort of the task list, each giving the rows already in the list's order (see README,

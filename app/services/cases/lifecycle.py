@@ -24,8 +24,8 @@ from app.engine import SERIALIZER_VERSION, CaseWorkflow, MoveRefused, StepContex
 from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
-from app.services.core import audit, definitions, rollup
-from app.services.core.case_lock import lock_case, lock_task_case, refresh_task
+from app.services.core import audit, definitions, rollup, step_writes
+from app.services.core.case_lock import holds, lock_case, lock_task_case, refresh_task
 from app.services.core.case_rules import SEVERITY_PRIORITY, check_data_size, column_value, status_of
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.core.handlers import HANDLERS
@@ -402,16 +402,21 @@ def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: 
 
     changes = {k: [(before or {}).get(k), v] for k, v in data.items() if (before or {}).get(k) != v} \
         if before is not None else {}
-    audit.record(case, actor, event, task_id=task.id if task else None, bpmn_id=task.bpmn_id if task else None,
-                 data={**event_data, "path": result.path, "changes": changes})
-    if result.error:
-        audit.record(case, actor, "incident", bpmn_id=result.error.bpmn_id, data={"error": str(result.error)})
-    if old_status != case.status:
-        audit.record(case, actor, "status_changed", data={"from": old_status, "to": case.status})
+    with audit.batched():  # the step's events in one round trip
+        audit.record(case, actor, event, task_id=task.id if task else None, bpmn_id=task.bpmn_id if task else None,
+                     data={**event_data, "path": result.path, "changes": changes})
+        if result.error:
+            audit.record(case, actor, "incident", bpmn_id=result.error.bpmn_id, data={"error": str(result.error)})
+        if old_status != case.status:
+            audit.record(case, actor, "status_changed", data={"from": old_status, "to": case.status})
 
     _sync_tasks(case, result, now, ready_rows)
     _run_effects(case, context, actor)
+    step_writes.write(case)  # the case row and its task rows by prebuilt statements, not at the flush
     ENGINE_STEP.labels(event).observe(time.perf_counter() - context.started)
+
+
+_READY_ROWS = select(TaskRow).where(TaskRow.case_id == bindparam("case_id"), TaskRow.state == "ready")
 
 
 def ready_task_rows(case: Case) -> dict[str, TaskRow]:
@@ -419,8 +424,10 @@ def ready_task_rows(case: Case) -> dict[str, TaskRow]:
     (one flush per step, at commit): the session's own changes are applied here instead, so a row completed in
     this transaction is left out and a new one not flushed yet is counted."""
     with db.session.no_autoflush:
-        rows = {r.id: r for r in db.session.scalars(
-            select(TaskRow).where(TaskRow.case_id == case.id, TaskRow.state == "ready")) if r.state == "ready"}
+        rows = {r.id: r for r in db.session.scalars(_READY_ROWS, {"case_id": case.id}) if r.state == "ready"}
+    if holds(case.id):  # read under the case's lock: what they contribute before is what they hold now (rollup)
+        for row in rows.values():
+            rollup.read_fresh(db.session, row)
     rows.update({obj.id: obj for obj in db.session.new
                  if isinstance(obj, TaskRow) and obj.case_id == case.id and obj.state == "ready"})
     return rows
@@ -481,8 +488,7 @@ def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
     for effect in effects:
         kind, bpmn_id = effect[0], effect[-1]
         if kind == "message":
-            message = messages.queue(case, effect[1], effect[2], channel=effect[3])
-            db.session.flush()
+            message = messages.queue(case, effect[1], effect[2], channel=effect[3])  # its id known: no flush
             audit.record(case, actor, "message_sent", bpmn_id=bpmn_id, data={
                 "template": message.template, "channel": message.channel, "recipient": message.recipient,
                 "subject": message.subject, "outbox_id": message.id,

@@ -3,9 +3,11 @@
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app import clock
 from app.extensions import db
@@ -65,18 +67,41 @@ def expected_hash(event) -> str | None:
     return keyed_hash(event, key) if key is not None else None
 
 
+def _head_query(where):
+    table = AuditEvent.__table__
+    return select(table.c.seq, table.c.hash).where(where).order_by(table.c.seq.desc()).limit(1)
+
+
+# Built once (the case id bound): the head is read before the first event of each case and transaction.
+_HEAD = _head_query(AuditEvent.__table__.c.case_id == bindparam("case_id"))
+_GLOBAL_HEAD = _head_query(AuditEvent.__table__.c.case_id.is_(None))
+
+
 def _last(case_id: int | None):
     """The head of a chain: its last event's (seq, hash) row, or None."""
-    query = select(AuditEvent.seq, AuditEvent.hash).where(
-        AuditEvent.case_id.is_(None) if case_id is None else AuditEvent.case_id == case_id
-    ).order_by(AuditEvent.seq.desc()).limit(1)
     with db.session.no_autoflush:  # the events added by this transaction are in its cache (_pending_heads)
-        return db.session.execute(query).first()
+        if case_id is None:
+            return db.session.execute(_GLOBAL_HEAD).first()
+        return db.session.execute(_HEAD, {"case_id": case_id}).first()
+
+
+class Recorded:
+    """An event as written by `record`: its columns (`data` is the stored, sealed form that was hashed)."""
+
+    def __init__(self, **columns):
+        self.__dict__.update(columns)
+
+
+_INSERT = AuditEvent.__table__.insert()  # built once: each event is bound as parameters (one cached statement)
 
 
 def record(case: Case | None, actor: str, type_: str, *, data: dict | None = None, task_id: str | None = None,
-           bpmn_id: str | None = None) -> AuditEvent:
-    """Append one event to the case's chain (or the global chain) in the current transaction."""
+           bpmn_id: str | None = None) -> Recorded:
+    """Append one event to the case's chain (or the global chain) in the current transaction.
+
+    Written at once by a prebuilt INSERT on the session's connection (an event is never changed afterwards, so
+    it needs no unit of work): a query later in the transaction finds it like any other row.
+    """
     if case is not None and case.id is None:
         db.session.flush()
     # JSON round trip: the stored data is exactly what was hashed, whatever the backend gives back.
@@ -86,16 +111,48 @@ def record(case: Case | None, actor: str, type_: str, *, data: dict | None = Non
     cache = _pending_heads()
     key = case.id if case is not None else None
     last = cache.get(key) or _last(key)
-    event = AuditEvent(
+    event = Recorded(
         case_id=key, case_reference=case.reference if case is not None else None,
         seq=(last.seq + 1) if last else 1, at=clock.now(), actor=actor, type=type_, task_id=task_id,
         bpmn_id=bpmn_id, definition_id=case.definition_id if case is not None else None, data=clean,
         prev_hash=last.hash if last else GENESIS, hash="",
     )
     seal(event)
-    db.session.add(event)
+    columns = dict(event.__dict__)
+    columns["data"] = clean
+    held = db.session.info.get(_BATCH)
+    if held is not None:
+        held.append(columns)
+    else:
+        with db.session.no_autoflush:
+            db.session.execute(_INSERT, columns)
     cache[key] = event
     return event
+
+
+_BATCH = "audit_batch"
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Write the events recorded inside the block by one INSERT executed for all of them at its end (one round
+    trip where there were several). Only for a block that reads nothing of the audit table meanwhile (each chain's
+    head is read once and cached, as outside a block); nested blocks join the outer one; on an error nothing is
+    written (the transaction is rolling back)."""
+    info = db.session.info
+    if info.get(_BATCH) is not None:
+        yield
+        return
+    info[_BATCH] = []
+    try:
+        yield
+    except BaseException:
+        info.pop(_BATCH, None)
+        raise
+    rows = info.pop(_BATCH)
+    if rows:
+        with db.session.no_autoflush:
+            db.session.execute(_INSERT, rows)
 
 
 def _pending_heads() -> dict:

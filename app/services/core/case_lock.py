@@ -13,7 +13,7 @@ PostgreSQL: `SELECT … FOR UPDATE OF case_record`. SQLite ignores FOR UPDATE; i
 and the case's lock_version (version_id_col) still turns a change committed meanwhile into a 409.
 """
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm.util import identity_key
 
 from app.extensions import db
@@ -32,20 +32,34 @@ def lock_case(case_id: int) -> Case:
     case = _held().get(case_id)
     if case is not None and case in db.session:
         return case
-    case = _lock(Case.id == case_id)
+    case = _lock(_BY_ID, {"case_id": case_id})
     if case is None:
         raise NotFound("Dossier inconnu.")
     return case
+
+
+def holds(case_id: int) -> bool:
+    """True when this transaction took the case's row lock by lock_case (what it reads of the case's rows since
+    stays what the database holds until the end)."""
+    return case_id in _held()
 
 
 def _held() -> dict:
     return db.session.info.setdefault("case_locks", {})
 
 
-def _lock(where) -> Case | None:
-    query = (select(Case).where(where).with_for_update(of=Case)
-             .execution_options(populate_existing=True))  # what was read before the lock may be stale
-    case = db.session.scalars(query).first()
+def _locking(where):
+    return (select(Case).where(where).with_for_update(of=Case)
+            .execution_options(populate_existing=True))  # what was read before the lock may be stale
+
+
+# Built once, the ids bound: the statements (and their cache keys) of every step are the same objects.
+_BY_ID = _locking(Case.id == bindparam("case_id"))
+_BY_TASK = _locking(Case.id == select(TaskRow.case_id).where(TaskRow.id == bindparam("task_id")).scalar_subquery())
+
+
+def _lock(query, params: dict) -> Case | None:
+    case = db.session.scalars(query, params).first()
     if case is not None:
         _held()[case.id] = case
         rollup.read_fresh(db.session, case)  # what the case contributed before: read now, under the lock
@@ -64,7 +78,7 @@ def lock_task_case(task_id: str) -> TaskRow:
     A row not in the session yet, in a transaction holding no case lock: one statement finds and locks its
     case, then the row is read (after the lock, so as committed)."""
     if db.session.identity_map.get(identity_key(TaskRow, task_id)) is None and not _held():
-        case = _lock(Case.id == select(TaskRow.case_id).where(TaskRow.id == task_id).scalar_subquery())
+        case = _lock(_BY_TASK, {"task_id": task_id})
         row = db.session.get(TaskRow, task_id) if case is not None else None
         if row is None:
             raise NotFound("Tâche inconnue.")

@@ -139,15 +139,17 @@ def key_hash(key: tuple) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_PATH_TASKS = (select(TaskRow.case_id, TaskRow.bpmn_id, TaskRow.created_at)
+               .where(TaskRow.case_id.in_(bindparam("case_ids", expanding=True)), TaskRow.state == "completed")
+               .order_by(TaskRow.case_id, TaskRow.created_at, TaskRow.completed_at, TaskRow.bpmn_id))  # built once
+
+
 def _paths(session, rows) -> dict[int, str | None]:
     """For closed cases: the user tasks completed before closure, in order, ">"-joined."""
     closed = {r.id: r.closed_at for r in rows if r.closed_at is not None}
     if not closed:
         return {}
-    tasks = session.execute(
-        select(TaskRow.case_id, TaskRow.bpmn_id, TaskRow.created_at)
-        .where(TaskRow.case_id.in_(list(closed)), TaskRow.state == "completed")
-        .order_by(TaskRow.case_id, TaskRow.created_at, TaskRow.completed_at, TaskRow.bpmn_id))
+    tasks = session.execute(_PATH_TASKS, {"case_ids": list(closed)})
     steps: dict[int, list[str]] = defaultdict(list)
     for case_id, bpmn_id, created_at in tasks:
         if created_at < closed[case_id]:
@@ -242,6 +244,30 @@ def read_fresh(session, obj) -> None:
             state["before"][obj.id] = (row, contribution(row, path))
     elif obj.id not in state["task_before"]:
         state["task_before"][obj.id] = task_contribution(obj)
+
+
+def core_write(session, obj) -> bool:
+    """Before a case or task row object is written by a Core statement instead of the flush (core/step_writes):
+    what before_flush does for it (its derived facts, a new task row's copies of its case's filter columns, what it
+    contributed before). False when what it or its case contributed before is not known without a query (not read
+    under the case's lock, or a case created by this transaction): the caller leaves that object to the flush."""
+    state = _state(session)
+    if isinstance(obj, Case):
+        if obj.id not in state["before"]:
+            return False
+        obj.refresh_facts()
+        return True
+    if obj.case_id not in state["before"]:
+        return False
+    if inspect(obj).pending:
+        obj.refresh_facts()
+        state["task_new"].append(obj)
+        _copy_dims(session, obj, state)
+        return True
+    if obj.id not in state["task_before"]:
+        return False
+    obj.refresh_facts()
+    return True
 
 
 def message_sent(case: Case, template: str, at: datetime) -> None:
@@ -365,12 +391,23 @@ def _copy_dims(session, task: TaskRow, state: dict) -> None:
         setattr(task, d, getattr(case, d))
 
 
+def _dims_update(which):
+    """The UPDATE giving task rows their case's filter columns where they differ, built once (bound values)."""
+    table = TaskRow.__table__
+    return (update(table).where(which, or_(*(table.c[d].is_distinct_from(bindparam(f"v_{d}")) for d in TASK_DIMS)))
+            .values({d: bindparam(f"v_{d}") for d in TASK_DIMS}))
+
+
+_DIMS_BY_CASE = _dims_update(TaskRow.__table__.c.case_id == bindparam("of_case"))
+_DIMS_BY_ID = _dims_update(TaskRow.__table__.c.id.in_(bindparam("of_tasks", expanding=True)))
+
+
 def _sync_task_dims(session, row, task_ids: list[str] | None = None) -> None:
-    values = {d: getattr(row, d) for d in TASK_DIMS}
-    which = TaskRow.case_id == row.id if task_ids is None else TaskRow.id.in_(task_ids)
-    session.execute(update(TaskRow).where(which, or_(
-        *(getattr(TaskRow, d).is_distinct_from(v) for d, v in values.items()))).values(**values)
-        .execution_options(synchronize_session=False))
+    values = {f"v_{d}": getattr(row, d) for d in TASK_DIMS}
+    if task_ids is None:
+        session.execute(_DIMS_BY_CASE, {**values, "of_case": row.id})
+    else:
+        session.execute(_DIMS_BY_ID, {**values, "of_tasks": list(task_ids)})
 
 
 _UPSERTS: dict[str, object] = {}

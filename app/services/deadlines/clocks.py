@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app import clock
 from app.extensions import db
@@ -19,18 +19,20 @@ from app.services.messaging import notifications
 
 # --- the table ------------------------------------------------------------------------------------------
 
+_OPEN = (select(CaseClock).where(CaseClock.case_id == bindparam("case_id"), CaseClock.stopped_at.is_(None))
+         .order_by(CaseClock.id))  # built once: the case id bound
+
+
 def open_clocks(case: Case) -> list[CaseClock]:
-    """The case's running clocks. The query flushes first only when the session holds clock changes: other
-    pending changes (the step's task rows) wait for the one flush at commit."""
+    """The case's running clocks, as this transaction has them: read without a flush (the step's case and task
+    rows are written once, at its end), the session's own changes applied here instead: a clock stopped in this
+    transaction is left out, one started and not written yet is counted (after the stored ones, in order)."""
     session = db.session
-    pending = any(isinstance(obj, CaseClock) for obj in session.new) or \
-        any(isinstance(obj, CaseClock) for obj in session.dirty)
-    query = select(CaseClock).where(CaseClock.case_id == case.id, CaseClock.stopped_at.is_(None)) \
-        .order_by(CaseClock.id)
-    if pending:
-        return list(session.scalars(query))
     with session.no_autoflush:
-        return list(session.scalars(query))
+        rows = [r for r in session.scalars(_OPEN, {"case_id": case.id}) if r.stopped_at is None]
+    rows.extend(obj for obj in session.new
+                if isinstance(obj, CaseClock) and obj.case_id == case.id and obj.stopped_at is None)
+    return rows
 
 
 def for_case(case_id: int) -> list[CaseClock]:

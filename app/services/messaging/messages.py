@@ -11,6 +11,7 @@ from app import clock, formatting
 from app.extensions import db
 from app.labels import KIND_WORDS
 from app.models import Case, OutboxMessage
+from app.services.core import step_writes
 from app.services.core.errors import NotFound
 from app.services.messaging import templates
 from app.vocabulary import POSTAL_CHANNELS
@@ -105,20 +106,36 @@ def queue(case: Case, template: str, data: dict, *, channel: str | None = None) 
     The text is written now from the version active now: a later edit of the template changes later messages
     only, and the row names the version it came from.
     """
-    row = templates.active(template)
-    email = data.get("customer_email")
-    address = data.get("customer_address")
-    channel = choose_channel(channel, email, address)
-    rendered = templates.render(row, fields(case, data, postal=channel in POSTAL_CHANNELS))
-    message = OutboxMessage(
-        case_id=case.id, template=template, channel=channel,
-        recipient=(email if channel == "email" else None) or address or data.get("customer_name"),
-        subject=header_value(rendered.subject), body=rendered.text, body_html=rendered.html, template_version_id=row.id,
-        recipient_name=data.get("customer_name") or case.customer_name, postal_address=address,
-        status="pending", created_at=clock.now(), next_attempt_at=clock.now(),
-    )
-    db.session.add(message)
+    with db.session.no_autoflush:  # the templates do not depend on the step's pending changes: flushed at commit
+        row = templates.active(template)
+        email = data.get("customer_email")
+        address = data.get("customer_address")
+        channel = choose_channel(channel, email, address)
+        rendered = templates.render(row, fields(case, data, postal=channel in POSTAL_CHANNELS))
+    now = clock.now()
+    values = {
+        **_EMPTY, "case_id": case.id, "template": template, "channel": channel,
+        "recipient": (email if channel == "email" else None) or address or data.get("customer_name"),
+        "subject": header_value(rendered.subject), "body": rendered.text, "body_html": rendered.html,
+        "template_version_id": row.id, "recipient_name": data.get("customer_name") or case.customer_name,
+        "postal_address": address, "status": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now,
+    }
+    # Written at once by a prebuilt INSERT (its id is known without a flush of the step's other changes), then
+    # held by the session as a loaded row: what the transaction reads of it afterwards is what was written.
+    if case.id is None:
+        db.session.flush()
+        values["case_id"] = case.id
+    with db.session.no_autoflush:
+        values["id"] = db.session.execute(_INSERT, values).scalar_one()
+        message = OutboxMessage(**values)
+        db.session.add(message)
+        step_writes.written(db.session, message)  # held as written: a rollback drops it from the session
     return message
+
+
+_TABLE = OutboxMessage.__table__
+_INSERT = _TABLE.insert().returning(_TABLE.c.id)
+_EMPTY = {column.key: None for column in _TABLE.columns if column.key != "id"}
 
 
 def choose_channel(requested: str | None, email: str | None, address: str | None) -> str:

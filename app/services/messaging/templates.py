@@ -22,7 +22,7 @@ from flask import current_app
 from jinja2 import BaseLoader, TemplateNotFound, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, formatting
@@ -119,12 +119,19 @@ class _ActiveLoader(BaseLoader):
         return body, None, uptodate
 
 
-def active_blocks() -> dict[str, str]:
-    """The active text of every shared block (kind partial), in one query; seeded first when none exists."""
+def _blocks_query():
     latest = (select(MessageTemplate.key, func.max(MessageTemplate.version).label("v"))
               .where(MessageTemplate.kind == "partial").group_by(MessageTemplate.key).subquery())
-    rows = db.session.execute(select(MessageTemplate.key, MessageTemplate.body).join(
-        latest, (MessageTemplate.key == latest.c.key) & (MessageTemplate.version == latest.c.v))).all()
+    return select(MessageTemplate.key, MessageTemplate.body).join(
+        latest, (MessageTemplate.key == latest.c.key) & (MessageTemplate.version == latest.c.v))
+
+
+_BLOCKS_QUERY = _blocks_query()  # built once (read by every letter)
+
+
+def active_blocks() -> dict[str, str]:
+    """The active text of every shared block (kind partial), in one query; seeded first when none exists."""
+    rows = db.session.execute(_BLOCKS_QUERY).all()
     found = {key: body for key, body in rows}
     for key in seed_keys():
         if key.startswith("_") and key not in found:
@@ -228,9 +235,12 @@ def seed_missing(actor: str = "system") -> list[str]:
 
 # --- reading -------------------------------------------------------------------------------------------
 
+_LATEST = (select(MessageTemplate).where(MessageTemplate.key == bindparam("key"))
+           .order_by(MessageTemplate.version.desc()).limit(1))  # built once: the key bound
+
+
 def _latest(key: str) -> MessageTemplate | None:
-    return db.session.scalars(select(MessageTemplate).where(MessageTemplate.key == key)
-                              .order_by(MessageTemplate.version.desc()).limit(1)).first()
+    return db.session.scalars(_LATEST, {"key": key}).first()
 
 
 def active(key: str, *, seed: bool = True, missing_ok: bool = False) -> MessageTemplate | None:

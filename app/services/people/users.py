@@ -1,5 +1,7 @@
 """Users, passwords and API tokens."""
 
+import functools
+
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -78,7 +80,14 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="api-token")
+    key = current_app.config["SECRET_KEY"]
+    return _serializer_for(tuple(key) if isinstance(key, list) else key)  # a list of keys (rotation) hashed
+
+
+@functools.lru_cache(maxsize=8)
+def _serializer_for(secret_key) -> URLSafeTimedSerializer:
+    """One serializer per secret key (built on every API request before: its signer set-up each time)."""
+    return URLSafeTimedSerializer(secret_key, salt="api-token")
 
 
 def issue_token(user: User) -> str:

@@ -161,7 +161,6 @@ def _merge_intake(case: Case, clean: dict, *, actor: str = PUBLIC_ACTOR, channel
     audit.record(case, actor, submissions.MERGED, data={"channel": channel, "data": clean})
     # The case's own data only: the recipient is the case's address, and the submitted text is not echoed.
     message = messages.queue(case, "intake_merged", dict(case.data or {}))
-    db.session.flush()
     audit.record(case, actor, "message_sent", data={
         "template": message.template, "channel": message.channel, "recipient": message.recipient,
         "subject": message.subject, "outbox_id": message.id,
@@ -368,7 +367,6 @@ def resend_link(reference: str | None, email: str | None) -> None:
     with transaction():
         lock_case(case.id)
         message = messages.queue(case, "tracking_link", dict(case.data or {}))
-        db.session.flush()
         audit.record(case, PUBLIC_ACTOR, "message_sent", data={
             "template": message.template, "channel": message.channel, "recipient": message.recipient,
             "subject": message.subject, "outbox_id": message.id, "requested": "tracking_link",

@@ -3,7 +3,7 @@
 The task list's queries (tabs, filters, counts) are in app/services/tasks/task_list.py.
 """
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app import clock
 from app.extensions import db
@@ -111,10 +111,13 @@ def reassign(user: User, task_id: str, username: str) -> TaskRow:
     return row
 
 
+_READY = (select(TaskRow).where(TaskRow.case_id == bindparam("case_id"), TaskRow.state == "ready")
+          .order_by(TaskRow.created_at))  # built once: the case id bound
+
+
 def ready_for_case(case_id: int) -> list[TaskRow]:
     """A case's ready tasks, oldest first."""
-    return list(db.session.scalars(select(TaskRow).where(TaskRow.case_id == case_id, TaskRow.state == "ready")
-                                   .order_by(TaskRow.created_at)))
+    return list(db.session.scalars(_READY, {"case_id": case_id}))
 
 
 def bulk(user: User, action: str, task_ids: list[str], assignee: str | None = None) -> list[tuple[str, bool, str]]:
