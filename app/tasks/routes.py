@@ -59,7 +59,7 @@ def index():
     session[TAB_KEY] = scope  # come back to the same tab (after a task, from the menu)
     next_task = session.pop(NEXT_KEY, None)
     user = current_user._get_current_object()  # read once: the rows ask who may claim or release each
-    options, now, read_only = tasks.list_options(), clock.now(), is_read_only(user)
+    options, now, read_only = tasks.list_options(result.versions_key), clock.now(), is_read_only(user)
     viewer = Viewer(user.username, user.is_admin, frozenset(user.groups), read_only)
     rows = list_rows(result.rows, result.forecasts, viewer, options["channel_names"], url_for("tasks.index"), now,
                      now.timestamp() + DUE_SOON_DAYS * 86400)
@@ -67,7 +67,8 @@ def index():
         "tasks/index.html", result=result, rows=rows, scope=scope, filters=filters, page=page,
         count_label=task_list.count_label, tabs=TAB_LABELS, options=options,
         members=tasks.lane_members(None) if user.in_any(*tasks.MANAGER_GROUPS) else [],
-        read_only=read_only, list_url=_list_url(scope, filters), next_task=next_task)
+        read_only=read_only, list_url=_list_url(scope, filters), next_task=next_task,
+        unread_notifications=lambda: result.unread_notifications)  # the top bar's, read with the rows
 
 
 def _list_url(scope, filters):
