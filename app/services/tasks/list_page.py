@@ -12,7 +12,7 @@ tuples (PageRow), not ORM objects: the page only reads them.
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, literal_column, select
 from sqlalchemy.orm import aliased
 
 from app import clock
@@ -38,11 +38,10 @@ class PageRow(NamedTuple):
     priority: int
     customer_name: str | None
     channel: str | None
-    created_at: datetime
 
 
-# The inner walk's columns: PageRow's, then the sort keys the outer query orders by again.
-COLUMNS = [getattr(TaskRow, name) for name in PageRow._fields] + [TaskRow.due_key]
+# The inner walk's columns: PageRow's, then the sort keys the outer query orders by again (not read back).
+COLUMNS = [getattr(TaskRow, name) for name in PageRow._fields] + [TaskRow.due_key, TaskRow.created_at]
 _WIDTH = len(PageRow._fields)
 _OTHER = aliased(TaskRow, name="case_task")  # the ready tasks of a row's case (forecast input)
 _CASE_COLUMNS = (Case.reference, Case.process_key, Case.kind, Case.category, Case.due_at, Case.status,
@@ -72,7 +71,7 @@ def statement(inner, order, tail: list):
     """
     p = inner.subquery("page")
     joined = (p.outerjoin(Case, and_(Case.id == p.c.case_id, Case.closed_at.is_(None)))
-              .outerjoin(_OTHER, and_(_OTHER.case_id == Case.id, _OTHER.state == "ready")))
+              .outerjoin(_OTHER, and_(_OTHER.case_id == Case.id, _OTHER.state == literal_column("'ready'"))))
     return (select(*[p.c[name] for name in PageRow._fields], *_CASE_COLUMNS, *tail).select_from(joined)
             .order_by(*order(p.c), _OTHER.id))
 

@@ -25,6 +25,7 @@ from app.vocabulary import MANAGER_GROUPS  # noqa: F401 - re-read by tasks.actio
 # 'ready' written in the SQL, not bound: the partial indexes of ready rows (app/models/task.py) then match
 # whatever plan the database keeps for the statement (a generic plan of a prepared one knows no parameter).
 READY = literal_column("'ready'")
+ONE = literal_column("1")  # what a count's walk selects: nothing an index lacks
 SCOPES = ("mine", "group", "all")
 SORTS = ("due", "created", "priority")
 COUNT_CAP = 1000  # tab counts stop here: "1 000+" (counting 100,000 rows on every page costs more than the page)
@@ -60,12 +61,17 @@ def _scope_condition(user: User, scope: str, t=TaskRow):
     return true()
 
 
-def visible_query(user: User, scope: str = "group"):
-    """The select of ready task rows a user sees in a scope (mine, group = unassigned in my lanes, all)."""
+def _check_scope(user: User, scope: str) -> None:
+    """Refuse an unknown tab, or the "all" tab to whom may not open it."""
     if scope not in SCOPES:
         raise Invalid({"scope": "Valeur attendue : mine, group ou all."})
     if scope == "all" and "all" not in available_scopes(user):
         raise Forbidden("La vue « toutes les tâches » est réservée aux responsables.")
+
+
+def visible_query(user: User, scope: str = "group"):
+    """The select of ready task rows a user sees in a scope (mine, group = unassigned in my lanes, all)."""
+    _check_scope(user, scope)
     return select(TaskRow).where(TaskRow.state == READY, _scope_condition(user, scope))
 
 
@@ -142,7 +148,7 @@ def list_tasks(user: User, scope: str = "group", limit: int = 200, offset: int =
 
 
 def _count(user: User, scope: str, conditions: list, cap: int | None) -> int:
-    query = visible_query(user, scope).where(*conditions).with_only_columns(TaskRow.id)
+    query = visible_query(user, scope).where(*conditions).with_only_columns(ONE, maintain_column_froms=True)
     if cap is not None:
         query = query.limit(cap + 1)
     return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -208,7 +214,8 @@ _PLAIN: dict[tuple, tuple] = {}  # (dialect, tabs, admin, tab, sort, groups?) ->
 
 def _capped_count(admin: bool, scope: str):
     """A tab's count, stopped at cap + 1, as a scalar subquery (parameters: me, lanes, cap)."""
-    walk = (select(TaskRow.id).where(_ready([scope]), _bound_scope(admin, scope))
+    # A constant, not the id: the walk then reads the tab's index alone (the id is not in it).
+    walk = (select(ONE).select_from(TaskRow).where(_ready([scope]), _bound_scope(admin, scope))
             .limit(bindparam("cap", type_=Integer)).correlate(None).subquery())  # never the page's own row
     return select(func.count()).select_from(walk).scalar_subquery()
 
@@ -337,7 +344,7 @@ def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_p
     Either way the page's statement also reads the forecast input of the shown rows' cases (one indexed join,
     medians cached: forecast.py) and the page's extras (list_page.py).
     """
-    visible_query(user, scope)  # the checks of the tab (unknown, forbidden)
+    _check_scope(user, scope)
     conditions = _filter_conditions(filters)  # built once: the "at risk" condition reads the cached medians
     offset = (page - 1) * per_page
     if not conditions:  # unfiltered, a tab's index range holds only its rows: the walk is short
