@@ -12,7 +12,7 @@ tuples (PageRow), not ORM objects: the page only reads them.
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, literal_column, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
 
 from app import clock
@@ -45,7 +45,7 @@ COLUMNS = [getattr(TaskRow, name) for name in PageRow._fields] + [TaskRow.due_ke
 _WIDTH = len(PageRow._fields)
 _OTHER = aliased(TaskRow, name="case_task")  # the ready tasks of a row's case (forecast input)
 _CASE_COLUMNS = (Case.reference, Case.process_key, Case.kind, Case.category, Case.due_at, Case.status,
-                 _OTHER.id, _OTHER.bpmn_id, _OTHER.created_at)
+                 Case.closed_at, _OTHER.id, _OTHER.bpmn_id, _OTHER.created_at)
 
 
 class Extras(NamedTuple):
@@ -70,8 +70,12 @@ def statement(inner, order, tail: list):
     order(t): the list's order on columns named like the task table's (the subquery's here).
     """
     p = inner.subquery("page")
-    joined = (p.outerjoin(Case, and_(Case.id == p.c.case_id, Case.closed_at.is_(None)))
-              .outerjoin(_OTHER, and_(_OTHER.case_id == Case.id, _OTHER.state == literal_column("'ready'"))))
+    # Joined by the case's key alone (closed cases are left out in read()) and the task rows by case_id, their
+    # state checked as `state || '' = 'ready'`: conditions that match no partial index's predicate, so that
+    # even without statistics (a fresh database) PostgreSQL probes the primary key and ix_task_case_state
+    # for each of the page's rows, where it walked ix_case_open_due and ix_task_ready_step whole per row.
+    joined = (p.outerjoin(Case, Case.id == p.c.case_id)
+              .outerjoin(_OTHER, and_(_OTHER.case_id == Case.id, _OTHER.state + "" == "ready")))
     return (select(*[p.c[name] for name in PageRow._fields], *_CASE_COLUMNS, *tail).select_from(joined)
             .order_by(*order(p.c), _OTHER.id))
 
@@ -89,9 +93,9 @@ def read(result, per_page: int) -> tuple[list[PageRow], dict, tuple | None]:
             rows.append(PageRow._make(r[:_WIDTH]))
             if tail is None:
                 tail = tuple(r[_WIDTH + len(_CASE_COLUMNS):])
-        reference, process, kind, category, due_at, status, task_id, bpmn_id, created_at = \
+        reference, process, kind, category, due_at, status, closed_at, task_id, bpmn_id, created_at = \
             r[_WIDTH:_WIDTH + len(_CASE_COLUMNS)]
-        if reference is not None and task_id is not None and len(rows) <= per_page:
+        if reference is not None and closed_at is None and task_id is not None and len(rows) <= per_page:
             inputs.setdefault((r[1], task_id), (r[1], reference, process, kind, category, due_at, status, bpmn_id,
                                                 created_at))
     forecasts = forecast.estimate(list(inputs.values()), clock.now(), extras(tail).last_closed) if inputs else {}
