@@ -157,14 +157,10 @@ def _nav_links():
     from flask import current_app
     from flask_login import current_user
 
-    links = []
-    for endpoint, label, groups in NAV:
-        if endpoint not in current_app.view_functions:
-            continue
-        if groups is not None and not current_user.in_any(*groups):
-            continue
-        links.append((endpoint, label))
-    return links
+    user = current_user._get_current_object()  # once, not a proxy lookup per link
+    views = current_app.view_functions
+    return [(endpoint, label) for endpoint, label, groups in NAV
+            if endpoint in views and (groups is None or user.in_any(*groups))]
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -88,9 +88,11 @@ def lifecycle(client: Client, tokens: dict) -> bool:
 
 def serve(url: str, workers: int, extra_env: dict | None = None):
     port = free_port()
+    # No worker recycling (gunicorn.conf.py: every ~2,000 requests in production): the rates send ~2,400
+    # requests to one worker, and a new worker importing the app in the middle of a measure was timed with it.
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "PORT": str(port),
            "WEB_CONCURRENCY": str(workers), "RATELIMIT_ENABLED": "0", "PYTHONPATH": str(ROOT),
-           "LOG_LEVEL": "WARNING", **(extra_env or {})}
+           "LOG_LEVEL": "WARNING", "GUNICORN_MAX_REQUESTS": "0", **(extra_env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

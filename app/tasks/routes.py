@@ -20,7 +20,7 @@ from app.services.tasks import actions as tasks
 from app.services.tasks import task_list
 from app.tasks import bp
 from app.tasks.forms import PER_PAGE, list_args
-from app.tasks.rows import Viewer, list_rows
+from app.tasks.rows import Viewer, list_rows, rows_html
 from app.web import csrf
 
 DUE_SOON_DAYS = 2
@@ -43,31 +43,33 @@ def _back(default: str) -> str:
 @bp.get("/")
 @staff_required
 def index():
+    user = current_user._get_current_object()  # read once: the page and its rows ask it often
     remembered = session.get(TAB_KEY)
     scope, filters, page, problems = list_args(request.args, remembered or "mine")
     for problem in problems:
         flash(problem, "error")
-    if scope not in task_list.available_scopes(current_user):
+    if scope not in task_list.available_scopes(user):
         scope = "mine"
         flash("L'onglet « Toutes » est réservé aux responsables.", "error")
-    result = task_list.task_page(current_user, scope, filters, page, PER_PAGE)
+    result = task_list.task_page(user, scope, filters, page, PER_PAGE)
     if not request.args.get("onglet") and not remembered and scope == "mine" and not result.counts.get("mine") \
             and result.counts.get("group"):
         # first visit with nothing held yet: land where the work is, the group's tab
         scope = "group"
-        result = task_list.task_page(current_user, scope, filters, page, PER_PAGE)
-    session[TAB_KEY] = scope  # come back to the same tab (after a task, from the menu)
+        result = task_list.task_page(user, scope, filters, page, PER_PAGE)
+    if remembered != scope:  # come back to the same tab (after a task, from the menu); unchanged: no new cookie
+        session[TAB_KEY] = scope
     next_task = session.pop(NEXT_KEY, None)
-    user = current_user._get_current_object()  # read once: the rows ask who may claim or release each
-    options, now, read_only = tasks.list_options(), clock.now(), is_read_only(user)
+    options, now, read_only = tasks.list_options(result.versions_key), clock.now(), is_read_only(user)
     viewer = Viewer(user.username, user.is_admin, frozenset(user.groups), read_only)
     rows = list_rows(result.rows, result.forecasts, viewer, options["channel_names"], url_for("tasks.index"), now,
                      now.timestamp() + DUE_SOON_DAYS * 86400)
     return render_template(
-        "tasks/index.html", result=result, rows=rows, scope=scope, filters=filters, page=page,
-        count_label=task_list.count_label, tabs=TAB_LABELS, options=options,
+        "tasks/index.html", result=result, rows=rows, rows_html=rows_html(rows, read_only), scope=scope,
+        filters=filters, page=page, count_label=task_list.count_label, tabs=TAB_LABELS, options=options,
         members=tasks.lane_members(None) if user.in_any(*tasks.MANAGER_GROUPS) else [],
-        read_only=read_only, list_url=_list_url(scope, filters), next_task=next_task)
+        read_only=read_only, list_url=_list_url(scope, filters), next_task=next_task,
+        unread_notifications=lambda: result.unread_notifications)  # the top bar's, read with the rows
 
 
 def _list_url(scope, filters):

@@ -3,7 +3,7 @@
 import hashlib
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import String, cast, func, select, text
 
 from app import clock
 from app.engine import (
@@ -73,22 +73,38 @@ def all_active() -> list[ProcessDefinition]:
     ))
 
 
-_ACTIVE_VERSIONS = None
+_ACTIVE_KEY = None
 
 
-def active_versions() -> tuple[tuple, ...]:
-    """(id, key, version, sha256, name) of each active version, all_active()'s order, without their documents: a
-    key for caches of what is derived from them (a deployed row never changes; the hash tells a database refilled
-    with the same ids apart)."""
-    global _ACTIVE_VERSIONS
-    if _ACTIVE_VERSIONS is None:  # built once: every task list view runs it
+def active_versions_column():
+    """A key of the active versions, for caches of what is derived from them, as a scalar subquery (a page's
+    query reads it with its rows): "id:sha256" of each active version, comma-separated, in no set order
+    (versions_key() makes it canonical). A deployed row never changes; the hash tells a database refilled with
+    the same ids apart."""
+    global _ACTIVE_KEY
+    if _ACTIVE_KEY is None:  # built once: every task list view reads it
         latest = _latest()
-        _ACTIVE_VERSIONS = (
-            select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.sha256,
-                   ProcessDefinition.name)
+        _ACTIVE_KEY = (
+            select(func.aggregate_strings(cast(ProcessDefinition.id, String) + ":" + ProcessDefinition.sha256, ","))
+            .select_from(ProcessDefinition)
             .join(latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
-            .order_by(ProcessDefinition.key))
-    return tuple(tuple(r) for r in db.session.execute(_ACTIVE_VERSIONS))
+            .scalar_subquery().correlate(None))
+    return _ACTIVE_KEY
+
+
+def versions_key(raw: str | None) -> str:
+    """The canonical form of what active_versions_column() read (its parts sorted)."""
+    return ",".join(sorted(raw.split(","))) if raw else ""
+
+
+def versions_key_of(definitions: list[ProcessDefinition]) -> str:
+    """versions_key() of these definition rows (all_active()'s result, to check a key read before it)."""
+    return versions_key(",".join(f"{d.id}:{d.sha256}" for d in definitions))
+
+
+def active_versions_key() -> str:
+    """versions_key() of the active versions, read now (one light query, no document loaded)."""
+    return versions_key(db.session.scalar(select(active_versions_column())))
 
 
 _USER_TASKS: dict[tuple[str, str], tuple[str, ...]] = {}  # (sha256, process key) -> user task ids (immutable)

@@ -82,9 +82,20 @@ _UNREAD = {  # built once (the top bar of every page asks): with the user's grou
 
 def unread_count(user: User) -> int:
     """How many unread notifications a user sees (own and their groups')."""
+    params = unread_count_params(user)
+    return db.session.scalar(_UNREAD["groups" in params], params) or 0
+
+
+def unread_count_column(with_groups: bool):
+    """unread_count as a scalar subquery, for a page's query that reads it with its rows (parameters: username,
+    and groups, the user's groups, when with_groups)."""
+    return _UNREAD[with_groups].scalar_subquery().correlate(None)
+
+
+def unread_count_params(user: User) -> dict:
+    """The parameters of unread_count_column(bool(user.groups)) for this user."""
     groups = user.groups
-    params = {"username": user.username, "groups": groups} if groups else {"username": user.username}
-    return db.session.scalar(_UNREAD[bool(groups)], params) or 0
+    return {"username": user.username, "groups": groups} if groups else {"username": user.username}
 
 
 def list_for(user: User, *, unread_only: bool = False, limit: int = 100) -> list[Notification]:

@@ -199,18 +199,19 @@ def save_draft(user: User, task_id: str, raw_data: dict, *, html: bool = False) 
     return row
 
 
-_OPTIONS: dict[tuple, dict] = {}  # definitions.active_versions() -> list_options() (one entry)
+_OPTIONS: dict[str, dict] = {}  # definitions.versions_key() -> list_options() (one entry)
 
 
-def list_options() -> dict:
+def list_options(versions_key: str | None = None) -> dict:
     """Choices for the task list filters, from the deployed definitions (no task scan, no workflow): computed
-    again only when the active versions change (one light query per call; the documents are not loaded)."""
-    key = definitions.active_versions()
+    again only when the active versions change. versions_key: definitions.versions_key() as the caller read it
+    with its own rows (the task list page), else one light query here; the documents are not loaded."""
+    key = definitions.active_versions_key() if versions_key is None else versions_key
     options = _OPTIONS.get(key)
     if options is None:
         active = definitions.all_active()
         options = _list_options(active)
-        if tuple(d.id for d in active) == tuple(v[0] for v in key):  # not a version deployed in between
+        if definitions.versions_key_of(active) == key:  # not a version deployed in between
             _OPTIONS.clear()
             _OPTIONS[key] = options
     return options

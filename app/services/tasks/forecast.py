@@ -126,6 +126,17 @@ def _estimate(rows, now: datetime, last_closed=_ASK) -> dict[int, Forecast]:
     return result
 
 
+def last_closed_column():
+    """The medians' cache key (the last closure) as a scalar subquery, for a query that reads it with its rows."""
+    return _LAST_CLOSED.scalar_subquery().correlate(None)  # never a case row of the enclosing query
+
+
+def estimate(rows, now: datetime, last_closed) -> dict[int, Forecast]:
+    """forecast_for_cases from rows a caller read itself: (case_id, reference, process, kind, category, due_at,
+    status, bpmn_id, created_at) of each ready task of each open case, and the last closure read with them."""
+    return _estimate(rows, now, last_closed)
+
+
 def _open_select(*conditions):
     return (select(Case.id.label("case_id"), Case.reference, Case.process_key, Case.kind, Case.category,
                    Case.due_at, Case.status, TaskRow.bpmn_id, TaskRow.created_at)

@@ -19,12 +19,13 @@ from app.models.task import search_key
 from app.services.core.errors import Forbidden, Invalid
 from app.services.core.search import like_escape
 from app.services.core.sql_stats import dialect
-from app.services.tasks import forecast
+from app.services.tasks import forecast, list_page
 from app.vocabulary import MANAGER_GROUPS  # noqa: F401 - re-read by tasks.actions
 
 # 'ready' written in the SQL, not bound: the partial indexes of ready rows (app/models/task.py) then match
 # whatever plan the database keeps for the statement (a generic plan of a prepared one knows no parameter).
 READY = literal_column("'ready'")
+ONE = literal_column("1")  # what a count's walk selects: nothing an index lacks
 SCOPES = ("mine", "group", "all")
 SORTS = ("due", "created", "priority")
 COUNT_CAP = 1000  # tab counts stop here: "1 000+" (counting 100,000 rows on every page costs more than the page)
@@ -60,12 +61,17 @@ def _scope_condition(user: User, scope: str, t=TaskRow):
     return true()
 
 
-def visible_query(user: User, scope: str = "group"):
-    """The select of ready task rows a user sees in a scope (mine, group = unassigned in my lanes, all)."""
+def _check_scope(user: User, scope: str) -> None:
+    """Refuse an unknown tab, or the "all" tab to whom may not open it."""
     if scope not in SCOPES:
         raise Invalid({"scope": "Valeur attendue : mine, group ou all."})
     if scope == "all" and "all" not in available_scopes(user):
         raise Forbidden("La vue « toutes les tâches » est réservée aux responsables.")
+
+
+def visible_query(user: User, scope: str = "group"):
+    """The select of ready task rows a user sees in a scope (mine, group = unassigned in my lanes, all)."""
+    _check_scope(user, scope)
     return select(TaskRow).where(TaskRow.state == READY, _scope_condition(user, scope))
 
 
@@ -115,14 +121,19 @@ def _filter_conditions(filters: TaskFilters | None) -> list:
     return conditions
 
 
-def _ordered(query, sort: str):
+def _order(sort: str, t=TaskRow) -> list:
+    """The list's order for a sort, on the task table's columns or a subquery's of the same names."""
     if sort not in SORTS:
         raise Invalid({"sort": "Tri attendu : due, created ou priority."})
     if sort == "created":
-        return query.order_by(TaskRow.created_at.desc(), TaskRow.id)
+        return [t.created_at.desc(), t.id]
     if sort == "priority":
-        return query.order_by(TaskRow.priority.desc(), TaskRow.due_key, TaskRow.id)
-    return query.order_by(TaskRow.due_key, TaskRow.created_at, TaskRow.id)  # overdue first, undated last
+        return [t.priority.desc(), t.due_key, t.id]
+    return [t.due_key, t.created_at, t.id]  # overdue first, undated last
+
+
+def _ordered(query, sort: str):
+    return query.order_by(*_order(sort))
 
 
 def _rows(user: User, scope: str, conditions: list, sort: str, limit: int, offset: int) -> list[TaskRow]:
@@ -137,7 +148,7 @@ def list_tasks(user: User, scope: str = "group", limit: int = 200, offset: int =
 
 
 def _count(user: User, scope: str, conditions: list, cap: int | None) -> int:
-    query = visible_query(user, scope).where(*conditions).with_only_columns(TaskRow.id)
+    query = visible_query(user, scope).where(*conditions).with_only_columns(ONE, maintain_column_froms=True)
     if cap is not None:
         query = query.limit(cap + 1)
     return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -198,46 +209,56 @@ def _bound_scope(admin: bool, scope: str):
     return true()
 
 
-_PLAIN: dict[tuple, tuple] = {}  # (dialect, tabs, admin, tab, sort) -> (page, counts) statements, no filter
+_PLAIN: dict[tuple, tuple] = {}  # (dialect, tabs, admin, tab, sort, groups?) -> (page, tail) statements, no filter
 
 
 def _capped_count(admin: bool, scope: str):
     """A tab's count, stopped at cap + 1, as a scalar subquery (parameters: me, lanes, cap)."""
-    walk = (select(TaskRow.id).where(_ready([scope]), _bound_scope(admin, scope))
+    # A constant, not the id: the walk then reads the tab's index alone (the id is not in it).
+    walk = (select(ONE).select_from(TaskRow).where(_ready([scope]), _bound_scope(admin, scope))
             .limit(bindparam("cap", type_=Integer)).correlate(None).subquery())  # never the page's own row
     return select(func.count()).select_from(walk).scalar_subquery()
 
 
 def _plain_statements(user: User, scope: str, sort: str) -> tuple[list[str], object, object]:
-    """The unfiltered page in one statement: the tab's rows with every tab's count as extra columns, built once
-    per shape and reused (and the counts alone, for a page past the last row).
+    """The unfiltered page in one statement (list_page.statement): the tab's rows, their cases' forecast input, every
+    tab's count and the page's extras as extra columns, built once per shape and reused (and the counts with
+    the extras alone, for a page past the last row).
 
     The most viewed page has no filter: building its expressions (and their cache keys) again on every view
     cost as much as running them, and each statement is a round trip. Only the user's name and lanes, the cap
     and the paging vary: parameters.
     """
-    visible_query(user, scope)  # the checks of the tab (unknown, forbidden)
     scopes = available_scopes(user)
-    key = (dialect(), tuple(scopes), user.is_admin, scope, sort)
+    key = (dialect(), tuple(scopes), user.is_admin, scope, sort, bool(user.groups))
     found = _PLAIN.get(key)
     if found is None:
         admin = user.is_admin
-        counts = [_capped_count(admin, s) for s in scopes]
-        page = (_ordered(select(TaskRow, *counts).where(TaskRow.state == READY, _bound_scope(admin, scope)), sort)
-                .limit(bindparam("lim", type_=Integer)).offset(bindparam("off", type_=Integer)))
+        tail = [_capped_count(admin, s) for s in scopes] + list_page.extra_columns(user)[0]
+        walk = (select(*list_page.COLUMNS).where(TaskRow.state == READY, _bound_scope(admin, scope))
+                .order_by(*_order(sort)).limit(bindparam("lim", type_=Integer))
+                .offset(bindparam("off", type_=Integer)))
         if len(_PLAIN) > 64:
             _PLAIN.clear()
-        found = _PLAIN[key] = (page, select(*counts))
+        found = _PLAIN[key] = (list_page.statement(walk, lambda t: _order(sort, t), tail), select(*tail))
     return scopes, *found
 
 
-def _plain_page(user: User, scope: str, sort: str, limit: int, offset: int) -> tuple[list[TaskRow], dict]:
-    """The rows of an unfiltered page (up to limit) and each tab's count up to COUNT_CAP + 1."""
-    scopes, page_statement, counts_statement = _plain_statements(user, scope, sort)
-    params = {"me": user.username, "lanes": list(user.groups), "cap": COUNT_CAP + 1, "lim": limit, "off": offset}
-    result = db.session.execute(page_statement, params).all()
-    numbers = tuple(result[0][1:]) if result else tuple(db.session.execute(counts_statement, params).one())
-    return [r[0] for r in result], dict(zip(scopes, numbers, strict=True))
+def _read(statement, tail_statement, params: dict, per_page: int) -> tuple[list, dict, tuple]:
+    """(rows, forecasts, tail) of a page statement; the tail alone by a second statement when no row came."""
+    rows, forecasts, tail = list_page.read(db.session.execute(statement, params), per_page)
+    if tail is None:
+        tail = tuple(db.session.execute(tail_statement, params).one())
+    return rows, forecasts, tail
+
+
+def _plain_page(user: User, scope: str, sort: str, limit: int, offset: int) -> tuple[list, dict, dict, tuple]:
+    """(rows of an unfiltered page (up to limit), forecasts, each tab's count up to COUNT_CAP + 1, tail)."""
+    scopes, statement, tail_statement = _plain_statements(user, scope, sort)
+    params = {"me": user.username, "lanes": list(user.groups), "cap": COUNT_CAP + 1, "lim": limit, "off": offset,
+              **list_page.extra_columns(user)[1]}
+    rows, forecasts, tail = _read(statement, tail_statement, params, limit - 1)
+    return rows, forecasts, dict(zip(scopes, tail[:len(scopes)], strict=True)), tail
 
 
 def _scope_ids(user: User, scope: str, conditions: list, cap: int) -> list[str]:
@@ -264,15 +285,18 @@ def count_label(n: int) -> str:
 
 @dataclass
 class TaskPage:
-    """What the task list page shows: its rows, the tab counts, paging, and the forecast of the rows' cases."""
+    """What the task list page shows: its rows, the tab counts, paging, the forecast of the rows' cases, and the
+    top bar's and filters' values read with them (list_page.Extras)."""
 
     scope: str
     page: int
     per_page: int
-    rows: list[TaskRow]
+    rows: list[list_page.PageRow]
     counts: dict[str, int]  # up to COUNT_CAP + 1
     has_next: bool
     forecasts: dict[int, forecast.Forecast] = field(default_factory=dict)
+    unread_notifications: int = 0
+    versions_key: str | None = None  # definitions.versions_key(), for tasks.actions.list_options
 
     @property
     def pages(self) -> int | None:
@@ -282,7 +306,7 @@ class TaskPage:
 
 
 def _filtered_page(user: User, scope: str, conditions: list, sort: str, limit: int,
-                   offset: int) -> tuple[list[TaskRow], dict]:
+                   offset: int) -> tuple[list, dict, dict, tuple]:
     sample = _sample(user, conditions, COUNT_CAP)
     counts = {s: sample.count(s) for s in sample.scopes}
     ids = sample.ids(scope) if sample.complete(COUNT_CAP) else None
@@ -296,9 +320,15 @@ def _filtered_page(user: User, scope: str, conditions: list, sort: str, limit: i
                 ids = found if len(found) <= COUNT_CAP else None
             else:
                 counts[s] = _count(user, s, conditions, COUNT_CAP)
-    if ids is None:
-        return _rows(user, scope, conditions, sort, limit, offset), counts
-    return (_rows(user, scope, [TaskRow.id.in_(ids)], sort, limit, offset) if ids else []), counts
+    tail, params = list_page.extra_columns(user)
+    if ids == []:
+        return [], {}, counts, tuple(db.session.execute(select(*tail), params).one())
+    walk = (select(*list_page.COLUMNS).where(TaskRow.state == READY, _scope_condition(user, scope),
+                                        *(conditions if ids is None else [TaskRow.id.in_(ids)]))
+            .order_by(*_order(sort)).limit(limit).offset(offset))
+    rows, forecasts, tail_values = _read(list_page.statement(walk, lambda t: _order(sort, t), tail), select(*tail),
+                                         params, limit - 1)
+    return rows, forecasts, counts, tail_values
 
 
 def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_page: int = 50) -> TaskPage:
@@ -311,15 +341,17 @@ def task_page(user: User, scope: str, filters: TaskFilters, page: int = 1, per_p
     When more exist, each tab's count stops at COUNT_CAP + 1; the open tab's query keeps its ids, so a filtered
     tab with few matching rows is still paged from them, and only a tab with many walks its index in the list's
     order, which finds a page quickly precisely because matches are dense.
+    Either way the page's statement also reads the forecast input of the shown rows' cases (one indexed join,
+    medians cached: forecast.py) and the page's extras (list_page.py).
     """
+    _check_scope(user, scope)
     conditions = _filter_conditions(filters)  # built once: the "at risk" condition reads the cached medians
     offset = (page - 1) * per_page
     if not conditions:  # unfiltered, a tab's index range holds only its rows: the walk is short
-        rows, counts = _plain_page(user, scope, filters.sort, per_page + 1, offset)
+        rows, forecasts, counts, tail = _plain_page(user, scope, filters.sort, per_page + 1, offset)
     else:
-        rows, counts = _filtered_page(user, scope, conditions, filters.sort, per_page + 1, offset)
-    shown = rows[:per_page]
-    # The forecast of the page's cases only: one indexed query for these ids, medians cached (forecast.py).
-    forecasts = forecast.forecast_for_cases({r.case_id for r in shown})
-    return TaskPage(scope=scope, page=page, per_page=per_page, rows=shown, counts=counts,
-                    has_next=len(rows) > per_page, forecasts=forecasts)
+        rows, forecasts, counts, tail = _filtered_page(user, scope, conditions, filters.sort, per_page + 1, offset)
+    extras = list_page.extras(tail)
+    return TaskPage(scope=scope, page=page, per_page=per_page, rows=rows[:per_page], counts=counts,
+                    has_next=len(rows) > per_page, forecasts=forecasts,
+                    unread_notifications=extras.unread_notifications, versions_key=extras.versions_key)
