@@ -9,7 +9,9 @@ forecast are snapshots at the time of the request (the filters apply, the period
 
 Where figures come from: counts and sums from the daily rollup `case_rollup` (a few hundred rows a day,
 kept by every transaction, app/services/core/rollup.py); percentiles by walking an index in duration order to the
-wanted rank (`sql_stats.walk_percentiles`), so no query reads every task or case of the period; snapshots
+wanted rank (`sql_stats.walk_percentiles`), so no query reads every task or case of the period, and for the steps
+of an unfiltered dashboard from the rollup's duration histograms, which say where in the index to start
+(`sql_stats.histogram_percentiles`); snapshots
 from the indexed open cases and ready tasks.
 """
 
@@ -25,7 +27,7 @@ from app.services.core import bounds, definitions
 from app.services.core.calendar import day_start, paris_day
 from app.services.core.errors import Invalid
 from app.services.core.rollup import ANSWERED_STATUSES, PATH_SEPARATOR, period_ranges
-from app.services.core.sql_stats import moment, percentiles_of
+from app.services.core.sql_stats import histogram_percentiles, moment, percentiles_of
 from app.services.indicators import labels
 
 FILTER_KEYS = ("process", "channel", "origin", "kind", "category", "department")
@@ -208,22 +210,37 @@ def _steps(filters: Filters) -> list[tuple[str, str]]:
     return sorted(s for s in definitions.user_tasks_of_deployed() if not filters.process or s[0] == filters.process)
 
 
-def processing_time(filters: Filters, cat: dict) -> dict:
-    """Median and 90th percentile, in days: per step (task created → completed) and overall (received → closed)."""
+def processing_time(filters: Filters, cat: dict, histograms: bool = True) -> dict:
+    """Median and 90th percentile, in days: per step (task created -> completed) and overall (received -> closed).
+
+    Unfiltered (or by process only), a step's count and the histogram of its durations come from its `step`
+    rollup rows, and the percentiles from a short walk of the duration index from the wanted ranks' buckets
+    (sql_stats.histogram_percentiles); with other filters, from a range count and a walk of the task index.
+    `histograms=False` takes the second way for every step (the same figures: tests compare them).
+    """
     steps = []
     filtered = filter_conditions(TaskRow, filters, process=False)
-    counted = {} if filtered else {(p, b): int(n) for p, b, n in db.session.execute(
-        _rollup("step", filters, CaseRollup.process_key, CaseRollup.bpmn_id, _sum(CaseRollup.cases))
-        .group_by(CaseRollup.process_key, CaseRollup.bpmn_id))}
+    by_index = bool(filtered) or not histograms
+    counted: dict[tuple, dict] = {}
+    if not filtered:
+        for p, b, bucket, n in db.session.execute(
+                _rollup("step", filters, CaseRollup.process_key, CaseRollup.bpmn_id, CaseRollup.duration_bucket,
+                        _sum(CaseRollup.cases))
+                .group_by(CaseRollup.process_key, CaseRollup.bpmn_id, CaseRollup.duration_bucket)):
+            counted.setdefault((p, b), {})[bucket] = int(n)
     for process, bpmn_id in (_steps(filters) if filtered else sorted(counted)):
         conds = [TaskRow.process_key == process, TaskRow.bpmn_id == bpmn_id, TaskRow.state == "completed",
                  *filtered]
-        n = counted.get((process, bpmn_id)) if not filtered else db.session.scalar(
-            select(func.count()).select_from(TaskRow).where(in_period(TaskRow.completed_at, filters), *conds))
+        histogram = counted.get((process, bpmn_id), {})
+        n = db.session.scalar(select(func.count()).select_from(TaskRow).where(
+            in_period(TaskRow.completed_at, filters), *conds)) if filtered else sum(histogram.values())
         if not n:
             continue
-        stats = percentiles_of(TaskRow.duration_seconds, conds, n,
-                               (TaskRow.completed_at, filters.start_at, filters.end_at))
+        period = (TaskRow.completed_at, filters.start_at, filters.end_at)
+        if by_index or histogram.get(None):  # a NULL duration has no bucket: the plain walk
+            stats = percentiles_of(TaskRow.duration_seconds, conds, n, period)
+        else:
+            stats = histogram_percentiles(TaskRow.duration_seconds, conds, histogram, period)
         steps.append({"process": process, "bpmn_id": bpmn_id, "name": labels.task(cat, process, bpmn_id),
                       "count": n, "median_days": _days(stats[0.5]), "p90_days": _days(stats[0.9])})
     steps.sort(key=lambda s: (s["process"], -(s["median_days"] or 0), s["bpmn_id"]))
