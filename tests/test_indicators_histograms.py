@@ -87,7 +87,7 @@ def test_fast_figures_equal_the_slow_ones(generated, monkeypatch):
             assert small == indicators.processing_time(filters, cat, histograms=False)
             monkeypatch.undo()
             if not set(extra) - {"process"}:
-                checked_histograms += sum(s["count"] > 5 for s in small["steps"])
+                checked_histograms += sum(s["count"] > 5 for s in small["steps"]) + (small["overall"]["count"] > 5)
 
             estimated = forecast.at_risk_estimated(indicators.case_conditions(filters), clock.now())
             assert figures["forecast"]["count"] == len(estimated)
@@ -107,7 +107,11 @@ def test_histogram_rows_follow_completions_and_their_sum_is_the_step_count(gener
     assert db.session.scalar(select(func.count()).select_from(CaseRollup).where(
         CaseRollup.basis == "step", CaseRollup.duration_bucket.is_(None))) == 0
     assert db.session.scalar(select(func.count()).select_from(CaseRollup).where(
-        CaseRollup.basis != "step", CaseRollup.duration_bucket.is_not(None))) == 0
+        CaseRollup.basis.not_in(("step", "closing")), CaseRollup.duration_bucket.is_not(None))) == 0
+    closing = db.session.scalar(select(func.sum(CaseRollup.cases)).where(CaseRollup.basis == "closing",
+                                                                          CaseRollup.period == "month"))
+    assert closing == db.session.scalar(select(func.count()).select_from(Case).where(
+        Case.processing_seconds.is_not(None)))
 
 
 def _step_rows() -> dict[tuple, int]:

@@ -58,7 +58,7 @@ PATH_SEPARATOR = ">"
 _COLUMNS = (Case.id, Case.status, Case.definition_id, *(getattr(Case, d) for d in DIMS), Case.root_cause,
             Case.root_cause_key,
             Case.received_at, Case.closed_at, Case.due_at, Case.answered_at, Case.survey_sent_at,
-            Case.blocked_amount, Case.credited_amount, Case.satisfaction_score)
+            Case.blocked_amount, Case.credited_amount, Case.satisfaction_score, Case.processing_seconds)
 
 
 # --- what one case contributes ----------------------------------------------------------------------------
@@ -111,6 +111,9 @@ def _by_day(row, path: str | None, zone) -> dict[tuple, dict]:
         out[("closed", _day(row.closed_at), *dims, row.definition_id, None, path, None, None, None)] = {
             "cases": 1, "timed": int(row.received_at is not None), "surveys": int(row.survey_sent_at is not None),
             "scored": int(score is not None), "score_sum": score or 0}
+        if row.processing_seconds is not None:  # the histogram of processing times, by process only
+            out[("closing", _day(row.closed_at), row.process_key, None, None, None, None, None, None, None, None,
+                 None, None, duration_bucket(row.processing_seconds))] = {"cases": 1}
     if row.answered_at is not None and row.due_at is not None and row.status in ANSWERED_STATUSES:
         out[("answered", _day(row.answered_at), *dims, None, None, None, None, None, None)] = {
             "cases": 1, "on_time": int(row.answered_at <= row.due_at)}
@@ -435,10 +438,11 @@ def recompute(conn, zone=PARIS, durations: bool = True) -> int:
         _accumulate(totals, task_contribution(task, zone))
     if durations:
         rows = [{"key_hash": key_hash(k), **dict(zip(KEY, k, strict=True)), **m} for k, m in totals.items()]
-    else:  # a step's buckets merged, as one row per step and day; the key hashed without the bucket
+    else:  # a step's buckets merged, as one row per step and day, the key hashed without the bucket; no closing
         merged: dict[tuple, dict] = {}
         for k, m in totals.items():
-            _accumulate(merged, {k[:-1]: m})
+            if k[0] != "closing":
+                _accumulate(merged, {k[:-1]: m})
         rows = [{"key_hash": key_hash(k), **dict(zip(KEY_BEFORE_DURATIONS, k, strict=True)), **m}
                 for k, m in merged.items()]
     table = CaseRollup.__table__
