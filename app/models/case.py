@@ -44,6 +44,12 @@ class Case(db.Model):
         # work grows").
         Index("ix_case_open_due", "due_at", postgresql_where=text("closed_at IS NULL"),
               sqlite_where=text("closed_at IS NULL")),
+        # The open cases' columns the dashboard's snapshots read (backlog by age, breach forecast, open disputes),
+        # so that they are read from this small index alone rather than from 74,000 wide rows at a million cases
+        # (README, "Cost as the work grows").
+        Index("ix_case_open_facts", "due_at", "id", "status", "received_at", "process_key", "channel", "origin",
+              "kind", "category", "department", "blocked_amount", postgresql_where=text("closed_at IS NULL"),
+              sqlite_where=text("closed_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,13 +3,14 @@
 Days and months are Europe/Paris calendar days and months (revision h16c_paris_days moved them from UTC).
 
 One row per (basis, period, day, process, channel, origin, kind, category, department, version, root cause,
-path); the columns that do not apply to a basis are NULL. Bases: `received` (cases received that day), `closed`
-(cases closed that day), `answered` (cases whose latest answer letter went out that day) and `cause` (cases
-received that day by category and root cause key only, for CAPA recurrence) and `step` (tasks completed that
-day, by process and user task only). Every figure is in
-a `day` row and in a `month` row (day = the 1st of the month): whole months of a period are read from the few
-month rows, its partial months from day rows. Maintained by
-app/services/core/rollup.py; `flask --app app indicators rebuild` recomputes it from the cases.
+path, cause, user task, duration bucket); the columns that do not apply to a basis are NULL. Bases: `received`
+(cases received that day), `closed` (cases closed that day), `answered` (cases whose latest answer letter went
+out that day), `cause` (cases received that day by category and root cause key only, for CAPA recurrence),
+`step` (tasks completed that day, by process, user task and duration bucket only: the histogram of the step's
+durations) and `closing` (cases closed that day with a processing time, by process and duration bucket only:
+the histogram of processing times). Every figure is in a `day` row and in a `month` row (day = the 1st of the
+month): whole months of a period are read from the few month rows, its partial months from day rows.
+Maintained by app/services/core/rollup.py; `flask --app app indicators rebuild` recomputes it from the cases.
 """
 
 from datetime import date
@@ -45,6 +46,8 @@ class CaseRollup(db.Model):
     path: Mapped[str | None] = mapped_column(Text)  # closed: user tasks completed before closure, ">"-joined
     cause_key: Mapped[str | None] = mapped_column(String(64))  # cause: case_record.root_cause_key
     bpmn_id: Mapped[str | None] = mapped_column(String(200))  # step: the user task
+    # step: the bucket of the tasks' durations (sql_stats.duration_bucket): a step's rows are its histogram.
+    duration_bucket: Mapped[int | None] = mapped_column(Integer)
 
     cases: Mapped[int] = mapped_column(Integer, default=0)
     # received: how many are closed, their received -> closed seconds, and the received times (epoch seconds) of

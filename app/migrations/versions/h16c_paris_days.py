@@ -26,7 +26,7 @@ depends_on = None
 def _recompute(zone) -> None:
     from app.services.core import rollup
 
-    rollup.recompute(op.get_bind(), zone)
+    rollup.recompute(op.get_bind(), zone, durations=False)  # the rows as kept at this revision
 
 
 def upgrade():

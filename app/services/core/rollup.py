@@ -30,6 +30,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import bindparam, delete, inspect, or_, select, update
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.util import identity_key
 
@@ -38,11 +40,14 @@ from app.models import AuditEvent, Case, CaseRollup, TaskRow
 from app.models.case import cause_key
 from app.models.types import seconds_between
 from app.services.core.calendar import paris_day
+from app.services.core.sql_stats import duration_bucket
 from app.vocabulary import PARIS
 
 DIMS = ("process_key", "channel", "origin", "kind", "category", "department")
 TASK_DIMS = DIMS[1:]
-KEY = ("basis", "period", "day", *DIMS, "definition_id", "root_cause", "path", "cause_key", "bpmn_id")
+KEY = ("basis", "period", "day", *DIMS, "definition_id", "root_cause", "path", "cause_key", "bpmn_id",
+       "duration_bucket")
+KEY_BEFORE_DURATIONS = KEY[:-1]  # the key before h21d_step_durations (its downgrade recomputes those rows)
 MEASURES = ("cases", "closed", "closed_seconds", "open_received", "blocked", "credited", "timed", "surveys",
             "scored", "score_sum", "on_time")
 ANSWER_TEMPLATES = ("response", "rejection")  # letters that answer the complainant (acceptance or refusal)
@@ -53,7 +58,7 @@ PATH_SEPARATOR = ">"
 _COLUMNS = (Case.id, Case.status, Case.definition_id, *(getattr(Case, d) for d in DIMS), Case.root_cause,
             Case.root_cause_key,
             Case.received_at, Case.closed_at, Case.due_at, Case.answered_at, Case.survey_sent_at,
-            Case.blocked_amount, Case.credited_amount, Case.satisfaction_score)
+            Case.blocked_amount, Case.credited_amount, Case.satisfaction_score, Case.processing_seconds)
 
 
 # --- what one case contributes ----------------------------------------------------------------------------
@@ -93,36 +98,42 @@ def _by_day(row, path: str | None, zone) -> dict[tuple, dict]:
     out = {}
     if row.received_at is not None and row.root_cause_key:
         out[("cause", _day(row.received_at), row.process_key, None, None, None, row.category, None, None, None, None,
-             row.root_cause_key, None)] = {"cases": 1}
+             row.root_cause_key, None, None)] = {"cases": 1}
     if row.received_at is not None:
         closed = row.closed_at is not None
-        out[("received", _day(row.received_at), *dims, None, row.root_cause or None, None, None, None)] = {
+        out[("received", _day(row.received_at), *dims, None, row.root_cause or None, None, None, None, None)] = {
             "cases": 1, "closed": int(closed),
             "closed_seconds": _epoch(row.closed_at) - _epoch(row.received_at) if closed else 0,
             "open_received": 0 if closed else _epoch(row.received_at),
             "blocked": row.blocked_amount or Decimal(0), "credited": row.credited_amount or Decimal(0)}
     if row.closed_at is not None:
         score = row.satisfaction_score
-        out[("closed", _day(row.closed_at), *dims, row.definition_id, None, path, None, None)] = {
+        out[("closed", _day(row.closed_at), *dims, row.definition_id, None, path, None, None, None)] = {
             "cases": 1, "timed": int(row.received_at is not None), "surveys": int(row.survey_sent_at is not None),
             "scored": int(score is not None), "score_sum": score or 0}
+        if row.processing_seconds is not None:  # the histogram of processing times, by process only
+            out[("closing", _day(row.closed_at), row.process_key, None, None, None, None, None, None, None, None,
+                 None, None, duration_bucket(row.processing_seconds))] = {"cases": 1}
     if row.answered_at is not None and row.due_at is not None and row.status in ANSWERED_STATUSES:
-        out[("answered", _day(row.answered_at), *dims, None, None, None, None, None)] = {
+        out[("answered", _day(row.answered_at), *dims, None, None, None, None, None, None)] = {
             "cases": 1, "on_time": int(row.answered_at <= row.due_at)}
     return out
 
 
 def task_contribution(row, zone=PARIS) -> dict[tuple, dict]:
     """A completed task adds one to its step's `step` rows (day and month of completion; no filter columns:
-    the unfiltered dashboard counts its steps there, filtered ones count in the task index)."""
+    the unfiltered dashboard counts its steps there, filtered ones count in the task index), in the bucket of its
+    duration (sql_stats.duration_bucket): the rows of a step are the histogram its percentiles are found from."""
     if row.state != "completed" or row.completed_at is None:
         return {}
     day = paris_day(row.completed_at, zone)
-    tail = (row.process_key, None, None, None, None, None, None, None, None, None, row.bpmn_id)
+    tail = (row.process_key, None, None, None, None, None, None, None, None, None, row.bpmn_id,
+            duration_bucket(row.duration_seconds))
     return {("step", "day", day, *tail): {"cases": 1}, ("step", "month", day.replace(day=1), *tail): {"cases": 1}}
 
 
-_TASK_COLUMNS = (TaskRow.id, TaskRow.state, TaskRow.completed_at, TaskRow.process_key, TaskRow.bpmn_id)
+_TASK_COLUMNS = (TaskRow.id, TaskRow.state, TaskRow.completed_at, TaskRow.process_key, TaskRow.bpmn_id,
+                 TaskRow.duration_seconds)
 
 
 def _task_snapshots(session, ids) -> dict[str, tuple]:
@@ -450,9 +461,11 @@ def rebuild(facts: bool = True) -> int:
     return count
 
 
-def recompute(conn, zone=PARIS) -> int:
+def recompute(conn, zone=PARIS, durations: bool = True) -> int:
     """Replace every rollup row by a recomputation from the cases and their task rows, bucketed by the calendar
-    days of `zone`; return the number of rows. `conn` is a session or a connection (a migration passes its own)."""
+    days of `zone`; return the number of rows. `conn` is a session or a connection (a migration passes its own).
+    Without `durations`: the rows as kept before revision h21d_step_durations (no duration_bucket column; the
+    migrations before it and its downgrade)."""
     totals: dict[tuple, dict] = {}
     ids = list(conn.execute(select(Case.id).order_by(Case.id)).scalars())
     for start in range(0, len(ids), 2000):
@@ -460,10 +473,21 @@ def recompute(conn, zone=PARIS) -> int:
             _accumulate(totals, contrib)
     for task in conn.execute(select(*_TASK_COLUMNS).where(TaskRow.state == "completed")):
         _accumulate(totals, task_contribution(task, zone))
-    conn.execute(delete(CaseRollup))
-    rows = [{"key_hash": key_hash(k), **dict(zip(KEY, k, strict=True)), **m} for k, m in totals.items()]
+    if durations:
+        rows = [{"key_hash": key_hash(k), **dict(zip(KEY, k, strict=True)), **m} for k, m in totals.items()]
+    else:  # a step's buckets merged, as one row per step and day, the key hashed without the bucket; no closing
+        merged: dict[tuple, dict] = {}
+        for k, m in totals.items():
+            if k[0] != "closing":
+                _accumulate(merged, {k[:-1]: m})
+        rows = [{"key_hash": key_hash(k), **dict(zip(KEY_BEFORE_DURATIONS, k, strict=True)), **m}
+                for k, m in merged.items()]
+    table = CaseRollup.__table__
+    if not durations:
+        table = sa_table(table.name, *(sa_column(c.name, c.type) for c in table.columns if c.name != "duration_bucket"))
+    conn.execute(delete(table))
     for start in range(0, len(rows), 2000):
-        conn.execute(CaseRollup.__table__.insert(), rows[start:start + 2000])
+        conn.execute(table.insert(), rows[start:start + 2000])
     return len(rows)
 
 

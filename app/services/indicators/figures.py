@@ -9,14 +9,16 @@ forecast are snapshots at the time of the request (the filters apply, the period
 
 Where figures come from: counts and sums from the daily rollup `case_rollup` (a few hundred rows a day,
 kept by every transaction, app/services/core/rollup.py); percentiles by walking an index in duration order to the
-wanted rank (`sql_stats.walk_percentiles`), so no query reads every task or case of the period; snapshots
+wanted rank (`sql_stats.walk_percentiles`), so no query reads every task or case of the period, and for the steps
+of an unfiltered dashboard from the rollup's duration histograms, which say where in the index to start
+(`sql_stats.histogram_percentiles`); snapshots
 from the indexed open cases and ready tasks.
 """
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 
 from app import clock
 from app.extensions import db
@@ -25,7 +27,7 @@ from app.services.core import bounds, definitions
 from app.services.core.calendar import day_start, paris_day
 from app.services.core.errors import Invalid
 from app.services.core.rollup import ANSWERED_STATUSES, PATH_SEPARATOR, period_ranges
-from app.services.core.sql_stats import moment, percentiles_of
+from app.services.core.sql_stats import histogram_percentiles, moment, percentiles_of
 from app.services.indicators import labels
 
 FILTER_KEYS = ("process", "channel", "origin", "kind", "category", "department")
@@ -208,30 +210,52 @@ def _steps(filters: Filters) -> list[tuple[str, str]]:
     return sorted(s for s in definitions.user_tasks_of_deployed() if not filters.process or s[0] == filters.process)
 
 
-def processing_time(filters: Filters, cat: dict) -> dict:
-    """Median and 90th percentile, in days: per step (task created → completed) and overall (received → closed)."""
+def processing_time(filters: Filters, cat: dict, histograms: bool = True) -> dict:
+    """Median and 90th percentile, in days: per step (task created -> completed) and overall (received -> closed).
+
+    Unfiltered (or by process only), a step's count and the histogram of its durations come from its `step`
+    rollup rows, the histogram of processing times from the `closing` ones, and the percentiles from a short
+    walk of the duration index from the wanted ranks' buckets (sql_stats.histogram_percentiles); with other
+    filters, from a range count and a walk of the task or case index.
+    `histograms=False` takes the second way for every step (the same figures: tests compare them).
+    """
     steps = []
     filtered = filter_conditions(TaskRow, filters, process=False)
-    counted = {} if filtered else {(p, b): int(n) for p, b, n in db.session.execute(
-        _rollup("step", filters, CaseRollup.process_key, CaseRollup.bpmn_id, _sum(CaseRollup.cases))
-        .group_by(CaseRollup.process_key, CaseRollup.bpmn_id))}
+    by_index = bool(filtered) or not histograms
+    counted: dict[tuple, dict] = {}
+    if not filtered:
+        for p, b, bucket, n in db.session.execute(
+                _rollup("step", filters, CaseRollup.process_key, CaseRollup.bpmn_id, CaseRollup.duration_bucket,
+                        _sum(CaseRollup.cases))
+                .group_by(CaseRollup.process_key, CaseRollup.bpmn_id, CaseRollup.duration_bucket)):
+            counted.setdefault((p, b), {})[bucket] = int(n)
     for process, bpmn_id in (_steps(filters) if filtered else sorted(counted)):
         conds = [TaskRow.process_key == process, TaskRow.bpmn_id == bpmn_id, TaskRow.state == "completed",
                  *filtered]
-        n = counted.get((process, bpmn_id)) if not filtered else db.session.scalar(
-            select(func.count()).select_from(TaskRow).where(in_period(TaskRow.completed_at, filters), *conds))
+        histogram = counted.get((process, bpmn_id), {})
+        n = db.session.scalar(select(func.count()).select_from(TaskRow).where(
+            in_period(TaskRow.completed_at, filters), *conds)) if filtered else sum(histogram.values())
         if not n:
             continue
-        stats = percentiles_of(TaskRow.duration_seconds, conds, n,
-                               (TaskRow.completed_at, filters.start_at, filters.end_at))
+        period = (TaskRow.completed_at, filters.start_at, filters.end_at)
+        if by_index or histogram.get(None):  # a NULL duration has no bucket: the plain walk
+            stats = percentiles_of(TaskRow.duration_seconds, conds, n, period)
+        else:
+            stats = histogram_percentiles(TaskRow.duration_seconds, conds, histogram, period)
         steps.append({"process": process, "bpmn_id": bpmn_id, "name": labels.task(cat, process, bpmn_id),
                       "count": n, "median_days": _days(stats[0.5]), "p90_days": _days(stats[0.9])})
     steps.sort(key=lambda s: (s["process"], -(s["median_days"] or 0), s["bpmn_id"]))
     n = int(db.session.scalar(_rollup("closed", filters, _sum(CaseRollup.timed))) or 0)
     overall = {"count": n, "median_days": None, "p90_days": None}
     if n:
-        stats = percentiles_of(Case.processing_seconds, case_conditions(filters), n,
-                               (Case.closed_at, filters.start_at, filters.end_at))
+        period = (Case.closed_at, filters.start_at, filters.end_at)
+        histogram = {} if by_index else {bucket: int(k) for bucket, k in db.session.execute(
+            _rollup("closing", filters, CaseRollup.duration_bucket, _sum(CaseRollup.cases))
+            .group_by(CaseRollup.duration_bucket))}  # the `closing` rows: by process only, as the `step` ones
+        if sum(histogram.values()) != n:  # filtered, or cases closed without a processing time
+            stats = percentiles_of(Case.processing_seconds, case_conditions(filters), n, period)
+        else:
+            stats = histogram_percentiles(Case.processing_seconds, case_conditions(filters), histogram, period)
         overall.update(median_days=_days(stats[0.5]), p90_days=_days(stats[0.9]))
     return {"overall": overall, "steps": steps}
 
@@ -252,14 +276,18 @@ def _open_case():
     return Case.closed_at.is_(None)
 
 
+READY = literal_column("'ready'")  # a literal: prepared statements' generic plans then use the partial indexes
+
+
 def backlog(filters: Filters, cat: dict, now: datetime) -> dict:
-    """Ready tasks of open cases by step and by age of the case (days since received)."""
+    """Ready tasks of open cases by step and by age of the case (days since received): a join of two partial
+    indexes read alone (ix_task_ready_case, ix_case_open_facts), not of the task and case rows."""
     bucket = case(*[(Case.received_at > moment(now - timedelta(days=limit)), name)
                     for name, limit in AGE_BUCKETS if limit is not None], else_=AGE_BUCKETS[-1][0])
     rows = db.session.execute(
         select(TaskRow.process_key, TaskRow.bpmn_id, bucket.label("bucket"), func.count())
         .join(Case, Case.id == TaskRow.case_id)
-        .where(TaskRow.state == "ready", _open_case(), *case_conditions(filters))
+        .where(TaskRow.state == READY, _open_case(), *case_conditions(filters))
         .group_by(TaskRow.process_key, TaskRow.bpmn_id, bucket))
     names = [name for name, _ in AGE_BUCKETS]
     steps: dict[tuple, dict] = {}

@@ -10,7 +10,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, false, func, select, true
+from sqlalchemy import and_, bindparam, case, false, func, literal_column, select, true
 from sqlalchemy.orm import aliased
 
 from app import clock
@@ -26,6 +26,7 @@ HISTORY_CASES = 20_000
 CACHE_SECONDS = 600
 _ASK = object()  # "read the last closure now" (callers that read it with their rows pass it)
 _CACHE: dict[tuple, list] = {}
+READY = literal_column("'ready'")  # a literal: prepared statements' generic plans then use the partial indexes
 _LAST_CLOSED = select(func.max(Case.closed_at))  # the medians' cache key, built once (every task list view)
 LEVELS = (("process", "kind", "category", "bpmn_id"), ("process", "kind", "bpmn_id"), ("process", "bpmn_id"))
 ANSWERED = ("answered", "resolved", "closed")
@@ -166,12 +167,30 @@ def forecast_for_cases(case_ids) -> dict[int, Forecast]:
 
 
 def at_risk(conditions: list, now: datetime | None = None, limit: int = 50) -> dict:
-    """Open cases matching the conditions whose estimate passes their deadline: count and the nearest deadlines."""
+    """Open cases matching the conditions whose estimate passes their deadline: count and the nearest deadlines.
+
+    Counted in the database (`risky_case_ids`, the rule and the cached medians of task_at_risk): no open case
+    leaves it. Only the `limit` nearest ones are estimated here, for their estimated date, step and samples.
+    """
+    now = now or clock.now()
+    risky = risky_case_ids(now)
+    if risky is None:
+        return {"count": 0, "cases": [], "min_samples": MIN_SAMPLES, "history_days": HISTORY_DAYS}
+    flagged = db.session.execute(select(Case.id, Case.due_at, Case.reference).where(Case.id.in_(risky), *conditions)
+                                 .order_by(Case.due_at, Case.reference)).all()  # one read: count and nearest
+    count, nearest = len(flagged), [r.id for r in flagged[:limit]]
+    forecasts = _estimate(_open_rows(Case.id.in_(nearest)), now) if nearest else {}
+    shown = sorted((f for f in forecasts.values() if f.at_risk), key=lambda f: (f.due_at, f.reference))
+    return {"count": count, "cases": [f.as_json() for f in shown],
+            "min_samples": MIN_SAMPLES, "history_days": HISTORY_DAYS}
+
+
+def at_risk_estimated(conditions: list, now: datetime | None = None) -> list[Forecast]:
+    """The open cases at risk by estimating each one here (what at_risk counts in SQL), nearest deadline first:
+    the reference the SQL rule is checked against (tests), and the way for a handful of cases."""
     now = now or clock.now()
     forecasts = _estimate(_open_rows(*conditions, Case.due_at >= now, Case.status.not_in(ANSWERED)), now)
-    flagged = sorted((f for f in forecasts.values() if f.at_risk), key=lambda f: (f.due_at, f.reference))
-    return {"count": len(flagged), "cases": [f.as_json() for f in flagged[:limit]],
-            "min_samples": MIN_SAMPLES, "history_days": HISTORY_DAYS}
+    return sorted((f for f in forecasts.values() if f.at_risk), key=lambda f: (f.due_at, f.reference))
 
 
 def _threshold(tables, task, case_row):
@@ -202,31 +221,41 @@ def _threshold(tables, task, case_row):
     return case(*outer)
 
 
-def task_at_risk(now: datetime | None = None):
-    """SQL condition on TaskRow: the row's case is at risk, by the same rule and medians as forecast_for_cases.
+def risky_case_ids(now: datetime):
+    """SQL: the ids of the open cases at risk at `now` (one uncorrelated set), or None when no median has
+    MIN_SAMPLES closed cases (nobody is at risk).
 
-    Evaluated in the database from the cached medians (no row leaves it, no workflow is loaded). A case is at risk
-    when one of its ready tasks entered its step at t with t + median > deadline >= now. Since t <= now, such a
-    deadline lies before now + the longest median: that range of the task row's own deadline (which
-    cases._sync_tasks keeps equal to its case's) is what the indexes walk; the exact rule is checked per case.
+    A case is at risk when one of its ready tasks entered its step at t with t + median > deadline >= now (and it
+    is not answered yet): with several ready tasks, _estimate keeps the latest estimate, which passes the
+    deadline exactly when one of them does. Since t <= now, such a deadline lies before now + the longest
+    median: the ranges on the deadline and on the step's entry follow from the rule (they change no result, but
+    let either database walk an index instead of every row); the exact rule is checked per row.
     """
-    now = now or clock.now()
     tables = _medians(now)
     longest = max((m for table in tables for m, n in table.values() if n >= MIN_SAMPLES), default=None)
     task, case_row = aliased(TaskRow), aliased(Case)
     threshold = _threshold(tables, task, case_row)
     if threshold is None:
-        return false()
+        return None
     horizon = timedelta(seconds=longest)
-    # The ranges on the deadlines and on the step's entry follow from the rule (t + median > deadline >= now, with
-    # median <= longest): they change no result, but let either database walk an index instead of every row.
-    # The cases at risk are one uncorrelated set, read once per statement (open cases by deadline, ix_case_open_due,
-    # joined to their ready tasks), which the candidate rows are then matched against by case id: before, a
-    # correlated count ran once per candidate row (README, "Throughput and cost as the work grows").
-    risky_cases = (
-        select(task.case_id).join(case_row, case_row.id == task.case_id)
-        .where(task.state == "ready", task.created_at > now - horizon, case_row.closed_at.is_(None),
-               case_row.status.not_in(ANSWERED), case_row.due_at >= now, case_row.due_at < now + horizon,
-               seconds_between(task.created_at, case_row.due_at) < threshold))
-    risky = TaskRow.case_id.in_(risky_cases)
-    return and_(TaskRow.due_key >= now, TaskRow.due_key < now + horizon, risky)
+    return (select(task.case_id).join(case_row, case_row.id == task.case_id)
+            .where(task.state == READY, task.created_at > now - horizon, case_row.closed_at.is_(None),
+                   case_row.status.not_in(ANSWERED), case_row.due_at >= now, case_row.due_at < now + horizon,
+                   seconds_between(task.created_at, case_row.due_at) < threshold))
+
+
+def task_at_risk(now: datetime | None = None):
+    """SQL condition on TaskRow: the row's case is at risk, by the same rule and medians as forecast_for_cases.
+
+    Evaluated in the database from the cached medians (no row leaves it, no workflow is loaded): the cases at risk
+    (`risky_case_ids`: open cases by deadline, ix_case_open_due, joined to their ready tasks) are read once per
+    statement, and the candidate rows, in the range of their own deadline (which cases._sync_tasks keeps equal
+    to its case's) that the rule allows, are matched against them by case id: before, a correlated count ran
+    once per candidate row (README, "Throughput and cost as the work grows").
+    """
+    now = now or clock.now()
+    risky = risky_case_ids(now)
+    if risky is None:
+        return false()
+    horizon = timedelta(seconds=max(m for table in _medians(now) for m, n in table.values() if n >= MIN_SAMPLES))
+    return and_(TaskRow.due_key >= now, TaskRow.due_key < now + horizon, TaskRow.case_id.in_(risky))
