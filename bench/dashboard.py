@@ -37,12 +37,15 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--database", default=None, help="SQLAlchemy URL (default: SQLite in /tmp, then PostgreSQL)")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--refill", action="store_true",
+                        help="with --database: empty it and generate --cases cases when it holds another number "
+                             "(without it, a filled database is measured as it is: it may be a million cases)")
     parser.add_argument("--smoke", action="store_true", help="400 cases, one run: checks that it still runs")
     args = parser.parse_args()
     if args.smoke:
         args.cases, args.runs = 400, 1
     if args.database:
-        measure(args.database, args.cases, args.runs)
+        measure(args.database, args.cases, args.runs, refill=args.refill)
         return
     # The generated file is kept between runs, one per size and schema revision (a new column needs a new file).
     from alembic.script import ScriptDirectory
@@ -57,8 +60,9 @@ def main() -> None:
             measure(url, args.cases, args.runs)
 
 
-def measure(url: str, cases: int | None, runs: int) -> list[tuple]:
-    """Fill the database at url if needed (cases None: take it as it is), print the latency table and return
+def measure(url: str, cases: int | None, runs: int, refill: bool = True) -> list[tuple]:
+    """Fill the database at url if needed (cases None: take it as it is; a filled database holding another number
+    of cases is emptied and refilled only with refill), print the latency table and return
     [(measure, median ms, p95 ms)]."""
 
     from sqlalchemy import func, select, text
@@ -81,7 +85,7 @@ def measure(url: str, cases: int | None, runs: int) -> list[tuple]:
     with app.app_context():
         db.create_all()
         have = db.session.scalar(select(func.count()).select_from(Case)) or 0
-        if cases is not None and have != cases:
+        if cases is not None and have != cases and not (have and not refill):
             if have:
                 names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
                 db.session.remove()
