@@ -30,35 +30,36 @@ class Figure:
 
 # "Before": main at ba4e299 (3 December 2026, before this issue's step changes), measured by the same scripts on
 # the same VM, except where said; the issue's own opening figures (2 December) are in its text.
-FIGURES = [
-    Figure("step.loop.pass5.sqlite", "one step / its floor, loop process, pass 5, SQLite", "×", "≤ 2×", "low", 2.0,
-           "3.62×"),
-    Figure("step.loop.pass1000.sqlite", "one step / its floor, loop process, pass 1000, SQLite", "×", "≤ 2×", "low",
-           2.0, "3.40×"),
-    Figure("step.complaint.worst.sqlite", "one step / its floor, complaint process, worst step, SQLite", "×", "≤ 2×",
-           "low", 2.0, "4.34× (decide)"),
-    Figure("step.complaint.all.sqlite", "one step / its floor, complaint process, all 5 steps, SQLite", "×", "≤ 2×",
-           "low", 2.0, "4.7× (issue, 2 Dec)"),
-    Figure("step.loop.pass5.postgresql", "one step / its floor, loop process, pass 5, PostgreSQL", "×", "≤ 2×", "low",
-           2.0, "4.08×"),
-    Figure("step.loop.pass1000.postgresql", "one step / its floor, loop process, pass 1000, PostgreSQL", "×", "≤ 2×",
-           "low", 2.0, "4.38×"),
-    Figure("step.complaint.worst.postgresql", "one step / its floor, complaint process, worst step, PostgreSQL", "×",
-           "≤ 2×", "low", 2.0, "5.74× (reaction)"),
-    Figure("step.complaint.all.postgresql", "one step / its floor, complaint process, all 5 steps, PostgreSQL", "×",
-           "≤ 2×", "low", 2.0, "5.1× (issue, 2 Dec)"),
-    Figure("step.flat.sqlite", "loop step, pass 1000 / pass 5, SQLite", "×", "flat (≈ 1)", "low", None, "0.94×"),
-    Figure("step.flat.postgresql", "loop step, pass 1000 / pass 5, PostgreSQL", "×", "flat (≈ 1)", "low", None,
-           "1.02×"),
-    Figure("rate.complete.sqlite", "`POST /api/tasks/<id>/complete`, 1 gunicorn worker, SQLite", "req/s", "≥ 150",
-           "high", 150, "63 (86 in the issue, 2 Dec)"),
-    Figure("rate.complete.postgresql", "`POST /api/tasks/<id>/complete`, 1 gunicorn worker, PostgreSQL", "req/s",
-           "≥ 100", "high", 100, "38 (44 in the issue, 2 Dec)"),
-    Figure("rate.task_list.sqlite", "task list page (team tab, 600 rows, 50 shown), 1 worker, SQLite", "req/s",
-           "≥ 300", "high", 300, "70–80"),
-    Figure("rate.task_list.postgresql", "task list page (team tab, 600 rows, 50 shown), 1 worker, PostgreSQL",
-           "req/s", "≥ 300", "high", 300, "48–61"),
+_BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+# (key, label, unit, goal, better, target, {backend: before}): one figure per backend (goal and target may differ)
+_PER_BACKEND = [
+    ("step.loop.pass5", "one step / its floor, loop process, pass 5", "×", "≤ 2×", "low", 2.0,
+     {"sqlite": "3.62×", "postgresql": "4.08×"}),
+    ("step.loop.pass1000", "one step / its floor, loop process, pass 1000", "×", "≤ 2×", "low", 2.0,
+     {"sqlite": "3.40×", "postgresql": "4.38×"}),
+    ("step.complaint.worst", "one step / its floor, complaint process, worst step", "×", "≤ 2×", "low", 2.0,
+     {"sqlite": "4.34× (decide)", "postgresql": "5.74× (reaction)"}),
+    ("step.complaint.all", "one step / its floor, complaint process, all 5 steps", "×", "≤ 2×", "low", 2.0,
+     {"sqlite": "4.7× (issue, 2 Dec)", "postgresql": "5.1× (issue, 2 Dec)"}),
+    ("step.flat", "loop step, pass 1000 / pass 5", "×", "flat (≈ 1)", "low", None,
+     {"sqlite": "0.94×", "postgresql": "1.02×"}),
+    ("rate.complete", "`POST /api/tasks/<id>/complete`, 1 gunicorn worker", "req/s",
+     {"sqlite": "≥ 150", "postgresql": "≥ 100"}, "high", {"sqlite": 150, "postgresql": 100},
+     {"sqlite": "63 (86 in the issue, 2 Dec)", "postgresql": "38 (44 in the issue, 2 Dec)"}),
+    ("rate.task_list", "task list page (team tab, 600 rows, 50 shown), 1 worker", "req/s", "≥ 300", "high", 300,
+     {"sqlite": "70–80", "postgresql": "48–61"}),
 ]
+
+
+def _figure(entry: tuple, backend: str) -> Figure:
+    key, label, unit, goal, better, target, before = entry
+    goal, target = (v[backend] if isinstance(v, dict) else v for v in (goal, target))
+    return Figure(f"{key}.{backend}", f"{label}, {_BACKENDS[backend]}", unit, goal, better, target, before[backend])
+
+
+_STEPS, _OTHERS = _PER_BACKEND[:4], _PER_BACKEND[4:]
+FIGURES = ([_figure(e, b) for b in _BACKENDS for e in _STEPS]  # the step figures by backend
+           + [_figure(e, b) for e in _OTHERS for b in _BACKENDS])  # the others side by side
 for _size, _before in ((10_000, ("—", "—", "—")), (100_000, ("—", "—", "—")),
                        (1_000_000, ("729 ms", "5,622 ms", "—"))):
     _n = f"{_size:,}"

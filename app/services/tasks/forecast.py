@@ -98,7 +98,7 @@ def _cache_key(now: datetime, last_closed=_ASK) -> tuple:
     return str(db.session.get_bind().url), int(now.timestamp()) // CACHE_SECONDS, last_closed
 
 
-def _estimate(rows, now: datetime, last_closed=_ASK) -> dict[int, Forecast]:
+def estimate(rows, now: datetime, last_closed=_ASK) -> dict[int, Forecast]:
     """Forecasts for rows of (case, ready task) pairs; several ready tasks keep the latest estimate."""
     rows = [tuple(r) for r in rows]  # (case_id, reference, process, kind, category, due_at, status, bpmn_id, created)
     if not rows:
@@ -132,12 +132,6 @@ def last_closed_column():
     return _LAST_CLOSED.scalar_subquery().correlate(None)  # never a case row of the enclosing query
 
 
-def estimate(rows, now: datetime, last_closed) -> dict[int, Forecast]:
-    """forecast_for_cases from rows a caller read itself: (case_id, reference, process, kind, category, due_at,
-    status, bpmn_id, created_at) of each ready task of each open case, and the last closure read with them."""
-    return _estimate(rows, now, last_closed)
-
-
 def _open_select(*conditions):
     return (select(Case.id.label("case_id"), Case.reference, Case.process_key, Case.kind, Case.category,
                    Case.due_at, Case.status, TaskRow.bpmn_id, TaskRow.created_at)
@@ -163,7 +157,7 @@ def forecast_for_cases(case_ids) -> dict[int, Forecast]:
     rows = db.session.execute(_OPEN_BY_IDS, {"ids": ids}).all()
     if not rows:
         return {}
-    return _estimate([r[:-1] for r in rows], clock.now(), rows[0][-1])
+    return estimate([r[:-1] for r in rows], clock.now(), rows[0][-1])
 
 
 def at_risk(conditions: list, now: datetime | None = None, limit: int = 50) -> dict:
@@ -179,7 +173,7 @@ def at_risk(conditions: list, now: datetime | None = None, limit: int = 50) -> d
     flagged = db.session.execute(select(Case.id, Case.due_at, Case.reference).where(Case.id.in_(risky), *conditions)
                                  .order_by(Case.due_at, Case.reference)).all()  # one read: count and nearest
     count, nearest = len(flagged), [r.id for r in flagged[:limit]]
-    forecasts = _estimate(_open_rows(Case.id.in_(nearest)), now) if nearest else {}
+    forecasts = estimate(_open_rows(Case.id.in_(nearest)), now) if nearest else {}
     shown = sorted((f for f in forecasts.values() if f.at_risk), key=lambda f: (f.due_at, f.reference))
     return {"count": count, "cases": [f.as_json() for f in shown],
             "min_samples": MIN_SAMPLES, "history_days": HISTORY_DAYS}
@@ -189,7 +183,7 @@ def at_risk_estimated(conditions: list, now: datetime | None = None) -> list[For
     """The open cases at risk by estimating each one here (what at_risk counts in SQL), nearest deadline first:
     the reference the SQL rule is checked against (tests), and the way for a handful of cases."""
     now = now or clock.now()
-    forecasts = _estimate(_open_rows(*conditions, Case.due_at >= now, Case.status.not_in(ANSWERED)), now)
+    forecasts = estimate(_open_rows(*conditions, Case.due_at >= now, Case.status.not_in(ANSWERED)), now)
     return sorted((f for f in forecasts.values() if f.at_risk), key=lambda f: (f.due_at, f.reference))
 
 
@@ -214,7 +208,7 @@ def _threshold(tables, task, case_row):
 
     outer = []
     for (process, bpmn_id), entries in groups.items():
-        # Entries come level by level, so the most specific key with enough samples wins, as in _estimate.
+        # Entries come level by level, so the most specific key with enough samples wins, as in estimate.
         inner = [(and_(true(), *[same(columns[k], v[k]) for k in ("kind", "category") if k in v]), median)
                  for v, median in entries]
         outer.append((and_(case_row.process_key == process, task.bpmn_id == bpmn_id), case(*inner)))
@@ -226,7 +220,7 @@ def risky_case_ids(now: datetime):
     MIN_SAMPLES closed cases (nobody is at risk).
 
     A case is at risk when one of its ready tasks entered its step at t with t + median > deadline >= now (and it
-    is not answered yet): with several ready tasks, _estimate keeps the latest estimate, which passes the
+    is not answered yet): with several ready tasks, estimate keeps the latest estimate, which passes the
     deadline exactly when one of them does. Since t <= now, such a deadline lies before now + the longest
     median: the ranges on the deadline and on the step's entry follow from the rule (they change no result, but
     let either database walk an index instead of every row); the exact rule is checked per row.
