@@ -107,11 +107,11 @@ def queue(case: Case, template: str, data: dict, *, channel: str | None = None) 
     only, and the row names the version it came from.
     """
     with db.session.no_autoflush:  # the templates do not depend on the step's pending changes: flushed at commit
-        row = templates.active(template)
+        row, blocks = templates.for_message(template)
         email = data.get("customer_email")
         address = data.get("customer_address")
         channel = choose_channel(channel, email, address)
-        rendered = templates.render(row, fields(case, data, postal=channel in POSTAL_CHANNELS))
+        rendered = templates.render(row, fields(case, data, postal=channel in POSTAL_CHANNELS), blocks)
     now = clock.now()
     values = {
         **_EMPTY, "case_id": case.id, "template": template, "channel": channel,
