@@ -131,6 +131,10 @@ class CaseWorkflow:
             return None
         return task
 
+    def form_of(self, task) -> list[FieldSpec]:
+        """The form of a ready task found by `find_ready` (what `ready_tasks()` gives it, without listing them)."""
+        return self.pspec.user_tasks.get(task.task_spec.name, {}).get("form", [])
+
     def complete(self, task_id: str, values: dict) -> StepResult:
         """Complete a ready human task with validated values, then run the engine to the next wait."""
         task = self.find_ready(task_id)

@@ -203,7 +203,7 @@ def complete_row(row: TaskRow, actor: str, raw_data: dict, *, html: bool = False
     ready = workflow.find_ready(task_id)
     if ready is None:
         raise Conflict("Cette tâche n'est plus à traiter.")
-    form = next((t.form for t in workflow.ready_tasks() if t.id == task_id), [])
+    form = workflow.form_of(ready)
     clean, errors = validate_submission(form, raw_data or {}, html=html)
     if errors:
         raise Invalid(errors)

@@ -59,6 +59,7 @@ def fields(case: Case, data: dict | None = None, *, postal: bool = False) -> dic
     data = dict(case.data or {}) if data is None else dict(data)
     config = current_app.config
     today = clock.now()
+    tracking = tracking_url(case)
     values = {
         "reference": case.reference,
         "customer_name": data.get("customer_name") or case.customer_name or "",
@@ -75,8 +76,8 @@ def fields(case: Case, data: dict | None = None, *, postal: bool = False) -> dic
         "decision": data.get("decision") or "",
         "decision_label": DECISION_LABELS.get(data.get("decision") or "", ""),
         "response_text": data.get("response_text") or "",
-        "tracking_url": tracking_url(case),
-        "survey_url": tracking_url(case) + "/enquete",
+        "tracking_url": tracking,
+        "survey_url": tracking + "/enquete",
         "mediator": config.get("MEDIATOR_TEXT") or DEFAULT_MEDIATOR,
         "sender_name": config.get("LETTER_SENDER_NAME") or "",
         "signature": config.get("LETTER_SIGNATURE") or "",
