@@ -75,6 +75,9 @@ def personal_names(case: Case) -> tuple[frozenset, frozenset]:
     return _flags_for(case)
 
 
+_NESTED = (dict, list)  # what `seal` walks into; any other value is kept as it is
+
+
 def seal(case: Case, data: dict) -> dict:
     """A copy of an event's data with every personal value replaced by a token sealed with the case's key."""
     key = case.data_key
@@ -86,9 +89,9 @@ def seal(case: Case, data: dict) -> dict:
     def walk(value):
         if isinstance(value, dict) and not is_token(value):
             return {k: seal_value(key, v, context) if is_personal(k, declared, denied) and v not in (None, "")
-                    else walk(v) for k, v in value.items()}
+                    else walk(v) if isinstance(v, _NESTED) else v for k, v in value.items()}
         if isinstance(value, list):
-            return [walk(v) for v in value]
+            return [walk(v) if isinstance(v, _NESTED) else v for v in value]
         return value
 
     return walk(data)
