@@ -105,3 +105,37 @@ def test_for_message_seeds_a_missing_template_and_refuses_an_unknown_one(deploye
     assert {"_signature", "_mediator"} <= set(blocks)
     with pytest.raises(Exception, match="Modèle de message inconnu"):
         templates.for_message("absent_key")
+
+
+def test_a_step_with_two_letters_reads_their_templates_once_and_uses_each_new_version(deployed, api):
+    from sqlalchemy import event
+
+    reference = _to_decision(api)
+    do(api, reference, "ut_decide", "gestionnaire", {"decision": "accepted", "response_text": "Remboursé."})
+    owner = by_username("proprietaire")
+    templates.seed_missing()
+    for key in ("closure", "survey"):
+        current = _latest(key)
+        template_editing.save(owner, key, f"Nouveau {key} {{{{ reference }}}}", f"Texte {key} v2.\n",
+                              base_version=current.version)
+    expected = {key: _latest(key).id for key in ("closure", "survey")}
+    reads = []
+
+    def seen(conn, cursor, statement, *args):
+        if "message_template" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        do(api, reference, "ut_reaction", "gestionnaire", {"reaction": "satisfied", "reaction_on": "2026-11-25",
+                                                          "payment_blocked": "no"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    db.session.expire_all()
+    letters = {m.template: m for m in db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.template.in_(("closure", "survey"))))}
+    assert set(letters) == {"closure", "survey"}
+    for key, message in letters.items():
+        assert message.template_version_id == expected[key]
+        assert message.subject == f"Nouveau {key} {reference}" and message.body == f"Texte {key} v2.\n"
+    assert len(reads) == 1  # both letters and the shared blocks: one statement

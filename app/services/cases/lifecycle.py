@@ -485,10 +485,13 @@ def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
     for effect in effects:
         if effect[0] == "message":
             rollup.message_sent(case, effect[1], clock.now())
+    letters = [effect[1] for effect in effects if effect[0] == "message"]
+    active = messages.active_templates(letters) if len(letters) > 1 else {}  # one read for all the letters
     for effect in effects:
         kind, bpmn_id = effect[0], effect[-1]
         if kind == "message":
-            message = messages.queue(case, effect[1], effect[2], channel=effect[3])  # its id known: no flush
+            message = messages.queue(case, effect[1], effect[2], channel=effect[3],  # its id known: no flush
+                                     active=active.get(effect[1]))
             audit.record(case, actor, "message_sent", bpmn_id=bpmn_id, data={
                 "template": message.template, "channel": message.channel, "recipient": message.recipient,
                 "subject": message.subject, "outbox_id": message.id,

@@ -101,14 +101,23 @@ def render(template: str, case: Case, data: dict) -> tuple[str, str]:
     return header_value(rendered.subject), rendered.text
 
 
-def queue(case: Case, template: str, data: dict, *, channel: str | None = None) -> OutboxMessage:
+def active_templates(keys) -> dict:
+    """The active versions of the templates of a step's letters, and the shared blocks, by one statement: pass
+    each letter's entry to `queue` (`active=`)."""
+    with db.session.no_autoflush:
+        return templates.for_messages(keys)
+
+
+def queue(case: Case, template: str, data: dict, *, channel: str | None = None,
+          active: tuple | None = None) -> OutboxMessage:
     """Add a message for the complainant to the outbox (committed with the step that sends it).
 
     The text is written now from the version active now: a later edit of the template changes later messages
-    only, and the row names the version it came from.
+    only, and the row names the version it came from. `active`: the template's entry of `active_templates`, read
+    by the step for all its letters (else read here).
     """
     with db.session.no_autoflush:  # the templates do not depend on the step's pending changes: flushed at commit
-        row, blocks = templates.for_message(template)
+        row, blocks = active if active is not None else templates.for_message(template)
         email = data.get("customer_email")
         address = data.get("customer_address")
         channel = choose_channel(channel, email, address)

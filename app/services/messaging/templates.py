@@ -160,27 +160,34 @@ class ActiveVersion:
 def _for_message_query():
     table = MessageTemplate.__table__
     latest = (select(table.c.key, func.max(table.c.version).label("v"))
-              .where(or_(table.c.key == bindparam("key"), table.c.kind == "partial"))
+              .where(or_(table.c.key.in_(bindparam("keys", expanding=True)), table.c.kind == "partial"))
               .group_by(table.c.key).subquery())
     return select(table.c.id, table.c.key, table.c.version, table.c.kind, table.c.subject, table.c.body).join(
         latest, (table.c.key == latest.c.key) & (table.c.version == latest.c.v))
 
 
-_FOR_MESSAGE = _for_message_query()  # built once: the key bound
+_FOR_MESSAGE = _for_message_query()  # built once: the keys bound
 
 
 def for_message(key: str) -> tuple[ActiveVersion, dict[str, str]]:
     """The active version of a template and the active shared blocks, read together by one statement (a letter
     of a step: where `active` and `active_blocks` took two, the first loading an ORM object). The text is read
     on every call, never kept across transactions: a version saved by any worker is the next letter's."""
-    found = {row.key: row for row in db.session.execute(_FOR_MESSAGE, {"key": key})}
-    row = found.get(key)
-    if row is None:  # first use: created from its seed file (or NotFound), as by `active`
-        orm = active(key)
-        row = ActiveVersion(orm.id, orm.key, orm.version, orm.kind, orm.subject, orm.body)
-    else:
-        row = ActiveVersion(row.id, row.key, row.version, row.kind, row.subject, row.body)
-    return row, _seeded_blocks({k: r.body for k, r in found.items() if r.kind == "partial"})
+    return for_messages([key])[key]
+
+
+def for_messages(keys) -> dict[str, tuple[ActiveVersion, dict[str, str]]]:
+    """`for_message` of several keys by the same one statement (the letters of one step)."""
+    keys = list(dict.fromkeys(keys))
+    found = {row.key: row for row in db.session.execute(_FOR_MESSAGE, {"keys": keys})}
+    blocks = _seeded_blocks({k: r.body for k, r in found.items() if r.kind == "partial"})
+    out = {}
+    for key in keys:
+        row = found.get(key)
+        if row is None:  # first use: created from its seed file (or NotFound), as by `active`
+            row = active(key)
+        out[key] = (ActiveVersion(row.id, row.key, row.version, row.kind, row.subject, row.body), dict(blocks))
+    return out
 
 
 def normalize_key(name: str) -> str:
