@@ -169,13 +169,25 @@ class RoundTrips:
         except Exception:  # noqa: BLE001 - a closed connection has nothing left to untrace
             pass
         handle.seek(0)
+        statement = ""
         for line in handle.read().decode("utf-8", "replace").splitlines():
             parts = line.split("\t")
-            if len(parts) >= 3 and parts[0] == "F" and parts[2].split(" ")[0] in ("Query", "Sync"):
+            if len(parts) < 3 or parts[0] != "F":
+                continue
+            kind, rest = parts[2], (parts[3].strip() if len(parts) > 3 else "")
+            if kind == "Parse":  # name, then the statement's text
+                statement = rest
+            elif kind == "Bind" and not statement:  # a prepared statement, by its name
+                statement = "prepared " + rest.split(" ", 2)[1]
+            elif kind in ("Query", "Sync"):
                 self.count += 1
-                self.messages.append(parts[2].split(" ", 1)[0] + " " + parts[-1][:80].strip())
+                self.messages.append(rest if kind == "Query" else statement)
+                statement = ""
         handle.close()
         self._open.discard(handle)
+
+    def reset(self) -> None:
+        self.count, self.messages = 0, []
 
     def __enter__(self):
         # Every connection is new from here on (a pre-ping at checkout, if any, is counted too).
