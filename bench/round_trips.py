@@ -15,7 +15,7 @@ import argparse
 from common import COMPLAINT, LIFECYCLE, fresh_database, prepare, table
 
 
-def measure(cases: int, verbose: bool) -> str:
+def measure(cases: int, verbose: bool, warmups: int = 1) -> str:
     with fresh_database("postgresql") as url:
         app = prepare(url)
         app.config.update(WTF_CSRF_ENABLED=False)
@@ -54,7 +54,8 @@ def measure(cases: int, verbose: bool) -> str:
                 ("POST /api/tasks/<id>/complete (qualification)", lambda: complete(ready.pop()),
                  lambda: complete(ready.pop())),
                 ("GET /taches/?onglet=group (team tab)", task_list, task_list)):
-            warm()
+            for _ in range(warmups):
+                warm()
             counts = []
             for _ in range(3):
                 with RoundTrips(engine) as trips:  # each request pushes its own app context, ended in it
@@ -75,6 +76,8 @@ def measure(cases: int, verbose: bool) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=8)
+    parser.add_argument("--warmups", type=int, default=1,
+                        help="requests of each kind before the counted ones (psycopg prepares a statement at its 5th)")
     parser.add_argument("--verbose", action="store_true", help="print the messages of the last request of each kind")
     args = parser.parse_args()
-    print(measure(args.cases, args.verbose))
+    print(measure(args.cases + args.warmups, args.verbose, args.warmups))

@@ -19,7 +19,7 @@ from sqlalchemy.orm.util import identity_key
 
 from app.extensions import db
 from app.models import Case, TaskRow, WorkflowState
-from app.services.core import rollup
+from app.services.core import audit, rollup
 from app.services.core.errors import NotFound
 
 
@@ -66,9 +66,11 @@ _BY_TASK = _locking(_TASK_CASE)
 _BY_TASK_WITH_STATE = (select(Case).join(Case.workflow_state).options(contains_eager(Case.workflow_state))
                        .where(_TASK_CASE).with_for_update(of=(Case, WorkflowState))
                        .execution_options(populate_existing=True))
-# After the lock, the task row and the case's ready rows in one statement (the step needs both).
-_TASK_AND_READY = select(TaskRow).where(TaskRow.case_id == bindparam("case_id"),
-                                        or_(TaskRow.state == "ready", TaskRow.id == bindparam("task_id")))
+# After the lock, in one statement: the task row, the case's ready rows, and the head of the case's audit chain
+# (the step needs all three; events are appended under the case's lock only, so the head stays until the step's).
+_TASK_AND_READY = (select(TaskRow, audit.HEAD_SEQ, audit.HEAD_HASH)
+                   .where(TaskRow.case_id == bindparam("case_id"),
+                          or_(TaskRow.state == "ready", TaskRow.id == bindparam("task_id"))))
 
 
 def _lock(query, params: dict) -> Case | None:
@@ -90,15 +92,17 @@ def lock_task_case(task_id: str, *, for_step: bool = False) -> TaskRow:
     """Lock the case of a task row (see lock_case) and return the row re-read after the lock: 404 unknown.
 
     A row not in the session yet, in a transaction holding no case lock: one statement finds and locks its
-    case, then one reads the row with the case's ready rows (after the lock, so as committed), kept for the
-    step (`ready_rows`). `for_step` (a completion): the first statement also reads the workflow state."""
+    case, then one reads the row with the case's ready rows and its audit chain head (after the lock, so as
+    committed), kept for the step (`ready_rows`, `audit.note_head`). `for_step` (a completion): the first statement also reads the workflow state."""
     if db.session.identity_map.get(identity_key(TaskRow, task_id)) is None and not _held():
         case = _lock(_BY_TASK_WITH_STATE if for_step else _BY_TASK, {"task_id": task_id})
-        rows = list(db.session.scalars(_TASK_AND_READY, {"case_id": case.id, "task_id": task_id})) \
+        found = db.session.execute(_TASK_AND_READY, {"case_id": case.id, "task_id": task_id}).all() \
             if case is not None else []
+        rows = [r for r, _, _ in found]
         row = next((r for r in rows if r.id == task_id), None)
         if row is None:
             raise NotFound("Tâche inconnue.")
+        audit.note_head(case.id, found[0][1], found[0][2])
         db.session.info["ready_rows"] = (case.id, [r for r in rows if r.state == "ready"])
         rollup.read_fresh(db.session, row)
         return row
