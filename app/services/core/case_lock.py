@@ -93,7 +93,8 @@ def lock_task_case(task_id: str, *, for_step: bool = False) -> TaskRow:
 
     A row not in the session yet, in a transaction holding no case lock: one statement finds and locks its
     case, then one reads the row with the case's ready rows and its audit chain head (after the lock, so as
-    committed), kept for the step (`ready_rows`, `audit.note_head`). `for_step` (a completion): the first statement also reads the workflow state."""
+    committed), kept for the step (`ready_rows`, `audit.note_head`). `for_step` (a completion): the first
+    statement also reads the workflow state."""
     if db.session.identity_map.get(identity_key(TaskRow, task_id)) is None and not _held():
         case = _lock(_BY_TASK_WITH_STATE if for_step else _BY_TASK, {"task_id": task_id})
         found = db.session.execute(_TASK_AND_READY, {"case_id": case.id, "task_id": task_id}).all() \
