@@ -22,7 +22,6 @@ import time
 
 from common import COMPLAINT, LIFECYCLE, fresh_database, prepare, table
 
-
 ROUND = 50  # requests per timed round (the backend's CPU is counted in clock ticks: 10 ms)
 
 
