@@ -83,8 +83,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         session_hooks.install()
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
-        elif begin_ping:
-            connections.install(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            connections.install_rollback(db.engine)  # psycopg's prepared statements kept across a read's ROLLBACK
+            if begin_ping:
+                connections.install(db.engine)
 
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp

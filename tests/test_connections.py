@@ -124,3 +124,38 @@ def test_a_request_sends_no_ping_and_one_begin(app, api, deployed):
     assert ";" not in kinds and "SELECT 1" not in trips.messages  # no pre-ping (an empty query)
     # Every round trip is a statement of the request, its one BEGIN or its COMMIT.
     assert trips.count == len(statements) + 2, (trips.messages, statements)
+
+
+def prepared_on(conn) -> list[str]:
+    return list(conn.execute(text("SELECT statement FROM pg_prepared_statements")).scalars())
+
+
+def test_prepared_statements_survive_a_reads_rollback_and_not_a_ddl_rollback(ctx):
+    db.engine.dispose()  # one connection from here on, reused by every transaction below
+    with db.engine.connect() as conn:
+        pid = conn.connection.driver_connection.info.backend_pid
+        for _ in range(7):  # psycopg prepares a statement at its fifth execution on a connection
+            assert conn.execute(text("SELECT count(*) FROM task WHERE state = :s"), {"s": "ready"}).scalar() == 0
+            conn.rollback()  # what every GET request ends with
+        assert any("FROM task WHERE state" in s for s in prepared_on(conn))  # still prepared after the rollbacks
+        conn.rollback()
+        conn.execute(text("CREATE TEMPORARY TABLE h22c_scratch (x int)"))  # DDL in the transaction…
+        conn.rollback()  # …so psycopg's own rollback: it forgets them (DEALLOCATE ALL)
+        assert conn.connection.driver_connection.info.backend_pid == pid
+        assert prepared_on(conn) == []
+        conn.rollback()
+
+
+def test_a_rollback_on_a_dead_connection_still_raises_and_is_replaced(app, api, deployed, admin_engine):
+    from sqlalchemy.exc import OperationalError
+
+    reference = flows.start(api, **flows.complaint_data())["reference"]
+    db.session.remove()
+    conn = db.engine.connect()
+    conn.execute(text("SELECT 1"))
+    terminate_app_connections(admin_engine)
+    with pytest.raises(OperationalError):  # as psycopg's own rollback does: the connection is gone
+        conn.rollback()
+    assert conn.invalidated  # SQLAlchemy saw a disconnection: the connection is not pooled again
+    conn.close()
+    assert flows.case(api, reference)["reference"] == reference

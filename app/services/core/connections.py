@@ -14,8 +14,20 @@ held by the mail fetcher, `CREATE DATABASE` in the benches), the `BEGIN` sent at
 the isolation level is set, before anything else runs on it. The BEGIN is the one psycopg would send (with the
 connection's isolation level, read-only and deferrable settings).
 
-Installed by `create_app` on PostgreSQL when DB_POOL_PRE_PING is on (the default); SQLite has no such check.
+Prepared statements kept across a read's ROLLBACK: psycopg prepares a statement on the server at its fifth
+execution on a connection (parse and plan once), but its `rollback()` forgets every prepared statement and sends
+`DEALLOCATE ALL`, in case the transaction created an object a statement was prepared against. Every GET request
+ends with a ROLLBACK, so in a worker serving pages nothing stayed prepared: the task list's statement was parsed
+and planned on each view (2/3 of its server time on a small database). `rollback` below sends the ROLLBACK
+itself, keeping them, unless the transaction ran anything but SELECT, INSERT, UPDATE, DELETE or WITH (DDL: then
+psycopg's own rollback, which forgets them). A statement whose table was changed meanwhile is re-planned by the
+server itself.
+
+Installed by `create_app` on PostgreSQL (the checkout BEGIN when DB_POOL_PRE_PING is on, the default; the
+rollback always); SQLite has neither.
 """
+
+import types
 
 from sqlalchemy import event, exc
 
@@ -105,6 +117,44 @@ def _on_engine_options(engine, opts) -> None:
     listener is registered before the one SQLAlchemy then adds to set the level on each connection)."""
     if "isolation_level" in opts and not event.contains(engine, "engine_connect", _on_engine_connect):
         event.listen(engine, "engine_connect", _on_engine_connect)
+
+
+_DML = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
+
+
+def _note_statement(conn, cursor, statement, parameters, context, executemany) -> None:
+    """Note on the connection a statement after which a ROLLBACK must forget the prepared statements (DDL)."""
+    if not statement.lstrip()[:6].upper().startswith(_DML):
+        conn.connection.info["prepared_unsafe"] = True
+
+
+def rollback(dialect, dbapi_connection) -> None:
+    """SQLAlchemy's do_rollback: a plain ROLLBACK that keeps psycopg's prepared statements (see above)."""
+    from psycopg.pq import ExecStatus, TransactionStatus
+
+    pgconn = dbapi_connection.pgconn
+    status = pgconn.transaction_status
+    if status == TransactionStatus.IDLE:
+        return
+    try:  # the pool's connection: its record's info (a bare psycopg connection's info is not a dict)
+        info = dbapi_connection.info
+    except NotImplementedError:  # SQLAlchemy's first-connect proxy
+        info = None
+    info = info if isinstance(info, dict) else {}
+    if status in (TransactionStatus.INTRANS, TransactionStatus.INERROR) and not info.pop("prepared_unsafe", False):
+        try:
+            if pgconn.exec_(b"ROLLBACK").status == ExecStatus.COMMAND_OK:
+                return
+        except Exception:  # noqa: BLE001 - psycopg's own rollback below raises the error as it should
+            pass
+    dbapi_connection.rollback()  # DDL ran, a broken connection, a pipeline: psycopg's way (forgets them)
+
+
+def install_rollback(engine) -> None:
+    """Keep prepared statements across rollbacks on this engine (idempotent)."""
+    if not event.contains(engine, "before_cursor_execute", _note_statement):
+        event.listen(engine, "before_cursor_execute", _note_statement)
+    engine.dialect.do_rollback = types.MethodType(rollback, engine.dialect)
 
 
 def install(engine) -> None:
