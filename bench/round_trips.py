@@ -136,10 +136,13 @@ def measure(cases: int, verbose: bool, warmups: int = 1, timed: int = 0) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cases", type=int, default=8)
+    parser.add_argument("--cases", type=int, default=8, help="cases started (at least 3: the counted completions)")
     parser.add_argument("--warmups", type=int, default=1,
                         help="requests of each kind before the counted ones (psycopg prepares a statement at its 5th)")
     parser.add_argument("--timed", type=int, default=0, help="then time this many requests of each kind")
+    parser.add_argument("--smoke", action="store_true", help="a handful of requests, to check that it runs")
     parser.add_argument("--verbose", action="store_true", help="print the messages of the last request of each kind")
     args = parser.parse_args()
+    if args.smoke:
+        args.cases, args.warmups, args.timed = 3, 1, 0  # the 3 counted requests need their cases
     print(measure(args.cases + args.warmups, args.verbose, args.warmups, args.timed))
