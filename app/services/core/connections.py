@@ -1,4 +1,4 @@
-"""PostgreSQL connection liveness at no round trip: the transaction's BEGIN is the liveness check.
+"""PostgreSQL connections: liveness at no round trip (the BEGIN is the check), prepared statements kept.
 
 SQLAlchemy's `pool_pre_ping` sends a `SELECT 1` each time a pooled connection is handed out, and psycopg then
 sends its own `BEGIN` before the transaction's first statement: two round trips before any work. Here the pool's
@@ -125,7 +125,10 @@ _DML = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 def _note_statement(conn, cursor, statement, parameters, context, executemany) -> None:
     """Note on the connection a statement after which a ROLLBACK must forget the prepared statements (DDL)."""
     if not statement.lstrip()[:6].upper().startswith(_DML):
-        conn.connection.info["prepared_unsafe"] = True
+        try:
+            conn.connection.info["prepared_unsafe"] = True
+        except NotImplementedError:  # SQLAlchemy's first-connect proxy has no info: nothing is prepared yet
+            pass
 
 
 def rollback(dialect, dbapi_connection) -> None:
