@@ -37,6 +37,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import engine
 
     engine.configure(app.config)  # script budgets and data/document limits (process-wide)
+    from app.services.core import connections
+
+    # On PostgreSQL the liveness check of a pooled connection is the transaction's own BEGIN (no extra round trip).
+    begin_ping = connections.uses_begin_ping(app.config["SQLALCHEMY_DATABASE_URI"],
+                                             app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = connections.engine_options(app.config["SQLALCHEMY_DATABASE_URI"],
+                                                                         app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
@@ -76,6 +83,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         session_hooks.install()
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+        elif db.engine.dialect.name == "postgresql":
+            connections.install_rollback(db.engine)  # psycopg's prepared statements kept across a read's ROLLBACK
+            if begin_ping:
+                connections.install(db.engine)
 
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp

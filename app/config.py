@@ -36,8 +36,9 @@ def load_config(instance_path: str) -> dict:
     return {
         "SECRET_KEY": _secret_key(path),
         "SQLALCHEMY_DATABASE_URI": normalize_db_url(os.environ.get("DATABASE_URL", default_db)),
-        # A liveness check before a pooled connection is reused (a restarted database costs no failed request);
-        # DB_POOL_PRE_PING=false saves that round trip where connections are known to stay up. Recycled hourly.
+        # A liveness check before a pooled connection is reused (a restarted database costs no failed request):
+        # on PostgreSQL the transaction's own BEGIN at checkout (no extra round trip, services/core/connections),
+        # elsewhere SQLAlchemy's pre-ping. DB_POOL_PRE_PING=false turns it off. Recycled hourly.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": os.environ.get("DB_POOL_PRE_PING", "true").lower()
                                       not in ("0", "false", "no", "off"),
                                       "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE", 3600))},

@@ -9,7 +9,8 @@
     their physical floor measured in the same run; SQLite, and PostgreSQL when a server is given.
 (3) bench/task_list.py and bench/dashboard.py: task list and dashboard latency with 100,000 cases.
 (4) bench/throughput.py: requests per second of one gunicorn worker (trivial endpoint, task completion, task
-    list page; SQLite and PostgreSQL), then full lifecycles per second with 1, 2 and 4 workers, PostgreSQL.
+    list page; SQLite and PostgreSQL), then full lifecycles per second with 1, 2 and 4 workers, PostgreSQL;
+    (4c) bench/round_trips.py: round trips to PostgreSQL and CPU (Python, server) per completion and page view.
 (5) bench/replay.py (audit): replay time of a 100-event case.
 (6) bench/letter_pdf.py: the cost of one letter PDF (WeasyPrint) and of writing a letter in a step.
 (7) bench/scale.py (PostgreSQL only): the figures at 10,000 and 100,000 cases (1,000,000: generate it by hand,
@@ -113,6 +114,9 @@ def main() -> int:
         ("task_list", False, lambda: external("task_list.py", args.smoke, "(3a) Task list latency with 100,000 cases")),
         ("dashboard", False, lambda: external("dashboard.py", args.smoke, "(3b) Dashboard latency with 100,000 cases")),
         ("rates", True, lambda: throughput.run_rates(requests, backends)),
+        ("round_trips", False, lambda: external("round_trips.py", args.smoke, "(4c) Round trips and CPU per request, "
+                                                "PostgreSQL", ("--timed", "300")) if has_pg else
+         "### (4c) Round trips per request\n\nNot measured: PostgreSQL only (set BENCH_DATABASE_URL).\n"),
         ("lifecycles", False, lambda: throughput.run(2 if args.smoke else 60, [1] if args.smoke else [1, 2, 4],
                                                      "postgresql" if has_pg else "sqlite")),
         ("replay", False, lambda: external("replay.py", args.smoke, "(5) Replay of a 100-event case")),

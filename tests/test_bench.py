@@ -28,6 +28,8 @@ def test_benchmark_smoke_run(tmp_path):
         line = next(r for r in rates.splitlines() if r.startswith(f"| {request}"))
         assert line.split("|")[3].strip() == "0", line  # no failed request
     if os.environ.get("TEST_DATABASE_URL") or os.environ.get("BENCH_DATABASE_URL"):
+        trips = report.split("(4c) Round trips")[1].split("### (4b)")[0]
+        assert "| GET /taches/?onglet=group (team tab) | 4 |" in trips, trips  # BEGIN, user, page, ROLLBACK
         scale = report.split("(7) Cost as the work grows")[1]
         assert "| 300 cases |" in scale and "| cases | 300 |" in scale
     head = report.split("### Headline figures")[1].split("###")[0]

@@ -1,5 +1,6 @@
 """Faults: the database connection killed in the middle of a request loses nothing acknowledged, writes nothing
-half, answers 503, and the next request works (pool_pre_ping); the outbox keeps messages through an outage."""
+half, answers 503, and the next request works (the pool's checkout BEGIN replaces a dead connection); the
+outbox keeps messages through an outage."""
 
 import os
 
@@ -78,4 +79,4 @@ def test_every_pooled_connection_killed_between_requests_is_replaced(app, api, d
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
     assert killed >= 1
-    assert flows.case(api, reference)["reference"] == reference  # pool_pre_ping: a fresh connection
+    assert flows.case(api, reference)["reference"] == reference  # the checkout's BEGIN: a fresh connection

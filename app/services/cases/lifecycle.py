@@ -25,7 +25,7 @@ from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
 from app.services.core import audit, definitions, rollup, step_writes
-from app.services.core.case_lock import holds, lock_case, lock_task_case, refresh_task
+from app.services.core.case_lock import holds, lock_case, lock_task_case, ready_rows, refresh_task
 from app.services.core.case_rules import SEVERITY_PRIORITY, check_data_size, column_value, status_of
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.core.handlers import HANDLERS
@@ -182,7 +182,7 @@ def complete_task(user: User, task_id: str, raw_data: dict, *, html: bool = Fals
     with transaction():
         # First: the state and holder checked next are the committed ones. The row is kept (the session's
         # identity map holds objects weakly): actionable_row finds it there instead of reading it again.
-        row = lock_task_case(task_id)
+        row = lock_task_case(task_id, for_step=True)
         return complete_row(actionable_row(user, row.id), user.username, raw_data, html=html, refreshed=True)
 
 
@@ -423,8 +423,10 @@ def ready_task_rows(case: Case) -> dict[str, TaskRow]:
     """The case's task rows still ready, by id, read once for the clocks and the task sync. Without an autoflush
     (one flush per step, at commit): the session's own changes are applied here instead, so a row completed in
     this transaction is left out and a new one not flushed yet is counted."""
+    kept = ready_rows(case.id)  # read with the completed task's row, under the lock (case_lock.lock_task_case)
     with db.session.no_autoflush:
-        rows = {r.id: r for r in db.session.scalars(_READY_ROWS, {"case_id": case.id}) if r.state == "ready"}
+        rows = {r.id: r for r in (db.session.scalars(_READY_ROWS, {"case_id": case.id}) if kept is None else kept)
+                if r.state == "ready"}
     if holds(case.id):  # read under the case's lock: what they contribute before is what they hold now (rollup)
         for row in rows.values():
             rollup.read_fresh(db.session, row)

@@ -77,6 +77,24 @@ _HEAD = _head_query(AuditEvent.__table__.c.case_id == bindparam("case_id"))
 _GLOBAL_HEAD = _head_query(AuditEvent.__table__.c.case_id.is_(None))
 
 
+def _head_column(name: str):
+    table = AuditEvent.__table__
+    return (select(table.c[name]).where(table.c.case_id == bindparam("case_id"))
+            .order_by(table.c.seq.desc()).limit(1).scalar_subquery())
+
+
+# The head of a case's chain as two columns of another statement (the case id bound as "case_id"): read with the
+# rows a completion reads right after its case's lock (case_lock.lock_task_case), then given to `note_head`.
+HEAD_SEQ, HEAD_HASH = _head_column("seq"), _head_column("hash")
+
+
+def note_head(case_id: int, seq: int | None, hash_: str | None) -> None:
+    """The head of a case's chain as just read under the case's lock (no event: nothing noted), so that the
+    step's first event need not query it; a head added by this transaction meanwhile is kept."""
+    if seq is not None:
+        _pending_heads().setdefault(case_id, Recorded(seq=seq, hash=hash_))
+
+
 def _last(case_id: int | None):
     """The head of a chain: its last event's (seq, hash) row, or None."""
     with db.session.no_autoflush:  # the events added by this transaction are in its cache (_pending_heads)
