@@ -158,15 +158,36 @@ NAV = [  # (endpoint, French label, groups allowed or None for all staff); links
 ]
 
 
+NAV_KEPT = 4096  # (groups, page) combinations whose links are kept per app, forgotten all at once past that
+
+
 def _nav_links():
-    """The navigation links the signed-in user may follow."""
-    from flask import current_app
+    """The navigation links the signed-in user may follow, as (URL, label, is this page's link).
+
+    A pure function of the user's groups, the page's endpoint and the URL prefix (SCRIPT_NAME), worked out once
+    per combination and kept per app: a group change is another key, so it shows at the very next page."""
+    from flask import current_app, request, url_for
     from flask_login import current_user
 
     user = current_user._get_current_object()  # once, not a proxy lookup per link
-    views = current_app.view_functions
-    return [(endpoint, label) for endpoint, label, groups in NAV
-            if endpoint in views and (groups is None or user.in_any(*groups))]
+    endpoint = request.endpoint
+    key = (request.environ.get("SCRIPT_NAME", ""), tuple(user.groups), endpoint)
+    kept = current_app.extensions.setdefault("reclamations.nav", {})
+    links = kept.get(key)
+    if links is None:
+        views = current_app.view_functions
+        allowed = [(e, label) for e, label, groups in NAV
+                   if e in views and (groups is None or user.in_any(*groups))]
+        exact = any(e == endpoint for e, _ in allowed)
+        # the link of this page, else the one of its blueprint (when the blueprint has a single link)
+        blueprint = endpoint.split(".")[0] if endpoint else None
+        links = tuple((url_for(e), label, e == endpoint or (not exact and blueprint is not None
+                                                             and blueprint == e.split(".")[0]))
+                      for e, label in allowed)
+        if len(kept) >= NAV_KEPT:
+            kept.clear()
+        kept[key] = links
+    return links
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -20,7 +20,7 @@ from app.services.tasks import actions as tasks
 from app.services.tasks import task_list
 from app.tasks import bp
 from app.tasks.forms import PER_PAGE, list_args
-from app.tasks.rows import Viewer, list_rows, rows_html
+from app.tasks.rows import Viewer, rows_html
 from app.web import csrf
 
 DUE_SOON_DAYS = 2
@@ -62,10 +62,10 @@ def index():
     next_task = session.pop(NEXT_KEY, None)
     options, now, read_only = tasks.list_options(result.versions_key), clock.now(), is_read_only(user)
     viewer = Viewer(user.username, user.is_admin, frozenset(user.groups), read_only)
-    rows = list_rows(result.rows, result.forecasts, viewer, options["channel_names"], url_for("tasks.index"), now,
-                     now.timestamp() + DUE_SOON_DAYS * 86400)
+    printed = rows_html(result.rows, result.forecasts, viewer, options["channel_names"], url_for("tasks.index"), now,
+                        now.timestamp() + DUE_SOON_DAYS * 86400)
     return render_template(
-        "tasks/index.html", result=result, rows=rows, rows_html=rows_html(rows, read_only), scope=scope,
+        "tasks/index.html", result=result, rows=result.rows, rows_html=printed, scope=scope,
         filters=filters, page=page, count_label=task_list.count_label, tabs=TAB_LABELS, options=options,
         members=tasks.lane_members(None) if user.in_any(*tasks.MANAGER_GROUPS) else [],
         read_only=read_only, list_url=_list_url(scope, filters), next_task=next_task,
