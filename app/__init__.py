@@ -48,13 +48,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Connectez-vous pour accéder à cette page."
 
+    from sqlalchemy import bindparam, select
+
     from app import models  # noqa: F401  (register the tables)
     from app.models import User
     from app.services.core import session_hooks
     from app.services.people import sessions
     from app.web import remember_user
-
-    from sqlalchemy import bindparam, select
 
     # Built once: session.get() builds its primary-key query again on every call (~70 us a request on SQLite).
     user_by_id = select(User).where(User.id == bindparam("user_id"))

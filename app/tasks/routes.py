@@ -10,6 +10,7 @@ from app.access import STAFF_GROUPS, groups_required, is_read_only, staff_requir
 from app.forms.builder import apply_errors, build_form, submitted
 from app.forms.consequences import consequences
 from app.forms.fields import validate_submission
+from app.fragments import KeptMacro
 from app.services.audit import checkpoints
 from app.services.cases import escalation
 from app.services.cases import lifecycle as cases
@@ -27,6 +28,9 @@ DUE_SOON_DAYS = 2
 EXPIRED = ("Le formulaire a expiré (jeton de sécurité) : rien n'a été enregistré. Vos saisies sont conservées "
            "ci-dessous : envoyez-les à nouveau.")
 TAB_LABELS = {"mine": "Mes tâches", "group": "Mon équipe", "all": "Toutes"}
+# The filter form, printed once per (filter choices, list URL, tab, filters) and kept (app/fragments.py): the
+# choices are tasks.list_options(versions_key), the same for the same active versions.
+FILTERS = KeptMacro("tasks/_filters.html", "filters_form", 1000)
 TAB_KEY = "task_tab"  # the tab the person works in (session)
 NEXT_KEY = "next_task"  # the task offered after « Terminer l'étape »
 
@@ -62,11 +66,15 @@ def index():
     next_task = session.pop(NEXT_KEY, None)
     options, now, read_only = tasks.list_options(result.versions_key), clock.now(), is_read_only(user)
     viewer = Viewer(user.username, user.is_admin, frozenset(user.groups), read_only)
-    printed = rows_html(result.rows, result.forecasts, viewer, options["channel_names"], url_for("tasks.index"), now,
+    list_url = url_for("tasks.index")
+    printed = rows_html(result.rows, result.forecasts, viewer, options["channel_names"], list_url, now,
                         now.timestamp() + DUE_SOON_DAYS * 86400)
+    filters_key = None if result.versions_key is None else (result.versions_key, list_url, scope,
+                                                             *vars(filters).values())
+    filters_html = FILTERS(filters_key, list_url, url_for("tasks.index", onglet=scope), scope, filters, options)
     return render_template(
-        "tasks/index.html", result=result, rows=result.rows, rows_html=printed, scope=scope,
-        filters=filters, page=page, count_label=task_list.count_label, tabs=TAB_LABELS, options=options,
+        "tasks/index.html", result=result, rows=result.rows, rows_html=printed, filters_html=filters_html,
+        scope=scope, filters=filters, page=page, count_label=task_list.count_label, tabs=TAB_LABELS, options=options,
         members=tasks.lane_members(None) if user.in_any(*tasks.MANAGER_GROUPS) else [],
         read_only=read_only, list_url=_list_url(scope, filters), next_task=next_task,
         unread_notifications=lambda: result.unread_notifications)  # the top bar's, read with the rows

@@ -13,16 +13,15 @@ README, "Throughput and cost as the work grows".
 
 from typing import NamedTuple
 
-from flask import current_app
 from markupsafe import Markup, escape
 
+from app.fragments import KeptMacro
 from app.labels import group_label
 from app.ui import format_date, format_datetime
 
 PRIORITY_LABELS = {3: "critique", 2: "haute", 1: "moyenne"}  # any other value: « normale »
 FRAGMENTS_KEPT = 5000  # printed rows kept per process (a few MB), forgotten all at once past that
-_FRAGMENTS: dict[tuple, Markup] = {}
-_MACRO: list = [None, None]  # [template, its task_row macro]: a reloaded template forgets the printed rows
+ROWS = KeptMacro("tasks/_rows.html", "task_row", FRAGMENTS_KEPT)  # a reloaded template forgets the printed rows
 
 
 class Viewer(NamedTuple):
@@ -78,29 +77,18 @@ def _inputs(rows, forecasts: dict, viewer: Viewer, channel_names: dict, now, soo
     return out
 
 
-def _row_macro():
-    template = current_app.jinja_env.get_template("tasks/_rows.html")
-    if template is not _MACRO[0]:
-        _FRAGMENTS.clear()
-        _MACRO[:] = [template, template.module.task_row]
-    return _MACRO[1]
-
-
 def rows_html(rows, forecasts: dict, viewer: Viewer, channel_names: dict, prefix: str, now,
               soon_ts: float) -> Markup:
     """The rows (as list_rows takes them) printed by the tasks/_rows.html macro, each printed once per distinct
     (row, what list_rows makes of it, read-only or not): a kept row costs neither its formatting nor its printing.
     """
-    macro, kept, read_only = _row_macro(), _FRAGMENTS, viewer.read_only
+    (macro, kept), read_only = ROWS.parts(), viewer.read_only
     out = []
     for item in _inputs(rows, forecasts, viewer, channel_names, now, soon_ts):
         key = (item, prefix, read_only)
         html = kept.get(key)
         if html is None:
-            html = macro(*_list_row(*item, prefix), read_only)
-            if len(kept) >= FRAGMENTS_KEPT:
-                kept.clear()
-            kept[key] = html
+            html = ROWS.keep(key, macro(*_list_row(*item, prefix), read_only))
         out.append(html)
     # The same as Markup("").join(out) (anything not already markup escaped) without copying each row again.
     return Markup("".join(h if isinstance(h, Markup) else escape(h) for h in out))
