@@ -1,6 +1,6 @@
 """Task list, task page, claim / release / reassign and bulk actions: thin routes over app/services."""
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
@@ -33,6 +33,7 @@ TAB_LABELS = {"mine": "Mes tâches", "group": "Mon équipe", "all": "Toutes"}
 FILTERS = KeptMacro("tasks/_filters.html", "filters_form", 1000)
 TAB_KEY = "task_tab"  # the tab the person works in (session)
 NEXT_KEY = "next_task"  # the task offered after « Terminer l'étape »
+QUERY_SAFE = "!$'()*,/:;?@"  # left as they are in a query string by werkzeug's URL building (url_for)
 
 
 def _back(default: str) -> str:
@@ -87,9 +88,11 @@ def _list_url(scope, filters):
                "sous": filters.due_within, "q": filters.q,
                "tri": filters.sort if filters.sort != "due" else None}
 
-    def build(**changes):
-        params = {**current, **changes}
-        return url_for("tasks.index", **{k: v for k, v in params.items() if v not in (None, "")})
+    base = url_for("tasks.index")
+
+    def build(**changes):  # what url_for("tasks.index", **params) gives, without a route build per link
+        params = [(k, v) for k, v in {**current, **changes}.items() if v not in (None, "")]
+        return f"{base}?{urlencode(params, safe=QUERY_SAFE)}" if params else base
     return build
 
 
