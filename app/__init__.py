@@ -10,7 +10,7 @@ from werkzeug.routing import IntegerConverter as WerkzeugIntegerConverter
 from app.config import load_config
 from app.extensions import db, migrate
 from app.vocabulary import CAPA_READERS, LETTER_GROUPS, PRIVACY_GROUPS, REPORT_READERS
-from app.web import csrf, limiter, login_manager
+from app.web import KeptCookieSessionInterface, csrf, limiter, login_manager
 
 
 class IntegerConverter(WerkzeugIntegerConverter):
@@ -31,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    app.session_interface = KeptCookieSessionInterface()
 
     # <int:...> in a URL stops at the largest SQL INTEGER: a larger id is a 404, not an overflow in the query.
     app.url_map.converters["int"] = IntegerConverter
