@@ -5,7 +5,7 @@ Blueprints keep their own routes; the words come from app/labels.py, the time zo
 
 from datetime import datetime
 
-from flask import jsonify, render_template, request
+from flask import has_request_context, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from app import formatting
@@ -130,8 +130,37 @@ def privacy_notice() -> str:
     return current_app.config.get("PRIVACY_NOTICE") or DEFAULT_PRIVACY_NOTICE
 
 
+URLS_KEPT = 2000  # template URLs kept per app (endpoints without arguments, static files)
+
+
+def kept_url_for(app):
+    """The templates' url_for: a URL without arguments but a static file's name (the menu, the top bar, the
+    style sheet) is built once per (URL prefix, endpoint, file) and kept per app, the rest built as Flask does.
+    The app builds no URL from the request's host (no SERVER_NAME, subdomain or host matching): a path is the
+    same for every request under the same prefix (SCRIPT_NAME)."""
+    build = app.url_for
+    kept: dict = {}
+
+    def url_for(endpoint: str, **values) -> str:
+        if (values and (len(values) > 1 or "filename" not in values)) or endpoint[:1] == "." \
+                or not has_request_context():
+            return build(endpoint, **values)
+        key = (request.environ.get("SCRIPT_NAME", ""), endpoint, values.get("filename"))
+        url = kept.get(key)
+        if url is None:
+            url = build(endpoint, **values)
+            if len(kept) >= URLS_KEPT:
+                kept.clear()
+            kept[key] = url
+        return url
+
+    return url_for
+
+
 def install(app) -> None:
     """Register the shared filters, globals and page error handlers on the app."""
+    if not (app.config.get("SERVER_NAME") or app.url_map.host_matching or app.subdomain_matching):
+        app.jinja_env.globals["url_for"] = kept_url_for(app)
     for name, fn in (("dt", format_datetime), ("d", format_date), ("public_date", public_date),
                      ("audit_datetime", audit_datetime), ("status_label", status_label), ("amount", amount),
                      ("number", number), ("group_label", group_label), ("actor_label", actor_label)):

@@ -165,10 +165,33 @@ def closed_loop(port: int, jobs: list, clients: list) -> tuple[float, int]:
     return time.perf_counter() - t0, failed[0]
 
 
+def worker_cpu(master_pid: int):
+    """A function giving the CPU seconds (user + system) used so far by the gunicorn master's one worker, read
+    from /proc (Linux); None elsewhere. The worker's CPU per request does not count the clients' and the
+    database server's, which share the machine's CPUs: steadier than a rate when the machine is busy."""
+    try:
+        pid = int(open(f"/proc/{master_pid}/task/{master_pid}/children").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used() -> float:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
 def rates(url: str, requests: int, clients: int = 2, extra_env: dict | None = None) -> list[dict]:
-    """Requests per second of one gunicorn worker: trivial endpoint, task completion, task list page."""
+    """Requests per second of one gunicorn worker: trivial endpoint, task completion, task list page, each with
+    the worker's CPU milliseconds per request (cpu_ms, None where /proc is not there)."""
     proc, port = serve(url, 1, extra_env)
     out = []
+    used = worker_cpu(proc.pid)
+
+    def timed(jobs, pool) -> tuple[float, int, float | None]:
+        before = used() if used else None
+        seconds, failed = closed_loop(port, jobs, pool)
+        return seconds, failed, (used() - before) * 1000 / len(jobs) if used else None
     try:
         login = Client(port)
         tokens = {g: login.call("POST", "/api/login", {"username": g, "password": "demo"})[1]["token"]
@@ -178,9 +201,9 @@ def rates(url: str, requests: int, clients: int = 2, extra_env: dict | None = No
         def trivial(client):
             return client.call("GET", "/health/live")[0] == 200
 
-        seconds, failed = closed_loop(port, [trivial] * requests, pool)
+        seconds, failed, cpu = timed([trivial] * requests, pool)
         out.append({"what": "GET /health/live (trivial endpoint: the ceiling)", "requests": requests,
-                    "failed": failed, "seconds": seconds})
+                    "failed": failed, "seconds": seconds, "cpu_ms": cpu})
 
         ready = []
         for _ in range(requests):  # the cases whose qualification is completed below (not timed)
@@ -198,9 +221,9 @@ def rates(url: str, requests: int, clients: int = 2, extra_env: dict | None = No
                 return status == 200
             return job
 
-        seconds, failed = closed_loop(port, [complete(t) for t in ready], pool)
+        seconds, failed, cpu = timed([complete(t) for t in ready], pool)
         out.append({"what": "POST /api/tasks/<id>/complete (qualification)", "requests": requests,
-                    "failed": failed, "seconds": seconds})
+                    "failed": failed, "seconds": seconds, "cpu_ms": cpu})
 
         # The qualifications above sent their cases to the analysis step, in the service lane: the team tab of
         # « service » holds them (50 rows shown). Before 3 December 2026 this signed in « gestionnaire », whose
@@ -212,9 +235,9 @@ def rates(url: str, requests: int, clients: int = 2, extra_env: dict | None = No
             status, text = client.page("GET", "/taches/?onglet=group")
             return status == 200 and "Mon équipe" in text and 'name="task_ids"' in text
 
-        seconds, failed = closed_loop(port, [task_list] * requests, pool)
+        seconds, failed, cpu = timed([task_list] * requests, pool)
         out.append({"what": "GET /taches/ (task list page, team tab, 50 rows)", "requests": requests, "failed": failed,
-                    "seconds": seconds})
+                    "seconds": seconds, "cpu_ms": cpu})
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
@@ -224,8 +247,9 @@ def rates(url: str, requests: int, clients: int = 2, extra_env: dict | None = No
 
 
 def rates_table(rows: list[dict], title: str) -> str:
-    return table(title, ["request", "requests", "failed", "seconds", "requests/s"],
-                 [[r["what"], r["requests"], r["failed"], r["seconds"], r["per_s"]] for r in rows])
+    return table(title, ["request", "requests", "failed", "seconds", "requests/s", "worker CPU (ms/request)"],
+                 [[r["what"], r["requests"], r["failed"], r["seconds"], r["per_s"],
+                   "?" if r.get("cpu_ms") is None else r["cpu_ms"]] for r in rows])
 
 
 def run_rates(requests: int, backends: list[str]) -> str:

@@ -18,13 +18,30 @@ def _start():
     request.environ[_STARTED] = time.perf_counter()
 
 
+_CHILDREN: dict[tuple, tuple] = {}  # (endpoint, method, status) -> its counter and histogram children
+
+
+def _children(endpoint: str, method: str, status: int) -> tuple:
+    """The labelled series of a route's answers, looked up once per (route, method, status) combination: labels()
+    validates and locks on every call. Bounded: endpoints and methods are the app's, statuses HTTP's."""
+    key = (endpoint, method, status)
+    found = _CHILDREN.get(key)
+    if found is None:
+        if len(_CHILDREN) > 10_000:  # a method name is the client's (405): never grow without bound
+            _CHILDREN.clear()
+        found = _CHILDREN[key] = (HTTP_REQUESTS.labels(endpoint, method, str(status)),
+                                  HTTP_DURATION.labels(endpoint, method))
+    return found
+
+
 def _finish(response):
     started = request.environ.get(_STARTED)
     if started is None or request.path.startswith("/static/"):
         return response
     endpoint = request.url_rule.endpoint if request.url_rule is not None else "unmatched"
-    HTTP_REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
-    HTTP_DURATION.labels(endpoint, request.method).observe(time.perf_counter() - started)
+    requests, duration = _children(endpoint, request.method, response.status_code)
+    requests.inc()
+    duration.observe(time.perf_counter() - started)
     if response.status_code == 429:
         RATE_LIMITED.labels(endpoint).inc()
     return response

@@ -21,31 +21,38 @@ def csp_nonce() -> str:
     return request.environ["reclamations.csp_nonce"]
 
 
+_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src {script}",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+_POLICY_NO_NONCE = _POLICY.format(script="'self'")
+# Set on every response unless the view set its own (e.g. the attachment preview's stricter policy).
+_FIXED = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"),
+          ("Cross-Origin-Opener-Policy", "same-origin"),
+          ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+
+
 def _policy() -> str:
     nonce = request.environ.get("reclamations.csp_nonce")
-    script = "'self'" + (f" 'nonce-{nonce}'" if nonce else "")
-    return "; ".join([
-        "default-src 'self'",
-        f"script-src {script}",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
+    return _POLICY.format(script=f"'self' 'nonce-{nonce}'") if nonce else _POLICY_NO_NONCE
 
 
 def _headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", _policy())
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    present = {name.lower() for name in headers.keys()}  # one pass, not one scan per header set by default
+    if "content-security-policy" not in present:
+        headers.add("Content-Security-Policy", _policy())
+    for name, value in _FIXED:
+        if name.lower() not in present:
+            headers.add(name, value)
     # Nothing a signed-in person sees, nor any API answer, is kept by a browser or a proxy cache. A user loaded
     # for this request is known from the environ (app/web.py) without touching the user row, which a commit
     # may have expired; current_user is asked only otherwise (a sign-in in this very request).
@@ -53,8 +60,8 @@ def _headers(response):
                                          or current_user.is_authenticated):
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if request.is_secure and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
 
 

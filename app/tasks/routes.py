@@ -1,6 +1,6 @@
 """Task list, task page, claim / release / reassign and bulk actions: thin routes over app/services."""
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
@@ -10,6 +10,7 @@ from app.access import STAFF_GROUPS, groups_required, is_read_only, staff_requir
 from app.forms.builder import apply_errors, build_form, submitted
 from app.forms.consequences import consequences
 from app.forms.fields import validate_submission
+from app.fragments import KeptMacro
 from app.services.audit import checkpoints
 from app.services.cases import escalation
 from app.services.cases import lifecycle as cases
@@ -20,15 +21,19 @@ from app.services.tasks import actions as tasks
 from app.services.tasks import task_list
 from app.tasks import bp
 from app.tasks.forms import PER_PAGE, list_args
-from app.tasks.rows import Viewer, list_rows, rows_html
+from app.tasks.rows import Viewer, rows_html
 from app.web import csrf
 
 DUE_SOON_DAYS = 2
 EXPIRED = ("Le formulaire a expiré (jeton de sécurité) : rien n'a été enregistré. Vos saisies sont conservées "
            "ci-dessous : envoyez-les à nouveau.")
 TAB_LABELS = {"mine": "Mes tâches", "group": "Mon équipe", "all": "Toutes"}
+# The filter form, printed once per (filter choices, list URL, tab, filters) and kept (app/fragments.py): the
+# choices are tasks.list_options(versions_key), the same for the same active versions.
+FILTERS = KeptMacro("tasks/_filters.html", "filters_form", 1000)
 TAB_KEY = "task_tab"  # the tab the person works in (session)
 NEXT_KEY = "next_task"  # the task offered after « Terminer l'étape »
+QUERY_SAFE = "!$'()*,/:;?@"  # left as they are in a query string by werkzeug's URL building (url_for)
 
 
 def _back(default: str) -> str:
@@ -45,14 +50,17 @@ def _back(default: str) -> str:
 def index():
     user = current_user._get_current_object()  # read once: the page and its rows ask it often
     remembered = session.get(TAB_KEY)
-    scope, filters, page, problems = list_args(request.args, remembered or "mine")
+    # A plain dict (each name's first value, as MultiDict.get gives it): a name missing from a MultiDict costs
+    # a KeyError raised and caught inside get(), ~10 of them per view.
+    args = request.args.to_dict()
+    scope, filters, page, problems = list_args(args, remembered or "mine")
     for problem in problems:
         flash(problem, "error")
     if scope not in task_list.available_scopes(user):
         scope = "mine"
         flash("L'onglet « Toutes » est réservé aux responsables.", "error")
     result = task_list.task_page(user, scope, filters, page, PER_PAGE)
-    if not request.args.get("onglet") and not remembered and scope == "mine" and not result.counts.get("mine") \
+    if not args.get("onglet") and not remembered and scope == "mine" and not result.counts.get("mine") \
             and result.counts.get("group"):
         # first visit with nothing held yet: land where the work is, the group's tab
         scope = "group"
@@ -62,11 +70,15 @@ def index():
     next_task = session.pop(NEXT_KEY, None)
     options, now, read_only = tasks.list_options(result.versions_key), clock.now(), is_read_only(user)
     viewer = Viewer(user.username, user.is_admin, frozenset(user.groups), read_only)
-    rows = list_rows(result.rows, result.forecasts, viewer, options["channel_names"], url_for("tasks.index"), now,
-                     now.timestamp() + DUE_SOON_DAYS * 86400)
+    list_url = url_for("tasks.index")
+    printed = rows_html(result.rows, result.forecasts, viewer, options["channel_names"], list_url, now,
+                        now.timestamp() + DUE_SOON_DAYS * 86400)
+    filters_key = None if result.versions_key is None else (result.versions_key, list_url, scope,
+                                                             *vars(filters).values())
+    filters_html = FILTERS(filters_key, list_url, url_for("tasks.index", onglet=scope), scope, filters, options)
     return render_template(
-        "tasks/index.html", result=result, rows=rows, rows_html=rows_html(rows, read_only), scope=scope,
-        filters=filters, page=page, count_label=task_list.count_label, tabs=TAB_LABELS, options=options,
+        "tasks/index.html", result=result, rows=result.rows, rows_html=printed, filters_html=filters_html,
+        scope=scope, filters=filters, page=page, count_label=task_list.count_label, tabs=TAB_LABELS, options=options,
         members=tasks.lane_members(None) if user.in_any(*tasks.MANAGER_GROUPS) else [],
         read_only=read_only, list_url=_list_url(scope, filters), next_task=next_task,
         unread_notifications=lambda: result.unread_notifications)  # the top bar's, read with the rows
@@ -79,9 +91,11 @@ def _list_url(scope, filters):
                "sous": filters.due_within, "q": filters.q,
                "tri": filters.sort if filters.sort != "due" else None}
 
-    def build(**changes):
-        params = {**current, **changes}
-        return url_for("tasks.index", **{k: v for k, v in params.items() if v not in (None, "")})
+    base = url_for("tasks.index")
+
+    def build(**changes):  # what url_for("tasks.index", **params) gives, without a route build per link
+        params = [(k, v) for k, v in {**current, **changes}.items() if v not in (None, "")]
+        return f"{base}?{urlencode(params, safe=QUERY_SAFE)}" if params else base
     return build
 
 

@@ -4,23 +4,24 @@ then each row printed by the tasks/_rows.html macro.
 The page is the staff's most viewed one. Its template used to look up and escape ~15 values per row, 50 rows per
 view, again on every view of the same rows: the printed row is a pure function of its ListRow (and whether the
 viewer is read-only), so it is kept for the next view that shows the same row the same way (at most
-FRAGMENTS_KEPT rows per process; any change of a word, a date, a marker or a button is another key). The macro
+FRAGMENTS_KEPT rows per process; any change of a word, a date, a marker or a button is another key). The key is
+what the ListRow is made of (the task row's columns, its forecast dates, the channel's label, the urgency and the
+button), worked out by comparisons and lookups alone: a kept row costs no date formatting either. The macro
 prints every value through autoescape; the rows are joined as Markup, which escapes anything that is not.
 README, "Throughput and cost as the work grows".
 """
 
 from typing import NamedTuple
 
-from flask import current_app
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
+from app.fragments import KeptMacro
 from app.labels import group_label
 from app.ui import format_date, format_datetime
 
 PRIORITY_LABELS = {3: "critique", 2: "haute", 1: "moyenne"}  # any other value: « normale »
 FRAGMENTS_KEPT = 5000  # printed rows kept per process (a few MB), forgotten all at once past that
-_FRAGMENTS: dict[tuple, Markup] = {}
-_MACRO: list = [None, None]  # [template, its task_row macro]: a reloaded template forgets the printed rows
+ROWS = KeptMacro("tasks/_rows.html", "task_row", FRAGMENTS_KEPT)  # a reloaded template forgets the printed rows
 
 
 class Viewer(NamedTuple):
@@ -48,8 +49,16 @@ class ListRow(NamedTuple):
     action: str  # "claim", "release" or ""
 
 
-def list_rows(rows, forecasts: dict, viewer: Viewer, channel_names: dict, prefix: str, now, soon_ts: float):
-    """ListRow of each task row; prefix: the task list's URL (a task's page is prefix + id)."""
+def _list_row(r, channel: str, urgency: str, forecast, action: str, prefix: str) -> ListRow:
+    return ListRow(
+        r.id, prefix + r.id, r.case_reference, r.name, r.customer_name or "—", channel,
+        PRIORITY_LABELS.get(r.priority, "normale"), group_label(r.lane), r.assignee or "—", format_datetime(r.due_at),
+        urgency, (format_date(forecast[0]), format_date(forecast[1])) if forecast is not None else None, action)
+
+
+def _inputs(rows, forecasts: dict, viewer: Viewer, channel_names: dict, now, soon_ts: float):
+    """Per row: (the row, its channel's label, urgency, (estimated closure, deadline) when at risk, action), what
+    its ListRow is made of besides the prefix; cheap to work out (comparisons and lookups, no formatting)."""
     out = []
     for r in rows:
         due_at = r.due_at
@@ -57,40 +66,29 @@ def list_rows(rows, forecasts: dict, viewer: Viewer, channel_names: dict, prefix
         if due_at is not None:
             urgency = "overdue" if due_at < now else ("soon" if due_at.timestamp() < soon_ts else "")
         forecast = forecasts.get(r.case_id)
+        risk = (forecast.estimated_at, forecast.due_at) if forecast is not None and forecast.at_risk else None
         action = ""
         if not viewer.read_only:
             if not r.assignee and (viewer.admin or r.lane in viewer.lanes):
                 action = "claim"
             elif r.assignee == viewer.username:
                 action = "release"
-        out.append(ListRow(
-            r.id, prefix + r.id, r.case_reference, r.name, r.customer_name or "—",
-            channel_names.get(r.channel, r.channel or "—"), PRIORITY_LABELS.get(r.priority, "normale"),
-            group_label(r.lane), r.assignee or "—", format_datetime(due_at), urgency,
-            (format_date(forecast.estimated_at), format_date(forecast.due_at))
-            if forecast is not None and forecast.at_risk else None, action))
+        out.append((r, channel_names.get(r.channel, r.channel or "—"), urgency, risk, action))
     return out
 
 
-def _row_macro():
-    template = current_app.jinja_env.get_template("tasks/_rows.html")
-    if template is not _MACRO[0]:
-        _FRAGMENTS.clear()
-        _MACRO[:] = [template, template.module.task_row]
-    return _MACRO[1]
-
-
-def rows_html(rows: list[ListRow], read_only: bool) -> Markup:
-    """The rows printed by the tasks/_rows.html macro, each printed once per distinct (row, read_only)."""
-    macro, kept = _row_macro(), _FRAGMENTS
+def rows_html(rows, forecasts: dict, viewer: Viewer, channel_names: dict, prefix: str, now,
+              soon_ts: float) -> Markup:
+    """The rows (as list_rows takes them) printed by the tasks/_rows.html macro, each printed once per distinct
+    (row, what list_rows makes of it, read-only or not): a kept row costs neither its formatting nor its printing.
+    """
+    (macro, kept), read_only = ROWS.parts(), viewer.read_only
     out = []
-    for row in rows:
-        key = (row, read_only)
+    for item in _inputs(rows, forecasts, viewer, channel_names, now, soon_ts):
+        key = (item, prefix, read_only)
         html = kept.get(key)
         if html is None:
-            html = macro(*row, read_only)
-            if len(kept) >= FRAGMENTS_KEPT:
-                kept.clear()
-            kept[key] = html
+            html = ROWS.keep(key, macro(*_list_row(*item, prefix), read_only))
         out.append(html)
-    return Markup("").join(out)
+    # The same as Markup("").join(out) (anything not already markup escaped) without copying each row again.
+    return Markup("".join(h if isinstance(h, Markup) else escape(h) for h in out))

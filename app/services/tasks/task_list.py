@@ -246,7 +246,7 @@ def _plain_statements(user: User, scope: str, sort: str) -> tuple[list[str], obj
 
 def _read(statement, tail_statement, params: dict, per_page: int) -> tuple[list, dict, tuple]:
     """(rows, forecasts, tail) of a page statement; the tail alone by a second statement when no row came."""
-    rows, forecasts, tail = list_page.read(db.session.execute(statement, params), per_page)
+    rows, forecasts, tail = list_page.read(db.session.connection().execute(statement, params), per_page)
     if tail is None:
         tail = tuple(db.session.execute(tail_statement, params).one())
     return rows, forecasts, tail
