@@ -283,16 +283,19 @@ def _risky_statement(tables):
 
 
 _NOW = bindparam("risk_now", type_=UTCDateTime())
-_RISKY: list = [None, None]  # [the medians it was built from, the statement]
+_RISKY: tuple = (None, None)  # (the medians it was built from, the statement), replaced whole (threads)
 
 
 def _risky(now: datetime):
-    """(statement, its parameters) of the cases at risk at `now`, or (None, {}): the statement is built once per set
-    of cached medians (its nested CASE holds them; building it and its cache key took 11–15 ms a view)."""
+    """(statement or None, its parameters) of the cases at risk at `now`: the statement is built once per set of
+    cached medians (its nested CASE holds them; building it and its cache key took 11–15 ms a view)."""
+    global _RISKY
     tables = _medians(now)
-    if _RISKY[0] is not tables:
-        _RISKY[:] = [tables, _risky_statement(tables)]
-    return _RISKY[1], {"risk_now": now}
+    built_for, statement = _RISKY
+    if built_for is not tables:
+        statement = _risky_statement(tables)
+        _RISKY = (tables, statement)
+    return statement, {"risk_now": now}
 
 
 def risky_case_ids(now: datetime):
