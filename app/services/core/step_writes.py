@@ -23,6 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.extensions import db
 from app.models import Case, TaskRow
 from app.models.task import UNDATED, refresh_keys, search_key
+from app.models.types import seconds_between
 from app.services.core import rollup
 
 _UPDATES: dict[tuple, object] = {}
@@ -97,6 +98,7 @@ def _write_insert(session, row: TaskRow) -> None:
     values["state"] = values["state"] or "ready"
     values["priority"] = values["priority"] or 0
     values["due_key"] = row.due_at or UNDATED
+    values["slack_seconds"] = seconds_between(row.created_at, row.due_at)
     values["customer_key"] = search_key(row.customer_name)
     loaded = inspect(row).dict
     for key, value in values.items():  # every column held, as written: none is read back later

@@ -10,13 +10,15 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, false, func, literal_column, select, true
+from sqlalchemy import Integer, and_, any_, bindparam, case, false, func, literal_column, select, true, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from app import clock
 from app.extensions import db
 from app.models import Case, TaskRow
-from app.services.core.sql_stats import seconds_between
+from app.models.types import UTCDateTime
+from app.services.core.sql_stats import dialect, seconds_between
 
 MIN_SAMPLES = 5
 HISTORY_DAYS = 180  # closed cases older than this no longer describe how the process runs
@@ -167,11 +169,11 @@ def at_risk(conditions: list, now: datetime | None = None, limit: int = 50) -> d
     leaves it. Only the `limit` nearest ones are estimated here, for their estimated date, step and samples.
     """
     now = now or clock.now()
-    risky = risky_case_ids(now)
+    risky, params = _risky(now)
     if risky is None:
         return {"count": 0, "cases": [], "min_samples": MIN_SAMPLES, "history_days": HISTORY_DAYS}
     flagged = db.session.execute(select(Case.id, Case.due_at, Case.reference).where(Case.id.in_(risky), *conditions)
-                                 .order_by(Case.due_at, Case.reference)).all()  # one read: count and nearest
+                                 .order_by(Case.due_at, Case.reference), params).all()  # one read: count and nearest
     count, nearest = len(flagged), [r.id for r in flagged[:limit]]
     forecasts = estimate(_open_rows(Case.id.in_(nearest)), now) if nearest else {}
     shown = sorted((f for f in forecasts.values() if f.at_risk), key=lambda f: (f.due_at, f.reference))
@@ -187,6 +189,21 @@ def at_risk_estimated(conditions: list, now: datetime | None = None) -> list[For
     return sorted((f for f in forecasts.values() if f.at_risk), key=lambda f: (f.due_at, f.reference))
 
 
+def _seconds(median: float) -> float:
+    """A median as estimate adds it (a timedelta: whole microseconds), so that comparing a row's slack with it
+    decides exactly as `estimate` does."""
+    return timedelta(seconds=median).total_seconds()
+
+
+def _usable(tables):
+    """(level's values by name, median in seconds) of every key of every level with MIN_SAMPLES closed cases, level
+    by level (the most specific first)."""
+    for level, table in zip(LEVELS, tables, strict=True):
+        for key, (median, samples) in table.items():
+            if samples >= MIN_SAMPLES:
+                yield dict(zip(level, key, strict=True)), _seconds(median)
+
+
 def _threshold(tables, task, case_row):
     """SQL: the median seconds from entering the task's step to closure, by the first level with enough samples.
 
@@ -194,11 +211,8 @@ def _threshold(tables, task, case_row):
     rather than one per known key. NULL where no level has MIN_SAMPLES closed cases (no estimate).
     """
     groups: dict[tuple, list] = {}
-    for level, table in zip(LEVELS, tables, strict=True):
-        for key, (median, samples) in table.items():
-            if samples >= MIN_SAMPLES:
-                values = dict(zip(level, key, strict=True))
-                groups.setdefault((values["process"], values["bpmn_id"]), []).append((values, median))
+    for values, median in _usable(tables):
+        groups.setdefault((values["process"], values["bpmn_id"]), []).append((values, median))
     if not groups:
         return None
     columns = {"kind": case_row.kind, "category": case_row.category}
@@ -215,41 +229,101 @@ def _threshold(tables, task, case_row):
     return case(*outer)
 
 
-def risky_case_ids(now: datetime):
-    """SQL: the ids of the open cases at risk at `now` (one uncorrelated set), or None when no median has
-    MIN_SAMPLES closed cases (nobody is at risk).
+def _slack_candidates(tables, now):
+    """SQL (a subquery of case_id, bpmn_id, slack_seconds, due_key), or None when no median has MIN_SAMPLES
+    closed cases: per (process, step) with a median, the ready rows whose slack is below the step's longest
+    median and whose deadline is ahead of `now` (a bind parameter). One range of ix_task_ready_slack each, read
+    inside the index, glued by UNION ALL (an OR of the ranges makes PostgreSQL read the whole index). Implied by
+    the rule (a row at risk has a slack below its own median, which is at most its step's longest): it changes
+    no result, it only leaves few rows for the exact rule."""
+    longest: dict[tuple, float] = {}
+    for values, median in _usable(tables):
+        step = (values["process"], values["bpmn_id"])
+        longest[step] = max(median, longest.get(step, median))
+    if not longest:
+        return None
+    parts = [select(TaskRow.case_id, TaskRow.bpmn_id, TaskRow.slack_seconds, TaskRow.due_key)
+             .where(TaskRow.state == READY, TaskRow.process_key == process, TaskRow.bpmn_id == bpmn_id,
+                    TaskRow.slack_seconds < median, TaskRow.due_key >= now)
+             for (process, bpmn_id), median in sorted(longest.items())]
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("slack")
+
+
+def _risky_statement(tables):
+    """SQL: the ids of the open cases at risk at the instant bound as `risk_now` (one uncorrelated set), or None
+    when no median has MIN_SAMPLES closed cases (nobody is at risk). Built once per set of medians (risky_ids).
 
     A case is at risk when one of its ready tasks entered its step at t with t + median > deadline >= now (and it
     is not answered yet): with several ready tasks, estimate keeps the latest estimate, which passes the
-    deadline exactly when one of them does. Since t <= now, such a deadline lies before now + the longest
-    median: the ranges on the deadline and on the step's entry follow from the rule (they change no result, but
-    let either database walk an index instead of every row); the exact rule is checked per row.
+    deadline exactly when one of them does. The rule reads deadline - t < median, and deadline - t is kept on
+    the row (task.slack_seconds; cases._sync_tasks keeps a ready row's deadline equal to its case's): the rows
+    whose slack is below their step's longest median and whose deadline is ahead come from ix_task_ready_slack
+    (_slack_candidates), and only they meet their case, where the exact rule is checked (open, not answered,
+    deadline ahead, slack below the median of the case's kind and category). Before, every ready row of an open
+    case with a deadline in the horizon was joined and checked: 40,000 of them at a million cases (README,
+    "Cost as the work grows").
     """
-    tables = _medians(now)
-    longest = max((m for table in tables for m, n in table.values() if n >= MIN_SAMPLES), default=None)
-    task, case_row = aliased(TaskRow), aliased(Case)
-    threshold = _threshold(tables, task, case_row)
-    if threshold is None:
+    now = _NOW
+    found = _slack_candidates(tables, now)
+    if found is None:
         return None
-    horizon = timedelta(seconds=longest)
-    return (select(task.case_id).join(case_row, case_row.id == task.case_id)
-            .where(task.state == READY, task.created_at > now - horizon, case_row.closed_at.is_(None),
-                   case_row.status.not_in(ANSWERED), case_row.due_at >= now, case_row.due_at < now + horizon,
-                   seconds_between(task.created_at, case_row.due_at) < threshold))
+    case_row = aliased(Case)
+    # The case's part of the rule as a correlated scalar subquery: both databases then probe each candidate's
+    # case by its key. As a join, PostgreSQL hashed every open case due ahead instead: open and not answered
+    # are two correlated conditions, and it expected 31 such cases where 4,063 came at 100,000 cases. The probe
+    # gives the row's deadline too (the case's, as the candidates' range already takes it): PostgreSQL then
+    # finds the case in ix_case_open_facts (deadline, id, status, kind, category…) without reading its row,
+    # 3 µs a candidate instead of 8 (3,351 candidates at a million cases, 1,225 of them at risk).
+    case_at_risk = (select(case_row.id).where(case_row.due_at == found.c.due_key, case_row.id == found.c.case_id,
+                                              case_row.closed_at.is_(None),
+                                              case_row.status.not_in(ANSWERED), case_row.due_at >= now,
+                                              found.c.slack_seconds < _threshold(tables, found.c, case_row))
+                    .scalar_subquery())
+    return select(found.c.case_id).where(case_at_risk.is_not(None))
+
+
+_NOW = bindparam("risk_now", type_=UTCDateTime())
+_RISKY: tuple = (None, None)  # (the medians it was built from, the statement), replaced whole (threads)
+
+
+def _risky(now: datetime):
+    """(statement or None, its parameters) of the cases at risk at `now`: the statement is built once per set of
+    cached medians (its nested CASE holds them; building it and its cache key took 11–15 ms a view)."""
+    global _RISKY
+    tables = _medians(now)
+    built_for, statement = _RISKY
+    if built_for is not tables:
+        statement = _risky_statement(tables)
+        _RISKY = (tables, statement)
+    return statement, {"risk_now": now}
+
+
+def risky_case_ids(now: datetime):
+    """SQL: the ids of the open cases at risk at `now` (a select, `now` bound), or None when no median has
+    MIN_SAMPLES closed cases (nobody is at risk). See _risky_statement."""
+    statement, params = _risky(now)
+    return None if statement is None else statement.params(params)
+
+
+def risky_ids(now: datetime) -> list[int]:
+    """The ids of the open cases at risk at `now`, ascending (one statement, prebuilt per set of medians)."""
+    statement, params = _risky(now)
+    return [] if statement is None else sorted(set(db.session.scalars(statement, params)))
 
 
 def task_at_risk(now: datetime | None = None):
     """SQL condition on TaskRow: the row's case is at risk, by the same rule and medians as forecast_for_cases.
 
-    Evaluated in the database from the cached medians (no row leaves it, no workflow is loaded): the cases at risk
-    (`risky_case_ids`: open cases by deadline, ix_case_open_due, joined to their ready tasks) are read once per
-    statement, and the candidate rows, in the range of their own deadline (which cases._sync_tasks keeps equal
-    to its case's) that the rule allows, are matched against them by case id: before, a correlated count ran
-    once per candidate row (README, "Throughput and cost as the work grows").
+    Evaluated in the database from the cached medians (no workflow is loaded): the ids of the cases at risk
+    (`risky_case_ids`) are read once, here, and the condition matches the ready rows of those cases by case id
+    (ix_task_ready_case). A filtered task list page runs up to four statements with the condition (the sample of
+    ids, the capped counts of other tabs, the page's walk): with the set as a subquery each of them found it
+    again, 100 ms each at a million cases (README, "Cost as the work grows").
     """
     now = now or clock.now()
-    risky = risky_case_ids(now)
-    if risky is None:
+    ids = risky_ids(now)
+    if not ids:
         return false()
-    horizon = timedelta(seconds=max(m for table in _medians(now) for m, n in table.values() if n >= MIN_SAMPLES))
-    return and_(TaskRow.due_key >= now, TaskRow.due_key < now + horizon, TaskRow.case_id.in_(risky))
+    if dialect() == "postgresql":  # one array parameter, not a placeholder per id (1,225 at a million cases)
+        return TaskRow.case_id == any_(bindparam("risky_ids", ids, type_=ARRAY(Integer)))
+    return TaskRow.case_id.in_(ids)
