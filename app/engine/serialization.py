@@ -26,6 +26,13 @@ _set = object.__setattr__
 _UNKNOWN = SafeUUID.unknown  # an enum member read once: the attribute access costs as much as the rest
 
 
+# The text of the task ids seen lately (loaded or dumped), so that saving a case does not format again each id
+# it loaded (a task id is written three times: key, id, and in its parent's children). Bounded: emptied when
+# full; a miss only costs the formatting.
+ID_TEXTS: dict[UUID, str] = {}
+ID_TEXTS_MAX = 50_000
+
+
 def task_id(text: str) -> UUID:
     """`UUID(text)` for the canonical form `str(uuid)` writes (36 characters), at a fraction of its cost: the
     same UUID object (equal, same hash, same str, is_safe unknown); any other form goes through UUID()."""
@@ -35,7 +42,28 @@ def task_id(text: str) -> UUID:
     value = _new_uuid(UUID)
     _set(value, "int", int(digits, 16))
     _set(value, "is_safe", _UNKNOWN)
+    if text.islower():  # str(uuid) is lowercase: only then is the text the one str() would give
+        if len(ID_TEXTS) >= ID_TEXTS_MAX:
+            ID_TEXTS.clear()
+        ID_TEXTS[value] = text
     return value
+
+
+def id_text(value) -> str:
+    """`str(value)` for a task id (cached), or any other key."""
+    text = ID_TEXTS.get(value) if type(value) is UUID else None
+    if text is None:
+        text = str(value)
+        if type(value) is UUID:
+            if len(ID_TEXTS) >= ID_TEXTS_MAX:
+                ID_TEXTS.clear()
+            ID_TEXTS[value] = text
+    return text
+
+
+def _ids_to_dict(converter, mapping) -> dict:
+    convert = converter.registry.convert
+    return {id_text(k): convert(v) for k, v in mapping.items()}
 
 
 def _ids_mapping(converter, mapping, **kwargs) -> dict:
@@ -56,9 +84,9 @@ class FastTaskConverter(TaskConverter):
             delta = {"updates": {k: v for k, v in b.items() if k not in a or v != a[k]},
                      "deletions": [k for k in a if k not in b]}
         return {
-            "id": str(task.id),
-            "parent": str(task._parent) if parent is not None else None,
-            "children": [str(child) for child in task._children],
+            "id": id_text(task.id),
+            "parent": id_text(task._parent) if parent is not None else None,
+            "children": [id_text(child) for child in task._children],
             "last_state_change": task.last_state_change,
             "state": task.state,
             "task_spec": task.task_spec.name,
@@ -93,6 +121,9 @@ class FastTaskConverter(TaskConverter):
 
 
 class FastSubWorkflowConverter(BpmnSubWorkflowConverter):
+    def mapping_to_dict(self, mapping, **kwargs):
+        return _ids_to_dict(self, mapping) if not kwargs else super().mapping_to_dict(mapping, **kwargs)
+
     def from_dict(self, dct, task, top_workflow):
         spec = top_workflow.subprocess_specs.get(task.task_spec.spec)
         subprocess = self.target_class(spec, task.id, top_workflow, deserializing=True)
@@ -106,6 +137,9 @@ class FastSubWorkflowConverter(BpmnSubWorkflowConverter):
 
 class SpeclessWorkflowConverter(BpmnWorkflowConverter):
     """Store the task tree only: the definition row holds the XML, and the parsed spec is cached per process."""
+
+    def mapping_to_dict(self, mapping, **kwargs):
+        return _ids_to_dict(self, mapping) if not kwargs else super().mapping_to_dict(mapping, **kwargs)
 
     def to_dict(self, workflow):
         dct = WorkflowConverter.to_dict(self, workflow)
