@@ -154,7 +154,10 @@ def test_task_ids_parse_and_format_like_uuid():
 def test_the_id_text_cache_stays_bounded(monkeypatch):
     monkeypatch.setattr(serialization, "ID_TEXTS_MAX", 50)
     serialization.ID_TEXTS.clear()
+    serialization.IDS.clear()
     ids = [uuid4() for _ in range(500)]
     assert [serialization.id_text(v) for v in ids] == [str(v) for v in ids]
     assert [serialization.task_id(str(v)) for v in ids] == ids
-    assert len(serialization.ID_TEXTS) <= 50
+    assert len(serialization.ID_TEXTS) <= 50 and len(serialization.IDS) <= 50
+    again = serialization.task_id(str(ids[-1]))
+    assert again is serialization.task_id(str(ids[-1])) and again == ids[-1]  # one object per text

@@ -5,7 +5,7 @@ values), only faster: a stored state has a few hundred task ids to parse on ever
 `UUID(str)` costs more than the rest of a task's restoration; a task's parent is looked up once, not twice.
 """
 
-from uuid import UUID, SafeUUID
+from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -21,31 +21,30 @@ from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task, TaskState
 from SpiffWorkflow.util.deep_merge import DeepMerge
 
-_new_uuid = object.__new__
-_set = object.__setattr__
-_UNKNOWN = SafeUUID.unknown  # an enum member read once: the attribute access costs as much as the rest
-
-
-# The text of the task ids seen lately (loaded or dumped), so that saving a case does not format again each id
-# it loaded (a task id is written three times: key, id, and in its parent's children). Bounded: emptied when
-# full; a miss only costs the formatting.
+# The task ids seen lately, by text and text by id: a worker loads the same cases' states again and again, and
+# parsing an id (UUID(text)) and formatting it (str) cost more than the rest of a task's (de)serialization. The
+# same text gives the same UUID object (immutable), which also lets the task dictionaries compare keys by
+# identity. Bounded: both are emptied when full; a miss only costs the parsing or formatting.
 ID_TEXTS: dict[UUID, str] = {}
+IDS: dict[str, UUID] = {}
 ID_TEXTS_MAX = 50_000
 
 
+def _remember(value: UUID, text: str) -> None:
+    if len(IDS) >= ID_TEXTS_MAX or len(ID_TEXTS) >= ID_TEXTS_MAX:
+        IDS.clear()
+        ID_TEXTS.clear()
+    IDS[text] = value
+    ID_TEXTS[value] = text
+
+
 def task_id(text: str) -> UUID:
-    """`UUID(text)` for the canonical form `str(uuid)` writes (36 characters), at a fraction of its cost: the
-    same UUID object (equal, same hash, same str, is_safe unknown); any other form goes through UUID()."""
-    digits = text.replace("-", "")
-    if len(text) != 36 or len(digits) != 32 or not digits.isalnum():
-        return UUID(text)
-    value = _new_uuid(UUID)
-    _set(value, "int", int(digits, 16))
-    _set(value, "is_safe", _UNKNOWN)
-    if text.islower():  # str(uuid) is lowercase: only then is the text the one str() would give
-        if len(ID_TEXTS) >= ID_TEXTS_MAX:
-            ID_TEXTS.clear()
-        ID_TEXTS[value] = text
+    """`UUID(text)`, cached for the canonical form (what str() gives); any other form is parsed each time."""
+    value = IDS.get(text)
+    if value is None:
+        value = UUID(text)
+        if str(value) == text:
+            _remember(value, text)
     return value
 
 
@@ -55,9 +54,7 @@ def id_text(value) -> str:
     if text is None:
         text = str(value)
         if type(value) is UUID:
-            if len(ID_TEXTS) >= ID_TEXTS_MAX:
-                ID_TEXTS.clear()
-            ID_TEXTS[value] = text
+            _remember(value, text)
     return text
 
 
