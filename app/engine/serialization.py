@@ -1,8 +1,8 @@
 """Workflow state as JSON without the spec: the definition row holds the XML, the parsed spec is cached.
 
 The task and workflow converters below produce and read exactly the library's format (same keys, same
-values), only faster: a stored state has a few hundred task ids to parse on every load, and the library's
-`UUID(str)` costs more than the rest of a task's restoration; a task's parent is looked up once, not twice.
+values), only faster: parsing a task id (`UUID(text)`) and formatting it (`str`) cost more than the rest of a
+task's (de)serialization, so the ids seen lately are kept both ways (bounded); a task's parent is looked up once.
 """
 
 from uuid import UUID
