@@ -10,9 +10,11 @@ import ast
 import sys
 import threading
 from collections import OrderedDict
+from copy import deepcopy
 from dataclasses import dataclass, field
 
 from lxml import etree
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
@@ -26,7 +28,9 @@ from SpiffWorkflow.camunda.parser.task_spec import (
     UserTaskParser,
 )
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
+from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMixin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.deep_merge import DeepMerge
 
 from app.engine import camunda_compat, dmn, messages_fr
 from app.engine.bpmn_xml import FLOW_NODE_TYPES
@@ -151,8 +155,10 @@ class DecisionTask(BusinessRuleTask):
         self.result_variable, self.map_result = result_variable, map_result or "resultList"
 
     def _run_hook(self, my_task):
+        # The decision is evaluated once (the library's hook would evaluate it a second time, on the same data,
+        # to the same result); its own hook's merge and error wording are kept (_merge_result).
         result = self.dmnEngine.result(my_task)
-        done = super()._run_hook(my_task)
+        done = self._merge_result(my_task, deepcopy(result) if self.result_variable else result)
         if self.result_variable:
             rows = _result_rows(result)
             if self.map_result == "singleEntry":
@@ -165,6 +171,21 @@ class DecisionTask(BusinessRuleTask):
                 value = rows
             my_task.data[self.result_variable] = value
         return done
+
+
+    def _merge_result(self, my_task, result: dict) -> bool:
+        """BusinessRuleTaskMixin._run_hook with the decision's result given (SpiffWorkflow 3.2, same errors)."""
+        try:
+            my_task.data = DeepMerge.merge(my_task.data, result)
+            super(BusinessRuleTaskMixin, self)._run_hook(my_task)
+        except SpiffWorkflowException as we:
+            we.add_note(f"Business Rule Task '{my_task.task_spec.bpmn_name}'.")
+            raise we
+        except Exception as e:  # noqa: BLE001 - as the library words it
+            error = WorkflowTaskException(str(e), task=my_task)
+            error.add_note(f"Business Rule Task '{my_task.task_spec.bpmn_name}'.")
+            raise error  # noqa: B904 - chained as the library chains it
+        return True
 
 
 def _result_rows(result: dict) -> list[dict]:
