@@ -20,7 +20,8 @@ from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.dmn.serializer.task_spec import BaseBusinessRuleTaskConverter
 
 from app.engine import compaction as engine_compaction
-from app.engine.parser import DecisionTask, HandlerTask, ProcessSpec
+from app.engine.decision_tasks import DecisionTask
+from app.engine.parser import HandlerTask, ProcessSpec
 from app.engine.runtime import CaseWorkflow, StepContext, StepResult
 
 FROZEN = TaskState.COMPLETED | TaskState.STARTED
