@@ -25,7 +25,7 @@ from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
 from app.services.core import audit, definitions, rollup, step_writes
-from app.services.core.case_lock import holds, lock_case, lock_task_case, ready_rows, refresh_task
+from app.services.core.case_lock import holds, keep_ready_after, lock_case, lock_task_case, ready_rows, refresh_task
 from app.services.core.case_rules import SEVERITY_PRIORITY, check_data_size, column_value, status_of
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.core.handlers import HANDLERS
@@ -460,22 +460,26 @@ def save_state(case: Case, dumped: str, now) -> None:
 def _sync_tasks(case: Case, result: StepResult, now, rows: dict[str, TaskRow]) -> None:
     """Make the task table match the workflow's ready human tasks (`rows`: the case's ready rows, by id)."""
     ready_ids = {t.id for t in result.ready}
+    kept = list(rows.values())  # as the step leaves them (its reply: case_lock.ready_after)
     for task_id, row in rows.items():
         if task_id not in ready_ids:
             row.state, row.completed_at = "cancelled", now
     for t in result.ready:
         row = rows.get(t.id)
         if row is None:
-            db.session.add(TaskRow(
+            row = TaskRow(
                 id=t.id, case_id=case.id, case_reference=case.reference, process_key=case.process_key,
                 bpmn_id=t.bpmn_id, name=t.name[:300], lane=t.lane, state="ready", due_at=case.due_at,
                 assignee=t.assignee, claimed_at=now if t.assignee else None,  # camunda:assignee
                 priority=SEVERITY_PRIORITY.get(case.severity or "", 0), customer_name=case.customer_name,
-                channel=case.channel, created_at=now))  # the other filter columns: copied by rollup.before_flush
+                channel=case.channel, created_at=now)  # the other filter columns: copied by rollup.before_flush
+            db.session.add(row)
+            kept.append(row)
         else:
             row.due_at, row.customer_name = case.due_at, case.customer_name
             row.name, row.lane = t.name[:300], t.lane  # a migration may rename the step or move its lane
             row.priority = SEVERITY_PRIORITY.get(case.severity or "", 0)
+    keep_ready_after(case.id, kept)
 
 
 def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
