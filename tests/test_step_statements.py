@@ -13,6 +13,7 @@ from sqlalchemy import event
 from app.extensions import db
 from app.models import Case
 from app.services.cases import lifecycle as cases
+from app.services.core import audit
 from app.services.core.definitions import deploy_files
 from app.services.people.users import by_username
 from app.services.tasks.actions import ready_for_case
@@ -78,6 +79,14 @@ def test_a_complaint_step_with_letters_updates_its_case_once(deployed):
         counts = complete_fresh(group, case_id, bpmn_id, data)
         assert counts["SELECT case_record"] == 1, (bpmn_id, counts)
         assert counts["UPDATE case_record"] == 1, (bpmn_id, counts)  # the letters' facts in the same UPDATE
+        # The step's events and each letter's `message_sent` by one INSERT (audit.batched around the effects)
+        assert counts["INSERT audit_event"] == 1, (bpmn_id, counts)
     db.session.remove()
     case = db.session.get(Case, case_id)
     assert case.answered_at is not None and case.survey_sent_at is not None  # both letters' facts kept
+    # The batched events chain on: a letter's template created from its seed (a savepoint, whose end empties the
+    # cache of chain heads) while the step's events were still held did not restart the chain from the table.
+    types = [e.type for e in audit.history(case_id)]
+    assert types.count("message_sent") >= 3 and "clock_stopped" in types, types
+    assert [e.seq for e in audit.history(case_id)] == list(range(1, len(types) + 1))
+    assert audit.verify(case.reference) == []

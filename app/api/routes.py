@@ -130,8 +130,9 @@ def complete(task_id):
 
 def _case_answer(case) -> dict:
     """The case and its ready tasks as JSON, built inside the change's transaction (the service joins `run`'s):
-    after the commit the case is expired, and reading it back would cost another query."""
-    return case_json(case, tasks.ready_for_case(case.id))
+    after the commit the case is expired, and reading it back would cost another query. The ready tasks are the
+    rows the step just wrote (`ready_after_step`: no statement)."""
+    return case_json(case, tasks.ready_after_step(case.id))
 
 
 @bp.post("/cases/<reference>/retry")

@@ -25,7 +25,7 @@ from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import BUSINESS_FIELDS, Case, SequenceCounter, TaskRow, User, WorkflowState
 from app.services.core import audit, definitions, rollup, step_writes
-from app.services.core.case_lock import holds, lock_case, lock_task_case, ready_rows, refresh_task
+from app.services.core.case_lock import holds, keep_ready_after, lock_case, lock_task_case, ready_rows, refresh_task
 from app.services.core.case_rules import SEVERITY_PRIORITY, check_data_size, column_value, status_of
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.core.handlers import HANDLERS
@@ -380,38 +380,38 @@ def apply_step(case: Case, workflow: CaseWorkflow, result: StepResult, context: 
                event: str, event_data: dict, task: TaskRow | None = None, before: dict | None = None) -> None:
     """Write everything one engine step produced, in the current transaction."""
     ready_rows = ready_task_rows(case)
-    # The clocks may hold or shift timers: before the dump.
-    clocks.after_step(case, workflow, result, context, actor, existing=set(ready_rows))
-    now = clock.now()
-    data = result.data
-    save_state(case, workflow.dump(), now)
+    # The step's events (clocks, step, status) and its letters' `message_sent` by one INSERT at the block's end.
+    with audit.batched():
+        # The clocks may hold or shift timers: before the dump.
+        clocks.after_step(case, workflow, result, context, actor, existing=set(ready_rows))
+        now = clock.now()
+        data = result.data
+        save_state(case, workflow.dump(), now)
 
-    old_status = case.status
-    for name in BUSINESS_FIELDS:
-        if name in data:
-            setattr(case, name, column_value(name, data[name]))
-    case.status = status_of(data, result.completed)
-    if case.status == "closed" and case.closed_at is None:
-        case.closed_at = now
-    case.completed = result.completed
-    case.stage = ", ".join(t.name for t in result.ready)[:500]
-    case.next_timer_at = result.next_timer_at
-    case.data = dict(data)
-    case.updated_at = now
-    case.incident = str(result.error)[:2000] if result.error else None
+        old_status = case.status
+        for name in BUSINESS_FIELDS:
+            if name in data:
+                setattr(case, name, column_value(name, data[name]))
+        case.status = status_of(data, result.completed)
+        if case.status == "closed" and case.closed_at is None:
+            case.closed_at = now
+        case.completed = result.completed
+        case.stage = ", ".join(t.name for t in result.ready)[:500]
+        case.next_timer_at = result.next_timer_at
+        case.data = dict(data)
+        case.updated_at = now
+        case.incident = str(result.error)[:2000] if result.error else None
 
-    changes = {k: [(before or {}).get(k), v] for k, v in data.items() if (before or {}).get(k) != v} \
-        if before is not None else {}
-    with audit.batched():  # the step's events in one round trip
+        changes = {k: [(before or {}).get(k), v] for k, v in data.items() if (before or {}).get(k) != v} \
+            if before is not None else {}
         audit.record(case, actor, event, task_id=task.id if task else None, bpmn_id=task.bpmn_id if task else None,
                      data={**event_data, "path": result.path, "changes": changes})
         if result.error:
             audit.record(case, actor, "incident", bpmn_id=result.error.bpmn_id, data={"error": str(result.error)})
         if old_status != case.status:
             audit.record(case, actor, "status_changed", data={"from": old_status, "to": case.status})
-
-    _sync_tasks(case, result, now, ready_rows)
-    _run_effects(case, context, actor)
+        _sync_tasks(case, result, now, ready_rows)
+        _run_effects(case, context, actor)
     step_writes.write(case)  # the case row and its task rows by prebuilt statements, not at the flush
     ENGINE_STEP.labels(event).observe(time.perf_counter() - context.started)
 
@@ -460,22 +460,26 @@ def save_state(case: Case, dumped: str, now) -> None:
 def _sync_tasks(case: Case, result: StepResult, now, rows: dict[str, TaskRow]) -> None:
     """Make the task table match the workflow's ready human tasks (`rows`: the case's ready rows, by id)."""
     ready_ids = {t.id for t in result.ready}
+    kept = list(rows.values())  # as the step leaves them (its reply: case_lock.ready_after)
     for task_id, row in rows.items():
         if task_id not in ready_ids:
             row.state, row.completed_at = "cancelled", now
     for t in result.ready:
         row = rows.get(t.id)
         if row is None:
-            db.session.add(TaskRow(
+            row = TaskRow(
                 id=t.id, case_id=case.id, case_reference=case.reference, process_key=case.process_key,
                 bpmn_id=t.bpmn_id, name=t.name[:300], lane=t.lane, state="ready", due_at=case.due_at,
                 assignee=t.assignee, claimed_at=now if t.assignee else None,  # camunda:assignee
                 priority=SEVERITY_PRIORITY.get(case.severity or "", 0), customer_name=case.customer_name,
-                channel=case.channel, created_at=now))  # the other filter columns: copied by rollup.before_flush
+                channel=case.channel, created_at=now)  # the other filter columns: copied by rollup.before_flush
+            db.session.add(row)
+            kept.append(row)
         else:
             row.due_at, row.customer_name = case.due_at, case.customer_name
             row.name, row.lane = t.name[:300], t.lane  # a migration may rename the step or move its lane
             row.priority = SEVERITY_PRIORITY.get(case.severity or "", 0)
+    keep_ready_after(case.id, kept)
 
 
 def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
@@ -491,6 +495,8 @@ def _run_effects(case: Case, context: CaseContext, actor: str) -> None:
     active = messages.active_templates(letters) if len(letters) > 1 else {}  # one read for all the letters
     for effect in effects:
         kind, bpmn_id = effect[0], effect[-1]
+        if kind != "message":
+            audit.write_held()  # a linked case, an action or the parent's step may read the audit table
         if kind == "message":
             message = messages.queue(case, effect[1], effect[2], channel=effect[3],  # its id known: no flush
                                      active=active.get(effect[1]))

@@ -128,7 +128,8 @@ def record(case: Case | None, actor: str, type_: str, *, data: dict | None = Non
         clean = personal.seal(case, clean)  # personal values enter the chain sealed (crypto-shredding)
     cache = _pending_heads()
     key = case.id if case is not None else None
-    last = cache.get(key) or _last(key)
+    held = db.session.info.get(_BATCH)
+    last = cache.get(key) or _held_head(held, key) or _last(key)
     event = Recorded(
         case_id=key, case_reference=case.reference if case is not None else None,
         seq=(last.seq + 1) if last else 1, at=clock.now(), actor=actor, type=type_, task_id=task_id,
@@ -138,7 +139,6 @@ def record(case: Case | None, actor: str, type_: str, *, data: dict | None = Non
     seal(event)
     columns = dict(event.__dict__)
     columns["data"] = clean
-    held = db.session.info.get(_BATCH)
     if held is not None:
         held.append(columns)
     else:
@@ -149,6 +149,15 @@ def record(case: Case | None, actor: str, type_: str, *, data: dict | None = Non
 
 
 _BATCH = "audit_batch"
+
+
+def _held_head(held: list | None, key: int | None) -> Recorded | None:
+    """The chain's last event held by an open `batched` block, not written yet: the cache of heads is emptied by a
+    savepoint's end (`after_commit` fires for it too), and the table does not hold these events yet."""
+    for columns in reversed(held or ()):
+        if columns["case_id"] == key:
+            return Recorded(seq=columns["seq"], hash=columns["hash"])
+    return None
 
 
 @contextmanager
@@ -171,6 +180,16 @@ def batched() -> Iterator[None]:
     if rows:
         with db.session.no_autoflush:
             db.session.execute(_INSERT, rows)
+
+
+def write_held() -> None:
+    """Write now the events held by the open `batched` block (it stays open for the events after): before work
+    that may read the audit table, such as a linked case's creation."""
+    rows = db.session.info.get(_BATCH)
+    if rows:
+        with db.session.no_autoflush:
+            db.session.execute(_INSERT, list(rows))
+        rows.clear()
 
 
 def _pending_heads() -> dict:

@@ -86,6 +86,7 @@ def release(session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop("case_locks", None)
         session.info.pop("ready_rows", None)
+        session.info.pop("ready_after", None)
 
 
 def lock_task_case(task_id: str, *, for_step: bool = False) -> TaskRow:
@@ -121,6 +122,22 @@ def ready_rows(case_id: int) -> list[TaskRow] | None:
     and add the session's new rows)."""
     kept = db.session.info.pop("ready_rows", None)
     return kept[1] if kept is not None and kept[0] == case_id and holds(case_id) else None
+
+
+def keep_ready_after(case_id: int, rows: list[TaskRow]) -> None:
+    """The case's task rows as a step left them (those ready before it, read under the case's lock, and those it
+    created), kept to the end of the transaction for `ready_after`: a step writes every ready row of its case."""
+    if holds(case_id):
+        db.session.info.setdefault("ready_after", {})[case_id] = rows
+
+
+def ready_after(case_id: int) -> list[TaskRow] | None:
+    """The case's ready task rows, oldest first, as the last step of this transaction left them (None: no step
+    of the case in this transaction): the session's objects, so a later change by the transaction shows."""
+    rows = db.session.info.get("ready_after", {}).get(case_id)
+    if rows is None:
+        return None
+    return sorted((r for r in rows if r.state == "ready"), key=lambda r: r.created_at)  # stable: ties in step order
 
 
 def refresh_task(row: TaskRow) -> None:

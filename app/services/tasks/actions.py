@@ -10,7 +10,7 @@ from app.extensions import db
 from app.forms.fields import validate_submission
 from app.models import Case, TaskRow, User
 from app.services.core import audit, definitions
-from app.services.core.case_lock import lock_task_case
+from app.services.core.case_lock import lock_task_case, ready_after
 from app.services.core.case_rules import check_data_size
 from app.services.core.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from app.services.core.transaction import use_case
@@ -118,6 +118,13 @@ _READY = (select(TaskRow).where(TaskRow.case_id == bindparam("case_id"), TaskRow
 def ready_for_case(case_id: int) -> list[TaskRow]:
     """A case's ready tasks, oldest first."""
     return list(db.session.scalars(_READY, {"case_id": case_id}))
+
+
+def ready_after_step(case_id: int) -> list[TaskRow]:
+    """A case's ready tasks, oldest first, in the transaction of a step of the case: the rows that step wrote (no
+    statement), else read as `ready_for_case`."""
+    kept = ready_after(case_id)
+    return kept if kept is not None else ready_for_case(case_id)
 
 
 def bulk(user: User, action: str, task_ids: list[str], assignee: str | None = None) -> list[tuple[str, bool, str]]:
