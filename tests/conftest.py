@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from app import clock, create_app
 from app.config import normalize_db_url
@@ -41,6 +41,15 @@ def _reset_postgres() -> None:
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     return request.param
+
+
+@pytest.fixture
+def admin_engine():
+    """An AUTOCOMMIT engine on the PostgreSQL test server (PostgreSQL-only tests): to terminate the application's
+    backends or watch pg_stat_activity beside its pool."""
+    engine = create_engine(normalize_db_url(os.environ["TEST_DATABASE_URL"]), isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ no ping and no second BEGIN; autocommit connections are left out of the transact
 import os
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from app.config import normalize_db_url
 from app.extensions import db
 from app.services.core import connections
 from tests.support import flows
@@ -20,13 +19,6 @@ QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high"}
 @pytest.fixture
 def backend():
     return "postgresql"
-
-
-@pytest.fixture
-def admin_engine():
-    engine = create_engine(normalize_db_url(os.environ["TEST_DATABASE_URL"]), isolation_level="AUTOCOMMIT")
-    yield engine
-    engine.dispose()
 
 
 def terminate_app_connections(admin_engine) -> int:

@@ -5,9 +5,8 @@ outbox keeps messages through an outage."""
 import os
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
-from app.config import normalize_db_url
 from app.engine import CaseWorkflow
 from app.extensions import db
 from app.models import AuditEvent, Case, TaskRow
@@ -21,13 +20,6 @@ QUALIFY = {"admissible": "yes", "category": "billing", "severity": "high"}
 @pytest.fixture
 def backend():
     return "postgresql"
-
-
-@pytest.fixture
-def admin_engine():
-    engine = create_engine(normalize_db_url(os.environ["TEST_DATABASE_URL"]), isolation_level="AUTOCOMMIT")
-    yield engine
-    engine.dispose()
 
 
 def snapshot(reference: str) -> tuple:

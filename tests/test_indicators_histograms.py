@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 from app import clock, create_app
 from app.cli.demo_bulk import generate
 from app.extensions import db
-from app.models import Case, CaseRollup, ProcessDefinition, TaskRow
+from app.models import Case, CaseRollup, TaskRow
 from app.services.core import sql_stats
 from app.services.core.sql_stats import bucket_floor, duration_bucket
 from app.services.indicators import figures as indicators
 from app.services.indicators import labels
 from app.services.tasks import forecast
-from tests.support.databases import empty_database
+from tests.support.databases import empty_database, seed_case
 from tests.support.setup import assert_rollup_consistent
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -128,16 +128,7 @@ def test_migration_adds_histograms_and_its_downgrade_merges_them(backend, tmp_pa
         at = datetime(2026, 4, 2, 8, tzinfo=UTC)
         with app.app_context():
             upgrade()
-            definition = ProcessDefinition(key="reclamation", name="Réclamation", version=1, status="deployed",
-                                           xml="<x/>", sha256="0" * 64, created_by="test", created_at=at,
-                                           deployed_at=at)
-            db.session.add(definition)
-            db.session.flush()
-            case = Case(reference="REC-2026-000001", process_key="reclamation", definition_id=definition.id,
-                        status="open", received_at=at, created_at=at, updated_at=at, created_by="test",
-                        tracking_token="tok", data={}, channel="web")
-            db.session.add(case)
-            db.session.flush()
+            case = seed_case(at)
             for i, hours in enumerate((1, 3650 / 3600, 30)):  # two in one bucket, one in another
                 db.session.add(TaskRow(id=f"t{i}", case_id=case.id, case_reference=case.reference,
                                        process_key="reclamation", bpmn_id="ut_analyse", name="Analyse",

@@ -9,9 +9,8 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
-from app.config import normalize_db_url
 from app.engine import CaseWorkflow
 from app.extensions import db
 from app.models import Case, TaskRow
@@ -57,13 +56,12 @@ def wait_until_blocked_on_a_lock(admin, pids: list) -> None:
     raise AssertionError("the second completion never waited for the case lock")
 
 
-def test_a_completion_that_waited_for_the_lock_starts_from_the_committed_step(app, parallel):
+def test_a_completion_that_waited_for_the_lock_starts_from_the_committed_step(app, parallel, admin_engine):
     ref = cases.start_case(by_username("gestionnaire"), "double_avis", {"customer_name": "Martine Lefèvre"}).reference
     rows = ready_rows(ref)
     version = cases.get_case(ref).lock_version
     assert set(rows) == {"ut_service", "ut_finance"}
     db.session.remove()
-    admin = create_engine(normalize_db_url(os.environ["TEST_DATABASE_URL"]), isolation_level="AUTOCOMMIT")
     first_in, go_on, pids, results = threading.Event(), threading.Event(), [], {}
     original = CaseWorkflow.complete
 
@@ -95,14 +93,13 @@ def test_a_completion_that_waited_for_the_lock_starts_from_the_committed_step(ap
         service.start()
         assert first_in.wait(TIMEOUT)  # the service's completion holds the case lock
         finance.start()
-        wait_until_blocked_on_a_lock(admin, pids)  # the finance's completion waits for it
+        wait_until_blocked_on_a_lock(admin_engine, pids)  # the finance's completion waits for it
         go_on.set()
         service.join(TIMEOUT)
         finance.join(TIMEOUT)
     finally:
         CaseWorkflow.complete = original
         go_on.set()
-        admin.dispose()
     assert results == {"service": 200, "finance": 200}
 
     db.session.expire_all()

@@ -15,11 +15,11 @@ from sqlalchemy import column, func, select, table
 from app import clock, create_app
 from app.cli.demo_bulk import insert_rows
 from app.extensions import db
-from app.models import Case, ProcessDefinition, TaskRow
+from app.models import Case, TaskRow
 from app.models.types import seconds_between
 from app.services.tasks import forecast, task_list
 from tests.support import flows
-from tests.support.databases import empty_database
+from tests.support.databases import empty_database, seed_case
 from tests.support.indicator_data import Builder, closed_history
 from tests.support.pages import user
 
@@ -152,16 +152,7 @@ def test_migration_fills_the_slack_and_its_downgrade_drops_it(backend, tmp_path)
             upgrade(revision="h21d_open_indexes")
             model = db.metadata.tables["task"]  # the table as the previous revision has it: no slack column
             task = table("task", *[column(c.name, c.type) for c in model.columns if c.name != "slack_seconds"])
-            definition = ProcessDefinition(key="reclamation", name="Réclamation", version=1, status="deployed",
-                                           xml="<x/>", sha256="0" * 64, created_by="test", created_at=made,
-                                           deployed_at=made)
-            db.session.add(definition)
-            db.session.flush()
-            case = Case(reference="REC-2026-000001", process_key="reclamation", definition_id=definition.id,
-                        status="open", received_at=made, created_at=made, updated_at=made, created_by="test",
-                        tracking_token="tok", data={}, channel="web")
-            db.session.add(case)
-            db.session.flush()
+            case = seed_case(made)
             due = made + timedelta(days=15, seconds=3, microseconds=999_999)
             for n, (state, deadline) in enumerate([("ready", due), ("completed", due), ("ready", None)]):
                 values = {"id": f"t{n}", "case_id": case.id, "case_reference": case.reference,

@@ -3,6 +3,7 @@ name (never the raw path: one series per route, whatever the references in URLs)
 rate-limit rejections. The /metrics access rule is here too.
 """
 
+import functools
 import hmac
 import ipaddress
 import time
@@ -18,20 +19,11 @@ def _start():
     request.environ[_STARTED] = time.perf_counter()
 
 
-_CHILDREN: dict[tuple, tuple] = {}  # (endpoint, method, status) -> its counter and histogram children
-
-
+@functools.lru_cache(maxsize=4096)  # bounded: a method name is the client's (405)
 def _children(endpoint: str, method: str, status: int) -> tuple:
     """The labelled series of a route's answers, looked up once per (route, method, status) combination: labels()
-    validates and locks on every call. Bounded: endpoints and methods are the app's, statuses HTTP's."""
-    key = (endpoint, method, status)
-    found = _CHILDREN.get(key)
-    if found is None:
-        if len(_CHILDREN) > 10_000:  # a method name is the client's (405): never grow without bound
-            _CHILDREN.clear()
-        found = _CHILDREN[key] = (HTTP_REQUESTS.labels(endpoint, method, str(status)),
-                                  HTTP_DURATION.labels(endpoint, method))
-    return found
+    validates and locks on every call."""
+    return HTTP_REQUESTS.labels(endpoint, method, str(status)), HTTP_DURATION.labels(endpoint, method)
 
 
 def _finish(response):

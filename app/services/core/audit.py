@@ -152,8 +152,8 @@ _BATCH = "audit_batch"
 
 
 def _held_head(held: list | None, key: int | None) -> Recorded | None:
-    """The chain's last event held by an open `batched` block, not written yet: the cache of heads is emptied by a
-    savepoint's end (`after_commit` fires for it too), and the table does not hold these events yet."""
+    """The chain's last event held by an open `batched` block, not written yet: after a savepoint's rollback
+    empties the cache of heads, the table does not hold these events yet."""
     for columns in reversed(held or ()):
         if columns["case_id"] == key:
             return Recorded(seq=columns["seq"], hash=columns["hash"])
@@ -198,7 +198,15 @@ def _pending_heads() -> dict:
 
 
 def clear_pending(session, *args) -> None:
+    """A rollback, a savepoint's included (events written inside it are gone): the cached heads are dropped."""
     session.info.pop("audit_heads", None)
+
+
+def forget_heads(session, transaction) -> None:
+    """The outermost transaction's end (commit, rollback, close) drops the cached heads; a savepoint's release
+    does not (SQLAlchemy's after_commit fires for it too, so it is not the hook for this)."""
+    if transaction.parent is None:
+        session.info.pop("audit_heads", None)
 
 
 REWRITTEN = "historique réécrit"

@@ -18,8 +18,9 @@ def _listen(name: str, fn) -> None:
 
 def install() -> None:
     """Install the listeners on the application's scoped session (idempotent)."""
-    # The audit chain heads cached by the transaction (next sequence, previous hash) are dropped when it ends.
-    _listen("after_commit", audit.clear_pending)
+    # The audit chain heads cached by the transaction (next sequence, previous hash) are dropped when it ends, or
+    # when a savepoint rolls back.
+    _listen("after_transaction_end", audit.forget_heads)
     _listen("after_rollback", audit.clear_pending)
     # Indicator facts: durations, new task rows' copies of their case's filter columns, and the daily rollup,
     # all written by the committing transaction itself (before_flush captures, before_commit adds the deltas).
